@@ -1,0 +1,72 @@
+"""symcalc: exact derivatives that are right, readable and fast.
+
+>>> import sympy as sp, symcalc as sc
+>>> x, y = sp.symbols("x y")
+>>> sc.gradient(x**2 * y, [x, y])
+Matrix([
+[2*x*y],
+[ x**2]])
+
+The public names are loaded lazily, so ``import symcalc`` stays fast: a stage
+module (compile, report, verify, ...) is imported the first time one of its
+names is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (one line each; keep sorted by module)
+_API = {
+    # records shared by all stages
+    "Rule": "core", "Step": "core", "Check": "core", "Derivation": "core",
+    # errors
+    "SymcalcError": "errors", "InputError": "errors", "ShapeError": "errors",
+    "NotConservativeError": "errors", "NotCriticalError": "errors", "NoRuleError": "errors",
+    "ParseError": "errors", "SelfCheckError": "errors", "TeXNotFoundError": "errors",
+    "LaTeXBuildError": "errors", "ProblemFileError": "errors",
+    # named functions
+    "sigmoid": "functions", "softplus": "functions",
+    # calculus on explicit symbols (and dispatch to the matrix engine)
+    "gradient": "calculus", "hessian": "calculus", "jacobian": "calculus",
+    "divergence": "calculus", "laplacian": "calculus", "curl": "calculus",
+    "is_conservative": "calculus", "potential": "calculus",
+    # the landscape
+    "critical_points": "landscape", "classify": "landscape", "descent_rate": "landscape",
+    "Classification": "landscape", "DescentRate": "landscape", "CriticalPoints": "landscape",
+    # vectorization
+    "vec": "vectorize", "unvec": "vectorize", "vech": "vectorize",
+    "duplication_matrix": "vectorize", "elimination_matrix": "vectorize",
+    "commutation_matrix": "vectorize",
+    # the derivation engine and the matrix calculus
+    "derive": "derive",
+    "symmetric": "structure", "positive_definite": "structure", "diagonal": "structure",
+    "matrix_symbol": "structure", "vector": "structure",
+    "gaussian_logpdf": "densities",
+    # verification and parsing
+    "verify": "verify", "verify_gradient": "verify", "verify_hessian": "verify",
+    "verify_jacobian": "verify", "Verdict": "verify",
+    "parse": "parse", "parse_latex": "parse",
+    # compilation
+    "compile": "compile", "Kernel": "compile",
+    # problem files and reports
+    "load_problem": "problem", "Problem": "problem",
+    "report": "report", "Report": "report",
+}
+
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'symcalc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"symcalc.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
