@@ -1,0 +1,276 @@
+"""Matrix variables with declared structure, and the helpers that write ML losses.
+
+Everything here builds ordinary SymPy matrix expressions (see
+``docs/matrix-calculus.md``, "Representation"), so every stage (derive, compile,
+verify, report) reads the same objects:
+
+* variables are ``MatrixSymbol`` s; a declared structure is carried by the class
+  (``SymmetricMatrixSymbol``, ``PositiveDefiniteMatrixSymbol``,
+  ``DiagonalMatrixSymbol``, all subclasses of ``MatrixSymbol``), so S.T is S and
+  (S^-1).T is S^-1 everywhere, automatically;
+* a scalar made from matrices is a SymPy scalar: ``Trace(M)`` of a 1 x 1 matrix M
+  stands for its only entry (``as_scalar``), so log, 1/u, sqrt, ... apply;
+* elementwise functions are SymPy's ``ElementwiseApplyFunction`` (what
+  ``M.applyfunc(f)`` builds), Hadamard products ``HadamardProduct``, Hadamard
+  powers ``HadamardPower``, all-ones matrices ``OneMatrix``.
+
+>>> import sympy as sp
+>>> from symcalc.structure import symmetric, vector, quadratic_form
+>>> S = symmetric("S", 3); x = vector("x", 3)
+>>> S.T == S, S.I.T == S.I
+(True, True)
+>>> quadratic_form(x, S)
+Trace(x.T*S*x)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import (HadamardPower, HadamardProduct, Identity, Lambda, MatrixExpr, MatrixSymbol,
+                   OneMatrix, Trace)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from symcalc.errors import InputError, ShapeError
+from symcalc.functions import sigmoid, softplus
+
+__all__ = [
+    "StructuredMatrixSymbol", "SymmetricMatrixSymbol", "PositiveDefiniteMatrixSymbol",
+    "DiagonalMatrixSymbol", "symmetric", "positive_definite", "diagonal", "matrix_symbol",
+    "vector", "structure_of", "dim", "as_scalar", "elementwise", "hadamard", "hadamard_power",
+    "ones", "sum_entries", "dot", "quadratic_form", "norm", "norm_squared", "logsumexp",
+    "softmax", "softmax_cross_entropy", "logistic_loss", "squared_error",
+]
+
+
+# --------------------------------------------------------------------------------------
+# Structured matrix symbols
+# --------------------------------------------------------------------------------------
+class StructuredMatrixSymbol(MatrixSymbol):
+    """A MatrixSymbol with a declared structure (base class; ``structure`` names it)."""
+
+    structure = "general"
+
+
+class SymmetricMatrixSymbol(StructuredMatrixSymbol):
+    """A symmetric matrix: ``S.T`` is ``S`` (so ``(S**-1).T`` is ``S**-1``)."""
+
+    structure = "symmetric"
+
+    def _eval_transpose(self):
+        return self
+
+
+class PositiveDefiniteMatrixSymbol(SymmetricMatrixSymbol):
+    """A symmetric positive definite matrix (invertible, det > 0)."""
+
+    structure = "positive_definite"
+
+
+class DiagonalMatrixSymbol(SymmetricMatrixSymbol):
+    """A diagonal matrix (symmetric; its gradient is the diagonal part)."""
+
+    structure = "diagonal"
+
+
+def structure_of(X) -> str:
+    """'general', 'symmetric', 'positive_definite' or 'diagonal'.
+
+    >>> structure_of(positive_definite("P", 2))
+    'positive_definite'
+    """
+    return getattr(X, "structure", "general")
+
+
+def dim(d):
+    """A dimension: a positive int, or a name / Symbol becoming a positive integer Symbol.
+
+    >>> dim("n").is_integer, dim(3)
+    (True, 3)
+    """
+    if isinstance(d, bool):
+        raise InputError(f"a dimension must be a positive integer or a name, not {d!r}")
+    if isinstance(d, int):
+        if d < 1:
+            raise InputError(f"a dimension must be positive, got {d}")
+        return sp.Integer(d)
+    if isinstance(d, str):
+        if not d.isidentifier():
+            raise InputError(f"a dimension name must be an identifier, got {d!r}")
+        return sp.Symbol(d, integer=True, positive=True)
+    if isinstance(d, sp.Integer):
+        return dim(int(d))
+    if isinstance(d, sp.Symbol):
+        return d
+    raise InputError(f"a dimension must be a positive integer or a name, not {d!r}")
+
+
+def _name(name):
+    if not isinstance(name, str) or not name:
+        raise InputError(f"a matrix name must be a non-empty string, not {name!r}")
+    return name
+
+
+def matrix_symbol(name: str, m, n) -> MatrixSymbol:
+    """A general m x n matrix variable (dimensions: ints or names).
+
+    >>> matrix_symbol("X", "m", "n").shape
+    (m, n)
+    """
+    return MatrixSymbol(_name(name), dim(m), dim(n))
+
+
+def vector(name: str, n) -> MatrixSymbol:
+    """A column vector (an n x 1 MatrixSymbol).
+
+    >>> vector("w", 4).shape
+    (4, 1)
+    """
+    return MatrixSymbol(_name(name), dim(n), 1)
+
+
+def symmetric(name: str, n) -> SymmetricMatrixSymbol:
+    """A symmetric n x n matrix variable.
+
+    >>> S = symmetric("S", "n"); (S.T, S.I.T)
+    (S, S**(-1))
+    """
+    return SymmetricMatrixSymbol(_name(name), dim(n), dim(n))
+
+
+def positive_definite(name: str, n) -> PositiveDefiniteMatrixSymbol:
+    """A symmetric positive definite n x n matrix variable (e.g. a covariance)."""
+    return PositiveDefiniteMatrixSymbol(_name(name), dim(n), dim(n))
+
+
+def diagonal(name: str, n) -> DiagonalMatrixSymbol:
+    """A diagonal n x n matrix variable."""
+    return DiagonalMatrixSymbol(_name(name), dim(n), dim(n))
+
+
+# --------------------------------------------------------------------------------------
+# Scalars made from matrices; elementwise functions; losses
+# --------------------------------------------------------------------------------------
+def _matrix(M, what="argument"):
+    if not isinstance(M, MatrixExpr):
+        raise InputError(f"the {what} must be a matrix expression, got {M!r}")
+    return M
+
+
+def as_scalar(M):
+    """A 1 x 1 matrix expression as a SymPy scalar: ``Trace(M)`` (its only entry).
+
+    Scalars pass through unchanged.
+
+    >>> x = vector("x", "n"); sp.log(as_scalar(x.T*x))
+    log(Trace(x.T*x))
+    """
+    if not isinstance(M, MatrixExpr):
+        return sp.sympify(M)
+    if M.shape != (1, 1):
+        raise ShapeError(f"{M} is {M.shape[0]} x {M.shape[1]}, not a scalar (1 x 1)")
+    return Trace(M)
+
+
+def elementwise(f, M) -> MatrixExpr:
+    """f applied to every entry of M (SymPy's ElementwiseApplyFunction, = M.applyfunc(f)).
+
+    f is a one-argument SymPy function (sp.exp, sp.log, sp.tanh, sigmoid, softplus, ...)
+    or a Lambda / Python function of one scalar.
+
+    >>> elementwise(sigmoid, vector("z", 3))
+    Lambda(_d, sigmoid(_d)).(z)
+    """
+    _matrix(M)
+    if isinstance(f, Lambda):
+        return ElementwiseApplyFunction(f, M)
+    return M.applyfunc(f)
+
+
+def hadamard(*Ms) -> MatrixExpr:
+    """The elementwise (Hadamard) product of matrices of one shape."""
+    for M in Ms:
+        _matrix(M)
+    shapes = {M.shape for M in Ms}
+    if len(shapes) != 1:
+        raise ShapeError(f"a Hadamard product needs equal shapes, got {sorted(map(str, shapes))}")
+    return HadamardProduct(*Ms)
+
+
+def hadamard_power(M, p) -> MatrixExpr:
+    """Every entry of M to the power p (HadamardPower)."""
+    return HadamardPower(_matrix(M), sp.sympify(p))
+
+
+def ones(m, n=1) -> MatrixExpr:
+    """The m x n all-ones matrix (a column vector by default)."""
+    return OneMatrix(dim(m), dim(n))
+
+
+def sum_entries(M):
+    """The sum of all entries of M, as a scalar: tr(1^T M 1).
+
+    >>> sum_entries(vector("z", "n"))
+    Trace(1*z)
+    """
+    m, n = _matrix(M).shape
+    left = OneMatrix(1, m) * M
+    return Trace(left if n == 1 else left * OneMatrix(n, 1))
+
+
+def dot(a, b):
+    """a^T b for two vectors (or <A, B> = tr(A^T B) for matrices), as a scalar."""
+    _matrix(a), _matrix(b)
+    if a.shape != b.shape:
+        raise ShapeError(f"dot needs equal shapes, got {a.shape} and {b.shape}")
+    return Trace(a.T * b)
+
+
+def quadratic_form(x, A):
+    """x^T A x as a scalar."""
+    return Trace(_matrix(x).T * _matrix(A) * x)
+
+
+def norm_squared(X):
+    """The squared Euclidean (vector) or Frobenius (matrix) norm tr(X^T X)."""
+    return Trace(_matrix(X).T * X)
+
+
+def norm(X):
+    """The Euclidean (vector) or Frobenius (matrix) norm sqrt(tr(X^T X))."""
+    return sp.sqrt(norm_squared(X))
+
+
+def logsumexp(z):
+    """log(1^T exp(z)) of a vector z."""
+    return sp.log(sum_entries(elementwise(sp.exp, z)))
+
+
+def softmax(z) -> MatrixExpr:
+    """exp(z) / (1^T exp(z)) of a vector z."""
+    e = elementwise(sp.exp, z)
+    return e / sum_entries(e)
+
+
+def softmax_cross_entropy(z, y):
+    """-y^T log softmax(z) = logsumexp(z) - y^T z, for a one-hot (or probability) y.
+
+    The identity uses 1^T y = 1; the gradient in z is softmax(z) - y.
+    """
+    if _matrix(z).shape != _matrix(y).shape or z.shape[1] != 1:
+        raise ShapeError(f"softmax_cross_entropy needs two column vectors of one shape, "
+                         f"got {z.shape} and {y.shape}")
+    return logsumexp(z) - dot(y, z)
+
+
+def logistic_loss(X, w, y):
+    """sum_i softplus(x_i^T w) - y^T X w (labels y in {0, 1}): the negative log-likelihood."""
+    z = _matrix(X) * _matrix(w)
+    return sum_entries(elementwise(softplus, z)) - dot(y, z)
+
+
+def squared_error(A, x, b):
+    """||A x - b||^2 as a scalar."""
+    return norm_squared(_matrix(A) * _matrix(x) - _matrix(b))
+
+
+_ = (Identity, sigmoid)  # re-exported names used in docs
