@@ -1,0 +1,462 @@
+"""Matrix differential rules, canonical-form rules and the identification theorems.
+
+Three tables, all flat lists of :class:`symcalc.core.Rule` records:
+
+* ``MATRIX_RULES``: ``apply(node, d)`` returns the differential of a matrix
+  construct (or of a scalar made from matrices: trace, determinant, log det).
+* ``CANONICAL_RULES``: ``apply(node, C, ctx)`` moves the differential to the right
+  inside one trace. ``node`` contains the differential linearly and ``C`` is its
+  cotangent, i.e. the term is tr(C^T node) (a scalar c times node when node is a
+  scalar). The rule returns the list of (sub-expression, cotangent) pairs that
+  the term equals, e.g. tr(C^T L M R) = tr((L^T C R^T)^T M) (cyclic trace).
+* ``THEOREMS``: the identification theorems and the simplifications the engine
+  reports as steps (no ``apply``: the engine performs them itself).
+
+>>> import sympy as sp
+>>> from symcalc.rules.matrix import MATRIX_RULES
+>>> [r.name for r in MATRIX_RULES.lookup(sp.Inverse(sp.MatrixSymbol("X", 2, 2)))]
+['inverse']
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse,
+                   KroneckerProduct, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Trace,
+                   Transpose, ZeroMatrix)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from sympy.codegen.cfunctions import log1p
+
+from symcalc.core import Rule
+from symcalc.functions import sigmoid, softplus
+from symcalc.rules import RuleTable
+
+MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")
+CANONICAL_RULES = RuleTable("canonical", "moving dX to the right inside one trace")
+THEOREMS = RuleTable("theorems", "identification theorems and simplifications")
+
+D = r"\mathrm{d}"
+CB = "Matrix Cookbook"
+
+
+# --------------------------------------------------------------------------------------
+# Small constructors that write results the way a person does
+# --------------------------------------------------------------------------------------
+def is_zero(e) -> bool:
+    return e == 0 or isinstance(e, ZeroMatrix)
+
+
+def transpose(e):
+    """e^T with the transposes pushed in (structure-aware: S^T = S for symmetric S)."""
+    if not isinstance(e, MatrixExpr):
+        return e
+    return Transpose(e).doit()
+
+
+def mul(*args):
+    """A matrix product with scalars collected and identities dropped."""
+    args = [a for a in args if a is not None]
+    if any(is_zero(a) for a in args):
+        return 0
+    if len(args) == 1:
+        return args[0]
+    return MatMul(*args).doit(deep=False)
+
+
+def add(*terms):
+    """A sum with zeros dropped and like terms combined."""
+    terms = [t for t in terms if not is_zero(t)]
+    if not terms:
+        return 0
+    if len(terms) == 1:
+        return terms[0]
+    if all(isinstance(t, MatrixExpr) for t in terms):
+        return MatAdd(*terms).doit(deep=False)
+    return sp.Add(*terms)
+
+
+def hadamard(*args):
+    """A Hadamard product with all-ones factors dropped."""
+    args = [a for a in args if not isinstance(a, OneMatrix)]
+    if not args:
+        raise ValueError("empty Hadamard product")
+    if len(args) == 1:
+        return args[0]
+    return HadamardProduct(*args)
+
+
+def hadamard_power(Z, p):
+    p = sp.sympify(p)
+    if p == 1:
+        return Z
+    if p == 0:
+        return OneMatrix(*Z.shape)
+    return HadamardPower(Z, p)
+
+
+def ones_like(Z):
+    return OneMatrix(*Z.shape)
+
+
+def elementwise(f, Z):
+    return ElementwiseApplyFunction(f, Z)
+
+
+def elementwise_parts(node):
+    """(variable, body) of an ElementwiseApplyFunction's Lambda (a class f -> f(t))."""
+    f = node.function
+    if isinstance(f, sp.Lambda):
+        (t,) = f.variables
+        return t, f.expr
+    t = sp.Dummy("t")
+    return t, f(t)
+
+
+# --------------------------------------------------------------------------------------
+# Linear rules
+# --------------------------------------------------------------------------------------
+def _mat_sum(node, d):
+    return add(*[d(a) for a in node.args if d.depends(a)])
+
+
+def _transpose(node, d):
+    return transpose(d(node.arg))
+
+
+def _trace(node, d):
+    return Trace(d(node.arg))
+
+
+def _diag_matrix(node, d):
+    return DiagMatrix(d(node.args[0]))
+
+
+MATRIX_RULES.add(Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear",
+                      f"{CB} (34)", _mat_sum), MatAdd)
+MATRIX_RULES.add(Rule("transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear",
+                      f"{CB} (38)", _transpose), Transpose)
+MATRIX_RULES.add(Rule("trace", "Linearity of the trace",
+                      rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)", "linear",
+                      f"{CB} (36)", _trace), Trace)
+MATRIX_RULES.add(Rule("diag_matrix", "diag is linear",
+                      rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)", "linear",
+                      "", _diag_matrix), DiagMatrix)
+
+
+# --------------------------------------------------------------------------------------
+# Product rules
+# --------------------------------------------------------------------------------------
+def _matrix_constant_multiple(node, d):
+    dependent = [a for a in node.args if d.depends(a)]
+    if len(dependent) != 1:
+        return None
+    return _product_terms(node, d, MatMul)
+
+
+def _product_terms(node, d, build):
+    args = list(node.args)
+    terms = []
+    for i, a in enumerate(args):
+        if not d.depends(a):
+            continue
+        da = d(a)
+        if is_zero(da):
+            continue
+        new = args[:i] + [da] + args[i + 1:]
+        terms.append(mul(*new) if build is MatMul else build(*new))
+    return add(*terms)
+
+
+def _matrix_product(node, d):
+    return _product_terms(node, d, MatMul)
+
+
+def _kronecker(node, d):
+    return _product_terms(node, d, KroneckerProduct)
+
+
+def _hadamard(node, d):
+    return _product_terms(node, d, hadamard)
+
+
+MATRIX_RULES.add(Rule("matrix_constant_multiple", "Constant factors",
+                      rf"{D}(A X B) = A\,{D}X\,B", "linear", f"{CB} (35)",
+                      _matrix_constant_multiple), MatMul)
+MATRIX_RULES.add(Rule("matrix_product", "Product rule",
+                      rf"{D}(XY) = ({D}X)\,Y + X\,({D}Y)", "product", f"{CB} (37)",
+                      _matrix_product), MatMul)
+MATRIX_RULES.add(Rule("kronecker", "Product rule for the Kronecker product",
+                      rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y", "product",
+                      f"{CB} (39)", _kronecker), KroneckerProduct)
+MATRIX_RULES.add(Rule("hadamard", "Product rule for the Hadamard product",
+                      rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y", "product",
+                      f"{CB} (40)", _hadamard), HadamardProduct)
+
+
+# --------------------------------------------------------------------------------------
+# Specific rules
+# --------------------------------------------------------------------------------------
+def _inverse(node, d):
+    Xi = node
+    return mul(-1, Xi, d(node.arg), Xi)
+
+
+def _matrix_power(node, d):
+    M, k = node.args
+    if not (k.is_Integer and k != 0):
+        return None
+    if k < 0:
+        P = MatPow(M, -k) if -k != 1 else M
+        Pi = Inverse(P) if -k != 1 else Inverse(M)
+        return mul(-1, Pi, d(P), Pi)
+    dM = d(M)
+    terms = []
+    for i in range(int(k)):
+        left = [MatPow(M, i)] if i > 1 else ([M] if i == 1 else [])
+        j = int(k) - 1 - i
+        right = [MatPow(M, j)] if j > 1 else ([M] if j == 1 else [])
+        terms.append(mul(*left, dM, *right))
+    return add(*terms)
+
+
+def _determinant(node, d):
+    M = node.arg
+    return node * Trace(mul(Inverse(M), d(M)))
+
+
+def _log_det(node, d):
+    if len(node.args) != 1 or not isinstance(node.args[0], Determinant):
+        return None
+    M = node.args[0].arg
+    return Trace(mul(Inverse(M), d(M)))
+
+
+def _hadamard_power(node, d):
+    Z, p = node.args
+    if d.depends(p):
+        return None
+    return hadamard(p * hadamard_power(Z, p - 1), d(Z)) if p != 2 else \
+        hadamard(2 * Z, d(Z))
+
+
+MATRIX_RULES.add(Rule("inverse", "Differential of the inverse",
+                      rf"{D}(X^{{-1}}) = -X^{{-1}}\,({D}X)\,X^{{-1}}", "specific",
+                      f"{CB} (59)", _inverse), Inverse)
+MATRIX_RULES.add(Rule("matrix_power", "Integer matrix power",
+                      rf"{D}(X^k) = \sum_{{i=0}}^{{k-1}} X^i\,({D}X)\,X^{{k-1-i}}", "product",
+                      "Magnus & Neudecker, ch. 8", _matrix_power), MatPow)
+MATRIX_RULES.add(Rule("determinant", "Differential of the determinant (Jacobi)",
+                      rf"{D}\det X = \det X\,\operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
+                      f"{CB} (41)", _determinant), Determinant)
+MATRIX_RULES.add(Rule("log_det", "Differential of the log-determinant",
+                      rf"{D}\log\det X = \operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
+                      f"{CB} (43)", _log_det), sp.log)
+MATRIX_RULES.add(Rule("hadamard_power", "Hadamard power",
+                      rf"{D}(X^{{\circ p}}) = p\,X^{{\circ(p-1)}}\circ {D}X", "chain", "",
+                      _hadamard_power), HadamardPower)
+
+
+# --------------------------------------------------------------------------------------
+# Chain rules through elementwise functions: d f(Z) = f'(Z) o dZ
+# --------------------------------------------------------------------------------------
+def _ew(cls, derivative):
+    def apply(node, d):
+        t, body = elementwise_parts(node)
+        if cls is None:   # a power t**p
+            if not (body.is_Pow and body.base == t and not body.exp.has(t)):
+                return None
+            p = body.exp
+            fprime = 2 * node.expr if p == 2 else p * hadamard_power(node.expr, p - 1)
+        else:
+            if body.func is not cls or body.args != (t,):
+                return None
+            fprime = derivative(node.expr, node)
+        return hadamard(fprime, d(node.expr))
+    return apply
+
+
+def _ew_generic(node, d):
+    t, body = elementwise_parts(node)
+    fprime = sp.diff(body, t)
+    if fprime.has(sp.Derivative, sp.Subs):
+        return None
+    return hadamard(ElementwiseApplyFunction(sp.Lambda(t, fprime), node.expr), d(node.expr))
+
+
+_ELEMENTWISE = [
+    ("ew_exp", sp.exp, r"e^{\circ Z}", lambda Z, F: F),
+    ("ew_log", sp.log, r"Z^{\circ -1}", lambda Z, F: hadamard_power(Z, -1)),
+    ("ew_log1p", log1p, r"(1 + Z)^{\circ -1}",
+     lambda Z, F: hadamard_power(ones_like(Z) + Z, -1)),
+    ("ew_sigmoid", sigmoid, r"\sigma(Z)\circ(1-\sigma(Z))",
+     lambda Z, F: HadamardProduct(F, ones_like(Z) - F)),
+    ("ew_softplus", softplus, r"\sigma(Z)", lambda Z, F: elementwise(sigmoid, Z)),
+    ("ew_tanh", sp.tanh, r"1 - \tanh(Z)^{\circ 2}",
+     lambda Z, F: ones_like(Z) - HadamardPower(F, 2)),
+    ("ew_sin", sp.sin, r"\cos(Z)", lambda Z, F: elementwise(sp.cos, Z)),
+    ("ew_cos", sp.cos, r"-\sin(Z)", lambda Z, F: -elementwise(sp.sin, Z)),
+]
+for _name, _cls, _fp, _deriv in _ELEMENTWISE:
+    MATRIX_RULES.add(Rule(_name, f"Chain rule through elementwise {_cls.__name__}",
+                          rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {_fp}", "chain", "",
+                          _ew(_cls, _deriv)), ElementwiseApplyFunction)
+MATRIX_RULES.add(Rule("ew_power", "Chain rule through an elementwise power",
+                      rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z", "chain", "",
+                      _ew(None, None)), ElementwiseApplyFunction)
+MATRIX_RULES.add(Rule("ew_function", "Chain rule through an elementwise function",
+                      rf"{D} f(Z) = f'(Z)\circ {D}Z", "chain", f"{CB} (section 2.8)",
+                      _ew_generic), ElementwiseApplyFunction)
+
+
+# ======================================================================================
+# CANONICAL FORM: tr(C^T node) rewritten until the differential stands alone on the right
+# ======================================================================================
+def _split_scalars(node):
+    scalars = [a for a in node.args if not isinstance(a, MatrixExpr)]
+    mats = [a for a in node.args if isinstance(a, MatrixExpr)]
+    return sp.Mul(*scalars), mats
+
+
+def _c_linear_sum(node, C, ctx):
+    return [(a, C) for a in node.args if ctx.depends(a)]
+
+
+def _c_cyclic(node, C, ctx):
+    coef, mats = _split_scalars(node)
+    scalar_args = [a for a in node.args if not isinstance(a, MatrixExpr)]
+    dep_scalars = [a for a in scalar_args if ctx.depends(a)]
+    if dep_scalars:
+        s = sp.Mul(*dep_scalars)
+        others = [a for a in scalar_args if not ctx.depends(a)]
+        rest = mul(sp.Mul(*others), *mats)
+        return [(s, Trace(mul(transpose(C), rest)))]
+    k = next(i for i, M in enumerate(mats) if ctx.depends(M))
+    L, R = mats[:k], mats[k + 1:]
+    Lt = transpose(mul(*L)) if L else None
+    Rt = transpose(mul(*R)) if R else None
+    return [(mats[k], mul(coef, Lt, C, Rt))]
+
+
+def _c_transpose(node, C, ctx):
+    return [(node.arg, transpose(C))]
+
+
+def _c_hadamard(node, C, ctx):
+    dep = [a for a in node.args if ctx.depends(a)]
+    if len(dep) != 1:
+        return None
+    others = [a for a in node.args if a is not dep[0]]
+    return [(dep[0], hadamard(C, *others))]
+
+
+def _identity_multiple(C):
+    if isinstance(C, Identity):
+        return sp.S.One
+    if isinstance(C, MatMul):
+        coef, mats = _split_scalars(C)
+        if len(mats) == 1 and isinstance(mats[0], Identity):
+            return coef
+    return None
+
+
+def _c_kronecker(node, C, ctx):
+    c = _identity_multiple(C)
+    if c is None or len(node.args) != 2:
+        return None
+    A, B = node.args
+    if not (A.is_square and B.is_square):
+        return None
+    dep = A if ctx.depends(A) else B
+    other = B if dep is A else A
+    return [(dep, mul(c * Trace(other), Identity(dep.rows)))]
+
+
+def _c_diag(node, C, ctx):
+    return None   # tr(C^T diag(dv)): not needed for first and second derivatives
+
+
+def _s_sum(node, c, ctx):
+    return [(a, c) for a in node.args if ctx.depends(a)]
+
+
+def _s_product(node, c, ctx):
+    dep = [a for a in node.args if ctx.depends(a)]
+    if len(dep) != 1:
+        return None
+    others = sp.Mul(*[a for a in node.args if a is not dep[0]])
+    return [(dep[0], c * others)]
+
+
+def _s_trace(node, c, ctx):
+    M = node.arg
+    return [(M, mul(c, Identity(M.rows)))]
+
+
+CANONICAL_RULES.add(Rule("trace_linearity", "Linearity of the trace",
+                         r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
+                         r" + \operatorname{tr}(C^\top Y)", "canonical", f"{CB} (11)",
+                         _c_linear_sum), MatAdd)
+CANONICAL_RULES.add(Rule("cyclic_trace", "Cyclic property of the trace",
+                         r"\operatorname{tr}(C^\top A\,\mathrm{d}X\,B) = "
+                         r"\operatorname{tr}((A^\top C B^\top)^\top\mathrm{d}X)", "canonical",
+                         f"{CB} (16)", _c_cyclic), MatMul)
+CANONICAL_RULES.add(Rule("trace_transpose", "Trace of a transpose",
+                         r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
+                         r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
+                         r"\mathrm{d}X)", "canonical", f"{CB} (13)", _c_transpose), Transpose)
+CANONICAL_RULES.add(Rule("trace_hadamard", "Hadamard product inside a trace",
+                         r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
+                         r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)", "canonical",
+                         f"{CB} (521)", _c_hadamard), HadamardProduct)
+CANONICAL_RULES.add(Rule("trace_kronecker", "Trace of a Kronecker product",
+                         r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
+                         r"\operatorname{tr}B", "canonical", f"{CB} (524)", _c_kronecker),
+                    KroneckerProduct)
+CANONICAL_RULES.add(Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical",
+                         "", _s_sum), sp.Add)
+CANONICAL_RULES.add(Rule("scalar_factor", "Scalar factors commute",
+                         r"c\,(a\,u) = (c\,a)\,u", "canonical", "", _s_product), sp.Mul)
+CANONICAL_RULES.add(Rule("scalar_as_trace", "A scalar is its own trace",
+                         r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
+                         "canonical", f"{CB} (2.1)", _s_trace), Trace)
+
+
+# ======================================================================================
+# THEOREMS and simplifications (performed by the engine, recorded as steps)
+# ======================================================================================
+THEOREMS.add(Rule("one_by_one", "A 1 x 1 matrix is a scalar",
+                  r"M \in \mathbb{R}^{1\times 1} \Rightarrow M = \operatorname{tr}M",
+                  "canonical", f"{CB} (2.1)"))
+THEOREMS.add(Rule("identification", "First identification theorem",
+                  r"\mathrm{d}f = \operatorname{tr}(G^\top \mathrm{d}X) \;\Rightarrow\;"
+                  r" \frac{\partial f}{\partial X} = G", "identification",
+                  "Magnus & Neudecker, Table 9.2"))
+THEOREMS.add(Rule("scalar_identification", "Identification of partial derivatives",
+                  r"\mathrm{d}f = \sum_i g_i\,\mathrm{d}x_i \;\Rightarrow\;"
+                  r" \frac{\partial f}{\partial x_i} = g_i", "identification",
+                  "Magnus & Neudecker, ch. 5"))
+THEOREMS.add(Rule("jacobian_identification", "Identification of the Jacobian",
+                  r"\mathrm{d}F = J\,\mathrm{d}x \;\Rightarrow\; \frac{\partial F}{\partial x}"
+                  r" = J", "identification", "Magnus & Neudecker, Table 9.2"))
+THEOREMS.add(Rule("vec_identification", "Identification of the Jacobian in vec form",
+                  r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^\top\otimes A)\,"
+                  r"\operatorname{vec}\mathrm{d}X \;\Rightarrow\; \frac{\partial\operatorname{vec}"
+                  r"F}{\partial\operatorname{vec}X} = B^\top\otimes A", "identification",
+                  f"{CB} (520)"))
+THEOREMS.add(Rule("hadamard_as_diag", "A Hadamard product with a vector is a diagonal matrix",
+                  r"b\circ v = \operatorname{diag}(b)\,v", "canonical", f"{CB} (section 10.1)"))
+THEOREMS.add(Rule("collect", "Collect like terms",
+                  r"A B + A C = A(B + C),\quad B A + C A = (B + C)A", "canonical", ""))
+THEOREMS.add(Rule("symmetric_part", "Gradient on symmetric matrices",
+                  r"X = X^\top \;\Rightarrow\; \nabla f = \tfrac12(G + G^\top)", "theorem",
+                  "Magnus & Neudecker, ch. 9"))
+THEOREMS.add(Rule("diagonal_part", "Gradient on diagonal matrices",
+                  r"X \text{ diagonal} \;\Rightarrow\; \nabla f = I\circ G", "theorem", ""))
+THEOREMS.add(Rule("hessian_from_gradient", "The Hessian is the Jacobian of the gradient",
+                  r"\nabla^2 f = \frac{\partial \nabla f}{\partial x}", "theorem",
+                  "Magnus & Neudecker, ch. 10"))
+
+__all__ = ["MATRIX_RULES", "CANONICAL_RULES", "THEOREMS", "transpose", "mul", "add",
+           "hadamard", "hadamard_power", "is_zero", "elementwise_parts"]
