@@ -18,7 +18,7 @@ exp(-x)/(1 + exp(-x))**2
 >>> parse("2*A.T*(A*x - b)", {"A": A, "x": xv, "b": b})
 2*A.T*(A*x - b)
 >>> parse("x^T A x", {"A": A, "x": xv})
-Trace(x.T*A*x)
+x.T*A*x
 
 The grammar (both syntaxes) and what is not supported: ``docs/grammar.md``.
 """

@@ -1,0 +1,1299 @@
+"""Check a hand derivation: it holds, it fails (with a re-checked counterexample), or undecided.
+
+``verify(claim, truth)`` first tries cheap canonical forms (expand, cancel,
+together, named functions rewritten to exp, the matrix expressions' own
+expansion), then probes both sides numerically at random points that respect
+the domain (positive symbols get positive numbers, declared SPD matrices get SPD
+matrices, points where the truth is undefined are skipped), with exact rational
+inputs and high-precision (mpmath) evaluation, so cancellation cannot fake a
+difference. Matrix claims with symbolic sizes are probed at several concrete
+sizes. A counterexample is evaluated again at higher precision before it is
+returned. The whole decision runs in a forked worker under a wall-clock budget:
+it never hangs, and an exhausted budget answers ``holds=None`` with the reason.
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x")
+>>> verify("2x cos(x^2)", sp.diff(sp.sin(x**2), x)).holds
+True
+>>> v = verify("x cos(x^2)", sp.diff(sp.sin(x**2), x))     # a lost factor 2
+>>> v.holds, v.method, v.exit_code
+(False, 'numeric', 1)
+>>> verify(sp.sqrt(x**2), x).holds, verify(sp.sqrt(x**2), x, {"x": "positive"}).holds
+(False, True)
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import mpmath
+import sympy as sp
+from sympy import MatrixBase, MatrixExpr, MatrixSymbol
+
+from .errors import InputError, ParseError, ShapeError
+from .functions import expand_named
+from .parse import parse_any
+
+__all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jacobian",
+           "verify_from_text", "parse_assumptions", "declare"]
+
+DEFAULT_BUDGET = 3.0
+_DPS = 50               # decimal digits of the comparison
+_TOL_DIGITS = 25        # values agree when they agree to this many digits
+
+
+# ======================================================================================
+# The verdict
+# ======================================================================================
+@dataclass
+class Verdict:
+    """What ``verify`` found.
+
+    holds:          True, False, or None (undecided: budget exhausted, no usable points).
+    method:         "symbolic" (a canonical form of claim - truth is zero) or "numeric".
+    counterexample: {symbol or matrix: exact value, size symbol: int} where they differ, or None.
+    claim_value / truth_value: both sides at the counterexample (Floats or Matrices of Floats).
+    wrong_entries:  for vector and matrix results, the entries that differ there.
+    explanation:    one or two sentences a person can act on.
+    """
+
+    holds: bool | None
+    method: str
+    explanation: str
+    counterexample: dict | None = None
+    claim_value: Any = None
+    truth_value: Any = None
+    wrong_entries: list[str] = field(default_factory=list)
+    claim: Any = None
+    truth: Any = None
+    points: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 holds, 1 fails, 2 undecided (the CLI's exit status)."""
+        return {True: 0, False: 1}.get(self.holds, 2)
+
+    def __bool__(self) -> bool:
+        return self.holds is True
+
+    @property
+    def status(self) -> str:
+        return {True: "HOLDS", False: "FAILS"}.get(self.holds, "UNDECIDED")
+
+    def describe(self) -> str:
+        """Several lines for a person: the verdict, the counterexample and both values.
+
+        >>> import sympy as sp
+        >>> x = sp.Symbol("x")
+        >>> print(verify("-sin(x)", sp.cos(x).diff(x)).describe().splitlines()[0])
+        HOLDS (symbolic): claim - truth simplifies to 0.
+        """
+        lines = [f"{self.status} ({self.method}): {self.explanation}"]
+        if self.claim is not None:
+            lines.append(f"  claim: {_short(self.claim)}")
+        if self.truth is not None:
+            lines.append(f"  truth: {_short(self.truth)}")
+        if self.counterexample:
+            lines.append("  counterexample:")
+            for k, v in self.counterexample.items():
+                lines.append(f"    {_label(k)} = {_show_value(v)}")
+        if self.holds is False and self.claim_value is not None:
+            lines.append(f"  claim there: {_show_value(self.claim_value)}")
+            lines.append(f"  truth there: {_show_value(self.truth_value)}")
+        if self.wrong_entries:
+            lines.append(f"  wrong entries: {', '.join(self.wrong_entries)}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _label(k) -> str:
+    return getattr(k, "name", str(k))
+
+
+def _short(obj, limit=300) -> str:
+    s = str(obj).replace("\n", " ")
+    return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def _show_value(v) -> str:
+    if isinstance(v, MatrixBase):
+        rows = ["[" + ", ".join(_show_value(e) for e in v.row(i)) + "]" for i in range(v.rows)]
+        return "[" + ", ".join(rows) + "]"
+    if isinstance(v, sp.Rational) and not v.is_Integer:
+        return f"{v} (~{float(v):.6g})"
+    if isinstance(v, sp.Float):
+        return f"{float(v):.12g}"
+    if isinstance(v, sp.Expr) and v.is_number and not v.is_Integer:
+        try:
+            re_, im_ = (float(t) for t in v.evalf(15).as_real_imag())
+            return f"{re_:.12g}" if im_ == 0 else f"{re_:.12g}{im_:+.12g}i"
+        except (TypeError, ValueError):
+            return str(v)
+    return str(v)
+
+
+# ======================================================================================
+# Assumptions and declarations
+# ======================================================================================
+_SCALAR_FACTS = {
+    "positive": {"positive": True}, "pos": {"positive": True}, ">0": {"positive": True},
+    "nonnegative": {"nonnegative": True}, ">=0": {"nonnegative": True},
+    "negative": {"negative": True}, "<0": {"negative": True},
+    "nonpositive": {"nonpositive": True}, "<=0": {"nonpositive": True},
+    "integer": {"integer": True}, "int": {"integer": True}, "real": {"real": True},
+    "nonzero": {"nonzero": True}, "!=0": {"nonzero": True},
+}
+_MATRIX_FACTS = {
+    "symmetric": "symmetric", "sym": "symmetric",
+    "spd": "positive_definite", "pd": "positive_definite",
+    "positive_definite": "positive_definite", "positive definite": "positive_definite",
+    "positivedefinite": "positive_definite", "diagonal": "diagonal", "diag": "diagonal",
+}
+
+
+def _words(text: str) -> list[tuple[str, str]]:
+    """'x>0, A symmetric' -> [('x', 'positive'), ('A', 'symmetric')]."""
+    import re
+    out = []
+    for part in re.split(r"[;,]|\band\b", text):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\s*(>=|<=|!=|>|<)\s*0", part)
+        if m:
+            out.append((m.group(1), m.group(2) + "0"))
+            continue
+        m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\s*(?:is\s+)?(?:an?\s+)?([A-Za-z _]+)", part)
+        if not m:
+            raise InputError(f"cannot read the assumption {part!r}: write e.g. 'x > 0', "
+                             "'x positive', 'n integer', 'A symmetric', 'Sigma spd'")
+        for fact in _split_facts(m.group(2)):
+            out.append((m.group(1), fact))
+    return out
+
+
+def _split_facts(words: str) -> list[str]:
+    w = " ".join(words.lower().replace("-", " ").split())
+    if w in _MATRIX_FACTS or w in _SCALAR_FACTS:
+        return [w]
+    facts = [f for f in w.split() if f not in ("matrix", "a", "an", "number")]
+    for f in facts:
+        if f not in _MATRIX_FACTS and f not in _SCALAR_FACTS:
+            raise InputError(f"unknown assumption {f!r}: use positive, nonnegative, negative, "
+                             "integer, real, nonzero, symmetric, spd (positive definite), diagonal")
+    return facts
+
+
+def parse_assumptions(assumptions) -> list[tuple[str, str]]:
+    """Normalise assumptions to (name, fact) pairs.
+
+    Accepts a dict {name or symbol: fact or [facts]}, a list of strings, one string
+    ("x > 0, A symmetric"), or SymPy predicates (Q.positive(x), Q.symmetric(A), And(...)).
+
+    >>> parse_assumptions("x > 0, Sigma spd")
+    [('x', '>0'), ('Sigma', 'spd')]
+    """
+    if assumptions is None:
+        return []
+    if isinstance(assumptions, str):
+        return _words(assumptions)
+    if isinstance(assumptions, Mapping):
+        out = []
+        for k, facts in assumptions.items():
+            name = _label(k)
+            for f in ([facts] if isinstance(facts, str) else list(facts)):
+                for fact in _split_facts(str(f)):
+                    out.append((name, fact))
+        return out
+    if isinstance(assumptions, sp.Basic):
+        return _from_predicates(assumptions)
+    if isinstance(assumptions, Iterable):
+        out = []
+        for a in assumptions:
+            out.extend(parse_assumptions(a))
+        return out
+    raise InputError(f"assumptions must be a dict, a string or a list, not {type(assumptions).__name__}")
+
+
+def _from_predicates(expr) -> list[tuple[str, str]]:
+    from sympy.assumptions.assume import AppliedPredicate
+    if isinstance(expr, sp.And):
+        out = []
+        for a in expr.args:
+            out.extend(_from_predicates(a))
+        return out
+    if isinstance(expr, AppliedPredicate):
+        fact = str(expr.function).replace("Q.", "")
+        facts = _split_facts(fact.replace("_", " ") if fact != "positive_definite" else fact)
+        return [(_label(expr.arguments[0]), f) for f in facts]
+    raise InputError(f"cannot use the assumption {expr}: use Q.positive(x), Q.symmetric(A), ...")
+
+
+def _declared_facts(pairs) -> tuple[dict[str, dict], dict[str, str]]:
+    scalars: dict[str, dict] = {}
+    matrices: dict[str, str] = {}
+    for name, fact in pairs:
+        if fact in _MATRIX_FACTS:
+            matrices[name] = _MATRIX_FACTS[fact]
+        else:
+            scalars.setdefault(name, {}).update(_SCALAR_FACTS[fact])
+    return scalars, matrices
+
+
+def _restructured(M: MatrixSymbol, structure: str) -> MatrixSymbol:
+    from . import structure as st
+    cls = {"symmetric": st.SymmetricMatrixSymbol, "positive_definite": st.PositiveDefiniteMatrixSymbol,
+           "diagonal": st.DiagonalMatrixSymbol}[structure]
+    if M.shape[0] != M.shape[1]:
+        raise InputError(f"{M.name} is {M.shape[0]} x {M.shape[1]}: only a square matrix can be {structure}")
+    return cls(M.name, *M.shape)
+
+
+def _with_facts(s: sp.Symbol, facts: dict) -> sp.Symbol:
+    keep = {k: v for k, v in s.assumptions0.items()
+            if k in ("real", "positive", "negative", "nonnegative", "nonpositive", "integer",
+                     "nonzero", "commutative") and v is not None}
+    keep.update(facts)
+    try:
+        return sp.Symbol(s.name, **keep)
+    except Exception as exc:  # inconsistent facts
+        raise InputError(f"the assumptions on {s.name} contradict each other: {exc}") from None
+
+
+def _assumption_map(objects: Iterable, assumptions) -> dict:
+    """old SymPy object -> the same object carrying the assumptions (by name)."""
+    scalars, matrices = _declared_facts(parse_assumptions(assumptions))
+    by_name = {}
+    for o in objects:
+        by_name.setdefault(_label(o), o)
+    unknown = (set(scalars) | set(matrices)) - set(by_name)
+    if unknown:
+        raise InputError(f"assumption about unknown name(s) {', '.join(sorted(unknown))} "
+                         f"(names in the problem: {', '.join(sorted(by_name))})")
+    mapping = {}
+    for name, facts in scalars.items():
+        o = by_name[name]
+        if not isinstance(o, sp.Symbol):
+            raise InputError(f"{name} is a matrix: use symmetric / spd / diagonal for it")
+        mapping[o] = _with_facts(o, facts)
+    for name, structure in matrices.items():
+        o = by_name[name]
+        if not isinstance(o, MatrixSymbol):
+            raise InputError(f"{name} is not a matrix, so it cannot be {structure}")
+        mapping[o] = _restructured(o, structure)
+    return mapping
+
+
+def declare(spec: str):
+    """One declaration as the CLI writes it -> a SymPy object.
+
+    "x" (a real scalar), "x>0" / "x positive", "x[n]" (an n-vector), "A[m,n]",
+    "S[n,n] symmetric", "Sigma[n,n] spd", "D[n,n] diagonal", "k integer".
+
+    >>> declare("A[m,n]").shape, declare("x > 0").is_positive, declare("Sigma[n,n] spd").structure
+    ((m, n), True, 'positive_definite')
+    """
+    import re
+    from .structure import dim, matrix_symbol
+    if not isinstance(spec, str):
+        if isinstance(spec, (sp.Symbol, MatrixSymbol)):
+            return spec
+        raise InputError(f"a declaration must be text like 'x' or 'A[m,n]', not {spec!r}")
+    m = re.fullmatch(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\[\s*([^\]]*)\])?\s*(.*?)\s*", spec)
+    if not m or "__" in m.group(1):
+        raise InputError(f"cannot read the declaration {spec!r}: write e.g. 'x', 'x>0', "
+                         "'x[n]', 'A[m,n]', 'Sigma[n,n] spd'")
+    name, dims, rest = m.group(1), m.group(2), m.group(3)
+    facts = _split_facts(rest.replace(">=0", "nonnegative").replace(">0", "positive")
+                         .replace("> 0", "positive").replace("<0", "negative")) if rest else []
+    if dims is None:
+        scalar_facts = {"real": True}
+        for f in facts:
+            if f not in _SCALAR_FACTS:
+                raise InputError(f"{name} is a scalar; '{f}' is for matrices (declare {name}[n,n] {f})")
+            scalar_facts.update(_SCALAR_FACTS[f])
+        return sp.Symbol(name, **scalar_facts)
+    parts = [p.strip() for p in dims.split(",") if p.strip()]
+    if not 1 <= len(parts) <= 2:
+        raise InputError(f"{spec!r}: give one size (a vector, x[n]) or two (a matrix, A[m,n])")
+    sizes = [int(p) if p.isdigit() else p for p in parts]
+    try:
+        M = matrix_symbol(name, sizes[0], sizes[1] if len(sizes) == 2 else 1)
+    except InputError as exc:
+        raise InputError(f"{spec!r}: {exc}") from None
+    _ = dim
+    for f in facts:
+        if f not in _MATRIX_FACTS:
+            raise InputError(f"{name} is a matrix; '{f}' is for scalars")
+        M = _restructured(M, _MATRIX_FACTS[f])
+    return M
+
+
+# ======================================================================================
+# Names: what a claim may refer to
+# ======================================================================================
+def _names_of(*objs) -> dict[str, Any]:
+    """name -> Symbol / MatrixSymbol found in the objects (including matrix sizes)."""
+    table: dict[str, Any] = {}
+    for o in objs:
+        if o is None:
+            continue
+        if isinstance(o, (list, tuple)):
+            table.update({k: v for k, v in _names_of(*o).items() if k not in table})
+            continue
+        if not isinstance(o, sp.Basic):
+            continue
+        if isinstance(o, (sp.Symbol, MatrixSymbol)):
+            table.setdefault(o.name, o)
+        for m in o.atoms(MatrixSymbol):
+            table.setdefault(m.name, m)
+        for s in o.free_symbols:
+            if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy):
+                table.setdefault(s.name, s)
+    return table
+
+
+def _rebind(expr, table: Mapping[str, Any]):
+    """Replace symbols of a SymPy claim by the problem's symbols of the same name."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    mapping = {}
+    for m in expr.atoms(MatrixSymbol):
+        target = table.get(m.name)
+        if target is not None and target != m and isinstance(target, MatrixSymbol):
+            mapping[m] = target
+    for s in expr.free_symbols:
+        target = table.get(getattr(s, "name", None))
+        if isinstance(s, sp.Symbol) and target is not None and target != s \
+                and isinstance(target, sp.Symbol):
+            mapping[s] = target
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _as_object(obj, what):
+    if isinstance(obj, (list, tuple)):
+        try:
+            return sp.ImmutableMatrix(obj) if obj and isinstance(obj[0], (list, tuple)) \
+                else sp.ImmutableMatrix([[_sympify_value(v, what)] for v in obj])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what}: cannot read this list as a matrix ({exc})") from None
+    return _sympify_value(obj, what)
+
+
+def _sympify_value(v, what):
+    if isinstance(v, MatrixBase):
+        return sp.ImmutableMatrix(v)
+    if isinstance(v, sp.Basic):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float, Fraction)):
+        raise InputError(f"{what} must be a SymPy object, a number or text, "
+                         f"not {type(v).__name__}")
+    return sp.nsimplify(v) if isinstance(v, float) else sp.Rational(v)
+
+
+def _read_claim(claim, table, syntax):
+    if isinstance(claim, str):
+        return parse_any(claim, table, allow_undeclared=False, syntax=syntax)
+    return _rebind(_as_object(claim, "the claim"), table)
+
+
+# ======================================================================================
+# Shapes
+# ======================================================================================
+def _is_matrix(v) -> bool:
+    return isinstance(v, (MatrixExpr, MatrixBase))
+
+
+def _scalarize(v):
+    if isinstance(v, MatrixBase) and v.shape == (1, 1):
+        return v[0, 0]
+    if isinstance(v, MatrixExpr) and v.shape == (1, 1):
+        return sp.Trace(v)
+    return v
+
+
+def _shape_text(v) -> str:
+    if not _is_matrix(v):
+        return "a scalar"
+    return f"a {v.shape[0]} x {v.shape[1]} matrix"
+
+
+def _align_shapes(claim, truth):
+    """(claim, truth, note): equal shapes, a row read as a column, or a ShapeError."""
+    claim, truth = _scalarize(claim), _scalarize(truth)
+    if _is_matrix(claim) != _is_matrix(truth):
+        raise ShapeError(f"the claim is {_shape_text(claim)} but the truth is {_shape_text(truth)}")
+    if not _is_matrix(claim):
+        return claim, truth, ""
+    (r1, c1), (r2, c2) = claim.shape, truth.shape
+    if _same(r1, r2) and _same(c1, c2):
+        return claim, truth, ""
+    if _same(r1, c2) and _same(c1, r2) and (c1 == 1 or r1 == 1):
+        return claim.T, truth, "the claim was written as a row and read as a column"
+    if _maybe_same(r1, r2) and _maybe_same(c1, c2):
+        return claim, truth, ""
+    raise ShapeError(f"the claim is {_shape_text(claim)} but the truth is {_shape_text(truth)}")
+
+
+def _same(a, b) -> bool:
+    return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+
+
+def _maybe_same(a, b) -> bool:
+    """Sizes that can be equal (n and 3, m and n)."""
+    a, b = sp.sympify(a), sp.sympify(b)
+    return not (a.is_Integer and b.is_Integer and a != b)
+
+
+# ======================================================================================
+# Sampling points that respect the domain
+# ======================================================================================
+_DENOMS = (7, 11, 13, 17, 19, 23, 29)
+
+
+def _rational(rng: random.Random, lo: float, hi: float) -> sp.Rational:
+    q = rng.choice(_DENOMS)
+    p = round(rng.uniform(lo, hi) * q)
+    if p == 0:
+        p = 1 if hi > 0 else -1
+    return sp.Rational(p, q)
+
+
+def _sample_scalar(s: sp.Symbol, rng: random.Random) -> sp.Rational:
+    if s.is_integer:
+        lo, hi = (1, 5) if s.is_positive else (0, 5) if s.is_nonnegative else \
+            (-5, -1) if s.is_negative else (-4, 4)
+        v = rng.randint(lo, hi)
+        if v == 0 and s.is_nonzero:
+            v = 1
+        return sp.Integer(v)
+    if s.is_positive or s.is_nonnegative:
+        return abs(_rational(rng, 0.15, 2.5))
+    if s.is_negative or s.is_nonpositive:
+        return -abs(_rational(rng, 0.15, 2.5))
+    v = _rational(rng, -2.5, 2.5)
+    return v
+
+
+def _structure(M) -> str:
+    return getattr(M, "structure", "general")
+
+
+def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random) -> sp.ImmutableMatrix:
+    entry = lambda: _rational(rng, -2, 2)   # noqa: E731
+    B = sp.Matrix(rows, cols, lambda i, j: entry())
+    kind = _structure(M)
+    if kind == "symmetric":
+        B = (B + B.T) / 2
+    elif kind == "positive_definite":
+        B = B * B.T / rows + sp.eye(rows) * sp.Rational(rng.randint(3, 9), 4)
+    elif kind == "diagonal":
+        B = sp.diag(*[abs(entry()) + sp.Rational(1, 3) for _ in range(rows)])
+    return sp.ImmutableMatrix(B)
+
+
+def _size_symbols(*exprs) -> list[sp.Symbol]:
+    dims = set()
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            for m in e.atoms(MatrixSymbol):
+                for d in m.shape:
+                    dims |= sp.sympify(d).free_symbols
+            if isinstance(e, MatrixExpr):
+                for d in e.shape:
+                    dims |= sp.sympify(d).free_symbols
+    return sorted(dims, key=lambda s: s.name)
+
+
+def _size_configs(dims: list[sp.Symbol]) -> list[dict]:
+    if not dims:
+        return [{}]
+    patterns = [
+        lambda j: 2, lambda j: 3 if j % 2 == 0 else 2, lambda j: 2 if j % 2 == 0 else 4,
+        lambda j: 3, lambda j: 4 - (j % 3),
+    ]
+    configs, seen = [], set()
+    for p in patterns:
+        c = {d: p(j) for j, d in enumerate(dims)}
+        key = tuple(c.values())
+        if key not in seen:
+            seen.add(key)
+            configs.append(c)
+    return configs
+
+
+@dataclass
+class _Point:
+    sizes: dict            # size Symbol -> int
+    values: dict           # concrete Symbol / MatrixSymbol -> exact value
+    shown: dict            # the user's object -> exact value (for the report)
+
+
+def _draw_point(objects, sizes: dict, rng: random.Random) -> _Point:
+    values, shown = {}, {}
+    for o in objects:
+        if isinstance(o, MatrixSymbol):
+            concrete = o.xreplace(sizes) if sizes else o
+            r, c = concrete.shape
+            if not (sp.sympify(r).is_Integer and sp.sympify(c).is_Integer):
+                raise InputError(f"cannot give {o.name} a concrete size")
+            v = _sample_matrix(o, int(r), int(c), rng)
+            values[concrete] = v
+            shown[o] = v
+        elif isinstance(o, sp.Symbol):
+            if o in sizes:
+                continue
+            v = _sample_scalar(o, rng)
+            values[o] = v
+            shown[o] = v
+    for d, k in sizes.items():
+        shown[d] = sp.Integer(k)
+    return _Point(sizes, values, shown)
+
+
+# ======================================================================================
+# Evaluation at a point, at high precision
+# ======================================================================================
+class _Singular(Exception):
+    """The value is undefined there (division by zero, log of 0, ...)."""
+
+
+def _concrete(expr, point: _Point):
+    """expr with sizes and values substituted and matrix expressions carried out (exact)."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    e = expr.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()}) if point.sizes else expr
+    specials = e.atoms(sp.OneMatrix, sp.Identity, sp.ZeroMatrix) if isinstance(e, sp.Basic) else ()
+    if specials:
+        e = e.xreplace({m: sp.ImmutableMatrix(m.as_explicit()) for m in specials})
+    e = e.xreplace(point.values)
+    for _ in range(3):
+        e2 = e.doit()
+        if e2 == e:
+            break
+        e = e2
+    if isinstance(e, MatrixExpr) and not isinstance(e, MatrixBase):
+        e = e.as_explicit()
+    return e
+
+
+def _number(expr, dps: int):
+    """An exact numeric SymPy expression -> an mpmath number with ``dps`` digits."""
+    if not isinstance(expr, sp.Basic):
+        expr = sp.sympify(expr)
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise _Singular()
+    if expr.free_symbols:
+        names = ", ".join(sorted(map(str, expr.free_symbols)))
+        raise InputError(f"the value still depends on {names} after substituting numbers")
+    prec = int(dps * 3.33) + 10
+    try:
+        v = expr._to_mpmath(prec)
+    except (ZeroDivisionError, ValueError, TypeError, AttributeError):
+        raise _Singular() from None
+    if isinstance(v, (mpmath.mpf, mpmath.mpc)) and not mpmath.isfinite(v):
+        raise _Singular()
+    return v
+
+
+def _values(expr, point: _Point, dps: int):
+    """Value(s) of expr at the point: a list of (index, mpmath number) and the shape."""
+    e = _scalarize(_concrete(expr, point))
+    if isinstance(e, MatrixBase):
+        with mpmath.workdps(dps):
+            return [((i, j), _number(e[i, j], dps)) for i in range(e.rows) for j in range(e.cols)], e.shape
+    return [((0, 0), _number(e, dps))], None
+
+
+def _close(a, b, digits=_TOL_DIGITS) -> bool:
+    scale = max(mpmath.mpf(1), abs(a), abs(b))
+    return abs(a - b) <= scale * mpmath.mpf(10) ** (-digits)
+
+
+def _is_real(v, digits=_TOL_DIGITS) -> bool:
+    return not isinstance(v, mpmath.mpc) or abs(v.imag) <= max(1, abs(v)) * mpmath.mpf(10) ** (-digits)
+
+
+# ======================================================================================
+# The two stages
+# ======================================================================================
+class _Timeout(Exception):
+    pass
+
+
+class _Deadline:
+    """Sub-deadlines inside the worker: SIGALRM interrupts pure-Python SymPy work."""
+
+    def __init__(self, end: float, use_alarm: bool):
+        self.end, self.use_alarm = end, use_alarm
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def run(self, fn, *args, share: float = 1.0):
+        """fn(*args) with at most ``share`` of the remaining time (raises _Timeout)."""
+        allowed = self.left() * share
+        if allowed <= 0.01:
+            raise _Timeout()
+        if not self.use_alarm:
+            return fn(*args)
+        old = signal.signal(signal.SIGALRM, _raise_timeout)
+        signal.setitimer(signal.ITIMER_REAL, allowed)
+        try:
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+
+def _raise_timeout(signum, frame):
+    raise _Timeout()
+
+
+def _entries(d):
+    if isinstance(d, MatrixBase):
+        return list(d)
+    return [d]
+
+
+_CHEAP = (
+    ("structural", lambda d: d),
+    ("expand", lambda d: sp.expand(d)),
+    ("together/cancel", lambda d: sp.cancel(sp.together(sp.expand(d)))),
+    ("named functions as exp", lambda d: sp.cancel(sp.together(sp.expand(expand_named(d))))),
+)
+_HEAVY = (
+    ("expand_log/powsimp", lambda d: sp.cancel(sp.powsimp(sp.expand_log(sp.expand(expand_named(d)), force=False)))),
+    ("trigsimp", lambda d: sp.trigsimp(sp.expand(d))),
+    ("simplify", lambda d: sp.simplify(expand_named(d))),
+)
+
+
+def _is_zero(e) -> bool:
+    if isinstance(e, MatrixBase):
+        return all(_is_zero(v) for v in e)
+    if isinstance(e, (sp.ZeroMatrix,)):
+        return True
+    if isinstance(e, MatrixExpr):
+        return False
+    return e == 0
+
+
+def _difference(claim, truth):
+    if isinstance(claim, MatrixBase) and isinstance(truth, MatrixBase):
+        return sp.ImmutableMatrix(claim.shape[0], claim.shape[1],
+                                  [a - b for a, b in zip(claim, truth)])
+    return claim - truth
+
+
+def _matrix_canonical(d):
+    e = d.doit()
+    if isinstance(e, MatrixExpr) and not isinstance(e, MatrixBase):
+        e = sp.expand(e)
+    return e
+
+
+def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | None:
+    """The name of the canonical form that made claim - truth zero, or None."""
+    if truth is None:
+        return None
+    d = _difference(claim, truth)
+    if isinstance(d, MatrixExpr) and not isinstance(d, MatrixBase):
+        try:
+            if _is_zero(deadline.run(_matrix_canonical, d, share=share)):
+                return "matrix expansion"
+        except _Timeout:
+            raise
+        except Exception:
+            return None
+        return None
+    entries = _entries(d)
+    for name, step in steps:
+        try:
+            if all(deadline.run(step, e, share=share) == 0 for e in entries):
+                return name
+        except _Timeout:
+            raise
+        except Exception:
+            continue
+    return None
+
+
+def _numeric(claim_side: Callable, truth_side: Callable, objects, dims, deadline: _Deadline,
+             rng: random.Random, min_points: int, max_points: int, progress: Callable):
+    """Probe; return ('fails', details) or ('agrees', n_points) or ('undecided', reason)."""
+    agreed, skipped, errors = 0, 0, []
+    configs = _size_configs(dims)
+    per_config = max(2, -(-max_points // len(configs)))
+    for sizes in configs:
+        for _ in range(per_config):
+            if agreed >= max_points:
+                break
+            point = _draw_point(objects, sizes, rng)
+            try:
+                truth_vals, tshape = deadline.run(truth_side, point, _DPS, share=0.9)
+            except _Timeout:
+                raise
+            except _Singular:
+                skipped += 1
+                continue
+            except (InputError, ShapeError):
+                raise
+            except Exception as exc:   # noqa: BLE001 - a construct SymPy cannot evaluate
+                errors.append(f"{type(exc).__name__}: {_short(exc, 120)}")
+                skipped += 1
+                continue
+            if not all(_is_real(v) for _, v in truth_vals):
+                skipped += 1     # outside the truth's real domain
+                continue
+            try:
+                claim_vals, cshape = deadline.run(claim_side, point, _DPS, share=0.9)
+            except _Timeout:
+                raise
+            except _Singular:
+                return "fails", (point, None, truth_vals, "the claim is undefined here "
+                                 "but the truth is not", tshape)
+            if cshape != tshape:
+                return "fails", (point, None, truth_vals, f"the claim is {cshape} and the truth "
+                                 f"{tshape} at this size", tshape)
+            bad = [k for (k, a), (_, b) in zip(claim_vals, truth_vals) if not _close(a, b)]
+            if bad:
+                return "fails", (point, claim_vals, truth_vals, bad, tshape)
+            agreed += 1
+            progress(agreed)
+    if agreed >= min_points:
+        return "agrees", agreed
+    reason = f"only {agreed} usable random points ({skipped} were outside the domain)"
+    if errors:
+        reason += f"; evaluation failed with {errors[0]}"
+    return "undecided", reason
+
+
+def _expr_side(expr) -> Callable:
+    return lambda point, dps: _values(expr, point, dps)
+
+
+# ======================================================================================
+# A job: what the worker decides
+# ======================================================================================
+@dataclass
+class _Job:
+    claim: Any
+    truth: Any                       # a SymPy object, or None when truth_side is given
+    objects: list                    # the symbols and matrices to sample
+    truth_side: Callable | None = None
+    entry_label: Callable | None = None
+    seed: int = 20261128
+    note: str = ""
+
+
+def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
+    start = time.monotonic()
+    deadline = _Deadline(start + budget, use_alarm)
+    rng = random.Random(job.seed)
+    dims = _size_symbols(job.claim, job.truth, *job.objects)
+    stage = "symbolic"
+    try:
+        how = _symbolic(job.claim, job.truth, deadline, _CHEAP, share=0.3)
+        if how:
+            send(dict(final=True, holds=True, method="symbolic",
+                      explanation=f"claim - truth simplifies to 0 ({how})."))
+            return
+        stage = "numeric"
+        truth_side = job.truth_side or _expr_side(job.truth)
+        outcome, info = _numeric(
+            _expr_side(job.claim), truth_side, job.objects, dims, deadline, rng,
+            min_points=3, max_points=10 if not dims else 12,
+            progress=lambda n: send(dict(final=False, progress=n)))
+        if outcome == "fails":
+            send(_failure(job, info, claim_side=_expr_side(job.claim), truth_side=truth_side,
+                          deadline=deadline))
+            return
+        if outcome == "undecided":
+            send(dict(final=True, holds=None, method="numeric", explanation=info))
+            return
+        sized = f" at sizes {', '.join(sorted({_sizes_text(c) for c in _size_configs(dims)}))}" if dims else ""
+        numeric = dict(final=False, holds=True, method="numeric",
+                       explanation=f"claim and truth agree to {_TOL_DIGITS} digits at {info} "
+                                   f"random points{sized} (a strong check, not a proof).",
+                       points=info)
+        send(numeric)
+        stage = "symbolic (heavy)"
+        if job.truth is not None and not isinstance(_difference(job.claim, job.truth), MatrixExpr):
+            how = _symbolic(job.claim, job.truth, deadline, _HEAVY, share=1.0)
+            if how:
+                send(dict(final=True, holds=True, method="symbolic", points=info,
+                          explanation=f"claim - truth simplifies to 0 ({how}); it also agrees "
+                                      f"at {info} random points."))
+                return
+        send(dict(numeric, final=True))
+    except _Timeout:
+        send(dict(final=True, holds=None, method=stage.split()[0], timeout=True,
+                  explanation=f"the time budget ({budget:g} s) ran out during the {stage} stage"))
+
+
+def _sizes_text(config: dict) -> str:
+    return "/".join(f"{d}={k}" for d, k in config.items())
+
+
+def _failure(job: _Job, info, claim_side, truth_side, deadline: _Deadline) -> dict:
+    point, claim_vals, truth_vals, bad, shape = info
+    recheck = "re-checked at 100 digits"
+    if claim_vals is not None:
+        try:   # evaluate again, at twice the precision, before reporting
+            c2, _ = deadline.run(claim_side, point, 2 * _DPS, share=1.0)
+            t2, _ = deadline.run(truth_side, point, 2 * _DPS, share=1.0)
+            bad = [k for (k, a), (_, b) in zip(c2, t2) if not _close(a, b)]
+            claim_vals, truth_vals = c2, t2
+            if not bad:
+                return dict(final=True, holds=None, method="numeric",
+                            explanation="a difference at 50 digits vanished at 100 digits: "
+                                        "undecided (numerically delicate)")
+        except (_Timeout, _Singular):
+            recheck = "not re-checked (no time left)"
+    explanation = "the claim differs from the truth at a random point"
+    if isinstance(bad, str):
+        explanation = bad
+        bad = []
+    labels = [job.entry_label(k, shape) if job.entry_label else _entry_text(k, shape) for k in bad] \
+        if shape is not None else []
+    return dict(final=True, holds=False, method="numeric",
+                explanation=f"{explanation} ({recheck}).",
+                counterexample=dict(point.shown),
+                claim_value=_to_sympy(claim_vals, shape),
+                truth_value=_to_sympy(truth_vals, shape), wrong_entries=labels)
+
+
+def _entry_text(k, shape) -> str:
+    i, j = k
+    if shape and shape[1] == 1:
+        return f"entry {i + 1}"
+    return f"entry ({i + 1}, {j + 1})"
+
+
+def _mp_to_sympy(v):
+    if isinstance(v, mpmath.mpc):
+        return sp.Float(mpmath.nstr(v.real, 20)) + sp.I * sp.Float(mpmath.nstr(v.imag, 20))
+    return sp.Float(mpmath.nstr(v, 20), 20)
+
+
+def _to_sympy(vals, shape):
+    if vals is None:
+        return None
+    if shape is None:
+        return _mp_to_sympy(vals[0][1])
+    M = sp.zeros(*shape)
+    for (i, j), v in vals:
+        M[i, j] = _mp_to_sympy(v)
+    return sp.ImmutableMatrix(M)
+
+
+# ======================================================================================
+# Running a job under the budget: a forked worker (killed at the deadline)
+# ======================================================================================
+def _can_fork() -> bool:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if multiprocessing.current_process().daemon:
+        return False
+    return True
+
+
+def _worker(conn, job, budget):
+    def send(msg):
+        conn.send(msg)
+    try:
+        _decide(job, budget, send, use_alarm=True)
+    except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
+        try:
+            conn.send(dict(final=True, holds=None, method="numeric",
+                           explanation=f"the check itself failed: {type(exc).__name__}: "
+                                       f"{_short(exc, 200)}"))
+        except Exception:
+            pass
+    finally:
+        conn.close()
+
+
+def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
+    if isolate is None:
+        isolate = _can_fork()
+    if not isolate:
+        return _run_inline(job, budget)
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(sender, job, budget), daemon=True)
+    proc.start()
+    sender.close()
+    best, final = None, None
+    hard_end = time.monotonic() + budget + 1.0     # the worker's own deadline is ``budget``
+    try:
+        while final is None:
+            left = hard_end - time.monotonic()
+            if left <= 0 or not receiver.poll(left):
+                break
+            try:
+                msg = receiver.recv()
+            except (EOFError, OSError):
+                break
+            if "holds" in msg:
+                best = msg
+            if msg.get("final"):
+                final = msg
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(1.0)
+        receiver.close()
+    if final is not None and not (final.get("timeout") and best is not None and best is not final
+                                  and best.get("holds") is not None):
+        return final
+    if best is not None and best.get("holds") is not None:
+        return dict(best, final=True)
+    if final is not None:
+        return final
+    return dict(final=True, holds=None, method="numeric", timeout=True,
+                explanation=f"the time budget ({budget:g} s) ran out")
+
+
+def _run_inline(job: _Job, budget: float) -> dict:
+    """No fork (another OS, or inside a daemon process): run here, alarms only in the main thread."""
+    messages = []
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    _decide(job, budget, messages.append, use_alarm=use_alarm)
+    best = [m for m in messages if "holds" in m]
+    final = best[-1] if best else dict(holds=None, method="numeric", explanation="no result")
+    if final.get("timeout"):
+        earlier = [m for m in best if m.get("holds") is not None]
+        if earlier:
+            return earlier[-1]
+    return final
+
+
+def _verdict(result: dict, claim, truth, started: float, note: str = "") -> Verdict:
+    explanation = result.get("explanation", "")
+    if note:
+        explanation = f"{explanation} Note: {note}."
+    return Verdict(holds=result.get("holds"), method=result.get("method", "numeric"),
+                   explanation=explanation, counterexample=result.get("counterexample"),
+                   claim_value=result.get("claim_value"), truth_value=result.get("truth_value"),
+                   wrong_entries=list(result.get("wrong_entries") or []), claim=claim,
+                   truth=truth, points=int(result.get("points") or 0),
+                   elapsed=time.monotonic() - started)
+
+
+def _check_budget(budget) -> float:
+    try:
+        budget = float(budget)
+    except (TypeError, ValueError):
+        raise InputError(f"budget must be a number of seconds, not {budget!r}") from None
+    if not (budget > 0 and math.isfinite(budget)):
+        raise InputError(f"budget must be a positive number of seconds, not {budget!r}")
+    return budget
+
+
+# ======================================================================================
+# Public API
+# ======================================================================================
+def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
+    """Bind names, apply assumptions, read the claim; returns (claim, truth, objects, note, amap)."""
+    table = _names_of(truth, *extra_objects)
+    if symbols:
+        table.update({_label(k) if not isinstance(k, str) else k: v
+                      for k, v in (symbols.items() if isinstance(symbols, Mapping)
+                                   else ((_label(s), s) for s in symbols))})
+    claim = _read_claim(claim, table, syntax)
+    as_read = claim
+    objects = dict(table)
+    for name, o in _names_of(claim).items():
+        objects.setdefault(name, o)
+    amap = _assumption_map(list(objects.values()), assumptions)
+    if amap:
+        claim = claim.xreplace(amap)
+        truth = truth.xreplace(amap) if isinstance(truth, sp.Basic) else truth
+    sampled = [amap.get(o, o) for o in objects.values()]
+    return claim, truth, sampled, amap, as_read
+
+
+def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, symbols=None,
+           syntax: str = "auto", seed: int = 20261128, isolate: bool | None = None) -> Verdict:
+    """Does ``claim`` equal ``truth``? True (proved or probed), False (with a counterexample), None.
+
+    claim: a SymPy object, or text in math syntax ("2x cos(x^2)") or LaTeX
+    ("2x\\cos(x^2)"); names bind to the symbols and matrices of ``truth`` (and
+    ``symbols``). assumptions: {"x": "positive", "Sigma": "spd"}, "x > 0, A symmetric",
+    or SymPy predicates. budget: seconds of wall-clock time (never exceeded by more
+    than about a second).
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> f = 1 / (1 + sp.exp(-x))
+    >>> verify(r"\\sigma(x)(1-\\sigma(x))", f.diff(x)).holds
+    True
+    >>> verify(r"\\sigma(x)(1+\\sigma(x))", f.diff(x)).holds
+    False
+    """
+    started = time.monotonic()
+    budget = _check_budget(budget)
+    truth = _read_truth(truth, symbols, syntax)
+    claim, truth, objects, _, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
+    try:
+        claim_a, truth_a, note = _align_shapes(claim, truth)
+    except ShapeError as exc:
+        return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read, truth=truth,
+                       elapsed=time.monotonic() - started)
+    job = _Job(claim_a, truth_a, objects, seed=seed)
+    return _verdict(_run(job, budget, isolate), as_read, truth, started, note)
+
+
+def _read_truth(truth, symbols, syntax):
+    if isinstance(truth, str):
+        return parse_any(truth, symbols, allow_undeclared=symbols is None, syntax=syntax)
+    return _as_object(truth, "the truth")
+
+
+# --------------------------------------------------------------------------------------
+# Gradients, Hessians, Jacobians: the engine's answer is the truth
+# --------------------------------------------------------------------------------------
+def _wrt_list(wrt):
+    if isinstance(wrt, (sp.Symbol, MatrixSymbol)):
+        return [wrt]
+    if isinstance(wrt, MatrixBase):
+        return list(wrt)
+    if isinstance(wrt, str):
+        raise InputError("wrt must be SymPy symbols; to work from text use verify_from_text")
+    return list(wrt)
+
+
+def _engine(kind: str, f, wrt):
+    """(truth or None, reason) from symcalc.calculus; None when the engine cannot answer."""
+    try:
+        from . import calculus
+        fn = getattr(calculus, kind)
+        result = fn(f, wrt)
+        if isinstance(result, MatrixBase):
+            result = sp.ImmutableMatrix(result)
+        # the engine may hand back symbols without their assumptions: bind them by name
+        return _rebind(result, _names_of(f, _wrt_list(wrt))), ""
+    except (ImportError, AttributeError, NotImplementedError) as exc:
+        return None, f"{type(exc).__name__}: {_short(exc, 120)}"
+
+
+def _labels_for(kind: str, f, wrt):
+    syms = _wrt_list(wrt)
+    if isinstance(wrt, MatrixSymbol) or not all(isinstance(s, sp.Symbol) for s in syms):
+        return None
+    names = [s.name for s in syms]
+    if kind == "gradient":
+        return lambda k, shape: f"d f/d {names[k[0] if shape[1] == 1 else k[1]]}"
+    if kind == "hessian":
+        return lambda k, shape: f"d2 f/(d {names[k[0]]} d {names[k[1]]})"
+    return lambda k, shape: f"d F{k[0] + 1}/d {names[k[1]]}"
+
+
+def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax,
+                       seed, isolate) -> Verdict:
+    started = time.monotonic()
+    budget = _check_budget(budget)
+    if isinstance(f, (list, tuple)):
+        f = sp.ImmutableMatrix([[_sympify_value(v, "F") for v in f]]).T
+    if isinstance(f, str) or any(isinstance(w, str) for w in _wrt_list(wrt)):
+        raise InputError("f and wrt must be SymPy objects; to work from text use verify_from_text")
+    if isinstance(wrt, (list, tuple)) and len(wrt) == 1 and isinstance(wrt[0], MatrixSymbol):
+        wrt = wrt[0]
+    truth, why = _engine(kind, f, wrt)
+    note = ""
+    truth_side = None
+    if truth is None:
+        if not isinstance(wrt, MatrixSymbol):
+            truth = _elementwise_explicit(kind, f, _wrt_list(wrt))
+        else:
+            truth_side = _elementwise_side(kind, f, wrt)
+            note = ("the truth was computed entry by entry at concrete sizes "
+                    f"(the matrix engine did not answer: {why})")
+    extra = [f] + _wrt_list(wrt) + ([truth] if truth is not None else [])
+    claim, truth_b, objects, amap, as_read = _prepare(claimed, truth if truth is not None else sp.S.Zero,
+                                             assumptions, symbols, syntax, extra_objects=extra)
+    if truth is None:
+        truth_b = None
+        f_b, wrt_b = (f.xreplace(amap), wrt.xreplace(amap)) if amap else (f, wrt)
+        truth_side = _elementwise_side(kind, f_b, wrt_b)
+    labels = _labels_for(kind, f, wrt)
+    if truth_b is not None:
+        try:
+            claim_a, truth_a, note2 = _align_shapes(claim, truth_b)
+        except ShapeError as exc:
+            return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read,
+                           truth=truth_b, elapsed=time.monotonic() - started)
+        note = "; ".join(n for n in (note, note2) if n)
+    else:
+        claim_a = _scalarize(claim)
+        truth_a = None
+    job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed)
+    return _verdict(_run(job, budget, isolate), as_read, truth_b if truth_b is not None else
+                    f"{kind} of {_short(f, 120)} (entry by entry)", started, note)
+
+
+def verify_gradient(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
+                    symbols=None, syntax: str = "auto", seed: int = 20261128,
+                    isolate: bool | None = None) -> Verdict:
+    """Is ``claimed`` the gradient of ``f`` with respect to ``wrt``? Says which entries are wrong.
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> v = verify_gradient(x**2 * y, [x, y], "[2xy, x^2 y]")
+    >>> v.holds, v.wrong_entries
+    (False, ['d f/d y'])
+    """
+    return _verify_derivative("gradient", f, wrt, claimed, assumptions, budget, symbols, syntax,
+                              seed, isolate)
+
+
+def verify_hessian(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
+                   symbols=None, syntax: str = "auto", seed: int = 20261128,
+                   isolate: bool | None = None) -> Verdict:
+    """Is ``claimed`` the Hessian of ``f`` with respect to ``wrt``?
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> verify_hessian(x**3 + x*y, [x, y], "[[6x, 1], [1, 0]]").holds
+    True
+    """
+    return _verify_derivative("hessian", f, wrt, claimed, assumptions, budget, symbols, syntax,
+                              seed, isolate)
+
+
+def verify_jacobian(F, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
+                    symbols=None, syntax: str = "auto", seed: int = 20261128,
+                    isolate: bool | None = None) -> Verdict:
+    """Is ``claimed`` the Jacobian dF_i/dx_j of ``F`` with respect to ``wrt``?
+
+    >>> import sympy as sp
+    >>> r, t = sp.symbols("r t")
+    >>> verify_jacobian([r*sp.cos(t), r*sp.sin(t)], [r, t],
+    ...                 "[[cos(t), -r sin(t)], [sin(t), r cos(t)]]").holds
+    True
+    """
+    return _verify_derivative("jacobian", F, wrt, claimed, assumptions, budget, symbols, syntax,
+                              seed, isolate)
+
+
+# --------------------------------------------------------------------------------------
+# The independent route: explicit entries at a concrete size
+# --------------------------------------------------------------------------------------
+def _elementwise_explicit(kind, f, syms):
+    if kind == "gradient":
+        return sp.ImmutableMatrix([sp.diff(_scalarize(f), s) for s in syms])
+    if kind == "hessian":
+        g = [sp.diff(_scalarize(f), s) for s in syms]
+        return sp.ImmutableMatrix([[sp.diff(gi, s) for s in syms] for gi in g])
+    F = list(f) if isinstance(f, MatrixBase) else [f]
+    return sp.ImmutableMatrix([[sp.diff(Fi, s) for s in syms] for Fi in F])
+
+
+def _elementwise_side(kind: str, f, X: MatrixSymbol) -> Callable:
+    """The derivative at a point, from SymPy's diff of the explicit-entry expression."""
+
+    def side(point: _Point, dps: int):
+        Xc = X.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()})
+        r, c = int(Xc.shape[0]), int(Xc.shape[1])
+        entries = sp.Matrix(r, c, lambda i, j: sp.Dummy(f"{X.name}_{i}{j}"))
+        others = {k: v for k, v in point.values.items() if k != Xc}
+        inner = _Point(point.sizes, {**others, Xc: sp.ImmutableMatrix(entries)}, {})
+        fx = _scalarize(_concrete(f, inner)) if kind != "jacobian" else _concrete(f, inner)
+        vec = [entries[i, j] for j in range(c) for i in range(r)]    # column-major vec
+        at = dict(zip(vec, [point.values[Xc][i, j] for j in range(c) for i in range(r)]))
+        if kind == "gradient":
+            G = sp.Matrix(r, c, lambda i, j: sp.diff(fx, entries[i, j]))
+            kind_ = _structure(X)
+            if kind_ in ("symmetric", "positive_definite"):
+                G = (G + G.T) / 2
+            elif kind_ == "diagonal":
+                G = sp.diag(*[G[i, i] for i in range(r)])
+            result = G
+        elif kind == "hessian":
+            g = [sp.diff(fx, v) for v in vec]
+            result = sp.Matrix(len(vec), len(vec), lambda p, q: sp.diff(g[p], vec[q]))
+        else:
+            Fm = fx if isinstance(fx, MatrixBase) else sp.Matrix([[fx]])
+            comps = [Fm[i, j] for j in range(Fm.cols) for i in range(Fm.rows)]
+            result = sp.Matrix(len(comps), len(vec), lambda p, q: sp.diff(comps[p], vec[q]))
+        return _values(sp.ImmutableMatrix(result).xreplace(at), _Point({}, {}, {}), dps)
+
+    return side
+
+
+# --------------------------------------------------------------------------------------
+# For the CLI: everything from text
+# --------------------------------------------------------------------------------------
+_KINDS = ("gradient", "hessian", "jacobian", "derivative", "equal")
+
+
+def verify_from_text(expression: str, variables: Sequence[str] | str, claim: str,
+                     kind: str = "gradient", assumptions=None,
+                     budget: float = DEFAULT_BUDGET, *, declarations: Sequence[str] = (),
+                     syntax: str = "auto", seed: int = 20261128) -> Verdict:
+    """Verify a claim about ``expression`` given entirely as text (what ``symcalc verify`` does).
+
+    variables: the names to differentiate by, each a declaration ("x", "x>0", "x[n]",
+    "A[m,n]", "Sigma[n,n] spd"); declarations: more names (constants such as
+    "A[n,n]", "b[n]"). Other names in the expression become real scalars.
+    kind: "gradient", "hessian", "jacobian", "derivative" (d/dx of a scalar, one
+    variable) or "equal" (the claim equals the expression).
+
+    >>> v = verify_from_text("x^2 y", ["x", "y"], "[2xy, x^2]")
+    >>> v.holds, v.exit_code
+    (True, 0)
+    >>> v = verify_from_text("x^T A x", ["x[n]"], "2 A x", declarations=["A[n,n]"])
+    >>> v.holds, v.exit_code
+    (False, 1)
+    """
+    if kind not in _KINDS:
+        raise InputError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+    if isinstance(variables, str):
+        variables = [v for v in variables.replace(";", ",").split(",") if v.strip()] \
+            if "[" not in variables else [variables]
+    wrt = [declare(v) for v in variables]
+    if not wrt and kind != "equal":
+        raise InputError("name at least one variable to differentiate by")
+    table = {o.name: o for o in [declare(d) for d in declarations] + wrt}
+    f = parse_any(expression, table, allow_undeclared=True, syntax=syntax)
+    f = _realize(f, table)
+    table.update(_names_of(f))
+    kw = dict(assumptions=assumptions, budget=budget, symbols=table, syntax=syntax, seed=seed)
+    if kind == "equal":
+        return verify(claim, f, **kw)
+    target = wrt[0] if len(wrt) == 1 and isinstance(wrt[0], MatrixSymbol) else wrt
+    if kind == "derivative":
+        if len(wrt) != 1 or isinstance(wrt[0], MatrixSymbol):
+            raise InputError("kind='derivative' needs exactly one scalar variable; "
+                             "use 'gradient' for several")
+        return verify(claim, sp.diff(_scalarize(f), wrt[0]), **kw)
+    fn = {"gradient": verify_gradient, "hessian": verify_hessian, "jacobian": verify_jacobian}[kind]
+    if kind == "jacobian" and isinstance(f, MatrixBase) and f.cols != 1:
+        raise InputError("the expression of a Jacobian must be a column, e.g. [x y, x + y]")
+    return fn(f, target, claim, **kw)
+
+
+def _realize(expr, table):
+    """Names the expression introduced (undeclared) become real scalars."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    mapping = {s: sp.Symbol(s.name, real=True) for s in expr.free_symbols
+               if isinstance(s, sp.Symbol) and s.name not in table and not s.assumptions0.get("real")}
+    return expr.xreplace(mapping) if mapping else expr
+
+
+_ = (ParseError, os)
