@@ -22,13 +22,15 @@ f &= a_{0} + a_{1} x + ...\\
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 from typing import Any, Iterable, Sequence
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-__all__ = ["SymcalcLatexPrinter", "latex", "equation", "matrix_block", "visible_width",
+__all__ = ["SymcalcLatexPrinter", "latex", "options", "equation", "matrix_block", "visible_width",
            "escape_text", "DEFAULT_WIDTH"]
 
 #: the width budget of one display line, in visible characters (A4, 11pt, 2.2 cm margins)
@@ -42,7 +44,8 @@ class SymcalcLatexPrinter(LatexPrinter):
     bold), ``mat_delim`` defaults to brackets.
     """
 
-    _default_settings = dict(LatexPrinter._default_settings, bold_vectors=False)
+    _default_settings = dict(LatexPrinter._default_settings, bold_vectors=False,
+                             differentials=frozenset())
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -52,6 +55,8 @@ class SymcalcLatexPrinter(LatexPrinter):
 
     # --- matrices -------------------------------------------------------
     def _print_MatrixSymbol(self, expr):
+        if self._is_differential(expr):
+            return r"\mathrm{d}" + self._print_MatrixSymbol(sp.MatrixSymbol(expr.name[1:], *expr.shape))
         name = self._deal_with_super_sub(expr.name)
         if self._settings["bold_vectors"] and expr.shape[1] == 1 and expr.shape[0] != 1:
             return rf"\boldsymbol{{{name}}}"
@@ -121,6 +126,31 @@ class SymcalcLatexPrinter(LatexPrinter):
         return text
 
     # --- scalars --------------------------------------------------------
+    def _is_differential(self, expr) -> bool:
+        return getattr(expr, "name", None) in self._settings["differentials"]
+
+    def _print_Symbol(self, expr, style="plain"):
+        if self._is_differential(expr):
+            return r"\mathrm{d}" + super()._print_Symbol(sp.Symbol(expr.name[1:]))
+        return super()._print_Symbol(expr, style=style)
+
+    def _print_Mul(self, expr):
+        """Differentials (dx, dX) print last: 3 x^2 dx, not 3 dx x^2."""
+        if not self._settings["differentials"]:
+            return super()._print_Mul(expr)
+        diffs = [a for a in expr.args if self._is_differential(a)]
+        if not diffs:
+            return super()._print_Mul(expr)
+        rest = sp.Mul(*[a for a in expr.args if a not in diffs], evaluate=False)
+        tail = r"\,".join(self._print(dv) for dv in diffs)
+        if rest == 1:
+            return tail
+        if rest == -1:
+            return "- " + tail
+        head = self._print(rest)
+        if isinstance(rest, sp.Add):
+            head = rf"\left({head}\right)"
+        return rf"{head}\,{tail}"
     def _print_Dummy(self, expr):
         return self._print_Symbol(sp.Symbol(expr.name))
 
@@ -132,6 +162,24 @@ class SymcalcLatexPrinter(LatexPrinter):
 
 
 _PRINTER_CACHE: dict[tuple, SymcalcLatexPrinter] = {}
+_DEFAULTS: contextvars.ContextVar[dict] = contextvars.ContextVar("symcalc_latex_defaults", default={})
+
+
+@contextlib.contextmanager
+def options(**opts: Any):
+    r"""Printer settings for every ``latex`` call inside the block (e.g. differentials).
+
+    >>> import sympy as sp
+    >>> x, dx = sp.symbols("x dx")
+    >>> with options(differentials={"dx"}):
+    ...     latex(2 * dx * x)
+    '2 x\\,\\mathrm{d}x'
+    """
+    token = _DEFAULTS.set({**_DEFAULTS.get(), **opts})
+    try:
+        yield
+    finally:
+        _DEFAULTS.reset(token)
 
 
 def latex(expr: Any, **opts: Any) -> str:
@@ -142,6 +190,9 @@ def latex(expr: Any, **opts: Any) -> str:
     >>> latex(sigmoid(sp.Symbol("z")))
     '\\sigma\\left(z\\right)'
     """
+    opts = {**_DEFAULTS.get(), **opts}
+    if "differentials" in opts:
+        opts["differentials"] = frozenset(opts["differentials"])
     key = tuple(sorted(opts.items()))
     printer = _PRINTER_CACHE.get(key)
     if printer is None:

@@ -1,0 +1,311 @@
+"""Figures for reports: loss landscapes with gradient flow, and 2-D vector fields.
+
+matplotlib with the Agg backend, vector PDF output, fonts embedded as Type 42
+(TrueType), never Type 3. ``figures_for(study)`` returns ``(file name,
+caption, pdf bytes)`` for what the study asks to show:
+
+* an objective with a 2-D slice (two unknowns, or ``[report] slice``): contours
+  of the loss, gradient-flow trajectories, the critical points marked by kind
+  and the Hessian's eigenvector directions at each;
+* a 2-D vector field: its arrows over the curl (or, when conservative, over
+  the contours of its potential).
+
+>>> import symcalc as sc
+>>> study = sc.load_problem('objective = "x^2 + y^2"\\nvariables = {x="scalar", y="scalar"}').run()
+>>> [(name, data[:5]) for name, caption, data in figures_for(study)]
+[('figure-landscape.pdf', b'%PDF-')]
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["figures_for", "landscape_figure", "field_figure", "gradient_flow"]
+
+_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 9, "axes.titlesize": 10,
+       "figure.dpi": 100, "savefig.bbox": "tight"}
+_KIND_STYLE = {"minimum": ("o", "#1a7f37"), "maximum": ("^", "#b42318"),
+               "saddle": ("X", "#7a3fb0"), "degenerate": ("s", "#555555")}
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def figures_for(study) -> list[tuple[str, str, bytes]]:
+    """The figures of a Study, as (file name, LaTeX caption, PDF bytes)."""
+    from symcalc.report import TeX
+
+    p = study.problem
+    out = []
+    sl = p.report.slice
+    if p.objective is not None and sl is not None:
+        data = landscape_figure(study)
+        if data is not None:
+            others = ", ".join(f"{k} = {v:g}" for k, v in _fixed_values(p).items())
+            cap = (rf"Contours of the objective over $({sp.latex(sl.x)}, {sp.latex(sl.y)})$"
+                   + (f" (other unknowns fixed: {others})" if others else "")
+                   + "; gradient-flow trajectories (white) from several starts; critical points marked "
+                   r"by kind (circle minimum, triangle maximum, cross saddle) with the Hessian's "
+                   r"eigenvector directions (long bar: the larger $|\lambda|$).")
+            out.append(("figure-landscape.pdf", TeX(cap), data))
+    if p.field is not None and len(p.wrt) == 2 and p.notation == "components":
+        data = field_figure(study)
+        if data is not None:
+            fa = study.field
+            cap = ("The field's arrows (direction; colour: magnitude, log scale) over "
+                   + (r"the contours of its potential $\varphi$; the curl is zero."
+                      if fa is not None and fa.conservative and fa.potential is not None
+                      else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."))
+            out.append(("figure-field.pdf", TeX(cap), data))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Numbers from expressions
+# ---------------------------------------------------------------------------
+
+
+def _fixed_values(p) -> dict:
+    sl = p.report.slice
+    vals = {}
+    for w in p.explicit_wrt:
+        if w in (sl.x, sl.y):
+            continue
+        vals[w] = sl.fix.get(w, 0.0)
+    return vals
+
+
+def _numeric(expr: Any, p, args: list) -> Any:
+    """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
+    from symcalc.functions import sigmoid, softplus
+    subs = dict(p.constant_values())
+    if p.report.slice is not None:
+        subs.update(_fixed_values(p))
+    e = expr.subs(subs) if hasattr(expr, "subs") else expr
+    if hasattr(e, "has") and e.has(sigmoid, softplus):
+        e = e.rewrite(sp.exp)
+    return sp.lambdify(args, e, modules="numpy")
+
+
+def _eval_grid(fn, X, Y) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        Z = np.asarray(fn(X, Y), dtype=float)
+    if Z.shape != X.shape:
+        Z = np.broadcast_to(Z, X.shape).astype(float)
+    Z = Z.copy()
+    Z[~np.isfinite(Z)] = np.nan
+    return Z
+
+
+def gradient_flow(grad_fn, start, t_max: float = 10.0, steps: int = 400, box=None) -> np.ndarray:
+    """Integrate x' = -grad L(x) with RK4 and a step bounded in length; returns points.
+
+    >>> g = lambda x, y: (2 * x, 2 * y)
+    >>> path = gradient_flow(g, (1.0, 1.0))
+    >>> bool(np.linalg.norm(path[-1]) < 1e-3)
+    True
+    """
+    x = np.array(start, dtype=float)
+    path = [x.copy()]
+    dt = t_max / steps
+    span = None if box is None else max(box[1] - box[0], box[3] - box[2])
+
+    def f(z):
+        with np.errstate(all="ignore"):
+            g = np.array(grad_fn(z[0], z[1]), dtype=float).reshape(-1)
+        return -g
+
+    for _ in range(steps):
+        k1 = f(x); k2 = f(x + dt / 2 * k1); k3 = f(x + dt / 2 * k2); k4 = f(x + dt * k3)
+        dx = dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        if not np.all(np.isfinite(dx)):
+            break
+        if span is not None:  # keep each step short relative to the picture
+            n = np.linalg.norm(dx)
+            if n > span / 40:
+                dx *= span / 40 / n
+        x = x + dx
+        path.append(x.copy())
+        if box is not None and not (box[0] - 1e-9 <= x[0] <= box[1] + 1e-9 and box[2] - 1e-9 <= x[1] <= box[3] + 1e-9):
+            break
+        if np.linalg.norm(dx) < 1e-7:
+            break
+    return np.array(path)
+
+
+# ---------------------------------------------------------------------------
+# The landscape
+# ---------------------------------------------------------------------------
+
+
+def landscape_figure(study) -> bytes | None:
+    """Contours, gradient flow, critical points and Hessian eigenvectors (PDF bytes)."""
+    p = study.problem
+    sl = p.report.slice
+    ax_syms = [sl.x, sl.y]
+    f, wrt = p.explicit()
+    f_fn = _numeric(f, p, ax_syms)
+    g_fn = _numeric(sp.Matrix([sp.diff(f, s) for s in ax_syms]), p, ax_syms)
+    (x0, x1), (y0, y1) = sl.xlim, sl.ylim
+    xs, ys = np.linspace(x0, x1, 240), np.linspace(y0, y1, 240)
+    X, Y = np.meshgrid(xs, ys)
+    Z = _eval_grid(f_fn, X, Y)
+    if not np.isfinite(Z).any():
+        return None
+    plt = _pyplot()
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, 4.6))
+        levels = _levels(Z)
+        cs = ax.contourf(X, Y, Z, levels=levels, cmap="viridis", extend="both")
+        ax.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
+        fig.colorbar(cs, ax=ax, shrink=0.85, label="$L$")
+        box = (x0, x1, y0, y1)
+        for start in _starts(box):
+            path = gradient_flow(lambda a, b: g_fn(a, b), start, t_max=_flow_time(Z, box), box=box)
+            if len(path) > 2:
+                ax.plot(path[:, 0], path[:, 1], color="white", lw=0.9, alpha=0.9)
+                ax.plot(path[0, 0], path[0, 1], "o", color="white", ms=2.5)
+                k = min(len(path) - 1, max(2, len(path) // 3))
+                ax.annotate("", xy=path[k], xytext=path[k - 1],
+                            arrowprops=dict(arrowstyle="-|>", color="white", lw=0.9))
+        _mark_critical_points(ax, study, ax_syms, box)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xlabel(f"${sp.latex(sl.x)}$")
+        ax.set_ylabel(f"${sp.latex(sl.y)}$")
+        ax.set_aspect("auto")
+        ax.set_title("Loss landscape and gradient flow")
+        return _pdf_bytes(fig, plt)
+
+
+def _levels(Z: np.ndarray) -> np.ndarray:
+    finite = Z[np.isfinite(Z)]
+    lo, hi = np.percentile(finite, [1, 97])
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, 22)
+
+
+def _flow_time(Z: np.ndarray, box) -> float:
+    return 20.0
+
+
+def _starts(box) -> list[tuple[float, float]]:
+    x0, x1, y0, y1 = box
+    fr = [0.08, 0.35, 0.65, 0.92]
+    pts = [(x0 + a * (x1 - x0), y0 + b * (y1 - y0)) for a in fr for b in fr if a in (0.08, 0.92) or b in (0.08, 0.92)]
+    pts += [(x0 + 0.5 * (x1 - x0) + 0.03 * (x1 - x0), y0 + 0.5 * (y1 - y0) + 0.05 * (y1 - y0))]
+    return pts
+
+
+def _mark_critical_points(ax, study, ax_syms, box) -> None:
+    L = study.landscape
+    if L is None:
+        return
+    p = study.problem
+    x0, x1, y0, y1 = box
+    span = min(x1 - x0, y1 - y0)
+    seen = set()
+    for pt in L.points:
+        try:
+            cx = float(sp.N(pt.point.get(ax_syms[0], 0)))
+            cy = float(sp.N(pt.point.get(ax_syms[1], 0)))
+        except (TypeError, ValueError):
+            continue
+        if not (x0 <= cx <= x1 and y0 <= cy <= y1):
+            continue
+        marker, colour = _KIND_STYLE.get(pt.kind, ("s", "#555"))
+        label = pt.kind if pt.kind not in seen else None
+        seen.add(pt.kind)
+        ax.plot(cx, cy, marker, color=colour, ms=8, mec="white", mew=1.0, zorder=5, label=label)
+        _eigen_bars(ax, pt, p, ax_syms, (cx, cy), span, colour)
+    if seen:
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
+
+
+def _eigen_bars(ax, pt, p, ax_syms, centre, span, colour) -> None:
+    H = pt.hessian
+    if H is None:
+        return
+    try:
+        H = np.array(sp.Matrix(H).evalf(), dtype=float)
+    except (TypeError, ValueError):
+        return
+    idx = [p.explicit_wrt.index(s) for s in ax_syms]
+    sub = H[np.ix_(idx, idx)]
+    vals, vecs = np.linalg.eigh(sub)
+    biggest = max(abs(vals).max(), 1e-12)
+    for lam, v in zip(vals, vecs.T):
+        length = span * (0.06 + 0.08 * abs(lam) / biggest)
+        d = v / np.linalg.norm(v) * length
+        style = "-" if lam > 0 else "--"
+        ax.plot([centre[0] - d[0], centre[0] + d[0]], [centre[1] - d[1], centre[1] + d[1]],
+                style, color=colour, lw=2.0, zorder=4, solid_capstyle="round")
+
+
+# ---------------------------------------------------------------------------
+# A 2-D field
+# ---------------------------------------------------------------------------
+
+
+def field_figure(study) -> bytes | None:
+    """Arrows of a 2-D field over its curl (or its potential when conservative)."""
+    p = study.problem
+    wrt = p.wrt
+    F = sp.Matrix(p.field)
+    sl = p.report.slice or _default_slice(p)
+    (x0, x1), (y0, y1) = sl.xlim, sl.ylim
+    fx = _numeric(F[0], p, wrt)
+    fy = _numeric(F[1], p, wrt)
+    plt = _pyplot()
+    fa = study.field
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, 4.8))
+        X, Y = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+        if fa is not None and fa.conservative and fa.potential is not None:
+            Z = _eval_grid(_numeric(fa.potential, p, wrt), X, Y)
+            label = r"potential $\varphi$"
+        else:
+            curl = sp.diff(F[1], wrt[0]) - sp.diff(F[0], wrt[1])
+            Z = _eval_grid(_numeric(curl, p, wrt), X, Y)
+            label = r"curl $\partial_1 F_2 - \partial_2 F_1$"
+        if np.isfinite(Z).any():
+            finite = Z[np.isfinite(Z)]
+            lo, hi = np.percentile(finite, [3, 97])
+            if hi - lo < 1e-12:
+                lo, hi = lo - 1, hi + 1
+            cs = ax.contourf(X, Y, np.clip(Z, lo, hi), levels=np.linspace(lo, hi, 21), cmap="coolwarm")
+            fig.colorbar(cs, ax=ax, shrink=0.85, label=label)
+        Xq, Yq = np.meshgrid(np.linspace(x0, x1, 19), np.linspace(y0, y1, 19))
+        U, V = _eval_grid(fx, Xq, Yq), _eval_grid(fy, Xq, Yq)
+        M = np.hypot(U, V)
+        with np.errstate(all="ignore"):
+            ax.quiver(Xq, Yq, U / M, V / M, np.log10(M + 1e-300), cmap="viridis", pivot="mid",
+                      scale=24, width=0.004)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"${sp.latex(wrt[0])}$")
+        ax.set_ylabel(f"${sp.latex(wrt[1])}$")
+        ax.set_title("Vector field")
+        return _pdf_bytes(fig, plt)
+
+
+def _default_slice(p):
+    from symcalc.problem import SliceSpec
+    return SliceSpec(p.wrt[0], p.wrt[1])
+
+
+def _pdf_bytes(fig, plt) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf")
+    plt.close(fig)
+    return buf.getvalue()
