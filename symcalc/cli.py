@@ -199,6 +199,22 @@ _SPEC = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)"
                    r"(?:=(?P<value>[-+0-9.eE]+))?$")
 
 
+_BRACKETS = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*\[\s*(?P<dims>\d+(?:\s*,\s*\d+)?)\s*\]"
+                       r"\s*(?P<structure>[a-z_, ]*)$")
+_STRUCTURE_WORDS = {"spd": "positive_definite", "pd": "positive_definite"}
+
+
+def _colon_form(spec: str) -> str:
+    """ "A[2,3] symmetric" -> "A:2x3:symmetric" (the bracket form the verifier also reads)."""
+    spec = spec.strip()
+    m = _BRACKETS.match(spec)
+    if not m:
+        return spec
+    out = m["name"] + ":" + "x".join(d.strip() for d in m["dims"].split(","))
+    words = [_STRUCTURE_WORDS.get(w, w) for w in re.split(r"[ ,]+", m["structure"]) if w]
+    return out + (":" + ",".join(words) if words else "")
+
+
 def parse_variable_spec(spec: str, allow_value: bool = False) -> tuple[str, dict]:
     """One ``--wrt`` / ``--const`` item as (name, TOML table).
 
@@ -215,11 +231,13 @@ def parse_variable_spec(spec: str, allow_value: bool = False) -> tuple[str, dict
     """
     from symcalc.errors import InputError
 
-    m = _SPEC.match(spec.strip())
+    spec = _colon_form(spec)
+    m = _SPEC.match(spec)
+    if re.match(r"^\w+\s*\[[^\]]*[A-Za-z]", spec):
+        raise InputError(f'"{spec}": sizes must be numbers here (w[3], A[2,3]); symbolic sizes '
+                         "such as x[n] work in symcalc verify")
     if not m or (m["value"] is not None and not allow_value):
-        example = "x, w:3, A:2x3, S:3x3:symmetric" + (" or a=2.5" if allow_value else " or S:3x3:symmetric")
-        if not allow_value:
-            example = "x, w:3, A:2x3 or S:3x3:symmetric"
+        example = "x, w:3, A:2x3 or S:3x3:symmetric" + (", or a=2.5" if allow_value else "")
         raise InputError(f'"{spec}" is not a variable: write {example}')
     table: dict[str, Any] = {"shape": [int(n) for n in m["shape"].split("x")] if m["shape"] else []}
     if m["structure"]:
@@ -359,9 +377,19 @@ def _math_text(expr: Any, pretty: bool) -> str:
     return sp.sstr(expr)
 
 
+def _value_text(value: Any) -> str:
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and hasattr(value, "shape"):
+        rows = tolist()
+        if rows and isinstance(rows[0], list) and len(rows[0]) == 1:
+            rows = [r[0] for r in rows]  # a column: one list
+        return str(rows).replace("'", "")
+    return str(value)
+
+
 def _point_text(point: Any) -> str:
     if isinstance(point, dict):
-        return "(" + ", ".join(f"{k} = {v}" for k, v in point.items()) + ")"
+        return "(" + ", ".join(f"{k} = {_value_text(v)}" for k, v in point.items()) + ")"
     return str(point)
 
 
@@ -653,28 +681,49 @@ def _verify_problem_file(args, term: Terminal) -> int:
     return EXIT_OK
 
 
+def to_declaration(spec: str) -> str:
+    """A ``--wrt`` / ``--const`` item in the verifier's declaration syntax, which
+    also allows symbolic sizes ("x[n]", "A[m,n]", "Sigma[n,n] spd").
+
+    >>> to_declaration("A:2x3"), to_declaration("S:3x3:symmetric"), to_declaration("x[n]")
+    ('A[2,3]', 'S[3,3] symmetric', 'x[n]')
+    >>> to_declaration("Sigma:2x2:positive_definite")
+    'Sigma[2,2] spd'
+    """
+    m = _SPEC.match(spec.strip())
+    if not m or (not m["shape"] and not m["structure"]) or m["value"] is not None:
+        return spec
+    out = m["name"]
+    if m["shape"]:
+        out += "[" + m["shape"].replace("x", ",") + "]"
+    if m["structure"]:
+        words = {"positive_definite": "spd"}
+        out += " " + " ".join(words.get(w, w) for w in m["structure"].split(",") if w)
+    return out
+
+
 def _verify_arguments(args, term: Terminal) -> int:
     from symcalc.errors import InputError
-    from symcalc import verify as verify_module
+    from symcalc.verify import verify_from_text
 
     if not args.claim:
         raise InputError("give the hand derivation to check with --claim \"...\" (or a problem file)")
-    if not args.wrt:
-        raise InputError("name the variables with --wrt x y (shapes: w:3, A:2x3)")
-    variables = dict(parse_variable_spec(s) for s in args.wrt)
-    constants = dict(parse_variable_spec(s, allow_value=True) for s in (args.const or []))
-    for name in args.positive or []:
-        table = variables.get(name) or constants.get(name)
-        if table is None:
-            raise InputError(f"--positive {name}: {name} is not one of the --wrt or --const names")
-        table.setdefault("structure", []).append("positive")
     expression = args.field if args.field else args.expression
     if not expression:
         raise InputError("give the formula whose derivative is claimed (or --field \"F1; F2\")")
-    kind = args.kind or ("jacobian" if args.field else "gradient")
+    kind = {"value": "equal"}.get(args.kind, args.kind) or ("jacobian" if args.field else "gradient")
+    if kind != "equal" and not args.wrt:
+        raise InputError("name the variables with --wrt x y (vectors and matrices: w[n], A[m,n])")
+    if args.field:
+        comps = [c.strip() for c in args.field.split(";") if c.strip()]
+        expression = "[" + ", ".join(comps) + "]"
+    variables = [to_declaration(v) for v in (args.wrt or [])]
+    declarations = [to_declaration(c) for c in (args.const or [])]
+    assumptions = {name: "positive" for name in (args.positive or [])} or None
     with term.progress("verifying"):
-        verdict = verify_module.verify_from_text(expression, variables, args.claim, kind=kind,
-                                                 assumptions=constants, time_budget=args.time_budget)
+        verdict = verify_from_text(expression, variables, args.claim, kind=kind,
+                                                 assumptions=assumptions, budget=args.time_budget,
+                                                 declarations=declarations)
     return _print_verdict(verdict, args, term)
 
 
@@ -683,16 +732,31 @@ def _print_verdict(verdict, args, term: Terminal) -> int:
     code = getattr(verdict, "exit_code", None)
     if code is None:
         code = EXIT_OK if holds is True else EXIT_FAILED if holds is False else EXIT_BAD_INPUT
+    claim_value, truth_value = getattr(verdict, "claim_value", None), getattr(verdict, "truth_value", None)
     if args.format == "json":
         term.out(json.dumps({"holds": holds, "method": getattr(verdict, "method", None),
+                             "claim": args.claim, "truth": _plain(getattr(verdict, "truth", None)),
                              "counterexample": _plain(verdict.counterexample),
+                             "claim_value": _plain(claim_value), "truth_value": _plain(truth_value),
+                             "wrong_entries": list(getattr(verdict, "wrong_entries", []) or []),
                              "explanation": verdict.explanation}, indent=2))
         return code
     word = {True: "HOLDS", False: "FAILS", None: "UNDECIDED"}[holds]
-    rows = [("claim", args.claim), ("verdict", f"{word} ({getattr(verdict, 'method', '?')})")]
+    what = {"equal": "value"}.get(args.kind, args.kind) or ("jacobian" if args.field else "gradient")
+    rows = [("formula", args.field or args.expression or ""), ("claimed " + what, args.claim)]
+    truth = getattr(verdict, "truth", None)
+    if truth is not None:
+        rows.append(("derived " + what, _math_text(truth, term.rich)))
+    rows.append(("verdict", f"{word} ({getattr(verdict, 'method', '?')})"))
     cx = _counterexample_text(verdict.counterexample)
     if cx:
         rows.append(("counterexample", cx))
+    if holds is False and claim_value is not None:
+        rows.append(("claim there", _math_text(claim_value, False)))
+        rows.append(("truth there", _math_text(truth_value, False)))
+    wrong = getattr(verdict, "wrong_entries", None)
+    if wrong:
+        rows.append(("wrong entries", ", ".join(map(str, wrong))))
     if verdict.explanation:
         rows.append(("explanation", verdict.explanation))
     render_text(term, [("verify", rows)], f"the claim {word.lower()}", holds is True)
@@ -700,8 +764,7 @@ def _print_verdict(verdict, args, term: Terminal) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
-    import sympy as sp
-    import symcalc
+    from symcalc.compile import compile as compile_kernel
     from symcalc.errors import InputError
 
     problem = load_target(args)
@@ -716,7 +779,7 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
         wrt = wrt[0]
     with term.progress("compiling") as update:
         update("deriving and generating the kernel")
-        kernel = symcalc.compile(f, wrt, params=params, backend=args.backend)
+        kernel = compile_kernel(f, wrt, params=params, backend=args.backend)
     source = kernel.source
     if args.output in (None, "-"):
         term.out(source)
@@ -733,8 +796,8 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
-    import symcalc
     from symcalc.problem import load_problem
+    from symcalc.report import report as build_report
 
     source = Path(args.problem)
     problem = load_problem(source)
@@ -745,7 +808,7 @@ def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
     with term.progress("building the report") as update:
         study = problem.run(progress=update)
         update("writing LaTeX")
-        rep = symcalc.report(study)
+        rep = build_report(study)
         if args.tex:
             rep.write_tex(out)
         else:
