@@ -119,7 +119,8 @@ class Canonicalizer:
             out = rule.apply(node, C, self)
             if out is None:
                 continue
-            if self.derivation is not None and not isinstance(node, (sp.Add, sp.Mul)):
+            if self.derivation is not None and (isinstance(node, MatrixExpr) or
+                                               not isinstance(node, (sp.Add, sp.Mul))):
                 after = sp.Add(*[self.inner(c, n) for n, c in out])
                 self.derivation.add_step(rule, self.inner(C, node), after, self.note)
             for sub, c in out:

@@ -79,7 +79,17 @@ def add(*terms):
 
 def hadamard(*args):
     """A Hadamard product with all-ones factors dropped."""
-    args = [a for a in args if not isinstance(a, OneMatrix)]
+    coef = sp.S.One
+    kept = []
+    for a in args:
+        if isinstance(a, MatMul) and any(isinstance(m, OneMatrix) for m in a.args) and \
+                len([m for m in a.args if isinstance(m, MatrixExpr)]) == 1:
+            coef *= sp.Mul(*[m for m in a.args if not isinstance(m, MatrixExpr)])
+        elif not isinstance(a, OneMatrix):
+            kept.append(a)
+    if coef != 1:
+        return mul(coef, hadamard(*kept)) if kept else mul(coef, OneMatrix(*args[0].shape))
+    args = kept
     if not args:
         raise ValueError("empty Hadamard product")
     if len(args) == 1:
