@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr
 
-from .errors import ParseError
+from .errors import ParseError, ShapeError
 from .functions import sigmoid, softplus
 
 __all__ = ["parse", "parse_latex", "parse_any", "looks_like_latex", "LIMITS"]
@@ -728,7 +728,10 @@ class _Parser:
         except ParseError:
             raise
         except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError) as exc:
-            raise self.src.error(f"cannot combine these: {_short(exc)}", tok.pos) from None
+            message = f"cannot combine these: {_short(exc)}"
+            if isinstance(exc, _ShapeMismatch) or "shape" in str(exc).lower():
+                raise ShapeMismatchError(message, self.src.text, tok.pos) from None
+            raise self.src.error(message, tok.pos) from None
 
     # -- grammar ---------------------------------------------------------------------
     def parse(self):
@@ -803,12 +806,31 @@ class _Parser:
             if self.transpose_follows(base):
                 base = _transpose_of(base)
                 continue
+            if self.inverse_transpose_follows(base):
+                base = _transpose_of(_inverse([base]))
+                continue
             self.enter()
             exponent = self.unary_operand()
             self.leave()
             base = self.guard(lambda b, e: _power(b, e, self.src, op), op, base, exponent)
             base = self.postfix_ops(base)
         return base
+
+    def inverse_transpose_follows(self, base) -> bool:
+        """After '^': -T, {-T}, -\\top: the inverse of the transpose."""
+        if not _is_matrix(base):
+            return False
+        ks = [self.toks[j] for j in range(self.k, min(self.k + 4, len(self.toks)))]
+        vals = [(t.kind, t.value) for t in ks]
+        is_t = lambda kv: kv[0] == "top" or kv == ("name", "T")   # noqa: E731
+        if len(vals) >= 2 and vals[0] == ("op", "-") and is_t(vals[1]):
+            self.k += 2
+            return True
+        if len(vals) >= 4 and vals[0] == ("op", "(") and vals[1] == ("op", "-") and is_t(vals[2]) \
+                and vals[3] == ("op", ")"):
+            self.k += 4
+            return True
+        return False
 
     def transpose_follows(self, base) -> bool:
         """After '^': T, \\top, (T) or {T} mean transpose (unless T is a declared scalar)."""
@@ -885,6 +907,9 @@ class _Parser:
             return self.call(t)
         if t.value in CONSTANTS:
             return CONSTANTS[t.value]
+        identity = self.identity(t.value)
+        if identity is not None:
+            return identity
         parts = self.split_run(t)
         if parts is not None:
             value = parts[0]
@@ -914,6 +939,17 @@ class _Parser:
             else:
                 return i
         return 0
+
+    def identity(self, name):
+        """I_n (or I_3): the identity matrix of a declared size n."""
+        m = re.fullmatch(r"I_?([A-Za-z][A-Za-z0-9]*|\d+)", name)
+        if not m or (m.group(1).isalpha() and "_" not in name and len(name) > 2):
+            return None
+        size = m.group(1)
+        if size.isdigit():
+            return sp.Identity(int(size)) if 0 < int(size) <= 1000 else None
+        dim = self.symbols.get(size)
+        return sp.Identity(dim) if isinstance(dim, sp.Symbol) else None
 
     def undeclared(self, name):
         if name in CONSTANTS:
@@ -1037,6 +1073,14 @@ class _Parser:
         return v
 
 
+class ShapeMismatchError(ParseError, ShapeError):
+    """The formula multiplies or adds matrices whose sizes do not fit (says where)."""
+
+
+class _ShapeMismatch(TypeError):
+    pass
+
+
 def _short(exc) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
@@ -1053,9 +1097,9 @@ def _add(a, b, op="+"):
     if _is_matrix(a) != _is_matrix(b):
         a, b = _as_scalar(a), _as_scalar(b)
         if _is_matrix(a) or _is_matrix(b):
-            raise TypeError(f"cannot add a scalar and a {_dims(a if _is_matrix(a) else b)} matrix")
+            raise _ShapeMismatch(f"cannot add a scalar and a {_dims(a if _is_matrix(a) else b)} matrix")
     if _is_matrix(a) and a.shape != b.shape and _definitely_different(a.shape, b.shape):
-        raise TypeError(f"cannot add a {_dims(a)} and a {_dims(b)} matrix")
+        raise _ShapeMismatch(f"cannot add a {_dims(a)} and a {_dims(b)} matrix")
     return a + b if op == "+" else a - b
 
 
@@ -1076,7 +1120,7 @@ def _mul(a, b):
             elif b.shape == (1, 1):
                 b = _as_scalar(b)
             else:
-                raise TypeError(f"cannot multiply a {_dims(a)} by a {_dims(b)} matrix "
+                raise _ShapeMismatch(f"cannot multiply a {_dims(a)} by a {_dims(b)} matrix "
                                 "(inner sizes differ)")
     return a * b
 
@@ -1124,7 +1168,7 @@ def _power(base, exponent, src: _Source, op: Token):
             return _inverse([base])
         elif exponent.is_Integer:
             if base.shape[0] != base.shape[1]:
-                raise TypeError(f"only a square matrix has powers; this one is {_dims(base)}")
+                raise _ShapeMismatch(f"only a square matrix has powers; this one is {_dims(base)}")
             return base ** exponent
         else:
             raise TypeError("a matrix power must be an integer (use .^ or hadamard for "

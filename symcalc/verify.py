@@ -41,7 +41,7 @@ from sympy import MatrixBase, MatrixExpr, MatrixSymbol
 
 from .errors import InputError, ParseError, ShapeError
 from .functions import expand_named
-from .parse import parse_any
+from .parse import ShapeMismatchError, parse_any
 
 __all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jacobian",
            "verify_from_text", "parse_assumptions", "declare"]
@@ -96,7 +96,7 @@ class Verdict:
         >>> import sympy as sp
         >>> x = sp.Symbol("x")
         >>> print(verify("-sin(x)", sp.cos(x).diff(x)).describe().splitlines()[0])
-        HOLDS (symbolic): claim - truth simplifies to 0.
+        HOLDS (symbolic): claim - truth simplifies to 0 (structural).
         """
         lines = [f"{self.status} ({self.method}): {self.explanation}"]
         if self.claim is not None:
@@ -359,6 +359,9 @@ def _names_of(*objs) -> dict[str, Any]:
             table.setdefault(o.name, o)
         for m in o.atoms(MatrixSymbol):
             table.setdefault(m.name, m)
+            for d in m.shape:
+                for s in sp.sympify(d).free_symbols:
+                    table.setdefault(s.name, s)
         for s in o.free_symbols:
             if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy):
                 table.setdefault(s.name, s)
@@ -735,6 +738,17 @@ def _numeric(claim_side: Callable, truth_side: Callable, objects, dims, deadline
              rng: random.Random, min_points: int, max_points: int, progress: Callable):
     """Probe; return ('fails', details) or ('agrees', n_points) or ('undecided', reason)."""
     agreed, skipped, errors = 0, 0, []
+    try:
+        return _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points,
+                      max_points, progress, agreed, skipped, errors)
+    except _Timeout:
+        if progress.agreed >= min_points:     # a timeout after enough agreeing points
+            return "agrees", progress.agreed
+        raise
+
+
+def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max_points,
+           progress, agreed, skipped, errors):
     configs = _size_configs(dims)
     per_config = max(2, -(-max_points // len(configs)))
     for sizes in configs:
@@ -772,6 +786,8 @@ def _numeric(claim_side: Callable, truth_side: Callable, objects, dims, deadline
             if bad:
                 return "fails", (point, claim_vals, truth_vals, bad, tshape)
             agreed += 1
+            progress.agreed = agreed
+            progress.sizes.add(_sizes_text(sizes))
             progress(agreed)
     if agreed >= min_points:
         return "agrees", agreed
@@ -796,7 +812,7 @@ class _Job:
     truth_side: Callable | None = None
     entry_label: Callable | None = None
     seed: int = 20261128
-    note: str = ""
+    max_points: int = 0
 
 
 def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
@@ -813,10 +829,11 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
             return
         stage = "numeric"
         truth_side = job.truth_side or _expr_side(job.truth)
+        progress = _Progress(send)
         outcome, info = _numeric(
             _expr_side(job.claim), truth_side, job.objects, dims, deadline, rng,
-            min_points=3, max_points=10 if not dims else 12,
-            progress=lambda n: send(dict(final=False, progress=n)))
+            min_points=3, max_points=job.max_points or (10 if not dims else 12),
+            progress=progress)
         if outcome == "fails":
             send(_failure(job, info, claim_side=_expr_side(job.claim), truth_side=truth_side,
                           deadline=deadline))
@@ -824,7 +841,7 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
         if outcome == "undecided":
             send(dict(final=True, holds=None, method="numeric", explanation=info))
             return
-        sized = f" at sizes {', '.join(sorted({_sizes_text(c) for c in _size_configs(dims)}))}" if dims else ""
+        sized = f" at sizes {', '.join(sorted(progress.sizes))}" if dims else ""
         numeric = dict(final=False, holds=True, method="numeric",
                        explanation=f"claim and truth agree to {_TOL_DIGITS} digits at {info} "
                                    f"random points{sized} (a strong check, not a proof).",
@@ -842,6 +859,16 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
     except _Timeout:
         send(dict(final=True, holds=None, method=stage.split()[0], timeout=True,
                   explanation=f"the time budget ({budget:g} s) ran out during the {stage} stage"))
+
+
+class _Progress:
+    """Counts agreeing points (and tells the parent, so a timeout keeps them)."""
+
+    def __init__(self, send):
+        self.send, self.agreed, self.sizes = send, 0, set()
+
+    def __call__(self, n):
+        self.send(dict(final=False, progress=n))
 
 
 def _sizes_text(config: dict) -> str:
@@ -1048,7 +1075,10 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     started = time.monotonic()
     budget = _check_budget(budget)
     truth = _read_truth(truth, symbols, syntax)
-    claim, truth, objects, _, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
+    try:
+        claim, truth, objects, _, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
+    except ShapeMismatchError as exc:
+        return _ill_formed(exc, claim, truth, started)
     try:
         claim_a, truth_a, note = _align_shapes(claim, truth)
     except ShapeError as exc:
@@ -1056,6 +1086,12 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
                        elapsed=time.monotonic() - started)
     job = _Job(claim_a, truth_a, objects, seed=seed)
     return _verdict(_run(job, budget, isolate), as_read, truth, started, note)
+
+
+def _ill_formed(exc, claim, truth, started) -> Verdict:
+    """A claim whose matrix sizes do not fit cannot be the answer: it fails, and says where."""
+    return Verdict(False, "symbolic", f"the claim is not well-formed: {exc}", claim=claim,
+                   truth=truth, elapsed=time.monotonic() - started)
 
 
 def _read_truth(truth, symbols, syntax):
@@ -1082,12 +1118,16 @@ def _engine(kind: str, f, wrt):
     try:
         from . import calculus
         fn = getattr(calculus, kind)
+        if isinstance(f, MatrixBase) and not isinstance(wrt, MatrixSymbol):
+            f = list(f)        # explicit components, not a matrix expression
         result = fn(f, wrt)
         if isinstance(result, MatrixBase):
             result = sp.ImmutableMatrix(result)
         # the engine may hand back symbols without their assumptions: bind them by name
         return _rebind(result, _names_of(f, _wrt_list(wrt))), ""
-    except (ImportError, AttributeError, NotImplementedError) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any engine failure: use the independent route
         return None, f"{type(exc).__name__}: {_short(exc, 120)}"
 
 
@@ -1124,8 +1164,12 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
             note = ("the truth was computed entry by entry at concrete sizes "
                     f"(the matrix engine did not answer: {why})")
     extra = [f] + _wrt_list(wrt) + ([truth] if truth is not None else [])
-    claim, truth_b, objects, amap, as_read = _prepare(claimed, truth if truth is not None else sp.S.Zero,
-                                             assumptions, symbols, syntax, extra_objects=extra)
+    try:
+        claim, truth_b, objects, amap, as_read = _prepare(
+            claimed, truth if truth is not None else sp.S.Zero, assumptions, symbols, syntax,
+            extra_objects=extra)
+    except ShapeMismatchError as exc:
+        return _ill_formed(exc, claimed, truth, started)
     if truth is None:
         truth_b = None
         f_b, wrt_b = (f.xreplace(amap), wrt.xreplace(amap)) if amap else (f, wrt)
@@ -1141,7 +1185,8 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
     else:
         claim_a = _scalarize(claim)
         truth_a = None
-    job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed)
+    job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed,
+               max_points=6 if truth_side is not None else 0)
     return _verdict(_run(job, budget, isolate), as_read, truth_b if truth_b is not None else
                     f"{kind} of {_short(f, 120)} (entry by entry)", started, note)
 
