@@ -717,9 +717,7 @@ def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | N
         try:
             if _is_zero(deadline.run(_matrix_canonical, d, share=share)):
                 return "matrix expansion"
-        except _Timeout:
-            raise
-        except Exception:
+        except Exception:        # noqa: BLE001 - includes _Timeout: go on numerically
             return None
         return None
     entries = _entries(d)
@@ -728,8 +726,8 @@ def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | N
             if all(deadline.run(step, e, share=share) == 0 for e in entries):
                 return name
         except _Timeout:
-            raise
-        except Exception:
+            return None          # this form is too costly: leave the time to the next stage
+        except Exception:        # noqa: BLE001 - a canonical form SymPy cannot build here
             continue
     return None
 
@@ -830,8 +828,9 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
         stage = "numeric"
         truth_side = job.truth_side or _expr_side(job.truth)
         progress = _Progress(send)
+        probing = _Deadline(start + 0.85 * budget, use_alarm)   # keep time to re-check
         outcome, info = _numeric(
-            _expr_side(job.claim), truth_side, job.objects, dims, deadline, rng,
+            _expr_side(job.claim), truth_side, job.objects, dims, probing, rng,
             min_points=3, max_points=job.max_points or (10 if not dims else 12),
             progress=progress)
         if outcome == "fails":
@@ -877,7 +876,7 @@ def _sizes_text(config: dict) -> str:
 
 def _failure(job: _Job, info, claim_side, truth_side, deadline: _Deadline) -> dict:
     point, claim_vals, truth_vals, bad, shape = info
-    recheck = "re-checked at 100 digits"
+    recheck = f"re-checked at {2 * _DPS} digits"
     if claim_vals is not None:
         try:   # evaluate again, at twice the precision, before reporting
             c2, _ = deadline.run(claim_side, point, 2 * _DPS, share=1.0)
@@ -888,8 +887,12 @@ def _failure(job: _Job, info, claim_side, truth_side, deadline: _Deadline) -> di
                 return dict(final=True, holds=None, method="numeric",
                             explanation="a difference at 50 digits vanished at 100 digits: "
                                         "undecided (numerically delicate)")
-        except (_Timeout, _Singular):
-            recheck = "not re-checked (no time left)"
+        except _Timeout:
+            return dict(final=True, holds=None, method="numeric", timeout=True,
+                        explanation="a difference was found but the budget ran out before it "
+                                    "could be re-checked; give a larger budget")
+        except _Singular:
+            recheck = "re-checked: the higher-precision evaluation is undefined there"
     explanation = "the claim differs from the truth at a random point"
     if isinstance(bad, str):
         explanation = bad
