@@ -102,8 +102,10 @@ examples:
   symcalc compile "(a - x)^2 + 100*(y - x^2)^2" --wrt x y --param a -o rosen.py
   symcalc compile "log(1 + exp(-y*w*x))" --wrt w --param x y      # source on stdout
 
-The module imports numpy only and defines value, gradient and hessian for points
-of shape (..., n), batched over the leading axes; parameters follow the points.
+The module imports numpy only and defines value, gradient and hessian. Each takes
+the points with the variables first (xs of shape (n, ...), batched over the trailing
+axes), then the parameters, then a preallocated output (see the module docstring);
+symcalc.compile(...) wraps the same code as a Kernel taking points of shape (..., n).
 Constants of a problem file with a value are substituted; those without a value
 become parameters.
 
@@ -808,7 +810,7 @@ def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
     with term.progress("building the report") as update:
         study = problem.run(progress=update)
         update("writing LaTeX")
-        rep = build_report(study)
+        rep = build_report(study, progress=update)
         if args.tex:
             rep.write_tex(out)
         else:
@@ -927,9 +929,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     """Run the command line; return the exit code (0 ok, 1 check failed, 2 bad input)."""
+    import contextlib
+
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        with contextlib.redirect_stdout(stdout or sys.stdout), contextlib.redirect_stderr(stderr or sys.stderr):
+            args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exit_:  # --help (0) or a usage error (2)
         return int(exit_.code or 0)
     term = Terminal(stdout, stderr, color=args.color)
