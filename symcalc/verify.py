@@ -1012,8 +1012,16 @@ def _run_inline(job: _Job, budget: float) -> dict:
     return final
 
 
-def _verdict(result: dict, claim, truth, started: float, note: str = "") -> Verdict:
+def _verdict(result: dict, claim, truth, started: float, note: str = "",
+             amap: Mapping | None = None) -> Verdict:
     explanation = result.get("explanation", "")
+    cex = result.get("counterexample")
+    if amap and isinstance(truth, sp.Basic):
+        truth = truth.xreplace({new: old for old, new in amap.items()})
+    if cex and amap:      # report the user's own symbols, not their assumption-laden twins
+        back = {new: old for old, new in amap.items()}
+        cex = {back.get(k, k): v for k, v in cex.items()}
+        result = dict(result, counterexample=cex)
     if note:
         explanation = f"{explanation} Note: {note}."
     return Verdict(holds=result.get("holds"), method=result.get("method", "numeric"),
@@ -1079,7 +1087,7 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     budget = _check_budget(budget)
     truth = _read_truth(truth, symbols, syntax)
     try:
-        claim, truth, objects, _, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
+        claim, truth, objects, amap, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
     except ShapeMismatchError as exc:
         return _ill_formed(exc, claim, truth, started)
     try:
@@ -1088,7 +1096,7 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
         return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read, truth=truth,
                        elapsed=time.monotonic() - started)
     job = _Job(claim_a, truth_a, objects, seed=seed)
-    return _verdict(_run(job, budget, isolate), as_read, truth, started, note)
+    return _verdict(_run(job, budget, isolate), as_read, truth, started, note, amap)
 
 
 def _ill_formed(exc, claim, truth, started) -> Verdict:
@@ -1191,7 +1199,7 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
     job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed,
                max_points=6 if truth_side is not None else 0)
     return _verdict(_run(job, budget, isolate), as_read, truth_b if truth_b is not None else
-                    f"{kind} of {_short(f, 120)} (entry by entry)", started, note)
+                    f"{kind} of {_short(f, 120)} (entry by entry)", started, note, amap)
 
 
 def verify_gradient(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
