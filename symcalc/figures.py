@@ -41,6 +41,7 @@ def _pyplot():
 
 def figures_for(study) -> list[tuple[str, str, bytes]]:
     """The figures of a Study, as (file name, LaTeX caption, PDF bytes)."""
+    from symcalc.latex import latex
     from symcalc.report import TeX
 
     p = study.problem
@@ -49,9 +50,11 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
     if p.objective is not None and sl is not None:
         data = landscape_figure(study)
         if data is not None:
-            others = ", ".join(f"{k} = {v:g}" for k, v in _fixed_values(p).items())
-            cap = (rf"Contours of the objective over $({sp.latex(sl.x)}, {sp.latex(sl.y)})$"
+            others = ", ".join(f"${latex(k)} = {v:g}$" for k, v in _fixed_values(p).items())
+            drawn = ", ".join(f"${latex(k)} = {latex(v)}$" for k, v in constant_subs(p)[1].items())
+            cap = (rf"Contours of the objective over $({latex(sl.x)}, {latex(sl.y)})$"
                    + (f" (other unknowns fixed: {others})" if others else "")
+                   + (f" (symbolic constants set to {drawn})" if drawn else "")
                    + "; gradient-flow trajectories (white) from several starts; critical points marked "
                    r"by kind (circle minimum, triangle maximum, cross saddle) with the Hessian's "
                    r"eigenvector directions (long bar: the larger $|\lambda|$).")
@@ -83,15 +86,36 @@ def _fixed_values(p) -> dict:
     return vals
 
 
+def constant_subs(p) -> tuple[dict, dict]:
+    """Numbers for every constant: its value, or a fixed draw for symbolic ones.
+
+    Returns (substitution, the drawn ones) so captions can say what was drawn.
+    """
+    import random
+    from symcalc.problem import _random_assignment
+    subs = dict(p.constant_values())
+    drawn = {}
+    symbolic = [c for c in p.constants if c.value is None]
+    if symbolic:
+        draw = _random_assignment(p, random.Random(p.seed + 11))
+        for c in symbolic:
+            syms = c.symbol.free_symbols if hasattr(c.symbol, "free_symbols") else {c.symbol}
+            for sym in syms:
+                if sym in draw:
+                    subs[sym] = draw[sym]
+                    drawn[sym] = draw[sym]
+    return subs, drawn
+
+
 def _numeric(expr: Any, p, args: list) -> Any:
     """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
     from symcalc.functions import sigmoid, softplus
-    subs = dict(p.constant_values())
+    subs = constant_subs(p)[0]
     if p.report.slice is not None:
         subs.update(_fixed_values(p))
     e = expr.subs(subs) if hasattr(expr, "subs") else expr
     if hasattr(e, "has") and e.has(sigmoid, softplus):
-        e = e.rewrite(sp.exp)
+        e = e.applyfunc(lambda t: t.rewrite(sp.exp)) if isinstance(e, sp.MatrixBase) else e.rewrite(sp.exp)
     return sp.lambdify(args, e, modules="numpy")
 
 

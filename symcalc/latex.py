@@ -92,12 +92,10 @@ class SymcalcLatexPrinter(LatexPrinter):
         return rf"{self._paren_if_sum(expr.base)}^{{\odot {self._print(expr.exp)}}}"
 
     def _print_DiagMatrix(self, expr):
-        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     _print_DiagonalizeVector = _print_DiagMatrix
-
-    def _print_DiagonalOf(self, expr):
-        return rf"\operatorname{{diag}}\left({self._print(expr.arg)}\right)"
+    _print_DiagonalOf = _print_DiagMatrix
 
     def _print_Identity(self, expr):
         return r"I" if expr.rows.is_Symbol else rf"I_{{{self._print(expr.rows)}}}"
@@ -296,6 +294,8 @@ class _Names:
 
     def name(self, sub: Any) -> sp.Symbol:
         s = self.fresh()
+        if isinstance(sub, sp.MatrixExpr) or isinstance(sub, sp.MatrixBase):
+            s = sp.MatrixSymbol(s.name.upper(), *sub.shape)
         self.defs.append((s, sub))
         return s
 
@@ -320,6 +320,8 @@ def _renumber(reduced: list[Any], names: _Names) -> list[Any]:
     new_defs = []
     for s, d in names.defs:
         t = fresh.fresh()
+        if isinstance(s, sp.MatrixSymbol):
+            t = sp.MatrixSymbol(t.name.upper(), *s.shape)
         mapping[s] = t
         new_defs.append((t, d.xreplace(mapping) if hasattr(d, "xreplace") else d))
     names.defs = new_defs
@@ -333,9 +335,10 @@ def _shrink(expr: Any, names: _Names, width: int) -> Any:
     for _ in range(12):
         if visible_width(latex(expr)) <= width or not getattr(expr, "args", ()):
             return expr
-        candidates = [a for a in sp.preorder_traversal(expr) if a is not expr and isinstance(a, sp.Basic)
-                      and a.args and not a.is_Atom and not isinstance(a, (sp.Tuple,))
-                      and not (isinstance(a, sp.Pow) and a.base.is_Atom and a.exp.is_Atom)]
+        candidates = [a for a in _subtrees(expr) if a is not expr and a.args and not a.is_Atom
+                      and not isinstance(a, (sp.Tuple, sp.Lambda))
+                      and not (isinstance(a, sp.Pow) and a.base.is_Atom and a.exp.is_Atom)
+                      and not any(isinstance(s, sp.Dummy) for s in a.free_symbols)]
         candidates = [a for a in candidates if visible_width(latex(a)) <= width]
         if not candidates:
             return expr
@@ -344,6 +347,16 @@ def _shrink(expr: Any, names: _Names, width: int) -> Any:
             return expr
         expr = expr.xreplace({widest: names.name(widest)})
     return expr
+
+
+def _subtrees(expr: Any):
+    """Every subexpression, not descending into Lambdas (their variables are bound)."""
+    yield expr
+    if isinstance(expr, sp.Lambda):
+        return
+    for a in getattr(expr, "args", ()):
+        if isinstance(a, sp.Basic):
+            yield from _subtrees(a)
 
 
 def _sum_lines(expr: Any, width: int, names: _Names) -> list[str]:

@@ -206,11 +206,18 @@ class FieldAnalysis:
 
 @dataclass
 class ClaimResult:
+    """A hand derivation and its verdict (symcalc.verify).
+
+    holds: True, False, or None (undecided). counterexample, when it fails:
+    {"point": {symbol: value}, "claimed": value there, "derived": the true value,
+    "wrong entries": [...]} (keys present when known).
+    """
+
     claim: Claim
-    holds: bool
+    holds: bool | None
     method: str
     explanation: str
-    counterexample: Any = None  # {"point": {...}, "claimed": ..., "derived": ...}
+    counterexample: Any = None
 
 
 @dataclass
@@ -293,7 +300,7 @@ class Study:
 
     @property
     def claims_hold(self) -> bool:
-        return all(c.holds for c in self.claims)
+        return all(c.holds is True for c in self.claims)
 
     @property
     def ok(self) -> bool:
@@ -597,9 +604,15 @@ def _build_claim(i: int, spec: Any, namespace: dict, ctx: _Ctx, has_obj: bool) -
     is_latex = "latex" in spec
     src = spec["latex" if is_latex else "expr"]
     sub = f"{key}.{'latex' if is_latex else 'expr'}"
-    if isinstance(src, list):
-        if not all(isinstance(s, str) for s in src):
-            raise ctx.error(sub, "a list of strings", src)
+    if isinstance(src, list) and src and all(isinstance(r, list) for r in src):
+        if not all(isinstance(s, str) for r in src for s in r) or len({len(r) for r in src}) != 1:
+            raise ctx.error(sub, "rows of equal length, of strings", src)
+        expr = sp.Matrix([[_to_scalar(_parse(s, namespace, ctx, f"{sub}[{i}][{j}]", is_latex), ctx, sub)
+                           for j, s in enumerate(r)] for i, r in enumerate(src)])
+        shown = "; ".join(", ".join(r) for r in src)
+    elif isinstance(src, list):
+        if not src or not all(isinstance(s, str) for s in src):
+            raise ctx.error(sub, "a list of strings (or a list of rows)", src)
         expr = sp.Matrix([_to_scalar(_parse(s, namespace, ctx, f"{sub}[{j}]", is_latex), ctx, sub) for j, s in enumerate(src)])
         shown = src
     elif isinstance(src, str):
@@ -756,11 +769,7 @@ class Problem:
         for c in self.constants:
             if isinstance(c.symbol, sp.MatrixSymbol):
                 subs[c.symbol] = _value_matrix(c) if c.value is not None else _entry_matrix(c, c.name)
-        e = expr.subs(subs)
-        e = e.doit() if hasattr(e, "doit") else e
-        if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
-            e = e.as_explicit()
-        return e
+        return _materialize(expr, subs)
 
     def lookup(self, name: Any) -> Variable | None:
         for v in self.variables + self.constants:
@@ -955,13 +964,22 @@ def _random_assignment(problem: Problem, rng: random.Random) -> dict[Any, Any]:
     return subs
 
 
-def _explicit(expr: Any, subs: dict) -> Any:
-    """Substitute and evaluate to explicit numbers (Matrix or Float)."""
-    out = expr.subs(subs)
+def _materialize(expr: Any, subs: dict) -> Any:
+    """Substitute explicit matrices and evaluate matrix expressions to Matrices."""
+    out = expr.subs(subs) if subs else expr
+    if isinstance(out, sp.Basic) and out.has(sp.OneMatrix, sp.Identity):
+        out = out.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.Identity)),
+                          lambda e: sp.ones(*e.shape) if isinstance(e, sp.OneMatrix) else sp.eye(e.shape[0]))
     if hasattr(out, "doit"):
         out = out.doit()
     if isinstance(out, sp.MatrixExpr) and not isinstance(out, sp.MatrixBase):
         out = out.as_explicit()
+    return out
+
+
+def _explicit(expr: Any, subs: dict) -> Any:
+    """Substitute and evaluate to explicit numbers (Matrix or Float)."""
+    out = _materialize(expr, subs)
     if hasattr(out, "rewrite"):
         out = out.rewrite(sp.exp) if out.has(sigmoid, softplus) else out
     return out.evalf(30) if hasattr(out, "evalf") else out
@@ -1076,8 +1094,14 @@ def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
     else:
         fn = {"gradient": V.verify_gradient, "hessian": V.verify_hessian, "jacobian": V.verify_jacobian}[claim.of]
         verdict = fn(f, target, claimed)
-    return ClaimResult(claim, bool(verdict.holds), str(getattr(verdict, "method", "")),
-                       str(getattr(verdict, "explanation", "")), getattr(verdict, "counterexample", None))
+    ce = getattr(verdict, "counterexample", None)
+    if ce is not None and "point" not in ce:
+        ce = {"point": ce, "claimed": getattr(verdict, "claim_value", None),
+              "derived": getattr(verdict, "truth_value", None),
+              "wrong entries": list(getattr(verdict, "wrong_entries", []) or [])}
+        ce = {k: v for k, v in ce.items() if v is not None and v != []}
+    return ClaimResult(claim, verdict.holds, str(getattr(verdict, "method", "")),
+                       str(getattr(verdict, "explanation", "")), ce)
 
 
 # --- the landscape ----------------------------------------------------------
@@ -1208,8 +1232,8 @@ def _kernel_source(problem: Problem, study: Study) -> str | None:
     wrt = problem.wrt[0] if problem.notation == "matrix" and len(problem.wrt) == 1 else problem.wrt
     try:
         return symcalc.compile(target, wrt).source
-    except (ImportError, AttributeError) as exc:
-        study.notes.append(f"kernel source not available: {exc}")
+    except (ImportError, AttributeError, NotImplementedError, SymcalcError) as exc:
+        study.notes.append(f"kernel source not available: {str(exc) or type(exc).__name__}")
         return None
 
 

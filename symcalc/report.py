@@ -526,26 +526,24 @@ def _claim_context(c, p) -> dict:
     ce = None
     if c.counterexample is not None:
         ce = _counterexample_context(c.counterexample)
-    return dict(of=claim.of, text=claim.text, holds=c.holds, method=c.method, explanation=c.explanation,
+    return dict(of=claim.of, text=claim.text, holds=c.holds, undecided=c.holds is None, method=c.method, explanation=c.explanation,
                 claimed=eq(what + r"\overset{?}{=}\ " if False else what, expr), counterexample=ce,
                 source=claim.source)
 
 
-def _counterexample_context(ce: Any) -> dict:
-    if isinstance(ce, dict):
-        point = ce.get("point", ce)
-        rows = []
-        for key in ("claimed", "derived", "expected", "difference"):
-            if key in ce:
-                rows.append(dict(label=key, value=TeX("$" + _value_latex(ce[key]) + "$")))
-        pt = point if isinstance(point, dict) else {}
-        return dict(point=TeX(_point_tex(pt)) if pt else TeX("$" + _value_latex(point) + "$"), rows=rows)
-    point = getattr(ce, "point", None)
+def _counterexample_context(ce: dict) -> dict:
+    point = ce.get("point", {})
     rows = []
-    for key in ("claimed", "derived", "expected", "difference", "error"):
-        if hasattr(ce, key):
-            rows.append(dict(label=key, value=TeX("$" + _value_latex(getattr(ce, key)) + "$")))
-    return dict(point=TeX(_point_tex(point)) if isinstance(point, dict) else escape_text(ce), rows=rows)
+    for key in ("claimed", "derived", "wrong entries"):
+        if key in ce:
+            val = ce[key]
+            if key == "wrong entries":
+                rows.append(dict(label=key, value=", ".join(str(v) for v in val)))
+            else:
+                rows.append(dict(label={"claimed": "the claim gives", "derived": "the true value is"}[key],
+                                 value=TeX("$" + _value_latex(val) + "$")))
+    pt = TeX(_point_tex(point)) if isinstance(point, dict) and point else TeX("$" + _value_latex(point) + "$")
+    return dict(point=pt, rows=rows)
 
 
 def _value_latex(v: Any) -> str:
@@ -594,8 +592,8 @@ def _summary(study) -> list[dict]:
         out.append(dict(ok=ok, text=f"finite differences agree (largest error {worst:.1e})" if ok
                         else f"finite differences DISAGREE (largest error {worst:.1e})"))
     for c in study.claims:
-        out.append(dict(ok=c.holds, text=f"hand derivation of the {c.claim.of}: "
-                        + ("correct" if c.holds else "WRONG (counterexample below)")))
+        verdict = {True: "correct", False: "WRONG (counterexample below)", None: "undecided"}[c.holds]
+        out.append(dict(ok=c.holds is True, text=f"hand derivation of the {c.claim.of}: {verdict}"))
     if study.field is not None and study.field.conservative is not None:
         out.append(dict(ok=True, text="the field is conservative" if study.field.conservative
                         else "the field is NOT conservative (non-zero curl)"))
