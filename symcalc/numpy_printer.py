@@ -73,6 +73,13 @@ def _logsumexp(*terms):
     m = np.where(np.isfinite(m), m, 0)
     return m + np.log(sum(np.exp(t - m) for t in terms))
 ''',
+    "_logsumexp_vec": '''\
+def _logsumexp_vec(z):
+    """log(sum(exp(z))) over a vector, with its max shifted out."""
+    m = np.max(z)
+    m = m if np.isfinite(m) else 0
+    return m + np.log(np.sum(np.exp(z - m)))
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""
@@ -229,6 +236,10 @@ class StableNumPyPrinter(NumPyPrinter):
             return self._print(stable)
         if isinstance(arg, sp.Determinant):
             return self._print_logdet(arg.args[0])
+        z = _exp_sum_argument(arg)
+        if z is not None:
+            self.helpers_used.add("_logsumexp_vec")
+            return f"_logsumexp_vec({self._print(z)})"
         if isinstance(arg, sp.Abs) and isinstance(arg.args[0], sp.Determinant):
             return self._print_logdet(arg.args[0].args[0])
         if isinstance(arg, sp.Add):
@@ -240,7 +251,8 @@ class StableNumPyPrinter(NumPyPrinter):
     def _print_logdet(self, mat):
         code = self._print(mat)
         names = self._settings["positive_definite"]
-        if isinstance(mat, sp.MatrixSymbol) and mat.name in names:
+        declared = getattr(mat, "structure", None) == "positive_definite"
+        if isinstance(mat, sp.MatrixSymbol) and (declared or mat.name in names):
             self.helpers_used.add("_logdet_chol")
             return f"_logdet_chol({code})"
         return f"np.linalg.slogdet({code})[1]"
@@ -324,6 +336,8 @@ class StableNumPyPrinter(NumPyPrinter):
 
     def _print_Trace(self, expr):
         arg = expr.args[0]
+        if arg.shape == (1, 1):  # a scalar written as a 1 x 1 matrix: its only entry
+            return self._print(arg)
         if isinstance(arg, sp.MatMul) and len(arg.args) == 2 and not arg.args[0].is_number:
             a, b = arg.args
             return f"np.sum({self._atom(a)} * {self._print(sp.Transpose(b))})"
@@ -365,6 +379,11 @@ class StableNumPyPrinter(NumPyPrinter):
 
     def _print_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
+        z = _softmax_argument(coeff, factors)
+        if z is not None:  # exp.(z) / 1^T exp.(z): shift by the log-sum-exp, no overflow
+            self.helpers_used.add("_logsumexp_vec")
+            code = self._print(z)
+            return f"np.exp({code} - _logsumexp_vec({code}))"
         code = self._matmul_chain(list(factors))
         if coeff != 1:
             return f"({self._print(coeff)}*{code})"
@@ -372,6 +391,13 @@ class StableNumPyPrinter(NumPyPrinter):
 
     def _matmul_chain(self, factors):
         """Print a product left to right, choosing solve / outer / diagonal scaling."""
+        # 1^T M (sum over rows) and M 1 (sum over columns)
+        if isinstance(factors[0], sp.OneMatrix) and factors[0].shape[0] == 1 and len(factors) > 1:
+            rest = self._matmul_chain(factors[1:]) if len(factors) > 2 else self._print(factors[1])
+            return f"np.sum({rest}, axis=0)"
+        if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
+            rest = self._matmul_chain(factors[:-1]) if len(factors) > 2 else self._print(factors[0])
+            return f"np.sum({rest}, axis=-1)"
         # A^{-1} B ... -> solve(A, B ...)
         for k, fac in enumerate(factors):
             if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
@@ -425,7 +451,39 @@ class StableNumPyPrinter(NumPyPrinter):
         return f"({left} @ {right})"
 
     def _print_MatAdd(self, expr):
-        return "(" + " + ".join(self._print(a) for a in expr.args) + ")"
+        # an all-ones term broadcasts as the number 1 next to full-size terms
+        full = [a for a in expr.args if not isinstance(a, sp.OneMatrix)]
+        parts = [("1.0" if isinstance(a, sp.OneMatrix) and full else self._print(a)) for a in expr.args]
+        return "(" + " + ".join(parts) + ")"
+
+
+def _elementwise_exp_of(M):
+    """z when M is exp.(z) (an elementwise exp), else None."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    if isinstance(M, ElementwiseApplyFunction):
+        d = sp.Dummy()
+        if M.function(d) == sp.exp(d):
+            return M.expr
+    return None
+
+
+def _exp_sum_argument(arg):
+    """z when arg is the sum of entries of exp.(z) (Trace(1^T exp.(z))), else None."""
+    if isinstance(arg, sp.Trace) and arg.args[0].shape == (1, 1):
+        inner = arg.args[0]
+        if isinstance(inner, sp.MatMul) and len(inner.args) == 2 and isinstance(inner.args[0], sp.OneMatrix):
+            return _elementwise_exp_of(inner.args[1])
+    return None
+
+
+def _softmax_argument(coeff, factors):
+    if len(factors) != 1:
+        return None
+    z = _elementwise_exp_of(factors[0])
+    if z is None or not isinstance(coeff, sp.Pow) or coeff.args[1] != -1:
+        return None
+    return z if _exp_sum_argument(coeff.args[0]) == z else None
 
 
 def _is_wrapped(code):

@@ -1,0 +1,157 @@
+"""Problems shared by the kernel benchmarks: symbolic definitions and tuned hand-written NumPy.
+
+Lennard-Jones clusters, Morse clusters, the Rosenbrock function and logistic
+regression, each as a SymPy expression (for symcalc) and as hand-written,
+vectorised NumPy (the baseline a careful person would write).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import sympy as sp
+
+
+# --------------------------------------------------------------------------- symbolic
+def lj_symbols(n_atoms):
+    return sp.symbols(f"q0:{3 * n_atoms}", real=True)
+
+
+def lennard_jones(n_atoms, eps=1.0, sigma=1.0):
+    """E = sum_{i<j} 4 eps ((sigma/r)^12 - (sigma/r)^6), coordinates q0..q{3N-1}."""
+    q = lj_symbols(n_atoms)
+    energy = 0
+    for i, j in itertools.combinations(range(n_atoms), 2):
+        r2 = sum((q[3 * i + a] - q[3 * j + a]) ** 2 for a in range(3))
+        s6 = sigma**6 / r2**3
+        energy += 4 * eps * (s6**2 - s6)
+    return energy, list(q)
+
+
+def morse(n_atoms, D=1.0, a=1.5, r0=1.0):
+    q = lj_symbols(n_atoms)
+    energy = 0
+    for i, j in itertools.combinations(range(n_atoms), 2):
+        r = sp.sqrt(sum((q[3 * i + k] - q[3 * j + k]) ** 2 for k in range(3)))
+        energy += D * (1 - sp.exp(-a * (r - r0))) ** 2
+    return energy, list(q)
+
+
+def rosenbrock(n):
+    x = sp.symbols(f"x0:{n}", real=True)
+    f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1))
+    return f, list(x)
+
+
+# --------------------------------------------------------------------------- data
+def lj_configurations(n_atoms, count, seed=0):
+    """Perturbed cubic-lattice clusters (no two atoms closer than ~0.8), shape (count, 3N)."""
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(n_atoms ** (1 / 3)))
+    grid = np.array(list(itertools.product(range(side), repeat=3))[:n_atoms], dtype=float) * 1.12
+    pts = grid[None] + rng.uniform(-0.08, 0.08, size=(count, n_atoms, 3))
+    return pts.reshape(count, 3 * n_atoms)
+
+
+# --------------------------------------------------------------------------- hand NumPy
+class HandLJ:
+    """Tuned, pair-vectorised NumPy Lennard-Jones: energy, forces (= -gradient), Hessian."""
+
+    def __init__(self, n_atoms, eps=1.0, sigma=1.0):
+        self.n = n_atoms
+        self.i, self.j = np.triu_indices(n_atoms, 1)
+        self.eps, self.sigma = eps, sigma
+        inc = np.zeros((n_atoms, len(self.i)))
+        inc[self.i, np.arange(len(self.i))] = 1
+        inc[self.j, np.arange(len(self.i))] = -1
+        self.incidence = inc
+        self.abs_incidence = np.abs(inc)
+
+    def _pairs(self, q):
+        p = q.reshape(q.shape[0], self.n, 3)
+        d = p[:, self.i] - p[:, self.j]           # (B, P, 3)
+        r2 = np.einsum("bpk,bpk->bp", d, d)
+        return d, r2
+
+    def energy(self, q):
+        _, r2 = self._pairs(q)
+        s6 = (self.sigma**2 / r2) ** 3
+        return 4 * self.eps * (s6 * s6 - s6).sum(axis=1)
+
+    def gradient(self, q):
+        d, r2 = self._pairs(q)
+        inv = 1 / r2
+        s6 = (self.sigma**2 * inv) ** 3
+        coef = self.eps * (-48 * s6 * s6 + 24 * s6) * inv     # dE/dd = coef * d
+        fij = coef[..., None] * d                              # (B, P, 3)
+        g = self.incidence @ fij                               # (B, N, 3)
+        return g.reshape(q.shape[0], 3 * self.n)
+
+    def hessian(self, q):
+        B, n = q.shape[0], self.n
+        d, r2 = self._pairs(q)
+        inv = 1 / r2
+        s6 = (self.sigma**2 * inv) ** 3
+        a = self.eps * (-48 * s6 * s6 + 24 * s6) * inv                  # coefficient of I
+        b = self.eps * (672 * s6 * s6 - 192 * s6) * inv * inv           # coefficient of d d^T
+        blocks = b[..., None, None] * d[..., :, None] * d[..., None, :]
+        blocks[..., [0, 1, 2], [0, 1, 2]] += a[..., None]               # (B, P, 3, 3)
+        H = np.zeros((B, n, n, 3, 3))
+        H[:, self.i, self.j] = -blocks
+        H[:, self.j, self.i] = -blocks
+        diag = (self.abs_incidence @ blocks.reshape(B, -1, 9)).reshape(B, n, 3, 3)
+        H[:, np.arange(n), np.arange(n)] = diag
+        return H.transpose(0, 1, 3, 2, 4).reshape(B, 3 * n, 3 * n)
+
+
+class HandRosenbrock:
+    def value(self, x):
+        return (100 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1 - x[:, :-1]) ** 2).sum(axis=1)
+
+    def gradient(self, x):
+        g = np.zeros_like(x)
+        t = x[:, 1:] - x[:, :-1] ** 2
+        g[:, :-1] = -400 * x[:, :-1] * t - 2 * (1 - x[:, :-1])
+        g[:, 1:] += 200 * t
+        return g
+
+    def hessian(self, x):
+        B, n = x.shape
+        H = np.zeros((B, n, n))
+        k = np.arange(n)
+        diag = np.zeros_like(x)
+        diag[:, :-1] = 1200 * x[:, :-1] ** 2 - 400 * x[:, 1:] + 2
+        diag[:, 1:] += 200
+        H[:, k, k] = diag
+        off = -400 * x[:, :-1]
+        H[:, k[:-1], k[1:]] = off
+        H[:, k[1:], k[:-1]] = off
+        return H
+
+
+def hand_logistic_gradient(w, X, y):
+    z = X @ w
+    s = np.exp(-np.logaddexp(0, -z))
+    return X.T @ (s - y)
+
+
+def hand_logistic_hessian(w, X, y):
+    z = X @ w
+    s = np.exp(-np.logaddexp(0, -z))
+    d = s * (1 - s)
+    return X.T @ (d[:, None] * X)
+
+
+# --------------------------------------------------------------------------- timing
+def median_time(fn, repeat=7, number=1):
+    """Median wall time of fn() over `repeat` runs (each `number` calls), in seconds."""
+    fn()  # warm up (and compile, for jit peers)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    return float(np.median(times))

@@ -1,0 +1,971 @@
+"""Compile a scalar function and its derivatives into fast, batched NumPy kernels.
+
+``compile(f, wrt, params=(), backend="numpy")`` derives the gradient and the
+Hessian (SymEngine fast path, Hessian from the gradient, upper triangle only),
+shares common subexpressions across value, gradient and Hessian, lowers
+overflow-prone patterns to stable forms (:mod:`symcalc.numpy_printer`), and
+writes the kernel as a readable, standalone Python module (it imports numpy
+only) into a cache directory, then imports it, so ``inspect.getsource`` and
+``pdb`` work on it.
+
+Two kinds of problem:
+
+* **explicit symbols** (``wrt`` a list of Symbols): ``x`` has shape ``(..., n)``,
+  batched over the leading axes; parameters are scalars or arrays that broadcast
+  to the batch shape. ``value -> (...)``, ``gradient -> (..., n)``,
+  ``hessian -> (..., n, n)``.
+* **matrix form** (``wrt`` a MatrixSymbol vector, f written with MatrixSymbols):
+  arguments are arrays of the declared shapes (``w (n,)``, ``X (m, n)``,
+  ``y (m,)``) and the kernel is a few BLAS calls (``X.T @ (d[:, None] * X)``),
+  never element formulas.
+
+>>> import numpy as np, sympy as sp
+>>> x, y, a = sp.symbols("x y a")
+>>> k = compile((a - x)**2 + 100*(y - x**2)**2, [x, y], params=[a])
+>>> k.value(np.array([[1.0, 1.0], [0.0, 0.0]]), 1.0)
+array([0., 1.])
+>>> k.gradient(np.array([1.0, 2.0]), 1.0)
+array([-400.,  200.])
+>>> k.hessian(np.zeros((4, 3, 2)), 1.0).shape
+(4, 3, 2, 2)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+import textwrap
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import sympy as sp
+
+from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize
+
+__all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
+
+BACKENDS = ("numpy", "native")
+_FORMULA_CHARS = 600  # longest formula quoted in a generated comment
+
+
+# ---------------------------------------------------------------------------
+# Input checking
+# ---------------------------------------------------------------------------
+def _reject_text(obj: Any, what: str) -> None:
+    if isinstance(obj, str):
+        raise InputTypeError(
+            f"{what} is a string ({obj!r}); symcalc never evaluates text. "
+            "Build it from SymPy objects, or read it with symcalc.parse(text, ...)."
+        )
+
+
+def _as_symbol_list(items: Any, what: str, allow_empty: bool) -> list[sp.Symbol]:
+    _reject_text(items, what)
+    if isinstance(items, sp.Symbol):
+        items = [items]
+    elif isinstance(items, sp.MatrixBase):
+        items = list(items)
+    try:
+        items = list(items)
+    except TypeError:
+        raise InputTypeError(f"{what} must be a sequence of Symbols, got {type(items).__name__}") from None
+    if not items and not allow_empty:
+        raise InputError(f"{what} is empty: name at least one variable")
+    for k, s in enumerate(items):
+        _reject_text(s, f"{what}[{k}]")
+        if not isinstance(s, sp.Symbol):
+            raise InputTypeError(f"{what}[{k}] = {s!r} is not a Symbol (it is a {type(s).__name__})")
+    return items
+
+
+def _check_distinct(wrt, params):
+    seen = set()
+    for s in list(wrt) + list(params):
+        if s in seen:
+            raise InputError(f"the symbol {s} appears twice in wrt/params; each name must be given once")
+        seen.add(s)
+
+
+def _scalar_expr(f: Any) -> sp.Expr:
+    _reject_text(f, "f")
+    if isinstance(f, sp.MatrixBase):
+        if f.shape != (1, 1):
+            raise ShapeError(f"f must be a scalar, got a {f.rows} x {f.cols} Matrix")
+        f = f[0, 0]
+    try:
+        f = sp.sympify(f, strict=True)
+    except (sp.SympifyError, TypeError):
+        raise InputTypeError(f"f must be a SymPy expression, got {type(f).__name__}") from None
+    if not isinstance(f, sp.Expr):
+        raise InputTypeError(f"f must be a scalar expression, got {type(f).__name__}")
+    return f
+
+
+def _check_free_symbols(exprs, known, what="f"):
+    free = set()
+    for e in exprs:
+        free |= e.free_symbols
+    unknown = sorted(free - set(known), key=str)
+    if unknown:
+        names = ", ".join(map(str, unknown))
+        raise InputError(f"{what} contains {names}, which is neither a variable (wrt) nor a parameter "
+                         f"(params); add it to params=... to pass its value at call time")
+
+
+def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
+    """value as a float32/float64 array; integers become float64; others are refused."""
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        raise InputError(f"{name} must be a numeric array, got {type(value).__name__}") from None
+    kind = arr.dtype.kind
+    if kind in "iub":
+        arr = arr.astype(dtype or np.float64)
+    elif kind == "f":
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float64)
+        if dtype is not None and arr.dtype != dtype:
+            arr = arr.astype(dtype)
+    else:
+        raise InputError(f"{name} must be a real floating array (float32 or float64), got dtype {arr.dtype}")
+    return arr
+
+
+# ---------------------------------------------------------------------------
+# Derivation (explicit symbols)
+# ---------------------------------------------------------------------------
+class _Derivatives:
+    """f, its gradient and the Hessian's upper triangle, in SymEngine (fast path) or SymPy.
+
+    ``engine`` is "symengine" when f uses only functions SymEngine knows and no
+    precomputed derivatives were given; then nothing is converted to SymPy
+    until a printer or the user asks (:meth:`sympy_gradient`).
+    """
+
+    def __init__(self, f, wrt, params=(), gradient=None, hessian=None):
+        from symcalc import native
+
+        self.wrt = list(wrt)
+        self.names = native.back_map(wrt, params)
+        if gradient is None and hessian is None and native.can_take(f):
+            self.engine = "symengine"
+            self.derived = native.derive_symengine(f, wrt, params)
+            self.f, _, self.grad, self.upper = self.derived
+        else:
+            self.engine = "sympy"
+            self.f = f
+            self.grad, self.upper = _derive_explicit(f, wrt, gradient, hessian)
+
+    def sympy_gradient(self):
+        if self.engine == "sympy":
+            return list(self.grad)
+        return [sp.sympify(g).xreplace(self.names) for g in self.grad]
+
+    def cse(self, exprs, prefix):
+        """CSE of some of f / gradient / Hessian entries, as stabilized SymPy pieces."""
+        if self.engine == "symengine":
+            from symcalc import native
+            repl, reduced = native.cse_to_sympy(exprs, self.names, prefix)
+            return [(t, stabilize(e)) for t, e in repl], [stabilize(e) for e in reduced]
+        stable = [stabilize(e) for e in exprs]
+        replacements, reduced = sp.cse(stable, symbols=sp.numbered_symbols(prefix), order="none")
+        return list(replacements), list(reduced)
+
+    def show(self, e):
+        """A short readable form of e for a comment (user names), or '' when long."""
+        text = str(e)
+        if len(text) > 80:
+            return None
+        if self.engine == "symengine":
+            text = str(sp.sympify(e).xreplace(self.names))
+        return text
+
+    def sympy_upper(self):
+        if self.engine == "sympy":
+            return dict(self.upper)
+        return {k: sp.sympify(v).xreplace(self.names) for k, v in self.upper.items()}
+
+
+def _derive_explicit(f, wrt, gradient=None, hessian=None):
+    """Gradient list and Hessian (upper triangle dict) as SymPy, Hessian from the gradient."""
+    from symcalc import fastdiff
+
+    names = {sp.Symbol(s.name): s for s in wrt}
+
+    if gradient is None:
+        grad = [g.xreplace(names) for g in fastdiff.gradient_entries(f, wrt)]
+    else:
+        grad = [sp.sympify(g) for g in (list(gradient) if not isinstance(gradient, sp.MatrixBase) else list(gradient))]
+        if len(grad) != len(wrt):
+            raise ShapeError(f"gradient has {len(grad)} entries but there are {len(wrt)} variables")
+    if hessian is None:
+        H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
+    else:
+        H = sp.Matrix(hessian)
+        if H.shape != (len(wrt), len(wrt)):
+            raise ShapeError(f"hessian must be {len(wrt)} x {len(wrt)}, got {H.rows} x {H.cols}")
+    n = len(wrt)
+    upper = {(i, j): H[i, j] for i in range(n) for j in range(i, n) if H[i, j] != 0}
+    return grad, upper
+
+
+# ---------------------------------------------------------------------------
+# Code generation helpers
+# ---------------------------------------------------------------------------
+def _short(expr, limit=_FORMULA_CHARS) -> str:
+    text = sp.sstr(expr)
+    return text if len(text) <= limit else text[: limit - 5] + " ..."
+
+
+def _is_constant(e) -> bool:
+    return not e.free_symbols
+
+
+def _temp_prefix(symbols) -> str:
+    names = {s.name for s in symbols}
+    for prefix in ("t", "tmp", "_t"):
+        if not any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in names):
+            return prefix
+    return "_tmp"
+
+
+def _collect_int_powers(exprs):
+    """{base: set of integer exponents} over all Pow(base, int) nodes worth lowering."""
+    found: dict = {}
+    for e in exprs:
+        for p in e.atoms(sp.Pow):
+            base, ex = p.args
+            if ex.is_Integer and abs(int(ex)) <= 64 and (ex < 0 or ex > 2 or not base.is_Symbol):
+                found.setdefault(base, set()).add(int(ex))
+    return found
+
+
+def _power_ladder(base, exps):
+    """Temporaries computing base**k for every k in exps by multiplication only.
+
+    Negative powers go through one reciprocal r = 1/base, then the same ladder on r.
+    Returns (assignments [(Symbol, expr)], substitution {Pow: Symbol}).
+    """
+    assignments, subs = [], {}
+    for sign, ks in ((1, sorted(k for k in exps if k > 0)), (-1, sorted(-k for k in exps if k < 0))):
+        if not ks:
+            continue
+        root = base
+        if sign < 0:
+            root = sp.Symbol(f"{base.name}_inv")
+            assignments.append((root, sp.Pow(base, -1, evaluate=False)))
+        have = {1: root}
+
+        def need(k):
+            if k in have:
+                return have[k]
+            half = k // 2
+            a, b = need(half), need(k - half)
+            sym = sp.Symbol(f"{base.name}_{'p' if sign > 0 else 'm'}{k}")
+            assignments.append((sym, sp.Mul(a, b, evaluate=False)))
+            have[k] = sym
+            return sym
+
+        for k in ks:
+            subs[sp.Pow(base, sign * k)] = need(k)
+    return assignments, subs
+
+
+def _lower_powers(assignments, outputs, inputs, prefix="t"):
+    """Integer powers as multiplication ladders, placed right after their base is known.
+
+    A compound base (``(a - b)**2``) is first named as a temporary of its own, so
+    it is computed once. NumPy's ``x**k`` costs ~10 multiplications.
+    """
+    all_exprs = [e for _, e in assignments] + list(outputs)
+    powers = _collect_int_powers(all_exprs)
+    if not powers:
+        return assignments, outputs
+    position = {sym: k for k, (sym, _) in enumerate(assignments)}
+    inserts: dict[int, list] = {}
+    subs = {}
+    for n_base, (base, exps) in enumerate(sorted(powers.items(), key=lambda kv: str(kv[0]))):
+        at = max((position.get(s, -1) for s in base.free_symbols), default=-1)
+        ladder_base = base
+        if not base.is_Symbol:
+            ladder_base = sp.Symbol(f"{prefix}b{n_base}")
+            inserts.setdefault(at, []).append((ladder_base, base))
+        ladder, s = _power_ladder(ladder_base, exps)
+        subs.update({sp.Pow(base, k): s[sp.Pow(ladder_base, k)] if k != 1 else ladder_base for k in exps})
+        inserts.setdefault(at, []).extend(ladder)
+    # bases are rewritten with the ladders of their own sub-bases (nested powers)
+    result = [(sym, e.xreplace(subs)) for sym, e in inserts.get(-1, [])]
+    for k, (sym, e) in enumerate(assignments):
+        result.append((sym, e.xreplace(subs)))
+        result.extend((s2, e2.xreplace(subs)) for s2, e2 in inserts.get(k, []))
+    return result, [o.xreplace(subs) for o in outputs]
+
+
+class _Emitter:
+    """Writes the lines of one generated function with a shared printer."""
+
+    def __init__(self, printer: StableNumPyPrinter):
+        self.printer = printer
+        self.lines: list[str] = []
+
+    def line(self, text=""):
+        self.lines.append(text)
+
+    def code(self, expr) -> str:
+        return self.printer.doprint(expr)
+
+
+def _literal(expr) -> str | None:
+    """A float literal for a number, None for anything that is not a number."""
+    if expr.is_number:
+        value = complex(sp.N(expr))
+        if value.imag:
+            raise InputError(f"the derivative has the complex constant {expr}; symcalc compiles real kernels")
+        return repr(float(value.real))
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Explicit-symbol source
+# ---------------------------------------------------------------------------
+def _explicit_function(name, doc, exprs_with_targets, wrt, params, var_names, printer, d):
+    """One generated function: unpack x, temporaries (CSE + power ladders), output stores.
+
+    exprs_with_targets: list of (expr, target-code, comment) for the outputs.
+    """
+    exprs = [e for e, _, _ in exprs_with_targets]
+    nonconst = [(k, e) for k, e in enumerate(exprs) if not _is_constant(e)]
+    symbols = list(wrt) + list(params)
+    repl, reduced = d.cse([e for _, e in nonconst], _temp_prefix(symbols)) if nonconst else ([], [])
+    repl, reduced = _lower_powers(repl, reduced, wrt, _temp_prefix(symbols))
+    final = [sp.sympify(e) if _is_constant(e) else e for e in exprs]
+    exprs_with_targets = [(d.show(e), t, c) for e, t, c in exprs_with_targets]
+    for (k, _), r in zip(nonconst, reduced):
+        final[k] = r
+    used = set()
+    for _, e in repl:
+        used |= e.free_symbols
+    for e in final:
+        used |= getattr(e, "free_symbols", set())
+    em = _Emitter(printer)
+    args = ", ".join(["xs"] + var_names["params"] + ["out"])
+    em.line(f"def {name}({args}):")
+    em.line(f'    """{doc}"""')
+    n = len(wrt)
+    unpack = [var_names["wrt"][k] if wrt[k] in used else "_" for k in range(n)]
+    if any(u != "_" for u in unpack):
+        if n == 1:
+            em.line(f"    {unpack[0]} = xs[0]")
+        else:
+            for start in range(0, n, 12):
+                chunk = unpack[start:start + 12]
+                if all(u == "_" for u in chunk):
+                    continue
+                em.line(f"    {', '.join(chunk)}{',' if len(chunk) == 1 else ''} = xs[{start}:{start + len(chunk)}]")
+    for sym, e in repl:
+        em.line(f"    {sym} = {em.code(e)}")
+    for (e, target, comment), r in zip(exprs_with_targets, final):
+        lit = _literal(r) if r.is_number else None
+        if lit is not None and float(lit) == 0.0:
+            continue  # outputs arrive zero-filled
+        rhs = lit if lit is not None else em.code(r)
+        note = f"{comment} = {e}" if e is not None else comment
+        em.line(f"    {target} = {rhs}  # {note}")
+    em.line("    return out")
+    return em.lines
+
+
+def _explicit_source(f, d, wrt, params, title):
+    f_work, grad, upper = d.f, d.grad, d.upper
+    var_names = {"wrt": [_py_name(s, "x", k) for k, s in enumerate(wrt)],
+                 "params": [_py_name(s, "p", k) for k, s in enumerate(params)]}
+    printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
+    # print symbols under their python names
+    for s, name in zip(list(wrt) + list(params), var_names["wrt"] + var_names["params"]):
+        printer._substitutions[s] = name
+    n = len(wrt)
+    value_t = [(f_work, "out[...]", "f")]
+    grad_t = [(g, f"out[{i}]", f"df/d{wrt[i]}") for i, g in enumerate(grad)]
+    hess_t = []
+    for (i, j), h in upper.items():
+        target = f"out[{i}, {i}]" if i == j else f"out[{i}, {j}] = out[{j}, {i}]"
+        hess_t.append((h, target, f"d2f/d{wrt[i]}d{wrt[j]}"))
+    shape_doc = (f"xs: the points, variables first, shape ({n}, ...); outputs are variables-first "
+                 "too (contiguous stores) and arrive zero-filled")
+    funcs = [
+        ("value", f"f at the points. {shape_doc}; out has shape (...).", value_t),
+        ("gradient", f"The gradient, out[i] = df/dx_i. {shape_doc}; out ({n}, ...).", grad_t),
+        ("hessian", f"The Hessian, upper triangle computed once and mirrored. {shape_doc}; out ({n}, {n}, ...).",
+         hess_t),
+    ]
+    blocks = [_explicit_function(name, doc, targets, wrt, params, var_names, printer, d)
+              for name, doc, targets in funcs]
+    # value and gradient, and all three, share one CSE pass
+    blocks.append(_fused(printer, d, wrt, params, var_names, shape_doc,
+                         "value_and_gradient", [("out_value", value_t), ("out_gradient", grad_t)]))
+    blocks.append(_fused(printer, d, wrt, params, var_names, shape_doc, "value_gradient_hessian",
+                         [("out_value", value_t), ("out_gradient", grad_t), ("out_hessian", hess_t)]))
+    header = _module_header(title, f, wrt, params, var_names, printer)
+    return header + "\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+def _fused(printer, d, wrt, params, var_names, shape_doc, name, groups):
+    """A function filling several outputs from one shared CSE."""
+    targets = []
+    for out_name, items in groups:
+        for e, target, comment in items:
+            targets.append((e, target.replace("out[", f"{out_name}["), comment))
+    doc = f"{' and '.join(g[0][4:] for g in groups)} from one set of shared temporaries. {shape_doc}."
+    lines = _explicit_function(name, doc, targets, wrt, params, var_names, printer, d)
+    outs = [g[0] for g in groups]
+    lines[0] = lines[0].replace(", out)", ", " + ", ".join(outs) + ")")
+    lines[-1] = f"    return {', '.join(outs)}"
+    return lines
+
+
+def _py_name(sym, prefix, k):
+    name = sym.name
+    if name.isidentifier() and not name.startswith("_") and name not in _RESERVED:
+        return name
+    return f"{prefix}{k}"
+
+
+_RESERVED = {"np", "xs", "out", "out_value", "out_gradient", "out_hessian", "value", "gradient", "hessian",
+             "lambda", "def", "return", "import", "in", "is", "if", "else", "for", "while", "and", "or",
+             "not", "None", "True", "False", "class", "from", "as", "with", "pass", "del", "global"}
+
+
+def _module_header(title, f, wrt, params, var_names, printer):
+    helpers = [HELPERS[h] for h in sorted(printer.helpers_used)]
+    var_line = ", ".join(f"{n} = xs[{k}]" if str(s) == n else f"{n} = xs[{k}] ({s})"
+                         for k, (s, n) in enumerate(zip(wrt, var_names["wrt"])))
+    param_line = ", ".join(var_names["params"]) or "none"
+    doc = textwrap.dedent(f'''\
+        """{title}
+
+        Generated by symcalc.compile; standalone (imports numpy only).
+
+        f = {_short(f)}
+
+        variables: {var_line}
+        parameters: {param_line}
+        Each function takes xs, the points with the variables first (shape (n, ...), contiguous),
+        the parameters (scalars or arrays broadcasting to the batch shape), and
+        preallocated, zero-filled outputs, which it fills and returns.
+        """''')
+    parts = [doc, "import numpy as np"] + helpers
+    return "\n\n".join(p.rstrip("\n") for p in parts)
+
+
+# ---------------------------------------------------------------------------
+# Writing and importing generated modules
+# ---------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """Where generated kernels are written: $SYMCALC_CACHE, ~/.cache/symcalc/kernels, or a temp dir."""
+    env = os.environ.get("SYMCALC_CACHE")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.home() / ".cache" / "symcalc" / "kernels",
+                   Path(tempfile.gettempdir()) / "symcalc-kernels"]
+    for path in candidates:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+            return path
+        except OSError:
+            continue
+    raise OSError("no writable cache directory for compiled kernels; set SYMCALC_CACHE")
+
+
+def _load_source(source: str, stem: str):
+    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
+    modname = f"symcalc_kernel_{stem}_{digest}"
+    path = cache_dir() / f"{modname}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    if modname in sys.modules:
+        return sys.modules[modname], path
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def _stem(wrt) -> str:
+    return f"{len(wrt)}vars"
+
+
+# ---------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------
+class Kernel:
+    """Batched value / gradient / Hessian of one scalar function of n variables.
+
+    Built by :func:`compile`. ``x`` has shape ``(..., n)``; each parameter is a
+    scalar or an array broadcasting to ``x.shape[:-1]``. float32 in gives
+    float32 out, float64 gives float64 (integers count as float64).
+
+    The NumPy backend computes into variables-first buffers (every store is
+    contiguous: writing ``out[..., i, j]`` for a large batch is strided and
+    costs more than the arithmetic), and returns them as views of shape
+    ``(..., n)`` / ``(..., n, n)``; ``np.ascontiguousarray`` gives C order.
+
+    Attributes: ``f``, ``wrt``, ``params``, ``gradient_exprs`` (list),
+    ``hessian_exprs`` (SymPy Matrix), ``backend`` (the one actually used),
+    ``source`` (the generated module's text), ``path`` (its file),
+    ``module`` (the imported module).
+    """
+
+    def __init__(self, f, wrt, params, derivatives, source, module, path, native=None):
+        self.f = f
+        self.wrt = tuple(wrt)
+        self.params = tuple(params)
+        self.n = len(wrt)
+        self._derivatives = derivatives
+        self.source = source
+        self.module = module
+        self.path = path
+        self._native = native
+        self.backend = "native" if native is not None else "numpy"
+
+    @property
+    def gradient_exprs(self) -> list:
+        """The gradient entries (SymPy)."""
+        return self._derivatives.sympy_gradient()
+
+    @property
+    def hessian_exprs(self) -> sp.Matrix:
+        """The Hessian (SymPy Matrix, symmetric)."""
+        n = self.n
+        H = sp.zeros(n, n)
+        for (i, j), h in self._derivatives.sympy_upper().items():
+            H[i, j] = H[j, i] = h
+        return H
+
+    def __repr__(self):
+        names = ", ".join(map(str, self.wrt))
+        extra = f"; params {', '.join(map(str, self.params))}" if self.params else ""
+        return f"<symcalc Kernel of f({names}){extra}, backend={self.backend}>"
+
+    # -- argument handling ---------------------------------------------------
+    def _prepare(self, x, params):
+        x = _float_array(x, "x")
+        n = self.n
+        names = ", ".join(map(str, self.wrt))
+        if x.ndim == 0 or x.shape[-1] != n:
+            raise ShapeError(f"x must have shape (..., {n}) (last axis: the variables {names}); "
+                             f"got shape {x.shape}")
+        if len(params) != len(self.params):
+            expected = ", ".join(map(str, self.params)) or "none"
+            raise InputError(f"expected {len(self.params)} parameter value(s) ({expected}) after x, "
+                             f"got {len(params)}")
+        batch = x.shape[:-1]
+        values = []
+        for sym, p in zip(self.params, params):
+            arr = _float_array(p, f"parameter {sym}", dtype=x.dtype)
+            try:
+                ok = np.broadcast_shapes(arr.shape, batch) == batch
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ShapeError(f"parameter {sym} has shape {arr.shape}, which does not broadcast to "
+                                 f"the batch shape {batch} of x (expected a scalar or shape {batch})")
+            values.append(arr if arr.ndim else arr[()])
+        return x, batch, values
+
+    def _variables_first(self, x):
+        return np.ascontiguousarray(np.moveaxis(x, -1, 0))
+
+    @staticmethod
+    def _buffer(batch, lead, dtype):
+        """A zero-filled variables-first output buffer: shape lead + batch."""
+        return np.zeros(tuple(lead) + tuple(batch), dtype=dtype)
+
+    @staticmethod
+    def _user_layout(buf, k):
+        """The buffer seen as (..., n) or (..., n, n): a view, no copy."""
+        if k == 1:
+            return np.moveaxis(buf, 0, -1)
+        return np.moveaxis(buf, (0, 1), (-2, -1))
+
+    # -- evaluation ----------------------------------------------------------
+    def value(self, x, *params):
+        """f at x: shape x.shape[:-1]."""
+        x, batch, ps = self._prepare(x, params)
+        if self._native is not None:
+            return self._native.value(x, ps, batch)
+        out = np.zeros(batch, dtype=x.dtype)
+        self.module.value(self._variables_first(x), *ps, out)
+        return out if batch else out[()]
+
+    def gradient(self, x, *params):
+        """The gradient at x: shape x.shape (..., n)."""
+        x, batch, ps = self._prepare(x, params)
+        if self._native is not None:
+            return self._native.gradient(x, ps, batch)
+        out = self._buffer(batch, (self.n,), x.dtype)
+        self.module.gradient(self._variables_first(x), *ps, out)
+        return self._user_layout(out, 1)
+
+    def hessian(self, x, *params):
+        """The Hessian at x: shape (..., n, n), symmetric."""
+        x, batch, ps = self._prepare(x, params)
+        if self._native is not None:
+            return self._native.hessian(x, ps, batch)
+        out = self._buffer(batch, (self.n, self.n), x.dtype)
+        self.module.hessian(self._variables_first(x), *ps, out)
+        return self._user_layout(out, 2)
+
+    def value_and_gradient(self, x, *params):
+        """(f, gradient) from one pass with shared temporaries."""
+        x, batch, ps = self._prepare(x, params)
+        if self._native is not None:
+            return self._native.value_and_gradient(x, ps, batch)
+        v = np.zeros(batch, dtype=x.dtype)
+        g = self._buffer(batch, (self.n,), x.dtype)
+        self.module.value_and_gradient(self._variables_first(x), *ps, v, g)
+        return (v if batch else v[()]), self._user_layout(g, 1)
+
+    def value_gradient_hessian(self, x, *params):
+        """(f, gradient, Hessian) from one pass with shared temporaries."""
+        x, batch, ps = self._prepare(x, params)
+        if self._native is not None:
+            return self._native.value_gradient_hessian(x, ps, batch)
+        v = np.zeros(batch, dtype=x.dtype)
+        g = self._buffer(batch, (self.n,), x.dtype)
+        h = self._buffer(batch, (self.n, self.n), x.dtype)
+        self.module.value_gradient_hessian(self._variables_first(x), *ps, v, g, h)
+        return (v if batch else v[()]), self._user_layout(g, 1), self._user_layout(h, 2)
+
+    # -- SciPy ------------------------------------------------------------------
+    def as_scipy(self, *params):
+        """(fun, jac, hess) for ``scipy.optimize.minimize`` at fixed parameter values.
+
+        >>> import sympy as sp
+        >>> x, y = sp.symbols("x y")
+        >>> fun, jac, hess = compile((x - 1)**2 + (y + 2)**2, [x, y]).as_scipy()
+        >>> fun([0.0, 0.0]), jac([0.0, 0.0]).tolist()
+        (5.0, [-2.0, 4.0])
+        """
+        return _scipy_triple(self, params)
+
+
+def _scipy_triple(kernel, params):
+    def fun(x):
+        return float(kernel.value(np.asarray(x, dtype=float), *params))
+
+    def jac(x):
+        return np.asarray(kernel.gradient(np.asarray(x, dtype=float), *params), dtype=float)
+
+    def hess(x):
+        return np.asarray(kernel.hessian(np.asarray(x, dtype=float), *params), dtype=float)
+
+    return fun, jac, hess
+
+
+# ---------------------------------------------------------------------------
+# The public entry point
+# ---------------------------------------------------------------------------
+def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian=None,
+            name: str | None = None, opt_level: int | None = None):
+    """Compile f and its gradient and Hessian into a batched :class:`Kernel`.
+
+    Parameters
+    ----------
+    f : SymPy scalar expression (explicit symbols) or matrix-form scalar
+        (``Trace(...)`` of a 1 x 1 matrix expression, ``log(det(...))``, ...).
+    wrt : the variables: a list of Symbols, or one MatrixSymbol vector (matrix form).
+    params : the other symbols f contains (Symbols, or MatrixSymbols in matrix form),
+        passed after x at call time.
+    backend : "numpy" (generated NumPy source) or "native" (SymEngine's LLVM
+        compiler; falls back to NumPy with a warning where it cannot).
+    gradient, hessian : optional precomputed derivatives (skip the derivation).
+    name : a title for the generated module.
+    opt_level : LLVM optimisation level for backend="native" (default: 1 up to 40
+        variables, else 0: higher levels compile much longer for little gain).
+
+    >>> import sympy as sp, numpy as np
+    >>> x = sp.Symbol("x")
+    >>> compile(sp.log(1 + sp.exp(x)), [x]).value(np.array([[1000.0], [-1000.0]]))
+    array([1000.,    0.])
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if _is_matrix_problem(f, wrt, params):
+        return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
+    f = _scalar_expr(f)
+    wrt = _as_symbol_list(wrt, "wrt", allow_empty=False)
+    params = _as_symbol_list(params, "params", allow_empty=True)
+    _check_distinct(wrt, params)
+    _check_free_symbols([f], list(wrt) + list(params))
+    f_stable = stabilize(f)
+    d = _Derivatives(f_stable, wrt, params, gradient, hessian)
+    title = name or f"Kernel for f({', '.join(map(str, wrt))})"
+    native = None
+    if backend == "native":
+        from symcalc import native as native_mod
+        try:
+            derived = d.derived if d.engine == "symengine" else None
+            native = native_mod.NativeKernel(f_stable, wrt, params, derived, opt_level=opt_level)
+        except native_mod.NativeUnsupported as exc:
+            warnings.warn(f"backend='native' cannot compile this function ({exc}); "
+                          "using the NumPy backend instead", RuntimeWarning, stacklevel=2)
+    source = _explicit_source(f, d, wrt, params, title)
+    module, path = _load_source(source, _stem(wrt))
+    return Kernel(f, wrt, params, d, source, module, path, native=native)
+
+
+def kernel_source(f, wrt, params=(), **kwargs) -> str:
+    """The generated module's source for f (what ``compile(...).source`` holds)."""
+    return compile(f, wrt, params, **kwargs).source
+
+
+# ---------------------------------------------------------------------------
+# Matrix form
+# ---------------------------------------------------------------------------
+def _is_matrix_problem(f, wrt, params) -> bool:
+    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
+        return True
+    if isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and f.atoms(sp.MatrixSymbol):
+        return True
+    return False
+
+
+def _matrix_symbols_of(expr):
+    return {a for a in expr.atoms(sp.MatrixSymbol)} | {a for a in expr.free_symbols if isinstance(a, sp.Symbol)}
+
+
+def _dims(shape):
+    return [d for d in shape if isinstance(d, sp.Symbol)]
+
+
+def _array_ndim(M) -> int:
+    """How many axes the array for M has: 0 scalar, 1 vector (n x 1 or 1 x n), 2 matrix."""
+    if not isinstance(M, sp.MatrixSymbol):
+        return 0
+    r, c = M.shape
+    return 1 if (c == 1 or r == 1) else 2
+
+
+def _array_shape(M):
+    if _array_ndim(M) == 0:
+        return ()
+    r, c = M.shape
+    if c == 1:
+        return (r,)
+    if r == 1:
+        return (c,)
+    return (r, c)
+
+
+def _matrix_scalar(f):
+    _reject_text(f, "f")
+    if isinstance(f, sp.MatrixExpr):
+        if f.shape != (1, 1):
+            raise ShapeError(f"f must be a scalar (a 1 x 1 matrix expression), got shape {f.shape}")
+        return sp.Trace(f)
+    if not isinstance(f, sp.Expr):
+        raise InputTypeError(f"f must be a SymPy scalar or 1 x 1 matrix expression, got {type(f).__name__}")
+    return f
+
+
+def _matrix_derivatives(f, wrt, gradient, hessian):
+    from symcalc import calculus
+
+    if gradient is None:
+        gradient = calculus.gradient(f, wrt)
+    want_hessian = _array_ndim(wrt) <= 1
+    if hessian is None and want_hessian:
+        hessian = calculus.hessian(f, wrt)
+    return gradient, hessian
+
+
+def _matrix_source(title, f, G, H, wrt, params):
+    printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
+    arg_syms = [wrt] + list(params)
+    arg_names = [str(a) for a in arg_syms]
+    dim_lines, seen = [], set()
+    for a, name in zip(arg_syms, arg_names):
+        for axis, d in enumerate(_array_shape(a)):
+            if isinstance(d, sp.Symbol) and d not in seen:
+                seen.add(d)
+                dim_lines.append(f"    {d} = {name}.shape[{axis}]")
+    outputs = {"value": [f], "gradient": [G], "hessian": [H] if H is not None else None}
+    funcs = [("value", ["value"]), ("gradient", ["gradient"])]
+    if H is not None:
+        funcs.append(("hessian", ["hessian"]))
+    funcs.append(("value_and_gradient", ["value", "gradient"]))
+    if H is not None:
+        funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
+    blocks = []
+    for fname, parts in funcs:
+        exprs = [outputs[p][0] for p in parts]
+        repl, reduced = sp.cse([stabilize(e) for e in exprs], symbols=sp.numbered_symbols("t"), order="none")
+        lines = [f"def {fname}({', '.join(arg_names)}):",
+                 f'    """{" and ".join(parts)} (matrix form, BLAS calls; arrays of the declared shapes)."""']
+        body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+        results = []
+        for p, r in zip(parts, reduced):
+            lines_formula = _short(outputs[p][0], 200)
+            body.append(f"    # {p} = {lines_formula}")
+            body.append(f"    {p}_ = {printer.doprint(r)}")
+            results.append(f"{p}_")
+        text = "\n".join(body)
+        used_dims = [ln for ln in dim_lines if re.search(rf"\b{ln.split('=')[0].strip()}\b", text)]
+        lines += used_dims + body + [f"    return {', '.join(results)}"]
+        blocks.append(lines)
+    helpers = [HELPERS[h] for h in sorted(printer.helpers_used)]
+    shapes = ", ".join(f"{n} {_array_shape(a) or '()'}" for a, n in zip(arg_syms, arg_names))
+    doc = textwrap.dedent(f'''\
+        """{title}
+
+        Generated by symcalc.compile (matrix form); standalone (imports numpy only).
+
+        f = {_short(f)}
+        gradient = {_short(G)}
+        hessian = {_short(H) if H is not None else "(not compiled)"}
+
+        arguments: {shapes} (column vectors are 1-D arrays)
+        """''')
+    header = "\n\n".join(p.rstrip("\n") for p in [doc, "import numpy as np"] + helpers)
+    return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+class MatrixKernel:
+    """value / gradient / Hessian of a matrix-form scalar f(w; X, y, ...): a few BLAS calls.
+
+    Arguments are arrays of the declared shapes (column vectors as 1-D arrays);
+    symbolic sizes (m, n) are read off the arrays and must agree. Attributes:
+    ``f``, ``gradient_expr``, ``hessian_expr``, ``source``, ``path``, ``module``.
+    """
+
+    backend = "numpy"
+
+    def __init__(self, f, wrt, params, G, H, source, module, path):
+        self.f, self.wrt, self.params = f, wrt, tuple(params)
+        self.gradient_expr, self.hessian_expr = G, H
+        self.source, self.module, self.path = source, module, path
+
+    def __repr__(self):
+        ps = ", ".join(map(str, self.params))
+        return f"<symcalc MatrixKernel of f({self.wrt}{'; ' + ps if ps else ''}), backend=numpy>"
+
+    def _prepare(self, args):
+        syms = [self.wrt] + list(self.params)
+        if len(args) != len(syms):
+            names = ", ".join(map(str, syms))
+            raise InputError(f"expected {len(syms)} arrays ({names}), got {len(args)}")
+        bound: dict = {}
+        out, dtype = [], None
+        for sym, value in zip(syms, args):
+            arr = _float_array(value, str(sym), dtype)
+            dtype = dtype or arr.dtype
+            want = _array_shape(sym)
+            if len(want) == 1 and arr.ndim == 2 and 1 in arr.shape:
+                arr = arr.reshape(-1)
+            if arr.ndim != len(want):
+                raise ShapeError(f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
+                                 f"got shape {arr.shape}")
+            for axis, d in enumerate(want):
+                size = arr.shape[axis]
+                if isinstance(d, sp.Symbol):
+                    if d in bound and bound[d][0] != size:
+                        raise ShapeError(f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
+                                         f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}")
+                    bound.setdefault(d, (size, str(sym)))
+                elif int(d) != size:
+                    raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {arr.shape}")
+            out.append(arr)
+        return out, dtype, bound
+
+    def _finish(self, value, shape_expr, bound, dtype):
+        shape = tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+        arr = np.asarray(value, dtype=dtype)
+        if arr.shape != shape:
+            arr = np.broadcast_to(arr, shape).copy() if arr.size in (1, int(np.prod(shape))) and arr.size == 1 \
+                else arr.reshape(shape)
+        return arr
+
+    def value(self, *args):
+        a, dtype, bound = self._prepare(args)
+        return self._finish(self.module.value(*a), (), bound, dtype)[()]
+
+    def gradient(self, *args):
+        a, dtype, bound = self._prepare(args)
+        return self._finish(self.module.gradient(*a), _array_shape(self.wrt), bound, dtype)
+
+    def hessian(self, *args):
+        if self.hessian_expr is None:
+            raise InputError(f"the Hessian with respect to the matrix {self.wrt} is not compiled "
+                             "(only vector variables get a Hessian kernel)")
+        a, dtype, bound = self._prepare(args)
+        n = _array_shape(self.wrt)[0]
+        return self._finish(self.module.hessian(*a), (n, n), bound, dtype)
+
+    def value_and_gradient(self, *args):
+        a, dtype, bound = self._prepare(args)
+        v, g = self.module.value_and_gradient(*a)
+        return self._finish(v, (), bound, dtype)[()], self._finish(g, _array_shape(self.wrt), bound, dtype)
+
+    def value_gradient_hessian(self, *args):
+        if self.hessian_expr is None:
+            return self.hessian(*args)
+        a, dtype, bound = self._prepare(args)
+        v, g, h = self.module.value_gradient_hessian(*a)
+        n = _array_shape(self.wrt)[0]
+        return (self._finish(v, (), bound, dtype)[()], self._finish(g, _array_shape(self.wrt), bound, dtype),
+                self._finish(h, (n, n), bound, dtype))
+
+    def as_scipy(self, *params):
+        """(fun, jac, hess) for scipy.optimize.minimize, the other arrays fixed."""
+        def fun(w):
+            return float(self.value(np.asarray(w, dtype=float), *params))
+
+        def jac(w):
+            return np.asarray(self.gradient(np.asarray(w, dtype=float), *params), dtype=float)
+
+        def hess(w):
+            return np.asarray(self.hessian(np.asarray(w, dtype=float), *params), dtype=float)
+
+        return fun, jac, hess
+
+
+def _shape_text(shape, bound=None):
+    bound = bound or {}
+    parts = [f"{d}={bound[d][0]}" if d in bound else str(d) for d in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
+    if not isinstance(wrt, sp.MatrixSymbol):
+        raise InputTypeError("in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))")
+    _reject_text(params, "params")
+    params = list(params) if not isinstance(params, (sp.MatrixSymbol, sp.Symbol)) else [params]
+    for k, p in enumerate(params):
+        if not isinstance(p, (sp.MatrixSymbol, sp.Symbol)):
+            raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
+    f = _matrix_scalar(f)
+    dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in _dims(M.shape)}
+    known = {wrt} | set(params)
+    unknown = {s for s in _matrix_symbols_of(f) if s not in known and s not in dims}
+    if unknown:
+        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+    if backend == "native":
+        warnings.warn("backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
+                      "kernels use the NumPy backend (BLAS calls)", RuntimeWarning, stacklevel=3)
+    G, H = _matrix_derivatives(f, wrt, gradient, hessian)
+    title = name or f"Matrix-form kernel for f({wrt}; {', '.join(map(str, params))})"
+    source = _matrix_source(title, f, G, H, wrt, params)
+    module, path = _load_source(source, f"matrix_{wrt}")
+    return MatrixKernel(f, wrt, params, G, H, source, module, path)
