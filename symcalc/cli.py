@@ -279,7 +279,8 @@ def problem_text_from_arguments(args: argparse.Namespace) -> str:
 
     if not args.wrt:
         raise InputError("name the variables to differentiate by: --wrt x y (or give a problem file)")
-    lines = ['title = "command line"']
+    title = f"F = ({args.field})" if getattr(args, "field", None) else f"f = {args.expression}"
+    lines = [f"title = {_toml_value(title)}"]
     if getattr(args, "matrix", False):
         lines.append('notation = "matrix"')
     key_suffix = "_latex" if getattr(args, "latex", False) else ""
@@ -401,9 +402,9 @@ def _counterexample_text(cx: Any) -> str:
     if isinstance(cx, dict) and "point" in cx:
         parts = [f"at {_point_text(cx['point'])}"]
         if "claimed" in cx:
-            parts.append(f"claimed {cx['claimed']}")
+            parts.append(f"claimed {_value_text(cx['claimed'])}")
         if "derived" in cx:
-            parts.append(f"derived {cx['derived']}")
+            parts.append(f"derived {_value_text(cx['derived'])}")
         return ", ".join(parts)
     if isinstance(cx, dict):
         return "at " + _point_text(cx)
@@ -476,15 +477,18 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
 
     if study.claims:
         rows = []
-        for c in study.claims:
+        for i, c in enumerate(study.claims, 1):
             verdict = {True: "HOLDS", False: "FAILS", None: "UNDECIDED"}[c.holds]
-            line = f"{verdict} ({c.method})"
+            shown = c.claim.source or c.claim.text
+            lines = [f"{verdict} ({c.method}): {c.claim.of} = {shown}"]
+            if c.claim.text and c.claim.source:
+                lines.append(f"({c.claim.text})")
             cx = _counterexample_text(c.counterexample)
             if cx:
-                line += f"; counterexample {cx}"
+                lines.append(f"counterexample {cx}")
             if c.explanation and c.holds is not True:
-                line += f"\n{c.explanation}"
-            rows.append((f"{c.claim.of}: {c.claim.text}", line))
+                lines.append(c.explanation)
+            rows.append((f"claim {i}", "\n".join(lines)))
         sections.append(("hand derivations", rows))
 
     checks = [(c.name, ("passed" if c.passed else "FAILED") + (f": {c.detail}" if c.detail else ""))
@@ -585,7 +589,7 @@ def study_json(study, steps: bool = False) -> dict:
         v = study.vectorization
         data["vectorization"] = {"vec": _plain(v.vec), "vec_row": _plain(v.vec_row), "vech": _plain(v.vech),
                                  "identity_holds": v.identity_holds}
-    data["claims"] = [{"of": c.claim.of, "claim": c.claim.text, "holds": c.holds, "method": c.method,
+    data["claims"] = [{"of": c.claim.of, "claim": c.claim.source or c.claim.text, "text": c.claim.text, "holds": c.holds, "method": c.method,
                        "explanation": c.explanation, "counterexample": _plain(c.counterexample)}
                       for c in study.claims]
     data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in study.checks]
