@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import types
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -100,8 +102,26 @@ def _check_text(text: Any, what: str = "the formula") -> str:
 
 
 def _right_hand_side(text: str) -> int:
-    """Offset of the part after the last '=' (``grad f = 2x`` reads ``2x``)."""
+    """Offset of the part after the '=' (``grad f = 2x`` reads ``2x``)."""
     return text.index("=") + 1 if "=" in text else 0
+
+
+_LHS_CHARS = re.compile(r"[A-Za-z0-9\s\\_^{}()\[\]'/,.*+\-|]*")
+_LHS_COMMANDS = {"nabla", "partial", "mathrm", "operatorname", "frac", "dfrac", "tfrac", "d",
+                 "left", "right", "mathbf", "boldsymbol", "bm", "top", "intercal", "mathsf",
+                 "mathit", "text", "vec", ",", ";", "!", " "}
+
+
+def _check_left_hand_side(text: str, end: int, src: "_Source"):
+    """The part before '=' is only read for safety: math characters and harmless commands."""
+    lhs = text[:end - 1]
+    m = _LHS_CHARS.match(lhs)
+    if m.end() != len(lhs):
+        raise src.error(f"unexpected character {lhs[m.end()]!r} before '='", m.end())
+    for cm in re.finditer(r"\\([A-Za-z]+|.)", lhs):
+        name = cm.group(1)
+        if name not in _LHS_COMMANDS and name not in _GREEK and name not in _LATEX_FUNCTIONS:
+            raise src.error(f"unknown LaTeX command \\{name} before '='", cm.start())
 
 
 def _number_token(text: str, i: int, src: _Source) -> tuple[Token, int]:
@@ -287,6 +307,15 @@ class _LatexLexer:
 
     def lex_until(self, closer: str | None):
         start = self.i
+        self.depth = getattr(self, "depth", 0) + 1
+        if self.depth > LIMITS["max_depth"]:
+            raise self.error(f"braces nested more than {LIMITS['max_depth']} levels deep")
+        try:
+            self._lex_until(closer, start)
+        finally:
+            self.depth -= 1
+
+    def _lex_until(self, closer, start):
         while self.i < len(self.text):
             if closer and self.peek() == closer:
                 return
@@ -1211,8 +1240,10 @@ def _run(text, symbols, allow_undeclared, latex):
     src = _Source(text, offset)
     if not text[offset:].strip():
         raise src.error("nothing after '='", len(text))
-    tokens = _LatexLexer(src).lex() if latex else _lex_math(src)
+    if offset:
+        _check_left_hand_side(text, offset, src)
     try:
+        tokens = _LatexLexer(src).lex() if latex else _lex_math(src)
         return _Parser(tokens, src, table, allow_undeclared, latex).parse()
     except RecursionError:
         raise ParseError("the formula is nested too deeply") from None
@@ -1274,3 +1305,13 @@ def parse_any(text: str, symbols=None, allow_undeclared: bool | None = None,
     latex = syntax == "latex" or (syntax == "auto" and isinstance(text, str)
                                   and looks_like_latex(text))
     return _run(text, symbols, allow_undeclared, latex=latex)
+
+
+# ``import symcalc.parse`` binds the package attribute ``symcalc.parse`` to this module,
+# shadowing the lazily exported function of the same name: let the module be called.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return parse(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -29,7 +29,9 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 import threading
+import types
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1353,3 +1355,13 @@ def _realize(expr, table):
 
 
 _ = (ParseError, os)
+
+
+# ``import symcalc.verify`` binds the package attribute ``symcalc.verify`` to this module,
+# shadowing the lazily exported function of the same name: let the module be called.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return verify(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
