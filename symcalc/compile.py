@@ -162,6 +162,7 @@ class _Derivatives:
             self.engine = "sympy"
             self.f = f
             self.grad, self.upper = _derive_explicit(f, wrt, gradient, hessian)
+            _refuse_unevaluated(list(self.grad) + list(self.upper.values()))
 
     def sympy_gradient(self):
         if self.engine == "sympy":
@@ -191,6 +192,15 @@ class _Derivatives:
         if self.engine == "sympy":
             return dict(self.upper)
         return {k: sp.sympify(v).xreplace(self.names) for k, v in self.upper.items()}
+
+
+def _refuse_unevaluated(exprs):
+    for e in exprs:
+        for d in e.atoms(sp.Derivative):
+            inner = d.expr
+            fn = inner.func.__name__ if isinstance(inner, sp.Function) else str(inner)
+            raise InputError(f"the derivative of {inner} has no closed form ({fn} is not differentiable "
+                             "as a smooth function); compile a smooth expression instead")
 
 
 def _derive_explicit(f, wrt, gradient=None, hessian=None):
@@ -278,6 +288,10 @@ def _power_ladder(base, exps):
     return assignments, subs
 
 
+def _tree_size(expr) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
 def _lower_powers(assignments, outputs, inputs, prefix="t"):
     """Integer powers as multiplication ladders, placed right after their base is known.
 
@@ -291,20 +305,25 @@ def _lower_powers(assignments, outputs, inputs, prefix="t"):
     position = {sym: k for k, (sym, _) in enumerate(assignments)}
     inserts: dict[int, list] = {}
     subs = {}
-    for n_base, (base, exps) in enumerate(sorted(powers.items(), key=lambda kv: str(kv[0]))):
+    # smaller bases first: a compound base can contain another's power
+    ordered = sorted(powers.items(), key=lambda kv: (_tree_size(kv[0]), str(kv[0])))
+    for n_base, (base, exps) in enumerate(ordered):
         at = max((position.get(s, -1) for s in base.free_symbols), default=-1)
         ladder_base = base
         if not base.is_Symbol:
             ladder_base = sp.Symbol(f"{prefix}b{n_base}")
-            inserts.setdefault(at, []).append((ladder_base, base))
+            inserts.setdefault(at, []).append((ladder_base, base, True))
         ladder, s = _power_ladder(ladder_base, exps)
         subs.update({sp.Pow(base, k): s[sp.Pow(ladder_base, k)] if k != 1 else ladder_base for k in exps})
-        inserts.setdefault(at, []).extend(ladder)
-    # bases are rewritten with the ladders of their own sub-bases (nested powers)
-    result = [(sym, e.xreplace(subs)) for sym, e in inserts.get(-1, [])]
+        inserts.setdefault(at, []).extend((sym, e, False) for sym, e in ladder)
+    # a compound base is rewritten with the ladders of its own sub-bases; a ladder step is final
+    def placed(items):
+        return [(sym, e.xreplace(subs) if rewrite else e) for sym, e, rewrite in items]
+
+    result = placed(inserts.get(-1, []))
     for k, (sym, e) in enumerate(assignments):
         result.append((sym, e.xreplace(subs)))
-        result.extend((s2, e2.xreplace(subs)) for s2, e2 in inserts.get(k, []))
+        result.extend(placed(inserts.get(k, [])))
     return result, [o.xreplace(subs) for o in outputs]
 
 
@@ -721,9 +740,20 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
         except native_mod.NativeUnsupported as exc:
             warnings.warn(f"backend='native' cannot compile this function ({exc}); "
                           "using the NumPy backend instead", RuntimeWarning, stacklevel=2)
-    source = _explicit_source(f, d, wrt, params, title)
+    source = _generate(_explicit_source, f, d, wrt, params, title)
     module, path = _load_source(source, _stem(wrt))
     return Kernel(f, wrt, params, d, source, module, path, native=native)
+
+
+def _generate(fn, *args):
+    """Run a source generator; a construct NumPy cannot print becomes an InputError naming it."""
+    from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+    try:
+        return fn(*args)
+    except PrintMethodNotImplementedError as exc:
+        what = str(exc).splitlines()[0].split(":", 1)[-1].strip()
+        raise InputError(f"cannot compile {what}: NumPy has no function for it") from None
 
 
 def kernel_source(f, wrt, params=(), **kwargs) -> str:
@@ -966,6 +996,6 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
                       "kernels use the NumPy backend (BLAS calls)", RuntimeWarning, stacklevel=3)
     G, H = _matrix_derivatives(f, wrt, gradient, hessian)
     title = name or f"Matrix-form kernel for f({wrt}; {', '.join(map(str, params))})"
-    source = _matrix_source(title, f, G, H, wrt, params)
+    source = _generate(_matrix_source, title, f, G, H, wrt, params)
     module, path = _load_source(source, f"matrix_{wrt}")
     return MatrixKernel(f, wrt, params, G, H, source, module, path)

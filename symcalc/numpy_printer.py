@@ -202,7 +202,20 @@ class StableNumPyPrinter(NumPyPrinter):
     def _module_format(self, fqn, register=True):
         if fqn.startswith("numpy."):
             fqn = "np." + fqn[len("numpy."):]
+        elif fqn.startswith(("math.", "scipy.", "mpmath.")):
+            from sympy.printing.codeprinter import PrintMethodNotImplementedError
+            # a scalar-only (math) or non-NumPy function: the kernel would not vectorise
+            raise PrintMethodNotImplementedError(f"Unsupported by NumPy: {fqn.split('.', 1)[1]}")
         return fqn
+
+    def _print_NumberSymbol(self, expr):
+        return repr(float(expr))
+
+    def _print_Derivative(self, expr):
+        from symcalc.errors import InputError
+        fn = expr.expr.func.__name__ if isinstance(expr.expr, sp.Function) else str(expr.expr)
+        raise InputError(f"the derivative of {expr.expr} has no closed form ({fn} is not differentiable "
+                         "as a smooth function); compile a smooth expression instead")
 
     def _print_Symbol(self, expr):
         if expr in self._substitutions:
