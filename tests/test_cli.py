@@ -432,3 +432,21 @@ def test_notebooks_are_committed_without_outputs():
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+
+
+class _FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_and_silent_otherwise():
+    err = _FakeTerminal()
+    out = io.StringIO()
+    code = main(["derive", "x^3 - 3*x + y^2", "--wrt", "x", "y", "--analyses", "gradient", "critical_points"],
+                stdout=out, stderr=err)
+    assert code == EXIT_OK
+    shown = err.getvalue()
+    assert "deriving" in shown and "critical points" in shown   # the live status named the work
+    assert "\x1b[" not in out.getvalue()                        # stdout was not a terminal: plain
+    code, _, quiet = run("derive", "x^3 - 3*x + y^2", "--wrt", "x", "y")
+    assert code == EXIT_OK and quiet == ""
