@@ -66,7 +66,7 @@ examples:
   symcalc derive "(x^2 - 1)^2 + (y - x/2)^2" --wrt x y --analyses gradient hessian critical_points descent
   symcalc derive "a*x^2 + b*x" --wrt x --const a b --format latex
   symcalc derive --field "-y; x" --wrt x y              # Jacobian, curl, conservative?, potential
-  symcalc derive "sum((A*w - b)^2)" --wrt w:3 --const A:4x3 b:4 --steps
+  symcalc derive "(A*w - b)^T (A*w - b)" --wrt w:3 --const A:4x3 b:4 --matrix --steps
   symcalc derive examples/ridge.toml --format json > ridge.json
 
 analyses (--analyses): gradient hessian critical_points descent gaussian finite_differences
