@@ -69,6 +69,15 @@ class SymcalcLatexPrinter(LatexPrinter):
             inner = rf"\left({inner}\right)"
         return rf"{inner}^\top"
 
+    def _print_MatAdd(self, expr):
+        """A sum of transposes prints as one transpose: (Xw - y)^T, not w^T X^T - y^T."""
+        terms = list(expr.args)
+        if len(terms) > 1 and all(t.has(sp.Transpose) for t in terms):
+            inner = sp.MatAdd(*[sp.transpose(t) for t in terms]).doit()
+            if _count(inner, sp.Transpose) == 0:
+                return rf"\left({self._print(inner)}\right)^\top"
+        return super()._print_Add(expr)
+
     def _print_Inverse(self, expr):
         arg = expr.arg
         inner = self._print(arg)
@@ -157,6 +166,10 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _count(expr: Any, cls: type) -> int:
+    return sum(1 for a in sp.preorder_traversal(expr) if isinstance(a, cls))
 
 
 _PRINTER_CACHE: dict[tuple, SymcalcLatexPrinter] = {}
