@@ -8,7 +8,7 @@ until one answers (``None`` means "not mine"); it never names a rule.
 >>> import sympy as sp
 >>> from symcalc.rules.scalar import SCALAR_RULES
 >>> [r.name for r in SCALAR_RULES.lookup(sp.sin(sp.Symbol("x")))]
-['sin']
+['sin', 'declared_derivative']
 """
 
 from __future__ import annotations

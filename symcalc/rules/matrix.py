@@ -15,7 +15,7 @@ Three tables, all flat lists of :class:`symcalc.core.Rule` records:
 >>> import sympy as sp
 >>> from symcalc.rules.matrix import MATRIX_RULES
 >>> [r.name for r in MATRIX_RULES.lookup(sp.Inverse(sp.MatrixSymbol("X", 2, 2)))]
-['inverse']
+['inverse', 'matrix_power']
 """
 
 from __future__ import annotations
@@ -49,10 +49,38 @@ def is_zero(e) -> bool:
 
 
 def transpose(e):
-    """e^T with the transposes pushed in (structure-aware: S^T = S for symmetric S)."""
+    """e^T with the transposes pushed in (structure-aware: S^T = S for symmetric S).
+
+    Written out by hand because SymPy's deep ``doit`` rewrites (AB)^-1 as B^-1 A^-1
+    even for rectangular A, B (wrong for (X^T X)^-1).
+    """
     if not isinstance(e, MatrixExpr):
         return e
-    return Transpose(e).doit()
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, MatMul):
+        return mul(*[transpose(a) for a in reversed(e.args)])
+    if isinstance(e, MatAdd):
+        return add(*[transpose(a) for a in e.args])
+    if isinstance(e, Inverse):
+        return Inverse(transpose(e.arg))
+    if isinstance(e, MatPow):
+        return MatPow(transpose(e.base), e.exp)
+    if isinstance(e, HadamardProduct):
+        return HadamardProduct(*[transpose(a) for a in e.args])
+    if isinstance(e, HadamardPower):
+        return HadamardPower(transpose(e.base), e.exp)
+    if isinstance(e, KroneckerProduct):
+        return KroneckerProduct(*[transpose(a) for a in e.args])
+    if isinstance(e, ElementwiseApplyFunction):
+        return ElementwiseApplyFunction(e.function, transpose(e.expr))
+    if isinstance(e, (Identity, DiagMatrix)):
+        return e
+    if isinstance(e, ZeroMatrix):
+        return ZeroMatrix(e.cols, e.rows)
+    if isinstance(e, OneMatrix):
+        return OneMatrix(e.cols, e.rows)
+    return e.T
 
 
 def mul(*args):
@@ -144,9 +172,9 @@ def _diag_matrix(node, d):
 
 
 MATRIX_RULES.add(Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear",
-                      f"{CB} (34)", _mat_sum), MatAdd)
+                      f"{CB} (35)", _mat_sum), MatAdd)
 MATRIX_RULES.add(Rule("transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear",
-                      f"{CB} (38)", _transpose), Transpose)
+                      f"{CB} (44)", _transpose), Transpose)
 MATRIX_RULES.add(Rule("trace", "Linearity of the trace",
                       rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)", "linear",
                       f"{CB} (36)", _trace), Trace)
@@ -192,7 +220,7 @@ def _hadamard(node, d):
 
 
 MATRIX_RULES.add(Rule("matrix_constant_multiple", "Constant factors",
-                      rf"{D}(A X B) = A\,{D}X\,B", "linear", f"{CB} (35)",
+                      rf"{D}(A X B) = A\,{D}X\,B", "linear", f"{CB} (34)",
                       _matrix_constant_multiple), MatMul)
 MATRIX_RULES.add(Rule("matrix_product", "Product rule",
                       rf"{D}(XY) = ({D}X)\,Y + X\,({D}Y)", "product", f"{CB} (37)",
@@ -202,7 +230,7 @@ MATRIX_RULES.add(Rule("kronecker", "Product rule for the Kronecker product",
                       f"{CB} (39)", _kronecker), KroneckerProduct)
 MATRIX_RULES.add(Rule("hadamard", "Product rule for the Hadamard product",
                       rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y", "product",
-                      f"{CB} (40)", _hadamard), HadamardProduct)
+                      f"{CB} (38)", _hadamard), HadamardProduct)
 
 
 # --------------------------------------------------------------------------------------
@@ -253,13 +281,13 @@ def _hadamard_power(node, d):
 
 MATRIX_RULES.add(Rule("inverse", "Differential of the inverse",
                       rf"{D}(X^{{-1}}) = -X^{{-1}}\,({D}X)\,X^{{-1}}", "specific",
-                      f"{CB} (59)", _inverse), Inverse)
+                      f"{CB} (40), (59)", _inverse), Inverse)
 MATRIX_RULES.add(Rule("matrix_power", "Integer matrix power",
                       rf"{D}(X^k) = \sum_{{i=0}}^{{k-1}} X^i\,({D}X)\,X^{{k-1-i}}", "product",
                       "Magnus & Neudecker, ch. 8", _matrix_power), MatPow)
 MATRIX_RULES.add(Rule("determinant", "Differential of the determinant (Jacobi)",
                       rf"{D}\det X = \det X\,\operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
-                      f"{CB} (41)", _determinant), Determinant)
+                      f"{CB} (42)", _determinant), Determinant)
 MATRIX_RULES.add(Rule("log_det", "Differential of the log-determinant",
                       rf"{D}\log\det X = \operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
                       f"{CB} (43)", _log_det), sp.log)
@@ -316,7 +344,7 @@ MATRIX_RULES.add(Rule("ew_power", "Chain rule through an elementwise power",
                       rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z", "chain", "",
                       _ew(None, None)), ElementwiseApplyFunction)
 MATRIX_RULES.add(Rule("ew_function", "Chain rule through an elementwise function",
-                      rf"{D} f(Z) = f'(Z)\circ {D}Z", "chain", f"{CB} (section 2.8)",
+                      rf"{D} f(Z) = f'(Z)\circ {D}Z", "chain", f"{CB} (38)",
                       _ew_generic), ElementwiseApplyFunction)
 
 
@@ -406,7 +434,7 @@ def _s_trace(node, c, ctx):
 
 CANONICAL_RULES.add(Rule("trace_linearity", "Linearity of the trace",
                          r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
-                         r" + \operatorname{tr}(C^\top Y)", "canonical", f"{CB} (11)",
+                         r" + \operatorname{tr}(C^\top Y)", "canonical", f"{CB} (15)",
                          _c_linear_sum), MatAdd)
 CANONICAL_RULES.add(Rule("cyclic_trace", "Cyclic property of the trace",
                          r"\operatorname{tr}(C^\top A\,\mathrm{d}X\,B) = "
@@ -419,10 +447,10 @@ CANONICAL_RULES.add(Rule("trace_transpose", "Trace of a transpose",
 CANONICAL_RULES.add(Rule("trace_hadamard", "Hadamard product inside a trace",
                          r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
                          r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)", "canonical",
-                         f"{CB} (521)", _c_hadamard), HadamardProduct)
+                         "Magnus & Neudecker, ch. 9", _c_hadamard), HadamardProduct)
 CANONICAL_RULES.add(Rule("trace_kronecker", "Trace of a Kronecker product",
                          r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
-                         r"\operatorname{tr}B", "canonical", f"{CB} (524)", _c_kronecker),
+                         r"\operatorname{tr}B", "canonical", f"{CB} sec. 10.2.1", _c_kronecker),
                     KroneckerProduct)
 CANONICAL_RULES.add(Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical",
                          "", _s_sum), sp.Add)
@@ -430,7 +458,7 @@ CANONICAL_RULES.add(Rule("scalar_factor", "Scalar factors commute",
                          r"c\,(a\,u) = (c\,a)\,u", "canonical", "", _s_product), sp.Mul)
 CANONICAL_RULES.add(Rule("scalar_as_trace", "A scalar is its own trace",
                          r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
-                         "canonical", f"{CB} (2.1)", _s_trace), Trace)
+                         "canonical", "", _s_trace), Trace)
 
 
 # ======================================================================================
@@ -438,7 +466,7 @@ CANONICAL_RULES.add(Rule("scalar_as_trace", "A scalar is its own trace",
 # ======================================================================================
 THEOREMS.add(Rule("one_by_one", "A 1 x 1 matrix is a scalar",
                   r"M \in \mathbb{R}^{1\times 1} \Rightarrow M = \operatorname{tr}M",
-                  "canonical", f"{CB} (2.1)"))
+                  "canonical", f"{CB} (17)"))
 THEOREMS.add(Rule("identification", "First identification theorem",
                   r"\mathrm{d}f = \operatorname{tr}(G^\top \mathrm{d}X) \;\Rightarrow\;"
                   r" \frac{\partial f}{\partial X} = G", "identification",
@@ -454,9 +482,9 @@ THEOREMS.add(Rule("vec_identification", "Identification of the Jacobian in vec f
                   r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^\top\otimes A)\,"
                   r"\operatorname{vec}\mathrm{d}X \;\Rightarrow\; \frac{\partial\operatorname{vec}"
                   r"F}{\partial\operatorname{vec}X} = B^\top\otimes A", "identification",
-                  f"{CB} (520)"))
+                  f"{CB} sec. 10.2.2"))
 THEOREMS.add(Rule("hadamard_as_diag", "A Hadamard product with a vector is a diagonal matrix",
-                  r"b\circ v = \operatorname{diag}(b)\,v", "canonical", f"{CB} (section 10.1)"))
+                  r"b\circ v = \operatorname{diag}(b)\,v", "canonical", ""))
 THEOREMS.add(Rule("collect", "Collect like terms",
                   r"A B + A C = A(B + C),\quad B A + C A = (B + C)A", "canonical", ""))
 THEOREMS.add(Rule("symmetric_part", "Gradient on symmetric matrices",
