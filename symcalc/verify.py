@@ -50,7 +50,7 @@ __all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jac
 
 DEFAULT_BUDGET = 3.0
 _DPS = 50               # decimal digits of the comparison
-_TOL_DIGITS = 25        # values agree when they agree to this many digits
+_TOL_DIGITS = 30        # values agree when they agree to this many digits
 
 
 # ======================================================================================
