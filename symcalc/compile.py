@@ -47,7 +47,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError
-from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize
+from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize, stabilize_matrix
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -606,6 +606,20 @@ class Kernel:
     def _variables_first(self, x):
         return np.ascontiguousarray(np.moveaxis(x, -1, 0))
 
+    def _try_native(self, method, x, ps, batch):
+        """The native result, or None after falling back to NumPy (with a warning)."""
+        if self._native is None:
+            return None
+        from symcalc.native import NativeUnsupported
+        try:
+            return getattr(self._native, method)(x, ps, batch)
+        except NativeUnsupported as exc:
+            warnings.warn(f"backend='native': {exc}; using the NumPy backend instead",
+                          RuntimeWarning, stacklevel=3)
+            self._native = None
+            self.backend = "numpy"
+            return None
+
     @staticmethod
     def _buffer(batch, lead, dtype):
         """A zero-filled variables-first output buffer: shape lead + batch."""
@@ -622,8 +636,9 @@ class Kernel:
     def value(self, x, *params):
         """f at x: shape x.shape[:-1]."""
         x, batch, ps = self._prepare(x, params)
-        if self._native is not None:
-            return self._native.value(x, ps, batch)
+        result = self._try_native("value", x, ps, batch)
+        if result is not None:
+            return result
         out = np.zeros(batch, dtype=x.dtype)
         self.module.value(self._variables_first(x), *ps, out)
         return out if batch else out[()]
@@ -631,8 +646,9 @@ class Kernel:
     def gradient(self, x, *params):
         """The gradient at x: shape x.shape (..., n)."""
         x, batch, ps = self._prepare(x, params)
-        if self._native is not None:
-            return self._native.gradient(x, ps, batch)
+        result = self._try_native("gradient", x, ps, batch)
+        if result is not None:
+            return result
         out = self._buffer(batch, (self.n,), x.dtype)
         self.module.gradient(self._variables_first(x), *ps, out)
         return self._user_layout(out, 1)
@@ -640,8 +656,9 @@ class Kernel:
     def hessian(self, x, *params):
         """The Hessian at x: shape (..., n, n), symmetric."""
         x, batch, ps = self._prepare(x, params)
-        if self._native is not None:
-            return self._native.hessian(x, ps, batch)
+        result = self._try_native("hessian", x, ps, batch)
+        if result is not None:
+            return result
         out = self._buffer(batch, (self.n, self.n), x.dtype)
         self.module.hessian(self._variables_first(x), *ps, out)
         return self._user_layout(out, 2)
@@ -649,8 +666,9 @@ class Kernel:
     def value_and_gradient(self, x, *params):
         """(f, gradient) from one pass with shared temporaries."""
         x, batch, ps = self._prepare(x, params)
-        if self._native is not None:
-            return self._native.value_and_gradient(x, ps, batch)
+        result = self._try_native("value_and_gradient", x, ps, batch)
+        if result is not None:
+            return result
         v = np.zeros(batch, dtype=x.dtype)
         g = self._buffer(batch, (self.n,), x.dtype)
         self.module.value_and_gradient(self._variables_first(x), *ps, v, g)
@@ -659,8 +677,9 @@ class Kernel:
     def value_gradient_hessian(self, x, *params):
         """(f, gradient, Hessian) from one pass with shared temporaries."""
         x, batch, ps = self._prepare(x, params)
-        if self._native is not None:
-            return self._native.value_gradient_hessian(x, ps, batch)
+        result = self._try_native("value_gradient_hessian", x, ps, batch)
+        if result is not None:
+            return result
         v = np.zeros(batch, dtype=x.dtype)
         g = self._buffer(batch, (self.n,), x.dtype)
         h = self._buffer(batch, (self.n, self.n), x.dtype)
@@ -735,8 +754,11 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     if backend == "native":
         from symcalc import native as native_mod
         try:
-            derived = d.derived if d.engine == "symengine" else None
-            native = native_mod.NativeKernel(f_stable, wrt, params, derived, opt_level=opt_level)
+            if d.engine == "symengine":
+                native = native_mod.NativeKernel(f_stable, wrt, params, d.derived, opt_level=opt_level)
+            else:
+                native = native_mod.NativeKernel(f_stable, wrt, params, opt_level=opt_level,
+                                                 sympy_derivatives=(d.grad, d.upper))
         except native_mod.NativeUnsupported as exc:
             warnings.warn(f"backend='native' cannot compile this function ({exc}); "
                           "using the NumPy backend instead", RuntimeWarning, stacklevel=2)
@@ -841,7 +863,7 @@ def _matrix_source(title, f, G, H, wrt, params):
     blocks = []
     for fname, parts in funcs:
         exprs = [outputs[p][0] for p in parts]
-        repl, reduced = sp.cse([stabilize(e) for e in exprs], symbols=sp.numbered_symbols("t"), order="none")
+        repl, reduced = _matrix_cse([stabilize(stabilize_matrix(e)) for e in exprs])
         lines = [f"def {fname}({', '.join(arg_names)}):",
                  f'    """{" and ".join(parts)} (matrix form, BLAS calls; arrays of the declared shapes)."""']
         body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
@@ -870,6 +892,42 @@ def _matrix_source(title, f, G, H, wrt, params):
         """''')
     header = "\n\n".join(p.rstrip("\n") for p in [doc, "import numpy as np"] + helpers)
     return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+def _matrix_subtrees(expr, counts, sizes):
+    """Count the compound matrix (and matrix-valued scalar) subtrees; Lambdas are opaque."""
+    if expr.is_Atom or isinstance(expr, (sp.MatrixSymbol, sp.Lambda, sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+        return 1
+    size = 1 + sum(_matrix_subtrees(a, counts, sizes) for a in expr.args if isinstance(a, sp.Basic))
+    is_matrix = isinstance(expr, sp.MatrixExpr)
+    is_matrix_scalar = isinstance(expr, (sp.Trace, sp.Determinant)) or (
+        isinstance(expr, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in expr.args))
+    trivial = isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol)
+    if (is_matrix or is_matrix_scalar) and not trivial:
+        counts[expr] = counts.get(expr, 0) + 1
+        sizes[expr] = size
+    return size
+
+
+def _matrix_cse(exprs, prefix="t"):
+    """Name every matrix subexpression used more than once (smallest first).
+
+    sympy.cse would pull the Lambda out of an elementwise function; this one
+    treats ``f.(M)`` as a unit and only shares whole matrix products / sums.
+    """
+    counts, sizes = {}, {}
+    for e in exprs:
+        _matrix_subtrees(e, counts, sizes)
+    repeated = sorted((s for s, c in counts.items() if c > 1), key=lambda s: (sizes[s], str(s)))
+    mapping, repl = {}, []
+    for k, sub in enumerate(repeated):
+        if isinstance(sub, sp.MatrixExpr):
+            temp = sp.MatrixSymbol(f"{prefix}{k}", *sub.shape)
+        else:
+            temp = sp.Symbol(f"{prefix}{k}")
+        repl.append((temp, sub.xreplace(mapping)))
+        mapping[sub] = temp
+    return repl, [e.xreplace(mapping) for e in exprs]
 
 
 class MatrixKernel:

@@ -163,6 +163,18 @@ def _native_form(expr):
     return expr.replace(lambda n: isinstance(n, (softplus, sigmoid)), rewrite)
 
 
+def _convert_derivatives(f, wrt, params, grad, upper):
+    """SymPy f / gradient / Hessian (named functions allowed) -> SymEngine, in native form."""
+    se = _se()
+    mapping = internal_symbols(wrt, params)
+
+    def conv(e):
+        return to_symengine(_native_form(sp.sympify(e)).xreplace(mapping))
+
+    args = [se.Symbol(mapping[s].name) for s in list(wrt) + list(params)]
+    return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}
+
+
 class NativeKernel:
     """value / gradient / Hessian through SymEngine's LLVM Lambdify (CSE on).
 
@@ -170,15 +182,18 @@ class NativeKernel:
     batch shape; computation in float64, output cast to x's dtype.
     """
 
-    def __init__(self, f, wrt, params, derived=None, opt_level=None):
-        """derived: the output of :func:`derive_symengine` (derived here when None).
+    def __init__(self, f, wrt, params, derived=None, opt_level=None, sympy_derivatives=None):
+        """derived: the output of :func:`derive_symengine`; or sympy_derivatives =
+        (grad list, upper dict) in SymPy (named functions such as sigmoid allowed).
 
         The LLVM code of each method is generated on its first call (a user who
         asks only for gradients never pays for the Hessian's compile).
         """
         se = _se()
         try:
-            if derived is None:
+            if derived is None and sympy_derivatives is not None:
+                derived = _convert_derivatives(f, wrt, params, *sympy_derivatives)
+            elif derived is None:
                 derived = derive_symengine(_native_form(f), wrt, params)
             fe, args, grad, upper = derived
             n = len(wrt)
@@ -204,8 +219,11 @@ class NativeKernel:
         fn = self._compiled.get(name)
         if fn is None:
             se = _se()
-            fn = se.Lambdify(self._args, *self._outputs[name], backend="llvm", cse=True, real=True,
-                             opt_level=self.opt_level)
+            try:
+                fn = se.Lambdify(self._args, *self._outputs[name], backend="llvm", cse=True, real=True,
+                                 opt_level=self.opt_level)
+            except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
+                raise NativeUnsupported(f"LLVM cannot compile the {name}: {exc}") from exc
             self._compiled[name] = fn
         return fn
 

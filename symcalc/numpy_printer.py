@@ -35,7 +35,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.functions import sigmoid, softplus
 
-__all__ = ["StableNumPyPrinter", "stabilize", "logsumexp", "HELPERS", "numpy_code"]
+__all__ = ["StableNumPyPrinter", "stabilize", "stabilize_matrix", "logsumexp", "vector_logsumexp",
+           "HELPERS", "numpy_code"]
 
 
 class logsumexp(sp.Function):
@@ -152,13 +153,63 @@ def stabilize(expr):
         if isinstance(node, sp.Pow):
             new = _stable_pow(*node.args)
             return new if new is not None else node
+        if isinstance(node, sp.Mul):
+            return _stable_mul(node)
         return node
 
     return _bottom_up(expr, rewrite)
 
 
+def _stable_mul(node):
+    """exp(u) * sigmoid(-u) -> sigmoid(u) (exp(u) / (1 + exp(u)) after the Pow rule)."""
+    args = list(node.args)
+    for k, a in enumerate(args):
+        if isinstance(a, sigmoid):
+            for m, b in enumerate(args):
+                if _is_exp(b) and b.args[0] == -a.args[0]:
+                    rest = [t for idx, t in enumerate(args) if idx not in (k, m)]
+                    return sp.Mul(sigmoid(b.args[0]), *rest)
+    return node
+
+
+class vector_logsumexp(sp.Function):
+    """log(1^T exp.(z)) of a vector z, as one node (printed with a max shift)."""
+
+    nargs = 1
+    is_commutative = True  # a scalar, although its argument is a matrix
+
+    def _eval_is_real(self):
+        return True
+
+
+def stabilize_matrix(expr):
+    """Matrix-form patterns -> stable nodes, before CSE can split them apart.
+
+    log(1^T exp.(z)) -> vector_logsumexp(z); exp.(z) / 1^T exp.(z) -> exp.(z - lse(z) 1).
+    """
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    def rewrite(node):
+        if isinstance(node, sp.log):
+            z = _exp_sum_argument(node.args[0])
+            if z is not None:
+                return vector_logsumexp(z)
+        if isinstance(node, sp.MatMul):
+            coeff, factors = node.as_coeff_matrices()
+            z = _softmax_argument(coeff, factors)
+            if z is not None:
+                shifted = z - vector_logsumexp(z) * sp.OneMatrix(*z.shape)
+                return ElementwiseApplyFunction(sp.Lambda(_D, sp.exp(_D)), shifted)
+        return node
+
+    return _bottom_up(expr, rewrite) if isinstance(expr, sp.Basic) else expr
+
+
+_D = sp.Dummy("d")
+
+
 def _bottom_up(expr, fn):
-    if expr.is_Atom or isinstance(expr, sp.MatrixSymbol):
+    if expr.is_Atom or isinstance(expr, (sp.MatrixSymbol, sp.Lambda)):
         return expr
     args = [_bottom_up(a, fn) if isinstance(a, sp.Basic) else a for a in expr.args]
     if any(a is not b for a, b in zip(args, expr.args)):
@@ -235,6 +286,10 @@ class StableNumPyPrinter(NumPyPrinter):
     def _print_softplus(self, expr):
         return f"np.logaddexp(0, {self._print(expr.args[0])})"
 
+    def _print_vector_logsumexp(self, expr):
+        self.helpers_used.add("_logsumexp_vec")
+        return f"_logsumexp_vec({self._print(expr.args[0])})"
+
     def _print_logsumexp(self, expr):
         if len(expr.args) == 2:
             a, b = (self._print(t) for t in expr.args)
@@ -274,6 +329,11 @@ class StableNumPyPrinter(NumPyPrinter):
         const, rest = expr.as_coeff_Add()
         if const == -1 and _is_exp(rest):
             return f"np.expm1({self._print(rest.args[0])})"
+        if const == -1 and isinstance(rest, sp.Add):
+            exps = [t for t in rest.args if _is_exp(t)]
+            if exps:  # exp(u) - 1 + (other terms): keep expm1's accuracy near u = 0
+                others = sp.Add(*[t for t in rest.args if t is not exps[0]])
+                return f"np.expm1({self._print(exps[0].args[0])}) + {self._atom(others)}"
         return super()._print_Add(expr, order=order)
 
     def _print_Pow(self, expr, rational=False):

@@ -1018,8 +1018,6 @@ def _verdict(result: dict, claim, truth, started: float, note: str = "",
              amap: Mapping | None = None) -> Verdict:
     explanation = result.get("explanation", "")
     cex = result.get("counterexample")
-    if amap and isinstance(truth, sp.Basic):
-        truth = truth.xreplace({new: old for old, new in amap.items()})
     if cex and amap:      # report the user's own symbols, not their assumption-laden twins
         back = {new: old for old, new in amap.items()}
         cex = {back.get(k, k): v for k, v in cex.items()}
@@ -1088,6 +1086,7 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     started = time.monotonic()
     budget = _check_budget(budget)
     truth = _read_truth(truth, symbols, syntax)
+    truth_shown = truth
     try:
         claim, truth, objects, amap, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
     except ShapeMismatchError as exc:
@@ -1095,10 +1094,10 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     try:
         claim_a, truth_a, note = _align_shapes(claim, truth)
     except ShapeError as exc:
-        return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read, truth=truth,
-                       elapsed=time.monotonic() - started)
+        return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read,
+                       truth=truth_shown, elapsed=time.monotonic() - started)
     job = _Job(claim_a, truth_a, objects, seed=seed)
-    return _verdict(_run(job, budget, isolate), as_read, truth, started, note, amap)
+    return _verdict(_run(job, budget, isolate), as_read, truth_shown, started, note, amap)
 
 
 def _ill_formed(exc, claim, truth, started) -> Verdict:
@@ -1193,14 +1192,14 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
             claim_a, truth_a, note2 = _align_shapes(claim, truth_b)
         except ShapeError as exc:
             return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read,
-                           truth=truth_b, elapsed=time.monotonic() - started)
+                           truth=truth, elapsed=time.monotonic() - started)
         note = "; ".join(n for n in (note, note2) if n)
     else:
         claim_a = _scalarize(claim)
         truth_a = None
     job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed,
                max_points=6 if truth_side is not None else 0)
-    return _verdict(_run(job, budget, isolate), as_read, truth_b if truth_b is not None else
+    return _verdict(_run(job, budget, isolate), as_read, truth if truth is not None else
                     f"{kind} of {_short(f, 120)} (entry by entry)", started, note, amap)
 
 
