@@ -127,6 +127,9 @@ def _check_left_hand_side(text: str, end: int, src: "_Source"):
 def _number_token(text: str, i: int, src: _Source) -> tuple[Token, int]:
     m = re.compile(r"\d+(\.\d*)?|\.\d+").match(text, i)
     digits = m.group(0)
+    if re.compile(r"[eE][+-]?\d").match(text, m.end()):
+        raise src.error("scientific notation (1e-3) is not supported: write 0.001 or 1/1000",
+                        i)
     if len(digits.replace(".", "")) > LIMITS["max_digits"]:
         raise src.error(f"number with more than {LIMITS['max_digits']} digits", i)
     return Token("num", digits, i), m.end()

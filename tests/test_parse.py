@@ -47,6 +47,8 @@ def same(a, b) -> bool:
     ("1/2 x", x / 2),                               # juxtaposition binds like *
     ("1.5x", sp.Rational(3, 2) * x),                # decimals are exact
     ("e^x", sp.exp(x)),
+    ("2e^x", 2 * sp.exp(x)),
+    ("2e-x", 2 * sp.E - x),
     ("e", sp.E),
     ("pi x", sp.pi * x),
     ("exp(-x)/(1+exp(-x))^2", sp.exp(-x) / (1 + sp.exp(-x))**2),
@@ -271,6 +273,8 @@ def _error(fn, text, symbols):
     (parse, "sin()", 4, "needs an argument"),
     (parse, "[[x, y], [x]]", 0, "different lengths"),
     (parse, "x = y = 2", 6, "only one '='"),
+    (parse, "3 + 1e-3 x", 4, "scientific notation"),
+    (parse_latex, r"2.5E+4", 0, "scientific notation"),
     (parse_latex, r"\frac{1}{2", 8, "never closed"),
     (parse_latex, r"2x + \foo{x}", 5, r"unknown LaTeX command \foo"),
     (parse_latex, r"\sum_i x_i", 0, r"\sum"),
