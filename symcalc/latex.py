@@ -45,7 +45,7 @@ class SymcalcLatexPrinter(LatexPrinter):
     """
 
     _default_settings = dict(LatexPrinter._default_settings, bold_vectors=False,
-                             differentials=frozenset())
+                             differentials=frozenset(), long_columns_as_rows=0)
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -54,6 +54,18 @@ class SymcalcLatexPrinter(LatexPrinter):
         super().__init__(settings)
 
     # --- matrices -------------------------------------------------------
+    def _print_MatrixBase(self, expr):
+        """A long column prints as a transposed row when ``long_columns_as_rows`` is set."""
+        n = self._settings["long_columns_as_rows"]
+        if n and expr.cols == 1 and expr.rows >= n:
+            return super()._print_MatrixBase(expr.T) + r"^\top"
+        return super()._print_MatrixBase(expr)
+
+    _print_ImmutableDenseMatrix = _print_MatrixBase
+    _print_MutableDenseMatrix = _print_MatrixBase
+    _print_ImmutableMatrix = _print_MatrixBase
+    _print_Matrix = _print_MatrixBase
+
     def _print_MatrixSymbol(self, expr):
         if self._is_differential(expr):
             return r"\mathrm{d}" + self._print_MatrixSymbol(sp.MatrixSymbol(expr.name[1:], *expr.shape))

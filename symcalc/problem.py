@@ -247,9 +247,10 @@ class VectorizationTable:
     vec: Any
     vec_row: Any
     commutation: Any
-    vech: Any = None
-    duplication: Any = None
-    identity_holds: bool = True
+    vech: Any = None            # vech of `symmetric` (A itself when square, else A A^T)
+    duplication: Any = None     # D with D vech(S) = vec(S)
+    symmetric: Any = None
+    identity_holds: bool = True  # K vec(A) = vec(A^T) and D vech(S) = vec(S)
 
 
 @dataclass
@@ -1004,6 +1005,14 @@ def _scalar_entries(problem: Problem, subs: dict) -> list[tuple[Any, Any]]:
     return out
 
 
+def _entry_name(key: Any) -> Any:
+    """A scalar unknown as a Symbol: x, or w_{2} / A_{12} for an entry of a MatrixSymbol."""
+    if not isinstance(key, tuple):
+        return key
+    w, i, j = key
+    return sp.Symbol(f"{w.name}_{i + 1}" if w.shape[1] == 1 else f"{w.name}_{{{i + 1}{j + 1}}}")
+
+
 def _perturbed(subs: dict, key: Any, delta: Any) -> dict:
     new = dict(subs)
     if isinstance(key, tuple):
@@ -1021,8 +1030,7 @@ def _finite_differences(problem: Problem, results: dict) -> list[FiniteDifferenc
     rng = random.Random(problem.seed)
     subs = _draw_valid_point(problem, rng)
     h = sp.Rational(1, 10**6)
-    point = {str(k if not isinstance(k, tuple) else f"{k[0]}[{k[1]},{k[2]}]"): float(v)
-             for k, v in _scalar_entries(problem, subs)}
+    point = {_entry_name(k): float(v) for k, v in _scalar_entries(problem, subs)}
     checks = []
     pairs = []
     if problem.objective is not None:
@@ -1208,12 +1216,12 @@ def _vectorization_table(var: Variable) -> VectorizationTable:
     v = VZ.vec(A)
     v_row = VZ.vec(A, order="row") if _accepts_order(VZ.vec) else sp.Matrix([e for e in A])
     K = VZ.commutation_matrix(m, n)
-    vech = D = None
-    if m == n:
-        vech = VZ.vech(A)
-        D = VZ.duplication_matrix(n)
-    holds = sp.Matrix(K) * sp.Matrix(v) == sp.Matrix(VZ.vec(A.T))
-    return VectorizationTable(A, v, v_row, K, vech, D, bool(holds))
+    S = A if m == n and A.is_symmetric() else A * A.T  # vech needs a symmetric matrix
+    vech = sp.Matrix(VZ.vech(S))
+    D = sp.Matrix(VZ.duplication_matrix(S.rows))
+    holds = (sp.Matrix(K) * sp.Matrix(v) == sp.Matrix(VZ.vec(A.T))
+             and (D * vech - sp.Matrix(VZ.vec(S))).applyfunc(sp.expand) == sp.zeros(S.rows**2, 1))
+    return VectorizationTable(A, v, v_row, K, vech, D, S, bool(holds))
 
 
 def _accepts_order(fn: Callable) -> bool:

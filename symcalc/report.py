@@ -367,7 +367,7 @@ def _steps(d: Derivation, limit: int, start: int = 1) -> tuple[list[dict], int]:
     out = []
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
     differentials = {"d" + getattr(w, "name", str(w)) for w in wrt}
-    with options(differentials=differentials):
+    with options(differentials=differentials, long_columns_as_rows=4):
         for k, step in enumerate(d.steps[:limit]):
             rule = step.rule
             short = bool(rule.latex) and visible_width(rule.latex) <= 40 and not re.search(r"\\(frac|sum|prod|begin|int)", rule.latex)
@@ -428,14 +428,17 @@ def _results(results: dict, wrt: list, problem=None) -> list[dict]:
     return out
 
 
-def _result_words(key: str, wrt: list, problem) -> str:
-    unknowns = ", ".join(str(w) for w in wrt)
-    if len(unknowns) > 60:
-        unknowns = f"{len(wrt)} unknowns"
-    return {"gradient": f"Partial derivatives with respect to {unknowns}, as a column.",
-            "hessian": "Second partial derivatives; row i holds the derivatives of the i-th gradient entry.",
-            "jacobian": "Row i holds the partial derivatives of the i-th component F_i.",
-            "divergence": "The trace of the Jacobian."}.get(key, "")
+def _result_words(key: str, wrt: list, problem) -> TeX:
+    if problem is not None and problem.notation == "matrix":
+        names = ", ".join("$" + latex(w) + "$" for w in wrt)
+        return TeX({"gradient": f"The gradient has the shape of {names}, in closed form.",
+                    "hessian": "The Hessian, in closed form (for a vector variable: a square matrix)."}.get(key, ""))
+    unknowns = ", ".join(latex(w) for w in wrt)
+    where = f"${unknowns}$" if len(wrt) <= 8 else f"the {len(wrt)} unknowns (in the order of the first column)"
+    return TeX({"gradient": f"Partial derivatives with respect to {where}, as a column.",
+                "hessian": r"Second partial derivatives: entry $(i, j)$ is $\partial^2 L / \partial x_i \partial x_j$.",
+                "jacobian": r"Entry $(i, j)$ is $\partial F_i / \partial x_j$.",
+                "divergence": "The trace of the Jacobian."}.get(key, ""))
 
 
 def _field_context(fa, p) -> dict:
@@ -477,9 +480,12 @@ def _landscape_context(L, p) -> dict:
 
 
 def _short_number(e: Any) -> str:
+    """Rationals exactly; other numbers to 4 significant digits (\approx)."""
     e = sp.sympify(e)
-    if e.is_number and not e.is_Rational and visible_width(latex(e)) > 14:
-        return latex(sp.Float(sp.N(e), 4))
+    if e.is_number and not e.is_Rational:
+        value = complex(sp.N(e))
+        if abs(value.imag) < 1e-12:
+            return rf"\approx {value.real:.4g}"
     return latex(e)
 
 
@@ -565,18 +571,24 @@ def _value_latex(v: Any) -> str:
 def _vectorization_context(t, p) -> dict:
     A = t.matrix
     name = latex(sp.Symbol(p.vectorization.name))
+    m, n = A.shape
+    S = t.symmetric
+    s_name = name if S is A or S == A else rf"{name}{name}^\top"
     out = dict(
         matrix=eq(name, A),
         vec=display(rf"\operatorname{{vec}}({name}) &= {latex(sp.Matrix(t.vec).T)}^\top"),
         vec_row=display(rf"\operatorname{{vec}}_{{\text{{row}}}}({name}) &= {latex(sp.Matrix(t.vec_row).T)}^\top"),
-        commutation=eq(rf"K_{{{A.rows}{A.cols}}}", sp.Matrix(t.commutation)),
-        identity=TeX(rf"$K_{{{A.rows}{A.cols}}} \operatorname{{vec}}({name}) = \operatorname{{vec}}({name}^\top)$"),
+        commutation=eq(rf"K_{{{m}{n}}}", sp.Matrix(t.commutation)),
+        identity=TeX(rf"$K_{{{m}{n}}} \operatorname{{vec}}({name}) = \operatorname{{vec}}({name}^\top)$"),
         identity_holds=t.identity_holds, vech=None, duplication=None,
+        symmetric_name=TeX("$" + s_name + "$"),
+        dup_identity=TeX(rf"$D_{{{S.rows}}} \operatorname{{vech}}(S) = \operatorname{{vec}}(S)$"),
     )
     if t.vech is not None:
-        out["vech"] = display(rf"\operatorname{{vech}}({name}) &= {latex(sp.Matrix(t.vech).T)}^\top")
+        out["symmetric"] = eq("S = " + s_name if s_name != name else "S", S)
+        out["vech"] = eq(r"\operatorname{vech}(S)", sp.Matrix(t.vech))
     if t.duplication is not None:
-        out["duplication"] = eq(rf"D_{{{A.rows}}}", sp.Matrix(t.duplication))
+        out["duplication"] = eq(rf"D_{{{S.rows}}}", sp.Matrix(t.duplication))
     return out
 
 
@@ -602,15 +614,17 @@ def _summary(study) -> list[dict]:
         if study.landscape.points or study.landscape.complete:
             out.append(dict(ok=True, text=f"{len(kinds)} critical point(s): " + (", ".join(kinds) or "none")))
         if study.landscape.descent is not None:
-            out.append(dict(ok=study.landscape.descent.holds, text="descent identity dL/dt = -||grad L||^2 "
-                            + ("holds" if study.landscape.descent.holds else "FAILS")))
+            out.append(dict(ok=study.landscape.descent.holds, text=TeX(
+                r"descent identity $\frac{\mathrm{d}L}{\mathrm{d}t} = -\lVert\nabla L\rVert^2$ "
+                + ("holds" if study.landscape.descent.holds else "FAILS"))))
     if study.gaussian is not None:
         ok = study.gaussian.hessian_holds and study.gaussian.score_holds
-        out.append(dict(ok=ok, text="Gaussian identities (score, Hessian = -Sigma^-1) "
-                        + ("hold" if ok else "FAIL")))
+        out.append(dict(ok=ok, text=TeX(r"Gaussian identities (score, Hessian $= -\Sigma^{-1}$) "
+                                        + ("hold" if ok else "FAIL"))))
     if study.vectorization is not None:
-        out.append(dict(ok=study.vectorization.identity_holds, text="K vec(A) = vec(A^T) "
-                        + ("holds" if study.vectorization.identity_holds else "FAILS")))
+        out.append(dict(ok=study.vectorization.identity_holds, text=TeX(
+            r"$K \operatorname{vec}(A) = \operatorname{vec}(A^\top)$ and $D \operatorname{vech}(S) = \operatorname{vec}(S)$ "
+            + ("hold" if study.vectorization.identity_holds else "FAIL"))))
     return out
 
 
