@@ -689,7 +689,7 @@ FUNCTIONS: dict[str, tuple[Callable, tuple[int, ...]]] = {
     "diag": (_diag, (1,)), "kron": (_kron, (2, 3, 4)), "hadamard": (_hadamard, (2, 3, 4)),
 }
 
-CONSTANTS = {"pi": sp.pi, "e": sp.E}
+CONSTANTS = {"pi": sp.pi, "e": sp.E, "E": sp.E}
 
 _PYTHON_WORDS = {"lambda", "import", "exec", "eval", "open", "class", "def", "return",
                  "globals", "locals", "getattr", "setattr", "compile", "input", "os", "sys",
