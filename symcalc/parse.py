@@ -462,7 +462,6 @@ class _LatexLexer:
             close = self.text.find("]", self.i)
             if close < 0:
                 raise self.error("this '[' is never closed", self.i)
-            index_src = self.text[self.i + 1:close]
             index_pos = self.i + 1
             self.i = close + 1
             self.emit("op", "(", pos)
@@ -479,7 +478,6 @@ class _LatexLexer:
             self.emit("op", ")", pos)
             self.emit("op", ")", pos)
             self.emit("op", ")", pos)
-            _ = index_src
         else:
             self.emit("name", "sqrt", pos)
             self.lex_argument()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import random
 import signal
 import sys
@@ -41,7 +40,7 @@ import mpmath
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr, MatrixSymbol
 
-from .errors import InputError, ParseError, ShapeError
+from .errors import InputError, ShapeError
 from .functions import expand_named
 from .parse import ShapeMismatchError, parse_any
 
@@ -308,7 +307,7 @@ def declare(spec: str):
     ((m, n), True, 'positive_definite')
     """
     import re
-    from .structure import dim, matrix_symbol
+    from .structure import matrix_symbol
     if not isinstance(spec, str):
         if isinstance(spec, (sp.Symbol, MatrixSymbol)):
             return spec
@@ -335,7 +334,6 @@ def declare(spec: str):
         M = matrix_symbol(name, sizes[0], sizes[1] if len(sizes) == 2 else 1)
     except InputError as exc:
         raise InputError(f"{spec!r}: {exc}") from None
-    _ = dim
     for f in facts:
         if f not in _MATRIX_FACTS:
             raise InputError(f"{name} is a matrix; '{f}' is for scalars")
@@ -1351,9 +1349,6 @@ def _realize(expr, table):
     mapping = {s: sp.Symbol(s.name, real=True) for s in expr.free_symbols
                if isinstance(s, sp.Symbol) and s.name not in table and not s.assumptions0.get("real")}
     return expr.xreplace(mapping) if mapping else expr
-
-
-_ = (ParseError, os)
 
 
 # ``import symcalc.verify`` binds the package attribute ``symcalc.verify`` to this module,

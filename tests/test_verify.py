@@ -260,3 +260,19 @@ def test_public_names_are_callable_after_importing_the_modules():
     assert sc.verify("2x", 2 * x).holds is True
     assert sc.parse_latex(r"\frac{x}{2}", [x]) == x / 2
     assert sc.Verdict is Verdict
+
+
+def test_sympy_claims_bind_by_name():
+    xr = sp.Symbol("x", real=True)
+    assert verify(2 * x, 2 * xr).holds is True          # the claim's plain x is the truth's x
+    assert verify(2 * x, 2 * xr).counterexample is None
+
+
+def test_docstring_examples():
+    import doctest
+
+    import symcalc.parse as parse_module
+    import symcalc.verify as verify_module
+    for module in (parse_module, verify_module):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

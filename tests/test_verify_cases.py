@@ -11,7 +11,7 @@ jacobian. Every counterexample returned is re-evaluated here with plain SymPy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import sympy as sp
@@ -205,15 +205,12 @@ def _concrete_value(expr, cex):
     sizes = {k: v for k, v in cex.items() if isinstance(k, sp.Symbol) and
              not isinstance(v, sp.MatrixBase) and v.is_Integer and k.is_integer}
     e = expr.subs(sizes) if sizes else expr
-    mats = {sp.MatrixSymbol(k.name, *[sp.sympify(d).subs(sizes) for d in k.shape]) if
-            isinstance(k, sp.MatrixSymbol) else k: v for k, v in cex.items()}
     for k, v in cex.items():
         if isinstance(k, sp.MatrixSymbol):
             concrete = type(k)(k.name, *[sp.sympify(d).subs(sizes) for d in k.shape])
             e = e.subs(concrete, v)
         elif k not in sizes:
             e = e.subs(k, v)
-    _ = mats
     e = e.doit()
     if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
         e = e.as_explicit()
