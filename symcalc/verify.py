@@ -1059,7 +1059,8 @@ def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
     if amap:
         claim = claim.xreplace(amap)
         truth = truth.xreplace(amap) if isinstance(truth, sp.Basic) else truth
-    sampled = [amap.get(o, o) for o in objects.values()]
+    sampled = sorted((amap.get(o, o) for o in objects.values()),   # a stable order: same
+                     key=lambda o: (isinstance(o, MatrixSymbol), _label(o)))  # seed, same point
     return claim, truth, sampled, amap, as_read
 
 
