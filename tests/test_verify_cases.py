@@ -135,6 +135,9 @@ CASES = [
     # ---- matrix claims: least squares -----------------------------------------------
     G("least squares, text", squared_error(A, xv, bv), xv, "2*A.T*(A*x - b)", True),
     G("least squares, LaTeX", squared_error(A, xv, bv), xv, r"2A^\top(Ax-b)", True),
+    G("least squares, SymPy object", squared_error(A, xv, bv), xv, 2 * A.T * (A * xv - bv), True),
+    G("least squares, SymPy object: factor 2 lost", squared_error(A, xv, bv), xv,
+      A.T * (A * xv - bv), False),
     G("least squares: factor 2 lost", squared_error(A, xv, bv), xv, "A^T(Ax - b)", False),
     G("least squares: sign", squared_error(A, xv, bv), xv, "2A'(b - Ax)", False),
     G("least squares, square B: B where B^T belongs", squared_error(Bsq, xv, bn), xv,
