@@ -81,7 +81,8 @@ def _normalize_inner(e):
                                  f"(use elementwise(f, M) for an entrywise function)")
         return e.func(*args)
     if isinstance(e, ElementwiseApplyFunction):
-        return ElementwiseApplyFunction(e.function, _normalize_inner(e.expr))
+        from symcalc.rules.matrix import elementwise
+        return elementwise(e.function, _normalize_inner(e.expr))
     if isinstance(e, MatMul):
         args = [Trace(_normalize_inner(a.base)) ** a.exp
                 if isinstance(a, MatPow) and a.shape == (1, 1) and

@@ -180,10 +180,14 @@ def elementwise(f, M) -> MatrixExpr:
     >>> elementwise(sigmoid, vector("z", 3))
     Lambda(_d, sigmoid(_d)).(z)
     """
+    from symcalc.rules.matrix import canonical_lambda
     _matrix(M)
-    if isinstance(f, Lambda):
-        return ElementwiseApplyFunction(f, M)
-    return M.applyfunc(f)
+    if not isinstance(f, (Lambda, sp.FunctionClass)):
+        if not callable(f):
+            raise InputError(f"elementwise needs a function of one scalar, not {f!r}")
+        t = sp.Dummy("t")
+        f = Lambda(t, f(t))
+    return ElementwiseApplyFunction(canonical_lambda(f), M)
 
 
 def hadamard(*Ms) -> MatrixExpr:

@@ -200,13 +200,17 @@ class Instance:
         mats = self.f.atoms(sp.MatrixSymbol)
         self.env = {M: _rand(self.rng, M, structure_of(M), sizes) for M in mats if M != self.wrt}
         self.point = _rand(self.rng, self.wrt, structure_of(wrt), sizes)
+        scalars = sorted((s for s in self.f.free_symbols if isinstance(s, sp.Symbol)),
+                         key=str)
+        self.scalars = {s: sp.Rational(self.rng.randint(50, 150), 100) for s in scalars}
+        self.f = self.f.xreplace(self.scalars)
         r, c = self.point.shape
         self.entries = sp.ImmutableMatrix(r, c, lambda i, j: sp.Symbol(f"e_{i}_{j}"))
 
     def at(self, value, expr):
         env = dict(self.env)
         env[self.wrt] = value
-        return to_explicit(expr.xreplace(self.sizes), env)
+        return to_explicit(expr.xreplace(self.sizes).xreplace(self.scalars), env)
 
 
 def _num(v):

@@ -72,8 +72,8 @@ def transpose(e):
         return HadamardPower(transpose(e.base), e.exp)
     if isinstance(e, KroneckerProduct):
         return KroneckerProduct(*[transpose(a) for a in e.args])
-    if isinstance(e, ElementwiseApplyFunction):
-        return ElementwiseApplyFunction(e.function, transpose(e.expr))
+    if isinstance(e, ElementwiseApplyFunction):   # SymPy's own convention: f(Z)^T = f(Z^T)
+        return elementwise(e.function, transpose(e.expr))
     if isinstance(e, (Identity, DiagMatrix)):
         return e
     if isinstance(e, ZeroMatrix):
@@ -138,8 +138,21 @@ def ones_like(Z):
     return OneMatrix(*Z.shape)
 
 
+#: The one bound variable of every elementwise Lambda the engine builds, so that two
+#: separately built sigmoid(Xw) are the same object (equality, collecting, CSE).
+ELEMENTWISE_VAR = sp.Dummy("d")
+
+
+def canonical_lambda(f):
+    """Lambda(d, f(d)) over the shared variable, for a function class or a Lambda."""
+    if isinstance(f, sp.Lambda):
+        (t,) = f.variables
+        return sp.Lambda(ELEMENTWISE_VAR, f.expr.xreplace({t: ELEMENTWISE_VAR}))
+    return sp.Lambda(ELEMENTWISE_VAR, f(ELEMENTWISE_VAR))
+
+
 def elementwise(f, Z):
-    return ElementwiseApplyFunction(f, Z)
+    return ElementwiseApplyFunction(canonical_lambda(f), Z)
 
 
 def elementwise_parts(node):
@@ -320,7 +333,7 @@ def _ew_generic(node, d):
     fprime = sp.diff(body, t)
     if fprime.has(sp.Derivative, sp.Subs):
         return None
-    return hadamard(ElementwiseApplyFunction(sp.Lambda(t, fprime), node.expr), d(node.expr))
+    return hadamard(elementwise(sp.Lambda(t, fprime), node.expr), d(node.expr))
 
 
 _ELEMENTWISE = [
