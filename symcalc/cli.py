@@ -546,8 +546,8 @@ def _plain(obj: Any) -> Any:
         return [_plain(v) for v in obj]
     if isinstance(obj, sp.Basic) or isinstance(obj, sp.MatrixBase):
         out = {"text": sp.sstr(obj), "latex": latex(obj)}
-        if isinstance(obj, sp.MatrixBase):
-            out["shape"] = list(obj.shape)
+        if isinstance(obj, (sp.MatrixBase, sp.MatrixExpr)):
+            out["shape"] = [int(d) if getattr(d, "is_Integer", isinstance(d, int)) else str(d) for d in obj.shape]
         if getattr(obj, "is_number", False) and not isinstance(obj, sp.MatrixBase):
             try:
                 out["value"] = float(obj)
