@@ -845,6 +845,7 @@ def _matrix_derivatives(f, wrt, gradient, hessian):
 
 def _matrix_source(title, f, G, H, wrt, params):
     printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
+    from symcalc.numpy_printer import _nonnegative_vector
     arg_syms = [wrt] + list(params)
     arg_names = [str(a) for a in arg_syms]
     dim_lines, seen = [], set()
@@ -866,6 +867,10 @@ def _matrix_source(title, f, G, H, wrt, params):
         repl, reduced = _matrix_cse([stabilize(stabilize_matrix(e)) for e in exprs])
         lines = [f"def {fname}({', '.join(arg_names)}):",
                  f'    """{" and ".join(parts)} (matrix form, BLAS calls; arrays of the declared shapes)."""']
+        printer.nonnegative = set()
+        for sym, e in repl:  # temporaries known to be >= 0 (for the syrk form of A^T diag(d) A)
+            if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
+                printer.nonnegative.add(sym.name)
         body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
         results = []
         for p, r in zip(parts, reduced):
@@ -900,6 +905,10 @@ def _matrix_subtrees(expr, counts, sizes):
         return 1
     size = 1 + sum(_matrix_subtrees(a, counts, sizes) for a in expr.args if isinstance(a, sp.Basic))
     is_matrix = isinstance(expr, sp.MatrixExpr)
+    if isinstance(expr, sp.MatMul):  # c*A*B*C also counts A*B, B*C, A*B*C (see _replace)
+        for inner in _sub_products(expr):
+            counts[inner] = counts.get(inner, 0) + 1
+            sizes[inner] = 2 * len(inner.args)
     is_matrix_scalar = isinstance(expr, (sp.Trace, sp.Determinant)) or (
         isinstance(expr, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in expr.args))
     trivial = isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol)
@@ -925,9 +934,44 @@ def _matrix_cse(exprs, prefix="t"):
             temp = sp.MatrixSymbol(f"{prefix}{k}", *sub.shape)
         else:
             temp = sp.Symbol(f"{prefix}{k}")
-        repl.append((temp, sub.xreplace(mapping)))
+        repl.append((temp, _replace(sub, mapping, top=True)))
         mapping[sub] = temp
-    return repl, [e.xreplace(mapping) for e in exprs]
+    return repl, [_replace(e, mapping) for e in exprs]
+
+
+def _sub_products(expr):
+    """The proper contiguous sub-products of a MatMul (and its matrix part without the scalar)."""
+    coeff, mats = expr.as_coeff_matrices()
+    mats = list(mats)
+    out = []
+    for length in range(2, len(mats) + 1):
+        for start in range(0, len(mats) - length + 1):
+            if length == len(mats) and coeff == 1:
+                continue
+            out.append(sp.MatMul(*mats[start:start + length]))
+    return out
+
+
+def _replace(expr, mapping, top=False):
+    """xreplace that also finds A*B inside c*A*B (SymPy flattens the scalar into the product)."""
+    if not top and expr in mapping:
+        return mapping[expr]
+    if expr.is_Atom or isinstance(expr, (sp.MatrixSymbol, sp.Lambda)):
+        return expr
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = expr.as_coeff_matrices()
+        mats = [_replace(m, mapping) for m in mats]
+        for length in range(len(mats), 1, -1):       # longest named sub-product first
+            for start in range(0, len(mats) - length + 1):
+                sub = sp.MatMul(*mats[start:start + length])
+                if sub in mapping and not (top and length == len(mats) and coeff == 1):
+                    mats = mats[:start] + [mapping[sub]] + mats[start + length:]
+                    return sp.MatMul(coeff, *mats) if len(mats) > 1 or coeff != 1 else mats[0]
+        return sp.MatMul(coeff, *mats) if coeff != 1 else (sp.MatMul(*mats) if len(mats) > 1 else mats[0])
+    args = [_replace(a, mapping) if isinstance(a, sp.Basic) else a for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    return expr.func(*args)
 
 
 class MatrixKernel:

@@ -81,6 +81,11 @@ def _logsumexp_vec(z):
     m = m if np.isfinite(m) else 0
     return m + np.log(np.sum(np.exp(z - m)))
 ''',
+    "_gram": '''\
+def _gram(z):
+    """z.T @ z: NumPy runs the symmetric rank-k update (syrk), half the work of a GEMM."""
+    return z.T @ z
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""
@@ -155,9 +160,25 @@ def stabilize(expr):
             return new if new is not None else node
         if isinstance(node, sp.Mul):
             return _stable_mul(node)
+        if isinstance(node, sp.Add):
+            return _stable_add(node)
         return node
 
     return _bottom_up(expr, rewrite)
+
+
+def _stable_add(node):
+    """1 - sigmoid(u) -> sigmoid(-u): no cancellation (1 - 1 = 0 where the answer is e^-u)."""
+    const, rest = node.as_coeff_Add()
+    if const != 1:
+        return node
+    terms = list(rest.args) if isinstance(rest, sp.Add) else [rest]
+    for k, t in enumerate(terms):
+        coeff, core = t.as_coeff_Mul()
+        if coeff == -1 and isinstance(core, sigmoid):
+            others = terms[:k] + terms[k + 1:]
+            return sp.Add(sigmoid(-core.args[0]), *others)
+    return node
 
 
 def _stable_mul(node):
@@ -194,6 +215,8 @@ def stabilize_matrix(expr):
             z = _exp_sum_argument(node.args[0])
             if z is not None:
                 return vector_logsumexp(z)
+        if isinstance(node, sp.MatAdd):
+            return _stable_matadd(node)
         if isinstance(node, sp.MatMul):
             coeff, factors = node.as_coeff_matrices()
             z = _softmax_argument(coeff, factors)
@@ -206,6 +229,23 @@ def stabilize_matrix(expr):
 
 
 _D = sp.Dummy("d")
+
+
+def _stable_matadd(node):
+    """1 - sigmoid.(u) -> sigmoid.(-u), elementwise."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    ones = [a for a in node.args if isinstance(a, sp.OneMatrix)]
+    rest = [a for a in node.args if not isinstance(a, sp.OneMatrix)]
+    if len(ones) != 1 or len(rest) != 1 or not isinstance(rest[0], sp.MatMul):
+        return node
+    coeff, mats = rest[0].as_coeff_matrices()
+    if coeff != -1 or len(mats) != 1 or not isinstance(mats[0], ElementwiseApplyFunction):
+        return node
+    inner = mats[0]
+    if not isinstance(inner.function(_D), sigmoid):
+        return node
+    return ElementwiseApplyFunction(sp.Lambda(_D, sigmoid(_D)), -inner.expr)
 
 
 def _bottom_up(expr, fn):
@@ -471,6 +511,13 @@ class StableNumPyPrinter(NumPyPrinter):
         if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
             rest = self._matmul_chain(factors[:-1]) if len(factors) > 2 else self._print(factors[0])
             return f"np.sum({rest}, axis=-1)"
+        # A^T diag(d) A with d >= 0 -> Z^T Z, Z = sqrt(d) A: a symmetric rank-k update (syrk), half a GEMM
+        if (len(factors) == 3 and isinstance(factors[1], _DIAGONAL_OF_VECTOR)
+                and factors[0] == factors[2].T
+                and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))):
+            self.helpers_used.add("_gram")
+            d, a = self._print(factors[1].args[0]), self._print(factors[2])
+            return f"_gram(np.sqrt({d})[:, None] * {a})"
         # A^{-1} B ... -> solve(A, B ...)
         for k, fac in enumerate(factors):
             if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
@@ -557,6 +604,34 @@ def _softmax_argument(coeff, factors):
     if z is None or not isinstance(coeff, sp.Pow) or coeff.args[1] != -1:
         return None
     return z if _exp_sum_argument(coeff.args[0]) == z else None
+
+
+def _nonnegative_vector(v, known=frozenset()) -> bool:
+    """True when every entry of the vector expression v is provably >= 0.
+
+    known: names of MatrixSymbols (temporaries) already shown to be >= 0.
+    """
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    if isinstance(v, sp.MatrixSymbol):
+        return v.name in known
+    if isinstance(v, ElementwiseApplyFunction):
+        d = sp.Dummy(real=True)
+        return bool(v.function(d).is_nonnegative)
+    if isinstance(v, sp.HadamardProduct):
+        return all(_nonnegative_vector(a, known) for a in v.args)
+    if isinstance(v, sp.HadamardPower):
+        return v.args[1].is_even is True or _nonnegative_vector(v.args[0], known)
+    if isinstance(v, sp.MatAdd):  # 1 - sigmoid.(u)
+        ones = [a for a in v.args if isinstance(a, sp.OneMatrix)]
+        rest = [a for a in v.args if not isinstance(a, sp.OneMatrix)]
+        if len(ones) == 1 and len(rest) == 1:
+            coeff, mats = rest[0].as_coeff_mmul() if hasattr(rest[0], "as_coeff_mmul") else (1, rest[0])
+            inner = mats.args[0] if isinstance(mats, sp.MatMul) and len(mats.args) == 1 else mats
+            if coeff == -1 and isinstance(inner, ElementwiseApplyFunction):
+                d = sp.Dummy(real=True)
+                return isinstance(inner.function(d), sigmoid)
+    return False
 
 
 def _is_wrapped(code):

@@ -57,7 +57,9 @@ def test_logistic_regression_value_gradient_hessian(logistic_kernel):
 
 def test_matrix_kernels_call_blas_not_element_formulas(logistic_kernel):
     src = inspect.getsource(logistic_kernel.module.hessian)
-    assert "X.T @ (" in src and "[:, None] * X)" in src
+    # X^T diag(d) X with d = s(1 - s) >= 0 as Z^T Z, Z = sqrt(d) X: NumPy's syrk, half a GEMM
+    assert "_gram(np.sqrt(" in src and "[:, None] * X)" in src
+    assert "_gram(np.sqrt(" in inspect.getsource(logistic_kernel.module.value_gradient_hessian)
     assert not re.search(r"X\[\d", logistic_kernel.source)         # no per-element indexing
     assert "import numpy as np" in logistic_kernel.source
     vg = inspect.getsource(logistic_kernel.module.value_and_gradient)
