@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
+from sympy.core.function import AppliedUndef
 
 from symcalc.core import Rule
 from symcalc.functions import sigmoid, softplus
@@ -186,6 +187,8 @@ def _declared_derivative(node, d):
             fprime = node.fdiff(i)
         except Exception:   # SymPy raises ArgumentIndexError and others; no rule then
             return None
+        if fprime.has(sp.Derivative) and not isinstance(node, AppliedUndef):
+            return None     # the function declares no derivative (floor, ...): no rule
         terms.append(fprime * d(u))
     return sp.Add(*terms)
 
