@@ -291,3 +291,15 @@ def test_results_are_closed_form_at_any_size():
 
 def test_dot_helper_gradient():
     run_identity("dot", dot(b, A * x), x, A.T * b, "gradient", None, SIZES)
+
+
+def test_derivatives_with_respect_to_scalar_parameters():
+    f = squared_error(A, x, b) + lam * norm_squared(x)
+    d = derive(f, lam, order=2)
+    assert d.results["gradient"] == sp.Matrix([Trace(x.T * x)])
+    assert d.results["hessian"] == sp.Matrix([[0]])
+    s = sp.Symbol("s", positive=True)
+    S = matrix_symbol("S", "n", "n")
+    d = derive(sp.log(sp.det(s * S)) + Trace(s**2 * S), [s], order=2)
+    assert sp.simplify(d.results["gradient"][0] - (n / s + 2 * s * Trace(S))) == 0
+    assert d.all_checks_passed and len(d.checks) == 3
