@@ -122,7 +122,9 @@ class Canonicalizer:
             if self.derivation is not None and (isinstance(node, MatrixExpr) or
                                                not isinstance(node, (sp.Add, sp.Mul))):
                 after = sp.Add(*[self.inner(c, n) for n, c in out])
-                self.derivation.add_step(rule, self.inner(C, node), after, self.note)
+                before = self.inner(C, node)
+                if after != before:       # a step that changes nothing is not shown
+                    self.derivation.add_step(rule, before, after, self.note)
             for sub, c in out:
                 self.pull(sub, c)
             return

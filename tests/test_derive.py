@@ -61,7 +61,7 @@ def test_matrix_derivation_records_steps_and_checks():
     d = derive(logistic_loss(X, w, yy), w, order=2)
     assert isinstance(d, Derivation)
     names = [s.rule.name for s in d.steps]
-    for expected in ("ew_softplus", "matrix_constant_multiple", "trace", "cyclic_trace",
+    for expected in ("ew_softplus", "matrix_constant_multiple", "trace", "scalar_as_trace",
                      "trace_hadamard", "identification", "collect", "hessian_from_gradient",
                      "ew_sigmoid", "hadamard_as_diag", "jacobian_identification"):
         assert expected in names, expected
@@ -124,3 +124,11 @@ def test_bad_wrt_and_order():
         derive(x**2, 3)
     with pytest.raises(InputError):
         derive(x**2, x, order=0)
+
+
+def test_cyclic_trace_step_is_recorded_when_it_moves_something():
+    X = matrix_symbol("X", "n", "k")
+    d = derive(sp.log(sp.det(X.T * X)), X)
+    names = [s.rule.name for s in d.steps]
+    assert "cyclic_trace" in names and "trace_transpose" in names
+    assert all(s.before != s.after for s in d.steps if s.note == "canonical")
