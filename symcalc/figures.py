@@ -55,9 +55,11 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
             cap = (rf"Contours of the objective over $({latex(sl.x)}, {latex(sl.y)})$"
                    + (f" (other unknowns fixed: {others})" if others else "")
                    + (f" (symbolic constants set to {drawn})" if drawn else "")
-                   + "; gradient-flow trajectories (white) from several starts; critical points marked "
-                   r"by kind (circle minimum, triangle maximum, cross saddle) with the Hessian's "
-                   r"eigenvector directions (long bar: the larger $|\lambda|$).")
+                   + "; gradient-flow trajectories (white) from several starts"
+                   + (r"; critical points marked by kind (circle minimum, triangle maximum, cross saddle) "
+                      r"with the Hessian's eigenvector directions (solid: positive curvature, dashed: "
+                      r"negative; long bar: the larger $|\lambda|$)." if study.landscape and study.landscape.points
+                      else "."))
             out.append(("figure-landscape.pdf", TeX(cap), data))
     if p.field is not None and len(p.wrt) == 2 and p.notation == "components":
         data = field_figure(study)
@@ -97,8 +99,16 @@ def constant_subs(p) -> tuple[dict, dict]:
     drawn = {}
     symbolic = [c for c in p.constants if c.value is None]
     if symbolic:
+        from symcalc.problem import _entry_matrix
         draw = _random_assignment(p, random.Random(p.seed + 11))
         for c in symbolic:
+            if isinstance(c.symbol, sp.MatrixSymbol):  # matrix notation: onto the entry symbols
+                entries, values = _entry_matrix(c, c.name), draw[c.symbol]
+                for e, v in zip(entries, values):
+                    if isinstance(e, sp.Symbol):
+                        subs[e] = v
+                drawn[sp.Symbol(c.name)] = values
+                continue
             syms = c.symbol.free_symbols if hasattr(c.symbol, "free_symbols") else {c.symbol}
             for sym in syms:
                 if sym in draw:
@@ -302,8 +312,7 @@ def field_figure(study) -> bytes | None:
             Z = _eval_grid(_numeric(curl, p, wrt), X, Y)
             label = r"curl $\partial_1 F_2 - \partial_2 F_1$"
         if np.isfinite(Z).any():
-            finite = Z[np.isfinite(Z)]
-            lo, hi = np.percentile(finite, [3, 97])
+            lo, hi = _robust_range(Z[np.isfinite(Z)])
             if hi - lo < 1e-12:
                 lo, hi = lo - 1, hi + 1
             cs = ax.contourf(X, Y, np.clip(Z, lo, hi), levels=np.linspace(lo, hi, 21), cmap="coolwarm")
@@ -321,6 +330,15 @@ def field_figure(study) -> bytes | None:
         ax.set_ylabel(f"${sp.latex(wrt[1])}$")
         ax.set_title("Vector field")
         return _pdf_bytes(fig, plt)
+
+
+def _robust_range(values: np.ndarray) -> tuple[float, float]:
+    """A colour range that a singularity (r -> 0) cannot take over: median +- 4 IQR, within the data."""
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    spread = max(q3 - q1, 1e-12)
+    lo = max(values.min(), med - 4 * spread)
+    hi = min(values.max(), med + 4 * spread)
+    return float(lo), float(hi)
 
 
 def _default_slice(p):

@@ -82,13 +82,45 @@ class SymcalcLatexPrinter(LatexPrinter):
         return rf"{inner}^\top"
 
     def _print_MatAdd(self, expr):
-        """A sum of transposes prints as one transpose: (Xw - y)^T, not w^T X^T - y^T."""
+        """A sum of transposes prints as one transpose: (Xw - y)^T, not w^T X^T - y^T;
+        positive terms first: x - mu, not -mu + x."""
         terms = list(expr.args)
         if len(terms) > 1 and all(t.has(sp.Transpose) for t in terms):
             inner = sp.MatAdd(*[sp.transpose(t) for t in terms]).doit()
             if _count(inner, sp.Transpose) == 0:
                 return rf"\left({self._print(inner)}\right)^\top"
-        return super()._print_Add(expr)
+        terms.sort(key=_is_negative_term)
+        out = self._print(terms[0])
+        for t in terms[1:]:
+            if _is_negative_term(t):
+                out += " - " + self._print(-t)
+            else:
+                out += " + " + self._print(t)
+        return out
+
+    def _print_MatMul(self, expr):
+        """Factors side by side; a scalar coefficient in front without parentheses
+        (1/2 x, - X w); sums in parentheses unless already printed as (...)^T."""
+        coeff, mats = expr.as_coeff_mmul()
+        factors = list(mats.args) if isinstance(mats, sp.MatMul) else [mats]
+        parts = []
+        for f in factors:
+            t = self._print(f)
+            if isinstance(f, (sp.MatAdd, sp.Add, sp.HadamardProduct, sp.KroneckerProduct)) \
+                    and not t.endswith(r"\right)^\top"):
+                t = rf"\left({t}\right)"
+            parts.append(t)
+        body = " ".join(parts)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "- " + body
+        if getattr(coeff, "is_negative", False):
+            return "- " + self._print(-coeff) + " " + body
+        c = self._print(coeff)
+        if isinstance(coeff, sp.Add):
+            c = rf"\left({c}\right)"
+        return c + " " + body
 
     def _print_Inverse(self, expr):
         arg = expr.arg
@@ -98,6 +130,8 @@ class SymcalcLatexPrinter(LatexPrinter):
         return rf"{inner}^{{-1}}"
 
     def _print_Trace(self, expr):
+        if getattr(expr.arg, "shape", None) == (1, 1):  # a 1 x 1 matrix is its only entry
+            return self._print(expr.arg)
         return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 
     def _print_Determinant(self, expr):
@@ -122,7 +156,8 @@ class SymcalcLatexPrinter(LatexPrinter):
         return r"I" if expr.rows.is_Symbol else rf"I_{{{self._print(expr.rows)}}}"
 
     def _print_OneMatrix(self, expr):
-        return r"\mathbf{1}"
+        rows, cols = expr.shape
+        return r"\mathbf{1}^\top" if rows == 1 and cols != 1 else r"\mathbf{1}"
 
     def _print_ZeroMatrix(self, expr):
         return r"0"
@@ -178,6 +213,13 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _is_negative_term(t: Any) -> bool:
+    if isinstance(t, sp.MatMul):
+        c = t.as_coeff_mmul()[0]
+        return bool(getattr(c, "is_negative", False))
+    return bool(getattr(t, "could_extract_minus_sign", lambda: False)())
 
 
 def _count(expr: Any, cls: type) -> int:
@@ -333,9 +375,24 @@ def _shared(exprs: Sequence[Any], names: _Names, width: int) -> list[Any]:
         defs, reduced = sp.cse(list(exprs), symbols=iter(names.fresh, None), order="none")
     except Exception:  # noqa: BLE001 - cse is an optimisation of display only
         return list(exprs)
+    defs, reduced = _inline_small(defs, list(reduced))
     names.defs.extend(defs)
     # cse consumed names it may not have used: renumber compactly
     return _renumber(reduced, names)
+
+
+def _inline_small(defs: list, reduced: list, small: int = 10) -> tuple[list, list]:
+    """Put back names for tiny subexpressions (-y, diag(-y)): a name must save room."""
+    kept = []
+    for k, (sym, sub) in enumerate(defs):
+        if visible_width(latex(sub)) <= small:
+            rule = {sym: sub}
+            defs[k + 1:] = [(s, d.xreplace(rule)) for s, d in defs[k + 1:]]
+            kept = [(s, d.xreplace(rule)) for s, d in kept]
+            reduced = [r.xreplace(rule) if hasattr(r, "xreplace") else r for r in reduced]
+        else:
+            kept.append((sym, sub))
+    return kept, reduced
 
 
 def _renumber(reduced: list[Any], names: _Names) -> list[Any]:

@@ -523,7 +523,14 @@ def _make_symbol(var: Variable, notation: str, latex_name: str) -> Any:
     if not var.shape:
         return sp.Symbol(var.name)
     if notation == "matrix":
+        from symcalc import structure as ST
         rows, cols = (var.shape[0], 1) if len(var.shape) == 1 else var.shape
+        if "positive_definite" in var.structure:
+            return ST.positive_definite(var.name, rows)
+        if "symmetric" in var.structure:
+            return ST.symmetric(var.name, rows)
+        if "diagonal" in var.structure:
+            return ST.diagonal(var.name, rows)
         return sp.MatrixSymbol(var.name, rows, cols)
     if var.is_constant and var.value is not None:
         return _value_matrix(var)
@@ -548,7 +555,7 @@ def _entry_matrix(var: Variable, base: str) -> sp.Matrix:
             return sp.S.Zero
         if sym and i > j:
             i, j = j, i
-        return sp.Symbol(f"{base}_{{{i + 1}{j + 1}}}")
+        return sp.Symbol(f"{base}_{i + 1}{j + 1}")  # prints as A_{11}, Sigma_{12} -> \Sigma_{12}
     return sp.Matrix(m, n, entry)
 
 
@@ -1010,7 +1017,7 @@ def _entry_name(key: Any) -> Any:
     if not isinstance(key, tuple):
         return key
     w, i, j = key
-    return sp.Symbol(f"{w.name}_{i + 1}" if w.shape[1] == 1 else f"{w.name}_{{{i + 1}{j + 1}}}")
+    return sp.Symbol(f"{w.name}_{i + 1}" if w.shape[1] == 1 else f"{w.name}_{i + 1}{j + 1}")
 
 
 def _perturbed(subs: dict, key: Any, delta: Any) -> dict:
@@ -1235,12 +1242,25 @@ def _accepts_order(fn: Callable) -> bool:
 # --- the kernel -------------------------------------------------------------
 
 def _kernel_source(problem: Problem, study: Study) -> str | None:
-    import symcalc
-    target = problem.objective if problem.objective is not None else sp.Matrix(problem.field)
+    """The NumPy source symcalc.compile generates for the objective (constants as params)."""
+    if problem.objective is None:
+        study.notes.append("kernel source: only objectives are compiled, not vector fields")
+        return None
+    from symcalc.compile import compile as compile_kernel
     wrt = problem.wrt[0] if problem.notation == "matrix" and len(problem.wrt) == 1 else problem.wrt
+    params = []
+    for c in problem.constants:
+        sym = c.symbol
+        if isinstance(sym, sp.MatrixBase):
+            params += [e for e in sym.free_symbols if e not in params]
+        else:
+            params.append(sym)
     try:
-        return symcalc.compile(target, wrt).source
-    except (ImportError, AttributeError, NotImplementedError, SymcalcError) as exc:
+        kernel = compile_kernel(problem.objective, wrt, params,
+                                gradient=study.results.get("gradient"), hessian=study.results.get("hessian"),
+                                name=problem.title)
+        return kernel.source
+    except (NotImplementedError, SymcalcError) as exc:
         study.notes.append(f"kernel source not available: {str(exc) or type(exc).__name__}")
         return None
 

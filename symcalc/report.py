@@ -220,6 +220,20 @@ def inline(expr: Any) -> TeX:
     return TeX("$" + latex(expr) + "$")
 
 
+def code_text(text: str) -> TeX:
+    r"""User text in typewriter, escaped, breakable after operators (never overfull).
+
+    >>> code_text("a*b+c_1")
+    '{\\ttfamily a*\\allowbreak{}b+\\allowbreak{}c\\_1}'
+    """
+    out = []
+    for ch in str(text):
+        out.append(escape_text(ch))
+        if ch in "*+-/,)=":
+            out.append(r"\allowbreak{}")
+    return TeX(r"{\ttfamily " + "".join(out) + "}")
+
+
 def _empty_context() -> dict:
     return dict(
         title="Derivation report", source="", description="", variables=[], constants=[],
@@ -257,8 +271,8 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
         ctx["objective"] = dict(words=_objective_words(p), display=eq(_objective_lhs(p), p.objective))
     else:
         comps = sp.Matrix(p.field)
-        ctx["field"] = dict(words=f"A vector field on R^{len(p.wrt)}, with components written in the file as: "
-                                  + "; ".join(p.field_text or []),
+        ctx["field"] = dict(words=TeX(rf"A vector field on $\mathbb{{R}}^{{{len(p.wrt)}}}$, with components "
+                                      "written in the file as: " + "; ".join(code_text(t) for t in p.field_text or [])),
                             display=display(_vector_field_body(comps, p.wrt)))
     progress("typesetting the derivation steps")
     steps, total = [], 0
@@ -271,7 +285,7 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
     ctx["steps"], ctx["steps_total"], ctx["rules"] = steps, total, rules
     progress("typesetting the results")
     ctx["results"] = _results({k: v for k, v in study.results.items()
-                               if k in ("gradient", "hessian", "jacobian", "divergence")}, p.wrt, p)
+                               if k in ("gradient", "hessian", "jacobian")}, p.wrt, p)
     if study.field is not None:
         ctx["field_analysis"] = _field_context(study.field, p)
     if study.gaussian is not None:
@@ -326,8 +340,12 @@ def _value_tex(v) -> TeX:
     if v.value is None:
         return TeX("symbolic")
     if isinstance(v.value, list):
-        M = sp.Matrix(v.value) if isinstance(v.value[0], list) else sp.Matrix([v.value]).T
-        M = M.applyfunc(sp.nsimplify)
+        def num(x):
+            return sp.Integer(int(x)) if float(x).is_integer() else sp.Float(x, 4)
+        if not isinstance(v.value[0], list):  # a vector: a transposed row, compact in a table
+            row = sp.Matrix([[num(x) for x in v.value]])
+            return TeX("$" + latex(row) + r"^\top$")
+        M = sp.Matrix([[num(x) for x in r] for r in v.value])
         if visible_width(latex(M)) > 40 or M.rows > 6:
             return TeX(f"given ({M.rows} x {M.cols} numbers)".replace(" x ", r" $\times$ "))
         return TeX("$" + latex(M) + "$")
@@ -349,8 +367,10 @@ def _objective_lhs(p) -> str:
 
 def _objective_words(p) -> str:
     names = ", ".join(v.name for v in p.variables)
-    return (f"The objective, a scalar function of {names}, written in the file as: {p.objective_text}"
-            if p.objective_text else f"The objective, a scalar function of {names}.")
+    if not p.objective_text:
+        return f"The objective, a scalar function of {names}."
+    return TeX(escape_text(f"The objective, a scalar function of {names}, written in the file as: ")
+               + code_text(p.objective_text))
 
 
 def _vector_field_body(F: sp.Matrix, wrt: list) -> str:
@@ -532,7 +552,9 @@ def _claim_context(c, p) -> dict:
     ce = None
     if c.counterexample is not None:
         ce = _counterexample_context(c.counterexample)
-    return dict(of=claim.of, text=claim.text, holds=c.holds, undecided=c.holds is None, method=c.method, explanation=c.explanation,
+    explanation = c.explanation[:1].upper() + c.explanation[1:]
+    return dict(of=claim.of, text=claim.text, holds=c.holds, undecided=c.holds is None, written=code_text(claim.source),
+                written_kind="LaTeX" if claim.is_latex else "text", method=c.method, explanation=explanation,
                 claimed=eq(what + r"\overset{?}{=}\ " if False else what, expr), counterexample=ce,
                 source=claim.source)
 
@@ -611,7 +633,7 @@ def _summary(study) -> list[dict]:
                         else "the field is NOT conservative (non-zero curl)"))
     if study.landscape is not None:
         kinds = [pt.kind for pt in study.landscape.points]
-        if study.landscape.points or study.landscape.complete:
+        if "critical_points" in study.problem.analyses:
             out.append(dict(ok=True, text=f"{len(kinds)} critical point(s): " + (", ".join(kinds) or "none")))
         if study.landscape.descent is not None:
             out.append(dict(ok=study.landscape.descent.holds, text=TeX(
