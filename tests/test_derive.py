@@ -132,3 +132,10 @@ def test_cyclic_trace_step_is_recorded_when_it_moves_something():
     names = [s.rule.name for s in d.steps]
     assert "cyclic_trace" in names and "trace_transpose" in names
     assert all(s.before != s.after for s in d.steps if s.note == "canonical")
+
+
+def test_sc_derive_is_callable_after_the_module_is_imported():
+    import symcalc as sc
+    import symcalc.derive  # noqa: F401  (binds the package attribute to the module)
+    d = sc.derive(x**2, x)
+    assert d.results["gradient"] == sp.Matrix([2 * x])
