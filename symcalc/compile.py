@@ -1101,3 +1101,15 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     source = _generate(_matrix_source, title, f, G, H, wrt, params)
     module, path = _load_source(source, f"matrix_{wrt}")
     return MatrixKernel(f, wrt, params, G, H, source, module, path)
+
+
+# ``symcalc.compile`` names both this module and the function: once anything has run
+# ``from symcalc.compile import ...`` the package attribute is the module (Python's import
+# system sets it), so ``sc.compile(f, wrt)`` would call a module. Make the module callable
+# as the function, whichever of the two the attribute holds.
+class _CallableModule(type(sys)):
+    def __call__(self, *args, **kwargs):
+        return compile(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

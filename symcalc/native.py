@@ -84,9 +84,7 @@ def derive_symengine(f, wrt, params=()):
     returned ``args`` are the SymEngine symbols of wrt then params.
     """
     se = _se()
-    mapping = internal_symbols(wrt, params)
-    fe = to_symengine(f.xreplace(mapping))
-    args = [se.Symbol(mapping[s].name) for s in list(wrt) + list(params)]
+    fe, args = _renamed(f, wrt, params)
     xs = args[: len(wrt)]
     index = {x: k for k, x in enumerate(xs)}
     n = len(xs)
@@ -110,6 +108,19 @@ def derive_symengine(f, wrt, params=()):
             if h != 0:
                 upper[(i, j)] = h
     return fe, args, grad, upper
+
+
+def _renamed(expr, wrt, params):
+    """expr in SymEngine with wrt / params renamed to their internal names (one C++ pass)."""
+    se = _se()
+    mapping = internal_symbols(wrt, params)
+    se_map = {se.Symbol(s.name): se.Symbol(v.name) for s, v in mapping.items()}
+    e = to_symengine(expr)
+    if len(se_map) != len(mapping):  # two symbols share a name (different assumptions): slow, exact path
+        e = to_symengine(expr.xreplace(mapping))
+    else:
+        e = e.xreplace(se_map)
+    return e, [se.Symbol(mapping[s].name) for s in list(wrt) + list(params)]
 
 
 def back_map(wrt, params=()):
@@ -165,13 +176,10 @@ def _native_form(expr):
 
 def _convert_derivatives(f, wrt, params, grad, upper):
     """SymPy f / gradient / Hessian (named functions allowed) -> SymEngine, in native form."""
-    se = _se()
-    mapping = internal_symbols(wrt, params)
-
     def conv(e):
-        return to_symengine(_native_form(sp.sympify(e)).xreplace(mapping))
+        return _renamed(_native_form(sp.sympify(e)), wrt, params)[0]
 
-    args = [se.Symbol(mapping[s].name) for s in list(wrt) + list(params)]
+    args = _renamed(sp.S.Zero, wrt, params)[1]
     return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}
 
 
