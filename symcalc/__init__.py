@@ -15,6 +15,8 @@ names is used.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,24 @@ _API = {
 }
 
 __all__ = sorted(_API) + ["__version__"]
+
+
+class _Package(types.ModuleType):
+    """Keeps ``symcalc.compile`` (and derive, verify, parse, report) the *function*.
+
+    Importing the stage module ``symcalc.compile`` makes Python set the package
+    attribute ``compile`` to the module; for the stage modules named after their
+    main function, the function is stored instead. (``importlib.import_module``
+    still returns the module.)
+    """
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _API.get(name) == name and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

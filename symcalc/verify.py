@@ -409,7 +409,18 @@ def _sympify_value(v, what):
 def _read_claim(claim, table, syntax):
     if isinstance(claim, str):
         return parse_any(claim, table, allow_undeclared=False, syntax=syntax)
+    if isinstance(claim, (list, tuple)):
+        # entries may be text too: ["2x", "3y^2"] or [["2", "0"], ["0", "6y"]]
+        claim = [_read_entries(c, table, syntax) for c in claim]
     return _rebind(_as_object(claim, "the claim"), table)
+
+
+def _read_entries(entry, table, syntax):
+    if isinstance(entry, str):
+        return parse_any(entry, table, allow_undeclared=False, syntax=syntax)
+    if isinstance(entry, (list, tuple)):
+        return [_read_entries(e, table, syntax) for e in entry]
+    return entry
 
 
 # ======================================================================================

@@ -271,8 +271,10 @@ def test_sympy_claims_bind_by_name():
 def test_docstring_examples():
     import doctest
 
-    import symcalc.parse as parse_module
-    import symcalc.verify as verify_module
+    import importlib
+
+    parse_module = importlib.import_module("symcalc.parse")
+    verify_module = importlib.import_module("symcalc.verify")
     for module in (parse_module, verify_module):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
