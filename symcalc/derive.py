@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import sys
 import types
-from typing import Any, Iterable
+from typing import Iterable
 
 import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix

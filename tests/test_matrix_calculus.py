@@ -172,6 +172,7 @@ def test_matrix_hessian_of_a_weighted_quadratic():
     f = Trace(Xm.T * Am * Xm * Bm)
     H = derive(f, Xm, order=2).results["hessian"]
     expected = KroneckerProduct(Bm.T, Am) + KroneckerProduct(Bm, Am.T)
+    assert isinstance(H, sp.MatAdd) and all(isinstance(t, KroneckerProduct) for t in H.args)
     run_identity("kron-B", f, Xm, expected, "hessian", None, SIZES)
 
 
