@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -13,7 +16,8 @@ from symcalc.errors import InputError, ShapeError
 from symcalc.matrix_calculus import matrix_gradient, matrix_hessian, to_explicit
 from symcalc.structure import matrix_symbol, positive_definite, vector
 
-from test_cookbook import run_identity
+sys.path.insert(0, os.path.dirname(__file__))   # the shared identity checker
+from test_cookbook import run_identity  # noqa: E402
 
 n = sp.Symbol("n", integer=True, positive=True)
 x, mu = vector("x", "n"), vector("mu", "n")

@@ -7,6 +7,9 @@ explicit-entry expression at a concrete size and (3) with central differences.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -23,7 +26,8 @@ from symcalc.structure import (as_scalar, dot, elementwise, hadamard, logistic_l
                                softmax_cross_entropy, squared_error, sum_entries, symmetric,
                                vector)
 
-from test_cookbook import run_identity
+sys.path.insert(0, os.path.dirname(__file__))   # the shared identity checker
+from test_cookbook import run_identity  # noqa: E402
 
 n, m = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
 X = matrix_symbol("X", "m", "n")
