@@ -35,6 +35,7 @@ from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpos
 from symcalc.structure import structure_of
 
 __all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
+           "CommutationMatrix",
            "collect", "to_explicit", "concrete_sizes"]
 
 LAYOUT = ("gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
@@ -228,6 +229,8 @@ def to_explicit(e, env):
     if isinstance(e, ElementwiseApplyFunction):
         f = e.function
         return to_explicit(e.expr, env).applyfunc(lambda t: f(t))
+    if isinstance(e, CommutationMatrix):
+        return e.as_explicit()
     if isinstance(e, DiagMatrix):
         v = to_explicit(e.args[0], env)
         return sp.ImmutableMatrix(sp.diag(*list(v)))
@@ -526,10 +529,48 @@ def _right_factor(T, C, canon, d):
     raise NoRuleError(f"cannot read a Jacobian off {type(T).__name__} ({T})")
 
 
+class CommutationMatrix(MatrixExpr):
+    """K_{m,n}: the mn x mn permutation with K vec(A) = vec(A^T) for an m x n matrix A.
+
+    >>> K = CommutationMatrix(2, 3)
+    >>> K.shape, K.T
+    ((6, 6), CommutationMatrix(3, 2))
+    >>> A = sp.Matrix(2, 3, range(6))
+    >>> list(to_explicit(K, {}) * sp.Matrix([A[i, j] for j in range(3) for i in range(2)]))
+    [0, 1, 2, 3, 4, 5]
+    """
+
+    def __new__(cls, m, n):
+        return super().__new__(cls, sp.sympify(m), sp.sympify(n))
+
+    @property
+    def shape(self):
+        m, n = self.args
+        return (m * n, m * n)
+
+    def _eval_transpose(self):
+        m, n = self.args
+        return CommutationMatrix(n, m)
+
+    def as_explicit(self):
+        m, n = (int(a) for a in self.args)
+        K = sp.zeros(m * n, m * n)
+        for i in range(m):
+            for j in range(n):
+                K[j + i * n, i + j * m] = 1
+        return sp.ImmutableMatrix(K)
+
+    def _latex(self, printer):
+        m, n = self.args
+        return rf"K_{{{printer._print(m)},{printer._print(n)}}}"
+
+
 def _vec_factor(T, C):
     """M with vec(T) = M vec(C), for T linear in the matrix C (Kronecker form)."""
     if T == C:
         return Identity(C.rows * C.cols)
+    if isinstance(T, Transpose) and T.arg == C:
+        return CommutationMatrix(C.rows, C.cols)
     if isinstance(T, MatAdd):
         return add(*[_vec_factor(a, C) for a in T.args if a.has(C)])
     if isinstance(T, MatMul):
@@ -545,8 +586,8 @@ def _vec_factor(T, C):
         Rm = mul(*R) if R else Identity(Y.cols)
         return mul(sp.Mul(*scal), KroneckerProduct(transpose(Rm), Lm), _vec_factor(Y, C))
     raise NoRuleError(f"cannot write d vec F = H d vec X for {type(T).__name__} ({T}) in "
-                      f"Kronecker form (a transposed or Hadamard differential needs the "
-                      f"commutation matrix / diag(vec B))")
+                      f"Kronecker form (a Hadamard product with the differential of a matrix "
+                      f"needs diag(vec B), which symcalc does not write yet)")
 
 
 def _linear_map(F, X, d: Derivation, note: str):

@@ -19,7 +19,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from symcalc.derive import derive
 from symcalc.errors import InputError, NoRuleError, ShapeError
 from symcalc.functions import sigmoid, softplus
-from symcalc.matrix_calculus import (collect, matrix_gradient, matrix_hessian, matrix_jacobian,
+from symcalc.matrix_calculus import (CommutationMatrix, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
                                      normalize, to_explicit)
 from symcalc.structure import (as_scalar, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
                                norm_squared, ones, positive_definite, softmax,
@@ -180,10 +180,27 @@ def test_matrix_hessian_of_a_weighted_quadratic():
     run_identity("kron-B", f, Xm, expected, "hessian", None, SIZES)
 
 
-def test_matrix_hessian_with_transposed_differential_is_an_error_not_a_guess():
+def test_matrix_hessian_with_transposed_differential_uses_the_commutation_matrix():
+    Z, Bm = matrix_symbol("Z", "n", "n"), matrix_symbol("B", "n", "n")
+    assert matrix_hessian(Trace(Z * Z), Z) == 2 * CommutationMatrix(n, n)
+    run_identity("K", Trace(Z * Z), Z, 2 * CommutationMatrix(n, n), "hessian", None, SIZES)
+    H = derive(Trace(Z * Bm * Z), Z, order=2).results["hessian"]
+    run_identity("K-B", Trace(Z * Bm * Z), Z, H, "hessian", None, SIZES)
+    assert H.has(CommutationMatrix)
+
+
+def test_commutation_matrix_permutes_vec():
+    K = to_explicit(CommutationMatrix(2, 3), {})
+    Am = sp.Matrix(2, 3, lambda i, j: 10 * i + j)
+    vec = lambda M: sp.Matrix([M[i, j] for j in range(M.cols) for i in range(M.rows)])  # noqa
+    assert K * vec(Am) == vec(Am.T)
+    assert CommutationMatrix(2, 3).T == CommutationMatrix(3, 2)
+
+
+def test_matrix_hessian_through_a_hadamard_product_is_an_error_not_a_guess():
     Z = matrix_symbol("Z", "n", "n")
-    with pytest.raises(NoRuleError, match="commutation"):
-        derive(Trace(Z * Z), Z, order=2)
+    with pytest.raises(NoRuleError, match="diag"):
+        derive(sum_entries(elementwise(sp.exp, Z)), Z, order=2)
 
 
 # --------------------------------------------------------------------------------------
