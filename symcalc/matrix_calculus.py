@@ -784,6 +784,8 @@ _CACHE: dict = {}
 
 
 def _cached(f, X, order):
+    if isinstance(X, list):
+        X = tuple(X)
     key = (f, X, order)
     if key not in _CACHE:
         if len(_CACHE) > 256:
