@@ -26,14 +26,16 @@ KEY_RESULTS = {
                       "finite differences agree", "Identity"],
     "ridge": ["Gradient", "Hessian", "minimum", "hand derivation of the gradient: correct"],
     "logistic_regression": ["Gradient", "Hessian", "Descent along gradient flow", "passed"],
-    "softmax_regression": ["Gradient", "Hessian", "finite differences agree"],
+    "softmax_regression": ["Gradient", "finite differences agree",
+                           "hand derivation of the gradient: correct"],
     "gaussian": ["Gaussian identities", "Score identity", "Hessian identity", "passed"],
     "landscape_2d": ["saddle", "minimum", "2 critical point(s)", "Descent along gradient flow",
                      "Loss landscape and gradient flow"],
     "lennard_jones": ["Curl", "the field is conservative", "Potential", "potential energy"],
     "rotational_field": ["Curl", "NOT conservative", "no: the curl is not zero"],
+    "rosenbrock": ["1 critical point(s): minimum", "Loss landscape and gradient flow", "Generated kernel"],
     "vectorization_2x3": ["Vectorization", "vec", "vech", "commutation", "passed"],
-    "quadratic_form_wrong_claim": ["hand derivation of the gradient: WRONG", "Counterexample at",
+    "wrong_derivation": ["hand derivation of the gradient: WRONG", "Counterexample at",
                                    "the claim gives", "the true value is", "wrong", "correct"],
 }
 
@@ -88,9 +90,9 @@ def test_wrong_hand_derivation_shows_a_counterexample_that_is_really_wrong(built
     """The point printed in the PDF, put back into both formulas, shows the mistake."""
     import sympy as sp
     import symcalc as sc
-    r = built["quadratic_form_wrong_claim"]
+    r = built["wrong_derivation"]
     assert not r["error"], r["error"]
-    p = sc.load_problem(ROOT / "examples" / "quadratic_form_wrong_claim.toml")
+    p = sc.load_problem(ROOT / "examples" / "wrong_derivation.toml")
     s = p.run()
     wrong = s.claims[0]
     A, x = p.lookup("A").symbol, p.lookup("x").symbol
