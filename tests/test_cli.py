@@ -8,6 +8,7 @@ differences on the compiled module), not against strings copied from the CLI.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import io
 import json
@@ -401,6 +402,16 @@ def test_report_pdf_as_a_subprocess(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Saddle and minimum" in text and "saddle" in text.lower()
+
+
+def test_report_without_tex_says_how_to_install_it_and_writes_the_tex(tmp_path, monkeypatch):
+    report_module = importlib.import_module("symcalc.report")   # the module (sc.report is the function)
+    monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
+    problem = write(tmp_path, "land.toml", LANDSCAPE)
+    code, _, err = run("report", str(problem), "-o", str(tmp_path / "land.pdf"))
+    assert code == EXIT_BAD_INPUT and "Traceback" not in err
+    assert err.startswith("symcalc: error:") and "apt-get install" in err
+    assert (tmp_path / "land.tex").exists() and not (tmp_path / "land.pdf").exists()
 
 
 def test_report_strict_exits_1_for_a_wrong_hand_derivation(tmp_path):
