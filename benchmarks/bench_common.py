@@ -57,53 +57,62 @@ def lj_configurations(n_atoms, count, seed=0):
 
 # --------------------------------------------------------------------------- hand NumPy
 class HandLJ:
-    """Tuned, pair-vectorised NumPy Lennard-Jones: energy, forces (= -gradient), Hessian."""
+    """Tuned, pair-vectorised NumPy Lennard-Jones: energy, gradient (= -forces), Hessian.
+
+    Batch-last layout (every array op is contiguous), BLAS for the pair -> atom
+    sums (incidence matrices), blocks written with fancy indexing on the leading
+    atom axes; results returned as (B, ...) views, like symcalc's NumPy backend.
+    """
 
     def __init__(self, n_atoms, eps=1.0, sigma=1.0):
         self.n = n_atoms
         self.i, self.j = np.triu_indices(n_atoms, 1)
         self.eps, self.sigma = eps, sigma
+        pairs = np.arange(len(self.i))
         inc = np.zeros((n_atoms, len(self.i)))
-        inc[self.i, np.arange(len(self.i))] = 1
-        inc[self.j, np.arange(len(self.i))] = -1
+        inc[self.i, pairs] = 1
+        inc[self.j, pairs] = -1
         self.incidence = inc
         self.abs_incidence = np.abs(inc)
 
     def _pairs(self, q):
-        p = q.reshape(q.shape[0], self.n, 3)
-        d = p[:, self.i] - p[:, self.j]           # (B, P, 3)
-        r2 = np.einsum("bpk,bpk->bp", d, d)
+        B = q.shape[0]
+        p = np.ascontiguousarray(q.T).reshape(self.n, 3, B)
+        d = p[self.i] - p[self.j]                       # (P, 3, B)
+        r2 = np.einsum("pkb,pkb->pb", d, d)             # (P, B)
         return d, r2
 
     def energy(self, q):
         _, r2 = self._pairs(q)
         s6 = (self.sigma**2 / r2) ** 3
-        return 4 * self.eps * (s6 * s6 - s6).sum(axis=1)
+        return 4 * self.eps * (s6 * s6 - s6).sum(axis=0)
 
     def gradient(self, q):
+        B = q.shape[0]
         d, r2 = self._pairs(q)
         inv = 1 / r2
-        s6 = (self.sigma**2 * inv) ** 3
-        coef = self.eps * (-48 * s6 * s6 + 24 * s6) * inv     # dE/dd = coef * d
-        fij = coef[..., None] * d                              # (B, P, 3)
-        g = self.incidence @ fij                               # (B, N, 3)
-        return g.reshape(q.shape[0], 3 * self.n)
+        s6 = inv * inv * inv * self.sigma**6
+        coef = self.eps * (24 * s6 - 48 * s6 * s6) * inv          # dE/dd = coef * d
+        fij = (coef[:, None, :] * d).reshape(len(self.i), 3 * B)  # (P, 3B)
+        g = (self.incidence @ fij).reshape(3 * self.n, B)         # BLAS: pairs -> atoms
+        return g.T
 
     def hessian(self, q):
         B, n = q.shape[0], self.n
         d, r2 = self._pairs(q)
         inv = 1 / r2
-        s6 = (self.sigma**2 * inv) ** 3
-        a = self.eps * (-48 * s6 * s6 + 24 * s6) * inv                  # coefficient of I
-        b = self.eps * (672 * s6 * s6 - 192 * s6) * inv * inv           # coefficient of d d^T
-        blocks = b[..., None, None] * d[..., :, None] * d[..., None, :]
-        blocks[..., [0, 1, 2], [0, 1, 2]] += a[..., None]               # (B, P, 3, 3)
-        H = np.zeros((B, n, n, 3, 3))
-        H[:, self.i, self.j] = -blocks
-        H[:, self.j, self.i] = -blocks
-        diag = (self.abs_incidence @ blocks.reshape(B, -1, 9)).reshape(B, n, 3, 3)
-        H[:, np.arange(n), np.arange(n)] = diag
-        return H.transpose(0, 1, 3, 2, 4).reshape(B, 3 * n, 3 * n)
+        s6 = inv * inv * inv * self.sigma**6
+        a = self.eps * (24 * s6 - 48 * s6 * s6) * inv                  # coefficient of I
+        b = self.eps * (672 * s6 * s6 - 192 * s6) * inv * inv          # coefficient of d d^T
+        blocks = (b[:, None, None, :] * d[:, :, None, :]) * d[:, None, :, :]   # (P, 3, 3, B)
+        k = np.arange(3)
+        blocks[:, k, k, :] += a[:, None, :]
+        H = np.zeros((n, 3, n, 3, B))
+        H[self.i, :, self.j] = -blocks
+        H[self.j, :, self.i] = -blocks
+        diag = (self.abs_incidence @ blocks.reshape(len(self.i), 9 * B)).reshape(n, 3, 3, B)
+        H[np.arange(n), :, np.arange(n)] = diag
+        return np.moveaxis(H.reshape(3 * n, 3 * n, B), -1, 0)
 
 
 class HandRosenbrock:

@@ -156,7 +156,7 @@ class _Derivatives:
         self.names = native.back_map(wrt, params)
         if gradient is None and hessian is None and native.can_take(f):
             self.engine = "symengine"
-            self.derived = native.derive_symengine(f, wrt, params)
+            self.derived = native.for_evaluation(native.derive_symengine(f, wrt, params))
             self.f, _, self.grad, self.upper = self.derived
         else:
             self.engine = "sympy"
@@ -288,6 +288,22 @@ def _power_ladder(base, exps):
     return assignments, subs
 
 
+def _inline_negations(assignments, outputs):
+    """Put t = -x back where it is used: q0 + t is one subtraction, not a negation and an add."""
+    subs = {}
+    kept = []
+    for sym, e in assignments:
+        e = e.xreplace(subs) if subs else e
+        coeff, rest = e.as_coeff_Mul()
+        if coeff == -1 and rest.is_Symbol:
+            subs[sym] = e
+            continue
+        kept.append((sym, e))
+    if not subs:
+        return assignments, outputs
+    return kept, [o.xreplace(subs) for o in outputs]
+
+
 def _tree_size(expr) -> int:
     return sum(1 for _ in sp.preorder_traversal(expr))
 
@@ -363,6 +379,7 @@ def _explicit_function(name, doc, exprs_with_targets, wrt, params, var_names, pr
     nonconst = [(k, e) for k, e in enumerate(exprs) if not _is_constant(e)]
     symbols = list(wrt) + list(params)
     repl, reduced = d.cse([e for _, e in nonconst], _temp_prefix(symbols)) if nonconst else ([], [])
+    repl, reduced = _inline_negations(repl, reduced)
     repl, reduced = _lower_powers(repl, reduced, wrt, _temp_prefix(symbols))
     final = [sp.sympify(e) if _is_constant(e) else e for e in exprs]
     exprs_with_targets = [(d.show(e), t, c) for e, t, c in exprs_with_targets]
