@@ -1,8 +1,8 @@
 """Time to derive gradient + Hessian in closed form, per problem and dimension.
 
 The closed form does not grow with the dimensions, so the time should be flat.
-Two columns per size: the derivation alone (check=False) and with the
-engine's self-checks (element-wise sympy.diff + central differences, always run
+Two numbers per size, each with SymPy's cache cleared first: the derivation
+alone (check=False) and with the engine's self-checks (element-wise sympy.diff + central differences, always run
 at a small concrete size). Prints a markdown table.
 
     python benchmarks/bench_derive.py [--repeat 3]
@@ -18,6 +18,7 @@ import sys
 import time
 
 import sympy as sp
+from sympy.core.cache import clear_cache
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -56,9 +57,11 @@ def problems(size):
     ]
 
 
-def best_time(f, wrt, order, check, repeat):
+def best_time(f, wrt, order, check, repeat, cold=False):
     best = float("inf")
     for _ in range(repeat):
+        if cold:
+            clear_cache()          # SymPy's global cache: time a first derivation
         t0 = time.perf_counter()
         derive(f, wrt, order=order, check=check)
         best = min(best, time.perf_counter() - t0)
@@ -72,10 +75,12 @@ def main(argv=None):
     rows = {}
     for size in SIZES:
         for name, f, wrt, order in problems(size):
-            rows.setdefault(name, {})[size] = (best_time(f, wrt, order, False, args.repeat),
-                                               best_time(f, wrt, order, True, 1))
-    print(f"Closed-form gradient + Hessian with symcalc.derive; best of {args.repeat} "
-          f"(derive only) / one run with self-checks; seconds. "
+            rows.setdefault(name, {})[size] = (
+                best_time(f, wrt, order, False, args.repeat, cold=True),
+                best_time(f, wrt, order, True, 1, cold=True))
+    print(f"Closed-form gradient + Hessian with symcalc.derive, SymPy cache cleared before "
+          f"each run: derive only (best of {args.repeat}) / derive + self-checks (one run); "
+          f"seconds. "
           f"{datetime.date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"SymPy {sp.__version__}. Dimension n (m = 2n).\n")
     head = " | ".join(f"n={s}" for s in SIZES)
