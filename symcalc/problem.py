@@ -179,11 +179,17 @@ class PointReport:
 
 @dataclass
 class DescentIdentity:
-    """Along gradient flow x' = -grad L: dL/dt = grad L . x' = -||grad L||^2."""
+    """Along gradient flow x' = -grad L: dL/dt = grad L . x' = -||grad L||^2.
+
+    ``holds``: the chain rule along a path, with the *derived* gradient as the
+    flow, gives minus its squared norm (checks the derivation), and
+    symcalc.landscape.descent_rate proved the identity; ``steps``: that proof.
+    """
 
     rate: Any          # the symbolic dL/dt along the flow
     norm_squared: Any  # ||grad L||^2
     holds: bool
+    steps: list = _field(default_factory=list)
 
 
 @dataclass
@@ -904,21 +910,16 @@ def _is_zero(value: Any) -> bool:
 
 # --- adapters to the engine modules ---------------------------------------
 
+def _module(name: str):
+    """The module symcalc.<name> (not the same-named public function, e.g. verify)."""
+    import importlib
+    return importlib.import_module(f"symcalc.{name}")
+
+
 def _derive(f: Any, wrt: list, order: int, problem: Problem) -> Derivation:
     """symcalc.derive.derive with the problem's unknowns."""
+    from symcalc.derive import derive
     target = wrt[0] if problem.notation == "matrix" and len(wrt) == 1 else wrt
-    try:
-        from symcalc.derive import derive
-    except Exception:  # TEMPORARY until derive.py lands: results without steps  # noqa: BLE001
-        from symcalc import calculus as C
-        d = Derivation(expr=f, wrt=tuple(wrt))
-        if isinstance(f, sp.MatrixBase):
-            d.results["jacobian"] = C.jacobian(f, wrt)
-        else:
-            d.results["gradient"] = C.gradient(f, wrt)
-            if order == 2:
-                d.results["hessian"] = C.hessian(f, wrt)
-        return d
     return derive(f, target, order)
 
 
@@ -1096,7 +1097,7 @@ def _draw_valid_point(problem: Problem, rng: random.Random) -> dict:
 # --- hand derivations -------------------------------------------------------
 
 def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
-    V = _module("verify") or _InterimVerify
+    V = _module("verify")
     f = problem.objective if problem.objective is not None else sp.Matrix(problem.field)
     wrt = problem.wrt
     target = wrt[0] if problem.notation == "matrix" and len(wrt) == 1 else wrt
@@ -1122,7 +1123,7 @@ def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
 # --- the landscape ----------------------------------------------------------
 
 def _landscape(problem: Problem, study: Study) -> None:
-    L = _module("landscape") or _InterimLandscape
+    L = _module("landscape")
     values = problem.constant_values()
     f, wrt = problem.explicit()
     f = f.subs(values)
@@ -1134,7 +1135,7 @@ def _landscape(problem: Problem, study: Study) -> None:
         return
     complete = getattr(points, "complete", True)
     study.landscape.complete = bool(complete)
-    study.landscape.note = str(getattr(points, "note", "") or "")
+    study.landscape.note = str(getattr(points, "reason", "") or "")
     for pt in points:
         point = dict(pt) if isinstance(pt, dict) else dict(zip(wrt, pt))
         c = L.classify(f, wrt, point)
@@ -1159,11 +1160,14 @@ def _descent_identity(problem: Problem, gradient: Any) -> DescentIdentity:
     rate = rate.subs(flow).subs({p: w for w, p in paths.items()})
     norm2 = sum((e**2 for e in g), sp.S.Zero)
     holds = _is_zero_expr(rate + norm2, problem)
+    from symcalc.landscape import descent_rate
+    proof = descent_rate(f, wrt)
+    holds = holds and bool(proof.holds)
     if problem.notation == "matrix":
         G = gradient
         shown = -(G.T * G) if G.shape[1] == 1 else -sp.Trace(G.T * G)
-        return DescentIdentity(shown, -shown, holds)
-    return DescentIdentity(-norm2, norm2, holds)
+        return DescentIdentity(shown, -shown, holds, list(proof.steps))
+    return DescentIdentity(-norm2, norm2, holds, list(proof.steps))
 
 
 def _is_zero_expr(e: Any, problem: Problem) -> bool:
@@ -1217,11 +1221,11 @@ def _equal(a: Any, b: Any, problem: Problem) -> bool:
 # --- vectorization ----------------------------------------------------------
 
 def _vectorization_table(var: Variable) -> VectorizationTable:
-    VZ = _module("vectorize") or _InterimVectorize
+    VZ = _module("vectorize")
     A = var.symbol if isinstance(var.symbol, sp.MatrixBase) else var.symbol.as_explicit()
     m, n = A.shape
     v = VZ.vec(A)
-    v_row = VZ.vec(A, order="row") if _accepts_order(VZ.vec) else sp.Matrix([e for e in A])
+    v_row = VZ.vec(A, order="row")
     K = VZ.commutation_matrix(m, n)
     S = A if m == n and A.is_symmetric() else A * A.T  # vech needs a symmetric matrix
     vech = sp.Matrix(VZ.vech(S))
@@ -1229,14 +1233,6 @@ def _vectorization_table(var: Variable) -> VectorizationTable:
     holds = (sp.Matrix(K) * sp.Matrix(v) == sp.Matrix(VZ.vec(A.T))
              and (D * vech - sp.Matrix(VZ.vec(S))).applyfunc(sp.expand) == sp.zeros(S.rows**2, 1))
     return VectorizationTable(A, v, v_row, K, vech, D, S, bool(holds))
-
-
-def _accepts_order(fn: Callable) -> bool:
-    import inspect
-    try:
-        return "order" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 # --- the kernel -------------------------------------------------------------
@@ -1263,116 +1259,3 @@ def _kernel_source(problem: Problem, study: Study) -> str | None:
     except (NotImplementedError, SymcalcError) as exc:
         study.notes.append(f"kernel source not available: {str(exc) or type(exc).__name__}")
         return None
-
-
-# ---------------------------------------------------------------------------
-# Interim routes, used only while an engine module is missing from the tree
-# (landscape.py, verify.py, vectorize.py). Same answers, fewer features.
-# ---------------------------------------------------------------------------
-
-
-def _module(name: str):
-    """symcalc.<name>, or None when it is not (yet) importable."""
-    import importlib
-    try:
-        return importlib.import_module(f"symcalc.{name}")
-    except ImportError:
-        return None
-
-
-class _InterimLandscape:
-    @staticmethod
-    def critical_points(f, wrt):
-        grad = [sp.diff(f, w) for w in wrt]
-        sols = sp.solve(grad, wrt, dict=True)
-        out = []
-        for s in sols:
-            if all(sp.sympify(v).is_real is not False and not sp.sympify(v).free_symbols for v in s.values()) and len(s) == len(wrt):
-                out.append({w: s[w] for w in wrt})
-        return out
-
-    @staticmethod
-    def classify(f, wrt, point):
-        H = sp.hessian(f, wrt).subs(point)
-        ev = []
-        for val, mult in H.eigenvals().items():
-            ev += [sp.nsimplify(val)] * mult
-        vecs = [v for _, _, vs in H.eigenvects() for v in vs]
-        nums = [float(sp.N(e)) for e in ev]
-        if any(abs(v) < 1e-12 for v in nums):
-            kind = "degenerate"
-        elif all(v > 0 for v in nums):
-            kind = "minimum"
-        elif all(v < 0 for v in nums):
-            kind = "maximum"
-        else:
-            kind = "saddle"
-
-        class C:  # noqa: D401 - a small record
-            pass
-        c = C()
-        c.kind, c.eigenvalues, c.eigenvectors, c.hessian = kind, sorted(ev, key=lambda e: float(sp.N(e))), vecs, H
-        return c
-
-
-class _InterimVerdict:
-    def __init__(self, holds, method, counterexample, explanation):
-        self.holds, self.method, self.counterexample, self.explanation = holds, method, counterexample, explanation
-
-
-class _InterimVerify:
-    @staticmethod
-    def _compare(derived, claimed, wrt):
-        diff = (sp.Matrix(derived) - sp.Matrix(claimed).reshape(*sp.Matrix(derived).shape)).applyfunc(sp.simplify)
-        if all(e == 0 for e in diff):
-            return _InterimVerdict(True, "symbolic", None, "the difference simplifies to zero")
-        rng = random.Random(7)
-        for _ in range(20):
-            pt = {w: sp.Rational(rng.randint(-20, 20), 10) for w in wrt}
-            d = sp.Matrix(derived).subs(pt).evalf()
-            c = sp.Matrix(claimed).reshape(*d.shape).subs(pt).evalf()
-            if all(e.is_number for e in d) and max(abs(float(a - b)) for a, b in zip(d, c)) > 1e-9:
-                return _InterimVerdict(False, "random probes", {"point": pt, "claimed": c, "derived": d},
-                                       "the claimed and derived values differ at this point")
-        return _InterimVerdict(True, "random probes", None, "agrees at 20 random points")
-
-    @classmethod
-    def verify_gradient(cls, f, wrt, claimed):
-        return cls._compare([sp.diff(f, w) for w in wrt], claimed, wrt)
-
-    @classmethod
-    def verify_hessian(cls, f, wrt, claimed):
-        return cls._compare(sp.hessian(f, wrt), claimed, wrt)
-
-    @classmethod
-    def verify_jacobian(cls, F, wrt, claimed):
-        return cls._compare(sp.Matrix(F).jacobian(wrt), claimed, wrt)
-
-
-class _InterimVectorize:
-    @staticmethod
-    def vec(A, order="column"):
-        A = sp.Matrix(A)
-        return sp.Matrix([e for e in (A.T if order == "column" else A)])
-
-    @staticmethod
-    def vech(A):
-        A = sp.Matrix(A)
-        return sp.Matrix([A[i, j] for j in range(A.cols) for i in range(j, A.rows)])
-
-    @staticmethod
-    def commutation_matrix(m, n):
-        K = sp.zeros(m * n, m * n)
-        for i in range(m):
-            for j in range(n):
-                K[i * n + j, j * m + i] = 1
-        return K
-
-    @staticmethod
-    def duplication_matrix(n):
-        cols = [(i, j) for j in range(n) for i in range(j, n)]
-        D = sp.zeros(n * n, len(cols))
-        for k, (i, j) in enumerate(cols):
-            D[j * n + i, k] = 1
-            D[i * n + j, k] = 1
-        return D

@@ -494,7 +494,12 @@ def _landscape_context(L, p) -> dict:
         ))
     descent = None
     if L.descent is not None:
-        descent = dict(holds=L.descent.holds,
+        proof = []
+        for k, step in enumerate(L.descent.steps):
+            rule = step.rule
+            proof.append(dict(n=k + 1, title=rule.title or rule.name, note=step.note,
+                              statement=_fit_tex(rule.latex) if rule.latex else None))
+        descent = dict(holds=L.descent.holds, proof=proof,
                        display=eq(r"\frac{\mathrm{d}L}{\mathrm{d}t}", L.descent.rate))
     return dict(points=points, complete=L.complete, note=L.note, descent=descent)
 
