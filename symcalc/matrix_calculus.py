@@ -123,7 +123,37 @@ def collect(expr):
     total = add(*[collect(a) for a in expr.args])
     if not isinstance(total, MatAdd):
         return total
+    total = _collect_hadamard(list(total.args))
+    if not isinstance(total, MatAdd):
+        return total
     return _collect_terms([_factors(t) for t in total.args])
+
+
+def _hadamard_parts(term):
+    """(scalar coefficient, [Hadamard factors]) of a term, or None if not a Hadamard product."""
+    coef, mats = _factors(term)
+    if len(mats) == 1 and isinstance(mats[0], sp.HadamardProduct):
+        return coef, list(mats[0].args)
+    return None
+
+
+def _collect_hadamard(terms):
+    """a o c + b o c = (a + b) o c (the factor shared by the most Hadamard terms)."""
+    parts = [(t, _hadamard_parts(t)) for t in terms]
+    counts = Counter(f for _, p in parts if p for f in set(p[1]))
+    if not counts or counts.most_common(1)[0][1] < 2:
+        return add(*terms)
+    factor = counts.most_common(1)[0][0]
+    inside, outside = [], []
+    for t, p in parts:
+        if p and factor in p[1]:
+            rest = [f for f in p[1] if f != factor]
+            inside.append(mul(p[0], hadamard(*rest)) if len(rest) > 0 else None)
+        else:
+            outside.append(t)
+    if any(r is None for r in inside):
+        return add(*terms)
+    return add(*outside, hadamard(collect(add(*inside)), factor))
 
 
 def _collect_terms(terms):

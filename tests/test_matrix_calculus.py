@@ -325,3 +325,17 @@ def test_derivatives_with_respect_to_scalar_parameters():
     d = derive(sp.log(sp.det(s * S)) + Trace(s**2 * S), [s], order=2)
     assert sp.simplify(d.results["gradient"][0] - (n / s + 2 * s * Trace(S))) == 0
     assert d.all_checks_passed and len(d.checks) == 3
+
+
+def test_collect_pulls_out_a_common_hadamard_factor():
+    W1, W2 = matrix_symbol("W1", "h", "p"), matrix_symbol("W2", "k", "h")
+    xp, t = vector("x", "p"), vector("t", "k")
+    H = elementwise(sp.tanh, W1 * xp)
+    f = softmax_cross_entropy(W2 * H, t)
+    G = derive(f, W1).results["gradient"]
+    g = ones("h") - sp.HadamardPower(H, 2)
+    expected = hadamard(W2.T * (softmax(W2 * H) - t), g) * xp.T
+    assert G.count(sp.HadamardProduct) == 1
+    sizes = {sp.Symbol(s, integer=True, positive=True): v for s, v in
+             {"h": 3, "p": 2, "k": 3}.items()}
+    run_identity("net-softmax", f, W1, expected, "gradient", None, sizes)
