@@ -405,17 +405,50 @@ def _explicit_function(name, doc, exprs_with_targets, wrt, params, var_names, pr
                 if all(u == "_" for u in chunk):
                     continue
                 em.line(f"    {', '.join(chunk)}{',' if len(chunk) == 1 else ''} = xs[{start}:{start + len(chunk)}]")
-    for sym, e in repl:
-        em.line(f"    {sym} = {em.code(e)}")
+    stores = []
     for (e, target, comment), r in zip(exprs_with_targets, final):
         lit = _literal(r) if r.is_number else None
         if lit is not None and float(lit) == 0.0:
             continue  # outputs arrive zero-filled
         rhs = lit if lit is not None else em.code(r)
         note = f"{comment} = {e}" if e is not None else comment
-        em.line(f"    {target} = {rhs}  # {note}")
+        stores.append((r, f"    {target} = {rhs}  # {note}"))
+    for text in _schedule(repl, stores, em):
+        em.line(text)
     em.line("    return out")
     return em.lines
+
+
+def _schedule(repl, stores, em):
+    """Statement lines: each output stored as soon as its temporaries exist, and each
+    temporary deleted after its last use (NumPy then reuses the freed, cache-warm
+    memory instead of touching fresh pages for every one of thousands of temporaries)."""
+    index = {sym: k for k, (sym, _) in enumerate(repl)}
+    ready: dict[int, list] = {}
+    for r, text in stores:
+        deps = [index[s] for s in getattr(r, "free_symbols", ()) if s in index]
+        ready.setdefault(max(deps, default=-1), []).append((r, text))
+    # statements in order: (defined symbol or None, expr, line)
+    statements = [(None, r, text) for r, text in ready.get(-1, [])]
+    for k, (sym, e) in enumerate(repl):
+        statements.append((sym, e, f"    {sym} = {em.code(e)}"))
+        statements.extend((None, r, text) for r, text in ready.get(k, []))
+    last_use: dict = {}
+    for k, (sym, e, _) in enumerate(statements):
+        for s in getattr(e, "free_symbols", ()):
+            if s in index:
+                last_use[s] = k
+        if sym is not None:
+            last_use.setdefault(sym, k)
+    frees: dict[int, list] = {}
+    for s, k in last_use.items():
+        frees.setdefault(k, []).append(str(s))
+    lines = []
+    for k, (_, _, text) in enumerate(statements):
+        lines.append(text)
+        if k in frees:
+            lines.append(f"    del {', '.join(sorted(frees[k]))}")
+    return lines
 
 
 def _explicit_source(f, d, wrt, params, title):
