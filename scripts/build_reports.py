@@ -36,7 +36,7 @@ def build_one(source: str, out_dir: str, tex_only: bool) -> tuple[str, str, floa
             report.to_pdf(target)
     except SymcalcError as exc:
         return source, str(target), time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
-    except Exception as exc:  # noqa: BLE001 - report every example, do not stop at the first
+    except Exception:  # noqa: BLE001 - report every example, do not stop at the first
         import traceback
         return source, str(target), time.perf_counter() - start, traceback.format_exc(limit=-4)
     return source, str(target), time.perf_counter() - start, ""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter

@@ -8,6 +8,7 @@ report, the CLI and the notebooks read. The format is documented in
 >>> p = load_problem('''
 ... title = "A bowl"
 ... objective = "x^2 + 3*y^2"
+... analyses = ["gradient", "hessian", "critical_points"]
 ... [variables]
 ... x = "scalar"
 ... y = "scalar"
@@ -336,7 +337,7 @@ class _Ctx:
 def load_problem(path_or_text: str | Path) -> "Problem":
     """Read a problem file (a path, or TOML text) into a :class:`Problem`.
 
-    >>> load_problem('objective = "x"\\nvariables = {x = "scalar"}\\ncolour = 1')
+    >>> load_problem('objective = "x"\\nvariables = {x = "scalar"}\\ncolour = 1')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     symcalc.errors.ProblemFileError: <text>: [colour]: expected one of the keys analyses, ...
