@@ -106,8 +106,9 @@ The module imports numpy only and defines value, gradient and hessian. Each take
 the points with the variables first (xs of shape (n, ...), batched over the trailing
 axes), then the parameters, then a preallocated output (see the module docstring);
 symcalc.compile(...) wraps the same code as a Kernel taking points of shape (..., n).
-Constants of a problem file with a value are substituted; those without a value
-become parameters.
+Scalar constants with a value are substituted; in matrix notation, vector and
+matrix constants become arguments (the data: gradient(w, X, y)); constants
+without a value become parameters.
 
 {FORMULA_HELP}
 
@@ -769,6 +770,40 @@ def _print_verdict(verdict, args, term: Terminal) -> int:
     return code
 
 
+def kernel_target(problem) -> tuple[Any, list]:
+    """The objective to compile and its parameters.
+
+    Scalar constants with a value are substituted. In matrix notation, vector
+    and matrix constants stay symbols and become parameters (the kernel takes
+    the data as arrays, so the problem's sample values are not baked into the
+    code); in component notation a matrix constant without a value contributes
+    its entries as parameters, in row-major order.
+    """
+    import sympy as sp
+
+    subs, params = {}, []
+    for c in problem.constants:
+        whole = problem.notation == "matrix" and len(c.shape) > 0
+        if c.value is not None and not whole:
+            for sym_, val in _entries_with_values(c):
+                subs[sym_] = sp.nsimplify(val, rational=False) if isinstance(val, float) else sp.Integer(val)
+        elif isinstance(c.symbol, sp.MatrixBase):
+            params.extend(c.symbol)  # row-major entries A_11, A_12, ...
+        else:
+            params.append(c.symbol)
+    f = problem.objective.xreplace(subs) if subs else problem.objective
+    return f, params
+
+
+def _entries_with_values(c) -> list[tuple[Any, Any]]:
+    import sympy as sp
+
+    if isinstance(c.symbol, sp.MatrixBase):
+        values = [v for row in c.value for v in row] if len(c.shape) == 2 else list(c.value)
+        return list(zip(c.symbol, values))
+    return [(c.symbol, c.value)]
+
+
 def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
     from symcalc.compile import compile as compile_kernel
     from symcalc.errors import InputError
@@ -776,10 +811,8 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
     problem = load_target(args)
     if problem.objective is None:
         raise InputError(f"{problem.source}: compile needs an objective (a scalar function); "
-                         "this problem is a vector field")
-    values = problem.constant_values()
-    f = problem.objective.subs(values) if values else problem.objective
-    params = [c.symbol for c in problem.constants if c.value is None]
+                         "this problem is a vector field (write its potential as the objective to compile it)")
+    f, params = kernel_target(problem)
     wrt = problem.wrt
     if problem.notation == "matrix" and len(wrt) == 1:
         wrt = wrt[0]

@@ -368,6 +368,39 @@ def test_compile_problem_file_substitutes_constant_values(tmp_path):
     assert "6*x" in out.replace(" ", "")                   # df/dx = 6 x
 
 
+RIDGE = """\
+title = "Ridge"
+notation = "matrix"
+objective = "(X*w - y).T*(X*w - y) + lam*w.T*w"
+[variables]
+w = { shape = [2] }
+[constants]
+X = { shape = [3, 2], value = [[1, 2], [2, 4.1], [3, 6.2]] }
+y = { shape = [3], value = [1, 2, 3] }
+lam = { value = 0.5 }
+"""
+
+
+def test_compile_matrix_problem_takes_the_data_as_arrays(tmp_path):
+    problem = write(tmp_path, "ridge.toml", RIDGE)
+    out_path = tmp_path / "ridge_kernels.py"
+    code, _, err = run("compile", str(problem), "-o", str(out_path))
+    assert code == EXIT_OK and "parameters X, y" in err       # lam = 0.5 is substituted
+    module = _import(out_path)
+    rng = np.random.default_rng(0)
+    X, y, w = rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=2)
+    assert np.allclose(module.gradient(w, X, y), 2 * X.T @ (X @ w - y) + 2 * 0.5 * w)
+    assert np.allclose(module.hessian(w, X, y), 2 * X.T @ X + 2 * 0.5 * np.eye(2))
+
+
+def test_compile_matrix_constant_without_value_in_components_becomes_entry_parameters(tmp_path):
+    problem = write(tmp_path, "quad.toml", 'objective = "x.T*A*x"\n[variables]\nx = { shape = [2] }\n'
+                                           '[constants]\nA = { shape = [2, 2] }\n')
+    code, out, err = run("compile", str(problem))
+    assert code == EXIT_OK and "def gradient" in out
+    assert "A_11, A_12, A_21, A_22" in out                      # parameters in row-major order
+
+
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
