@@ -35,7 +35,7 @@ from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpos
 from symcalc.structure import structure_of
 
 __all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
-           "CommutationMatrix",
+           "CommutationMatrix", "Vec",
            "collect", "to_explicit", "concrete_sizes"]
 
 LAYOUT = ("gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
@@ -261,6 +261,8 @@ def to_explicit(e, env):
         return to_explicit(e.expr, env).applyfunc(lambda t: f(t))
     if isinstance(e, CommutationMatrix):
         return e.as_explicit()
+    if isinstance(e, Vec):
+        return sp.ImmutableMatrix(_vec(to_explicit(e.arg, env)))
     if isinstance(e, DiagMatrix):
         v = to_explicit(e.args[0], env)
         return sp.ImmutableMatrix(sp.diag(*list(v)))
@@ -595,6 +597,51 @@ class CommutationMatrix(MatrixExpr):
         return rf"K_{{{printer._print(m)},{printer._print(n)}}}"
 
 
+class Vec(MatrixExpr):
+    """vec(M): the columns of M stacked into one column (mn x 1).
+
+    >>> to_explicit(Vec(sp.ImmutableMatrix([[1, 2], [3, 4]])), {}).T
+    Matrix([[1, 3, 2, 4]])
+    """
+
+    def __new__(cls, M):
+        return super().__new__(cls, M)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (self.arg.rows * self.arg.cols, sp.S.One)
+
+    def _latex(self, printer):
+        return rf"\operatorname{{vec}}\left({printer._print(self.arg)}\right)"
+
+
+def _vec_row(s, C):
+    """The row r with s = r vec(C), for a scalar s linear in the matrix C."""
+    if isinstance(s, sp.Add):
+        return add(*[_vec_row(a, C) for a in s.args if a.has(C)])
+    if isinstance(s, sp.Mul):
+        dep = [a for a in s.args if a.has(C)]
+        if len(dep) != 1:
+            raise NoRuleError(f"{s} is not linear in the differential")
+        return mul(sp.Mul(*[a for a in s.args if not a.has(C)]), _vec_row(dep[0], C))
+    if isinstance(s, Trace):
+        W = s.arg
+        if isinstance(W, MatMul) and len(W.args) == 2 and not W.args[1].has(C) and \
+                W.args[0] == Transpose(C):
+            return transpose(Vec(W.args[1]))                     # tr(C^T A) = vec(A)^T vec(C)
+        if W == C or W == Transpose(C):
+            return transpose(Vec(Identity(C.rows)))             # tr(C) = vec(I)^T vec(C)
+        if isinstance(W, MatMul) and len(W.args) == 2 and W.args[1] == C and \
+                not W.args[0].has(C):
+            return transpose(Vec(transpose(W.args[0])))          # tr(A C) = vec(A^T)^T vec(C)
+        return mul(transpose(Vec(Identity(W.rows))), _vec_factor(W, C))
+    raise NoRuleError(f"cannot write {s} as a row times vec of the differential")
+
+
 def _vec_factor(T, C):
     """M with vec(T) = M vec(C), for T linear in the matrix C (Kronecker form)."""
     if T == C:
@@ -606,18 +653,24 @@ def _vec_factor(T, C):
     if isinstance(T, MatMul):
         scal = [a for a in T.args if not isinstance(a, MatrixExpr)]
         mats = [a for a in T.args if isinstance(a, MatrixExpr)]
-        if any(a.has(C) for a in scal):
-            raise NoRuleError("a Hessian with respect to a matrix whose gradient has a scalar "
-                              "factor depending on it (e.g. tr(X) X) needs vec(X) vec(X)^T "
-                              "terms, which symcalc does not write in closed form yet")
+        if any(a.has(C) for a in scal):          # s(C) M: vec = vec(M) (row of s) vec(C)
+            dep = sp.Mul(*[a for a in scal if a.has(C)])
+            coef = sp.Mul(*[a for a in scal if not a.has(C)])
+            return mul(coef, Vec(mul(*mats)), _vec_row(dep, C))
         k = next(i for i, M in enumerate(mats) if M.has(C))
         L, Y, R = mats[:k], mats[k], mats[k + 1:]
         Lm = mul(*L) if L else Identity(Y.rows)
         Rm = mul(*R) if R else Identity(Y.cols)
         return mul(sp.Mul(*scal), KroneckerProduct(transpose(Rm), Lm), _vec_factor(Y, C))
+    if isinstance(T, HadamardProduct):          # vec(B o Y) = diag(vec B) vec(Y)
+        dep = [a for a in T.args if a.has(C)]
+        if len(dep) == 1:
+            B = hadamard(*[a for a in T.args if not a.has(C)])
+            return mul(DiagMatrix(Vec(B)), _vec_factor(dep[0], C))
+    if isinstance(T, Transpose):                # vec(Y^T) = K vec(Y)
+        return mul(CommutationMatrix(T.arg.rows, T.arg.cols), _vec_factor(T.arg, C))
     raise NoRuleError(f"cannot write d vec F = H d vec X for {type(T).__name__} ({T}) in "
-                      f"Kronecker form (a Hadamard product with the differential of a matrix "
-                      f"needs diag(vec B), which symcalc does not write yet)")
+                      f"Kronecker form")
 
 
 def _linear_map(F, X, d: Derivation, note: str):

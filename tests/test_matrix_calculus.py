@@ -19,7 +19,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from symcalc.derive import derive
 from symcalc.errors import InputError, NoRuleError, ShapeError
 from symcalc.functions import sigmoid, softplus
-from symcalc.matrix_calculus import (CommutationMatrix, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
+from symcalc.matrix_calculus import (CommutationMatrix, Vec, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
                                      normalize, to_explicit)
 from symcalc.structure import (as_scalar, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
                                norm_squared, ones, positive_definite, softmax,
@@ -197,10 +197,10 @@ def test_commutation_matrix_permutes_vec():
     assert CommutationMatrix(2, 3).T == CommutationMatrix(3, 2)
 
 
-def test_matrix_hessian_through_a_hadamard_product_is_an_error_not_a_guess():
-    Z = matrix_symbol("Z", "n", "n")
-    with pytest.raises(NoRuleError, match="diag"):
-        derive(sum_entries(elementwise(sp.exp, Z)), Z, order=2)
+def test_hessian_wrt_a_structured_matrix_is_an_error_not_a_guess():
+    Ssym = symmetric("S", "n")
+    with pytest.raises(NoRuleError, match="symmetric"):
+        derive(Trace(Ssym * Ssym), Ssym, order=2)
 
 
 # --------------------------------------------------------------------------------------
@@ -339,3 +339,25 @@ def test_collect_pulls_out_a_common_hadamard_factor():
     sizes = {sp.Symbol(s, integer=True, positive=True): v for s, v in
              {"h": 3, "p": 2, "k": 3}.items()}
     run_identity("net-softmax", f, W1, expected, "gradient", None, sizes)
+
+
+@pytest.mark.parametrize("name,f,expected", [
+    ("1^T exp(Z) 1", sum_entries(elementwise(sp.exp, matrix_symbol("Z", "n", "m"))),
+     DiagMatrix(Vec(elementwise(sp.exp, matrix_symbol("Z", "n", "m"))))),
+    ("tr(Z)^2", Trace(matrix_symbol("Z", "n", "n"))**2,
+     2 * Vec(Identity(n)) * Vec(Identity(n)).T),
+    ("log det Z", sp.log(sp.det(matrix_symbol("Z", "n", "n"))),
+     -CommutationMatrix(n, n) * KroneckerProduct(matrix_symbol("Z", "n", "n").T.I,
+                                                 matrix_symbol("Z", "n", "n").I)),
+])
+def test_matrix_hessians_with_vec_terms(name, f, expected):
+    Z = next(iter(f.atoms(sp.MatrixSymbol)))
+    run_identity(name, f, Z, expected, "hessian", None, SIZES)
+
+
+def test_tanh_network_hessian_wrt_a_weight_matrix_is_checked():
+    Xd, W1 = matrix_symbol("X", "m", "p"), matrix_symbol("W1", "p", "h")
+    v, yv = vector("v", "h"), vector("y", "m")
+    f = norm_squared(elementwise(sp.tanh, Xd * W1) * v - yv)
+    d = derive(f, W1, order=2)
+    assert d.all_checks_passed and isinstance(d.results["hessian"], MatrixExpr)
