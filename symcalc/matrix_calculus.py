@@ -690,7 +690,7 @@ def _linear_map(F, X, d: Derivation, note: str):
             ZeroMatrix(X.rows, F.rows)
         J = collect(transpose(Jt))
         d.add_step(THEOREMS["jacobian_identification"],
-                   mul(transpose(mul(*[J])), C) if False else mul(J, dX), J, "identify")
+                   mul(J, dX), J, "identify")
     else:
         Jt = _vec_factor(adjoint, C) if not is_zero(adjoint) else \
             ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
