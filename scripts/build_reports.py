@@ -4,6 +4,7 @@
     python scripts/build_reports.py --out reports/            # all examples, 2 at a time
     python scripts/build_reports.py --out reports/ examples/gaussian.toml
     python scripts/build_reports.py --tex --out reports/      # LaTeX only (no TeX needed)
+    python scripts/build_reports.py -v --out reports/         # and show each stage as it runs
 
 Exit status: 0 when every report was built, 1 when a build failed (each failure
 is printed with its file:line: LaTeX messages), 2 for bad arguments.
@@ -21,15 +22,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def build_one(source: str, out_dir: str, tex_only: bool) -> tuple[str, str, float, str]:
+def build_one(source: str, out_dir: str, tex_only: bool, verbose: bool = False) -> tuple[str, str, float, str]:
     """(example, output path, seconds, error message or "")."""
     import symcalc as sc
     from symcalc.errors import SymcalcError
 
     start = time.perf_counter()
-    target = Path(out_dir) / (Path(source).stem + (".tex" if tex_only else ".pdf"))
+    name = Path(source).stem
+    target = Path(out_dir) / (name + (".tex" if tex_only else ".pdf"))
+
+    def progress(message: str) -> None:
+        if verbose:
+            print(f"  {name}: {message}", flush=True)
+
     try:
-        report = sc.report(source)
+        report = sc.report(source, progress=progress)
+        progress("building the PDF with latexmk" if not tex_only else "writing the LaTeX")
         if tex_only:
             report.write_tex(target)
         else:
@@ -48,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", "-o", default="reports", help="output directory (default: reports/)")
     parser.add_argument("--tex", action="store_true", help="write .tex only, do not run LaTeX")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel builds (default: 2)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="print each stage of each build")
     args = parser.parse_args(argv)
     sources = args.examples or sorted(str(p) for p in (ROOT / "examples").glob("*.toml"))
     if not sources:
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     failed = 0
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(build_one, s, args.out, args.tex) for s in sources]
+        futures = [pool.submit(build_one, s, args.out, args.tex, args.verbose) for s in sources]
         for fut in futures:
             source, target, seconds, error = fut.result()
             name = Path(source).name

@@ -304,7 +304,9 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
     if want_figures and p.report.figure:
         progress("drawing figures")
         from symcalc import figures as F
+        prefix = _slug(Path(p.source).stem) if p.source not in ("<text>", "command line") else "report"
         for name, caption, data in F.figures_for(study):
+            name = f"{prefix}-{name}"  # unique per report: several .tex files may share a directory
             figs[name] = data
             ctx["figures"].append(dict(file=name, caption=caption))
     show_kernel = p.report.kernel if kernel is None else kernel
@@ -316,6 +318,11 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
 
 
 # --- pieces -------------------------------------------------------------------
+
+def _slug(text: str) -> str:
+    """A file-name part safe in \\includegraphics: letters, digits and '-'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "report"
+
 
 def _var_name(v) -> str:
     sym = v.symbol

@@ -80,7 +80,7 @@ def test_progress_is_reported_for_the_whole_report():
 
 def test_figures_are_vector_pdf_with_truetype_fonts():
     r = sc.report(EXAMPLES / "landscape_2d.toml")
-    data = r.figures["figure-landscape.pdf"]
+    data = r.figures["landscape-2d-figure-landscape.pdf"]
     assert data.startswith(b"%PDF")
     assert b"/FontFile2" in data  # TrueType (Type 42) embedded
     assert b"/Type3" not in data
@@ -90,7 +90,7 @@ def test_write_tex_writes_the_figures_next_to_it(tmp_path):
     r = sc.report(EXAMPLES / "landscape_2d.toml")
     path = r.write_tex(tmp_path / "out" / "bowl.tex")
     assert path.read_text().startswith(r"\documentclass")
-    assert (tmp_path / "out" / "figure-landscape.pdf").is_file()
+    assert (tmp_path / "out" / "landscape-2d-figure-landscape.pdf").is_file()
 
 
 def test_no_tex_installed_raises_with_install_hint_and_writes_the_tex(tmp_path, monkeypatch):
@@ -126,3 +126,18 @@ def test_hostile_text_compiles_and_reads_back(tmp_path):
     assert "100% of $x_1$ & #2" in text
     assert "minimum" in text
     assert "Overfull \\hbox" not in r.log
+
+
+def test_build_script_shows_progress_and_writes_tex(tmp_path):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "build_reports.py"), "--tex", "-v",
+                           "--out", str(tmp_path), str(EXAMPLES / "landscape_2d.toml")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for stage in ("landscape_2d: deriving", "landscape_2d: solving grad L = 0", "landscape_2d: drawing figures",
+                  "1 of 1 reports built"):
+        assert stage in proc.stdout
+    assert (tmp_path / "landscape_2d.tex").read_text().startswith(r"\documentclass")
+    assert (tmp_path / "landscape-2d-figure-landscape.pdf").is_file()
