@@ -468,12 +468,17 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
         ]))
 
     if study.vectorization is not None:
-        v = study.vectorization
+        v, term_pretty = study.vectorization, pretty
         rows = [("matrix", _math_text(v.matrix, pretty)), ("vec (column-major)", _math_text(list(v.vec), False)),
                 ("row-major vec", _math_text(list(v.vec_row), False))]
+        S = getattr(v, "symmetric", None)
         if v.vech is not None:
-            rows.append(("vech", _math_text(list(v.vech), False)))
-        rows.append(("K vec(A) = vec(A^T)", "holds" if v.identity_holds else "FAILS"))
+            name = "vech(A)" if S is None or S == v.matrix else "vech(A A^T)"
+            rows.append((name, _math_text(list(v.vech), False)))
+        if v.commutation is not None:
+            m, n = v.matrix.shape
+            rows.append((f"commutation K({m},{n})", _math_text(v.commutation, term_pretty)))
+        rows.append(("K vec(A) = vec(A^T), D vech = vec", "holds" if v.identity_holds else "FAILS"))
         sections.append(("vectorization", rows))
 
     if study.claims:
@@ -587,9 +592,10 @@ def study_json(study, steps: bool = False) -> dict:
         data["gaussian"] = {"score": _plain(g.score), "hessian": _plain(g.hessian),
                             "hessian_holds": g.hessian_holds, "score_holds": g.score_holds}
     if study.vectorization is not None:
-        v = study.vectorization
-        data["vectorization"] = {"vec": _plain(v.vec), "vec_row": _plain(v.vec_row), "vech": _plain(v.vech),
-                                 "identity_holds": v.identity_holds}
+        v, term_pretty = study.vectorization, pretty
+        data["vectorization"] = {"matrix": _plain(v.matrix), "vec": _plain(v.vec), "vec_row": _plain(v.vec_row),
+                                 "vech": _plain(v.vech), "vech_of": _plain(getattr(v, "symmetric", None)),
+                                 "commutation": _plain(v.commutation), "identity_holds": v.identity_holds}
     data["claims"] = [{"of": c.claim.of, "claim": c.claim.source or c.claim.text, "text": c.claim.text, "holds": c.holds, "method": c.method,
                        "explanation": c.explanation, "counterexample": _plain(c.counterexample)}
                       for c in study.claims]
