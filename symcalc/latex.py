@@ -360,6 +360,9 @@ class _Names:
         return sp.Symbol(f"{self.prefix}_{self.count}")
 
     def name(self, sub: Any) -> sp.Symbol:
+        for known, defined in self.defs:  # one name per subexpression
+            if defined == sub:
+                return known
         s = self.fresh()
         if isinstance(sub, sp.MatrixExpr) or isinstance(sub, sp.MatrixBase):
             s = sp.MatrixSymbol(s.name.upper(), *sub.shape)
