@@ -80,6 +80,7 @@ CONSTANT_KEYS = dict(VARIABLE_KEYS, value="a number, or a list (vector) / list o
 CLAIM_KEYS = {"of": "gradient, hessian, jacobian or potential", "expr": "an expression or a list",
               "latex": "a LaTeX expression or a list", "text": "a string"}
 REPORT_KEYS = {"title": "a string", "slice": "a table (x, y, xlim, ylim, fix)",
+               "bold_vectors": "true or false",
                "kernel": "true or false", "figure": "true or false",
                "steps": "the maximum number of derivation steps shown (integer)"}
 SLICE_KEYS = {"x": "a variable name", "y": "a variable name", "xlim": "[low, high]",
@@ -165,6 +166,7 @@ class ReportOptions:
     kernel: bool = False
     figure: bool = True
     steps: int = 40
+    bold_vectors: bool = False
 
 
 @dataclass
@@ -663,6 +665,7 @@ def _build_report(spec: Any, problem: "Problem", ctx: _Ctx) -> ReportOptions:
         kernel=_expect(spec.get("kernel", "kernel" in problem.analyses), bool, ctx, "report.kernel", "true or false"),
         figure=_expect(spec.get("figure", True), bool, ctx, "report.figure", "true or false"),
         steps=_expect(spec.get("steps", 40), int, ctx, "report.steps", "an integer"),
+        bold_vectors=_expect(spec.get("bold_vectors", False), bool, ctx, "report.bold_vectors", "true or false"),
     )
     if "slice" in spec:
         opts.slice = _build_slice(spec["slice"], problem, ctx)

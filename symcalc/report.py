@@ -183,7 +183,9 @@ def report(source: Any, *, title: str | None = None, figures: bool = True, kerne
     if isinstance(source, Problem):
         source = source.run(progress=progress)
     if isinstance(source, Study):
-        ctx, figs = _study_context(source, figures, kernel, progress)
+        from symcalc.latex import options
+        with options(bold_vectors=source.problem.report.bold_vectors):
+            ctx, figs = _study_context(source, figures, kernel, progress)
     elif isinstance(source, Derivation):
         ctx, figs = _derivation_context(source), {}
     else:

@@ -141,3 +141,11 @@ def test_build_script_shows_progress_and_writes_tex(tmp_path):
         assert stage in proc.stdout
     assert (tmp_path / "landscape_2d.tex").read_text().startswith(r"\documentclass")
     assert (tmp_path / "landscape-2d-figure-landscape.pdf").is_file()
+
+
+def test_bold_vectors_option_reaches_the_maths():
+    text = (EXAMPLES / "least_squares.toml").read_text() + "bold_vectors = true\n"
+    tex = sc.report(sc.load_problem(text), figures=False).tex
+    assert r"\boldsymbol{w}" in tex
+    plain = sc.report(EXAMPLES / "least_squares.toml", figures=False).tex
+    assert r"\boldsymbol{w}" not in plain
