@@ -468,7 +468,7 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
         ]))
 
     if study.vectorization is not None:
-        v, term_pretty = study.vectorization, pretty
+        v = study.vectorization
         rows = [("matrix", _math_text(v.matrix, pretty)), ("vec (column-major)", _math_text(list(v.vec), False)),
                 ("row-major vec", _math_text(list(v.vec_row), False))]
         S = getattr(v, "symmetric", None)
@@ -477,7 +477,7 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
             rows.append((name, _math_text(list(v.vech), False)))
         if v.commutation is not None:
             m, n = v.matrix.shape
-            rows.append((f"commutation K({m},{n})", _math_text(v.commutation, term_pretty)))
+            rows.append((f"commutation K({m},{n})", _math_text(v.commutation, pretty)))
         rows.append(("K vec(A) = vec(A^T), D vech = vec", "holds" if v.identity_holds else "FAILS"))
         sections.append(("vectorization", rows))
 
@@ -592,7 +592,7 @@ def study_json(study, steps: bool = False) -> dict:
         data["gaussian"] = {"score": _plain(g.score), "hessian": _plain(g.hessian),
                             "hessian_holds": g.hessian_holds, "score_holds": g.score_holds}
     if study.vectorization is not None:
-        v, term_pretty = study.vectorization, pretty
+        v = study.vectorization
         data["vectorization"] = {"matrix": _plain(v.matrix), "vec": _plain(v.vec), "vec_row": _plain(v.vec_row),
                                  "vech": _plain(v.vech), "vech_of": _plain(getattr(v, "symmetric", None)),
                                  "commutation": _plain(v.commutation), "identity_holds": v.identity_holds}

@@ -192,6 +192,32 @@ def test_derive_problem_file(tmp_path):
     assert code == EXIT_OK and "== A bowl ==" in out and "6*y" in out
 
 
+VECTORIZE = """\
+title = "vec of a 2 x 3 matrix"
+objective = "A_11^2 + A_23"
+vectorization = { matrix = "A" }
+[variables]
+A = { shape = [2, 3] }
+"""
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_derive_vectorization_section(tmp_path, fmt):
+    path = write(tmp_path, "vec.toml", VECTORIZE)
+    code, out, err = run("derive", str(path), "--format", fmt)
+    assert code == EXIT_OK, err
+    a = sp.Matrix(2, 3, lambda i, j: sp.Symbol(f"A_{i + 1}{j + 1}"))
+    column_major = [a[i, j] for j in range(3) for i in range(2)]
+    if fmt == "json":
+        data = json.loads(out)["vectorization"]
+        assert list(sym(data["vec"]["text"])) == column_major
+        K = sp.Matrix(sym(data["commutation"]["text"]))
+        assert K * sp.Matrix(column_major) == sp.Matrix(list(a))   # K vec(A) = vec(A^T) = row-major
+    else:
+        assert f"vec (column-major): {column_major}".replace("'", "") in out
+        assert "commutation K(2,3)" in out
+
+
 def test_derive_exits_1_when_a_check_fails(monkeypatch):
     from symcalc import problem as problem_module
     original = problem_module.Problem.run
