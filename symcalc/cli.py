@@ -313,14 +313,24 @@ def problem_text_from_arguments(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
+def is_problem_file(target: str | None) -> bool:
+    """A first argument ending in .toml names a problem file; anything else is a formula
+    (so a file that happens to be called "x" never shadows the formula x).
+
+    >>> is_problem_file("examples/ridge.toml"), is_problem_file("x^2 + y")
+    (True, False)
+    """
+    return bool(target) and target.strip().lower().endswith(".toml")
+
+
 def load_target(args: argparse.Namespace):
-    """A Problem from a problem file (the first argument ends in .toml or is a
-    file) or from the formula and options on the command line."""
+    """A Problem from a problem file (the first argument ends in .toml) or from
+    the formula and options on the command line."""
     from symcalc.errors import SymcalcError
     from symcalc.problem import load_problem
 
     target = args.expression
-    if target and (target.endswith(".toml") or (Path(target).is_file() and "\n" not in target)):
+    if is_problem_file(target):
         return load_problem(Path(target))
     text = problem_text_from_arguments(args)
     try:
@@ -658,8 +668,7 @@ def cmd_derive(args: argparse.Namespace, term: Terminal) -> int:
 
 def cmd_verify(args: argparse.Namespace, term: Terminal) -> int:
     target = args.expression
-    is_file = bool(target) and (target.endswith(".toml") or Path(target).is_file())
-    if is_file:
+    if is_problem_file(target):
         if args.claim:
             from symcalc.errors import InputError
             raise InputError("--claim is for a formula on the command line; a problem file lists its "
