@@ -574,10 +574,46 @@ _TEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", 
                  "%": r"\%"}
 
 
+_GREEK_LETTERS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+                  "varsigma sigma tau upsilon phi chi psi omega").split()
+_UNICODE_MATH = {chr(0x3B1 + i): "\\" + name for i, name in enumerate(_GREEK_LETTERS) if name != "omicron"}
+_UNICODE_MATH.update({chr(0x391 + i): "\\" + name.capitalize() for i, name in enumerate(_GREEK_LETTERS)
+                      if name in ("gamma", "delta", "theta", "lambda", "xi", "pi", "sigma", "upsilon", "phi",
+                                  "psi", "omega")})
+_UNICODE_MATH.update({
+    "∇": r"\nabla", "∂": r"\partial", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx",
+    "∈": r"\in", "∘": r"\circ", "⊙": r"\odot", "⊗": r"\otimes", "×": r"\times", "·": r"\cdot",
+    "→": r"\to", "⇒": r"\Rightarrow", "∞": r"\infty", "∑": r"\sum", "∏": r"\prod", "√": r"\surd",
+    "‖": r"\|", "±": r"\pm", "⊤": r"\top", "ℝ": r"\mathbb{R}", "²": r"^2", "³": r"^3", "⁻": r"^-",
+    "¹": r"^1", "−": "-", "∫": r"\int", "∀": r"\forall", "∃": r"\exists", "⊂": r"\subset",
+})
+_UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
+                 "…": r"\ldots{}", " ": "~"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _TEX_SPECIALS:
+        return _TEX_SPECIALS[ch]
+    if ord(ch) < 128:
+        return ch
+    if ch in _UNICODE_MATH:
+        return r"\ensuremath{" + _UNICODE_MATH[ch] + "}"
+    if ch in _UNICODE_TEXT:
+        return _UNICODE_TEXT[ch]
+    if ord(ch) < 0x180:  # Latin-1 and Latin Extended-A: T1 fonts have them
+        return ch
+    return "?"  # pdflatex has no glyph (CJK, emoji, ...): a visible placeholder, never a build error
+
+
 def escape_text(text: Any) -> str:
     r"""User text made safe for LaTeX (specials escaped, never interpreted).
 
+    Greek letters and common maths symbols become maths (λ -> \lambda); accented
+    Latin letters stay; characters pdflatex cannot typeset become '?'.
+
     >>> escape_text("50% of x_1 & y")
     '50\\% of x\\_1 \\& y'
+    >>> escape_text("λ ≥ 0, café")
+    '\\ensuremath{\\lambda} \\ensuremath{\\ge} 0, café'
     """
-    return "".join(_TEX_SPECIALS.get(ch, ch) for ch in str(text))
+    return "".join(_escape_char(ch) for ch in str(text))

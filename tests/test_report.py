@@ -149,3 +149,20 @@ def test_bold_vectors_option_reaches_the_maths():
     assert r"\boldsymbol{w}" in tex
     plain = sc.report(EXAMPLES / "least_squares.toml", figures=False).tex
     assert r"\boldsymbol{w}" not in plain
+
+
+@pytest.mark.tex
+def test_unicode_in_user_text_compiles(tmp_path):
+    text = '''
+title = "Régression: λ ≥ 0, ∇L = 0 — 学习"
+description = "Σ is ‖x‖² ≤ 1 “quoted” … café"
+objective = "x^2 + y^2"
+[variables]
+x = "scalar"
+y = "scalar"
+'''
+    r = sc.report(sc.load_problem(text), figures=False)
+    pdf = r.to_pdf(tmp_path / "unicode.pdf")
+    import subprocess
+    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Régression" in out and "café" in out and "λ" in out
