@@ -303,18 +303,24 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
     if study.vectorization is not None:
         ctx["vectorization"] = _vectorization_context(study.vectorization, p)
     figs: dict[str, bytes] = {}
+    figure_notes: list[str] = []
     if want_figures and p.report.figure:
         progress("drawing figures")
         from symcalc import figures as F
         prefix = _slug(Path(p.source).stem) if p.source not in ("<text>", "command line") else "report"
-        for name, caption, data in F.figures_for(study):
+        try:
+            drawn = F.figures_for(study)
+        except Exception as exc:  # noqa: BLE001 - a figure is optional: say why it is missing
+            drawn = []
+            figure_notes.append(f"the figure could not be drawn: {type(exc).__name__}: {exc}")
+        for name, caption, data in drawn:
             name = f"{prefix}-{name}"  # unique per report: several .tex files may share a directory
             figs[name] = data
             ctx["figures"].append(dict(file=name, caption=caption))
     show_kernel = p.report.kernel if kernel is None else kernel
     if show_kernel and study.kernel_source:
         ctx["kernel"] = TeX(study.kernel_source)
-    ctx["notes"] = list(study.notes)
+    ctx["notes"] = list(study.notes) + figure_notes
     ctx["summary"] = _summary(study)
     return ctx, figs
 

@@ -166,3 +166,15 @@ y = "scalar"
     import subprocess
     out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Régression" in out and "café" in out and "λ" in out
+
+
+def test_a_figure_that_cannot_be_drawn_becomes_a_note(monkeypatch):
+    import importlib
+    figures = importlib.import_module("symcalc.figures")
+
+    def broken(study):
+        raise ValueError("no numbers here")
+    monkeypatch.setattr(figures, "figures_for", broken)
+    tex = sc.report(EXAMPLES / "landscape_2d.toml").tex
+    assert "the figure could not be drawn: ValueError: no numbers here" in tex
+    assert r"\includegraphics" not in tex
