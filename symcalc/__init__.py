@@ -45,7 +45,13 @@ _API = {
     # the derivation engine and the matrix calculus
     "derive": "derive",
     "symmetric": "structure", "positive_definite": "structure", "diagonal": "structure",
-    "matrix_symbol": "structure", "vector": "structure",
+    "matrix_symbol": "structure", "vector": "structure", "structure_of": "structure",
+    "as_scalar": "structure", "elementwise": "structure", "hadamard": "structure",
+    "hadamard_power": "structure", "ones": "structure", "sum_entries": "structure",
+    "dot": "structure", "quadratic_form": "structure", "norm": "structure",
+    "norm_squared": "structure", "logsumexp": "structure", "softmax": "structure",
+    "softmax_cross_entropy": "structure", "logistic_loss": "structure", "squared_error": "structure",
+    "CommutationMatrix": "matrix_calculus", "Vec": "matrix_calculus",
     "gaussian_logpdf": "densities",
     # verification and parsing
     "verify": "verify", "verify_gradient": "verify", "verify_hessian": "verify",
