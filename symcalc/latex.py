@@ -530,6 +530,9 @@ def matrix_block(lhs: str, M: Any, width: int = DEFAULT_WIDTH, names: _Names | N
     names = names or _Names()
     M = sp.Matrix(M)
     budget = max(width - visible_width(lhs) - 3, 20)
+    short = _structured(M)
+    if short is not None:
+        return f"{lhs} &= {short}"
     whole = latex(M)
     if _matrix_width(M) <= budget:
         return f"{lhs} &= {whole}"
@@ -554,6 +557,31 @@ def matrix_block(lhs: str, M: Any, width: int = DEFAULT_WIDTH, names: _Names | N
         out.append(rf"{base}_{{ji}} &= {base}_{{ij}} \quad\text{{(symmetric)}}")
     out += _where_lines(names, width)
     return "\\\\\n".join(out)
+
+
+def _structured(M: sp.Matrix, at_least: int = 4) -> str | None:
+    r"""A big zero, scalar-identity or diagonal matrix in one symbol: 0, c I_n, diag(...).
+
+    >>> _structured(2 * sp.eye(6))
+    '2 I_{6}'
+    """
+    if M.rows < at_least and M.cols < at_least:
+        return None
+    if M.is_zero_matrix:
+        return rf"0_{{{M.rows} \times {M.cols}}}"
+    if not M.is_square or not M.is_diagonal():
+        return None
+    d = M.diagonal()
+    if all(e == d[0] for e in d):
+        c = d[0]
+        head = "" if c == 1 else ("- " if c == -1 else latex(c) + " ")
+        if isinstance(c, sp.Add):
+            head = rf"\left({latex(c)}\right) "
+        return rf"{head}I_{{{M.rows}}}"
+    entries = ", ".join(latex(e) for e in d)
+    if visible_width(entries) > DEFAULT_WIDTH - 12:
+        return None
+    return rf"\operatorname{{diag}}\left({entries}\right)"
 
 
 def _entry_base(lhs: str) -> str:

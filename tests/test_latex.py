@@ -114,3 +114,14 @@ def test_escape_text_neutralises_every_special_character():
     out = escape_text(hostile)
     assert r"\input" not in out.replace(r"\textbackslash{}input", "")
     assert not re.search(r"(?<!\\)[%&$#_{}]", out.replace(r"\textbackslash{}", "").replace(r"\textasciicircum{}", "").replace(r"\textasciitilde{}", ""))
+
+
+def test_big_structured_matrices_print_as_one_symbol():
+    assert matrix_block("H", 2 * sp.eye(6)) == "H &= 2 I_{6}"
+    a = sp.symbols("a0:5")
+    assert matrix_block("D", sp.diag(*a)) == r"D &= \operatorname{diag}\left(a_{0}, a_{1}, a_{2}, a_{3}, a_{4}\right)"
+    assert matrix_block("Z", sp.zeros(4, 5)) == r"Z &= 0_{4 \times 5}"
+    # small ones stay explicit, and a non-diagonal big one is not abbreviated
+    assert r"\begin{matrix}" in matrix_block("I", sp.eye(2))
+    K = sp.Matrix(4, 4, lambda i, j: 1 if (i, j) in ((0, 0), (1, 2), (2, 1), (3, 3)) else 0)
+    assert r"\begin{matrix}" in matrix_block("K", K)
