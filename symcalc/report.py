@@ -131,8 +131,11 @@ class Report:
             src = self.write_tex(Path(tmp) / "report.tex")
             cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                    "-pdflatex=pdflatex %O %S", src.name]
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=300,
-                                  env=dict(os.environ, max_print_line="10000"))
+            try:
+                proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=300,
+                                      env=dict(os.environ, max_print_line="10000"))
+            except subprocess.TimeoutExpired:
+                raise LaTeXBuildError(f"LaTeX did not finish building {path.name} within 300 s") from None
             log_path = Path(tmp) / "report.log"
             self.log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
             pdf = Path(tmp) / "report.pdf"
