@@ -3,10 +3,6 @@
 # bundled example (examples/*.toml) into reports/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-system.sh
-python3 -m venv .venv
-. .venv/bin/activate
-python -m pip install -q --upgrade pip
-python -m pip install -q .
+. scripts/venv.sh
 python scripts/build_reports.py --out reports/ "$@"
 echo "Reports written to $(pwd)/reports/"

@@ -42,27 +42,30 @@ def _reject_text(obj: Any, what: str) -> None:
         )
 
 
+def _as_items(obj: Any, what: str, kind: str) -> list:
+    """A sequence, or a row or column Matrix, as a non-empty list."""
+    _reject_text(obj, what)
+    if isinstance(obj, sp.MatrixBase):
+        if obj.cols != 1 and obj.rows != 1:
+            raise ShapeError(f"{what} must be a vector (a row or a column), got a {obj.rows} x {obj.cols} Matrix")
+        items = list(obj)
+    elif isinstance(obj, Iterable):
+        items = list(obj)
+    else:
+        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {type(obj).__name__}")
+    if not items:
+        raise InputError(f"{what} is empty: give at least one entry")
+    return items
+
+
 def _wrt_symbols(wrt: Any) -> list[sp.Symbol]:
     """The variables as a list of distinct Symbols (a sequence or a column Matrix)."""
-    _reject_text(wrt, "wrt")
-    if isinstance(wrt, sp.Symbol):
-        return [wrt]
-    if isinstance(wrt, sp.MatrixBase):
-        if wrt.cols != 1 and wrt.rows != 1:
-            raise ShapeError(f"wrt must be a column of symbols, got a {wrt.rows} x {wrt.cols} Matrix")
-        items = list(wrt)
-    elif isinstance(wrt, Iterable):
-        items = list(wrt)
-    else:
-        raise InputTypeError(f"wrt must be a Symbol, a sequence of Symbols or a column Matrix, got {type(wrt).__name__}")
-    if not items:
-        raise InputError("wrt is empty: name at least one variable to differentiate by")
+    items = [wrt] if isinstance(wrt, sp.Symbol) else _as_items(wrt, "wrt", "Symbols")
+    seen = set()
     for k, s in enumerate(items):
         _reject_text(s, f"wrt[{k}]")
         if not isinstance(s, sp.Symbol):
             raise InputTypeError(f"wrt[{k}] = {s} is not a Symbol (it is a {type(s).__name__})")
-    seen = set()
-    for s in items:
         if s in seen:
             raise InputError(f"the variable {s} appears twice in wrt")
         seen.add(s)
@@ -88,18 +91,7 @@ def _scalar(f: Any, what: str = "f") -> sp.Expr:
 
 def _vector_field(F: Any, what: str = "F") -> list[sp.Expr]:
     """``F`` as a list of scalar expressions (a sequence, or a row or column Matrix)."""
-    _reject_text(F, what)
-    if isinstance(F, sp.MatrixBase):
-        if F.cols != 1 and F.rows != 1:
-            raise ShapeError(f"{what} must be a vector (a row or a column), got a {F.rows} x {F.cols} Matrix")
-        items = list(F)
-    elif isinstance(F, Iterable):
-        items = list(F)
-    else:
-        raise InputTypeError(f"{what} must be a sequence of expressions or a column Matrix, got {type(F).__name__}")
-    if not items:
-        raise InputError(f"{what} is empty")
-    return [_scalar(c, f"{what}[{k}]") for k, c in enumerate(items)]
+    return [_scalar(c, f"{what}[{k}]") for k, c in enumerate(_as_items(F, what, "expressions"))]
 
 
 def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:

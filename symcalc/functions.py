@@ -22,10 +22,33 @@ from __future__ import annotations
 import sympy as sp
 
 
-class sigmoid(sp.Function):
-    """The logistic function sigma(x) = 1 / (1 + exp(-x))."""
+class _PositiveRealFunction(sp.Function):
+    """A one-argument function that is real and positive on the reals, evaluated
+    numerically through its exp/log form, printed as ``latex_name(arg)``."""
 
     nargs = 1
+    latex_name = ""
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        if self.args[0].is_real:
+            return True
+
+    def _latex(self, printer, exp=None):
+        inner = printer._print(self.args[0])
+        base = rf"{self.latex_name}\left({inner}\right)"
+        return rf"{base}^{{{exp}}}" if exp else base
+
+
+class sigmoid(_PositiveRealFunction):
+    """The logistic function sigma(x) = 1 / (1 + exp(-x))."""
+
+    latex_name = r"\sigma"
 
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
@@ -43,26 +66,11 @@ class sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, arg, **kwargs):
         return 1 / (1 + sp.exp(-arg))
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
 
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _eval_is_positive(self):
-        if self.args[0].is_real:
-            return True
-
-    def _latex(self, printer, exp=None):
-        inner = printer._print(self.args[0])
-        base = rf"\sigma\left({inner}\right)"
-        return rf"{base}^{{{exp}}}" if exp else base
-
-
-class softplus(sp.Function):
+class softplus(_PositiveRealFunction):
     """softplus(x) = log(1 + exp(x)), computed without overflow when compiled."""
 
-    nargs = 1
+    latex_name = r"\operatorname{softplus}"
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
@@ -76,21 +84,6 @@ class softplus(sp.Function):
         return sp.log(1 + sp.exp(arg))
 
     _eval_rewrite_as_log = _eval_rewrite_as_exp
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sp.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _eval_is_positive(self):
-        if self.args[0].is_real:
-            return True
-
-    def _latex(self, printer, exp=None):
-        inner = printer._print(self.args[0])
-        base = rf"\operatorname{{softplus}}\left({inner}\right)"
-        return rf"{base}^{{{exp}}}" if exp else base
 
 
 #: Names users may write for these functions (parsers bind these).
