@@ -672,17 +672,3 @@ def _summary(study) -> list[dict]:
             + ("hold" if study.vectorization.identity_holds else "FAIL"))))
     return out
 
-
-# ``symcalc.report`` names both this module and the function: once the module is
-# imported, Python binds the package attribute to the module, so the module is made
-# callable and ``sc.report(...)`` keeps working either way.
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
-
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Report:
-        return report(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
