@@ -65,7 +65,8 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
         data = field_figure(study)
         if data is not None:
             fa = study.field
-            cap = ("The field's arrows (direction; colour: magnitude, log scale) over "
+            cap = ("The field's arrows (direction; colour: magnitude, log scale) and the loop $C$ of the "
+                   "work integral (dashed) over "
                    + (r"the contours of its potential $\varphi$; the curl is zero."
                       if fa is not None and fa.conservative and fa.potential is not None
                       else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."))
@@ -335,6 +336,12 @@ def field_figure(study) -> bytes | None:
         with np.errstate(all="ignore"):
             ax.quiver(Xq, Yq, U / M, V / M, np.log10(M + 1e-300), cmap="viridis", pivot="mid",
                       scale=24, width=0.004)
+        if fa is not None and fa.loop_work is not None:  # the loop the report integrates around
+            lw = fa.loop_work
+            th = np.linspace(0, 2 * np.pi, 200)
+            ax.plot(lw["center"][0] + lw["radius"] * np.cos(th), lw["center"][1] + lw["radius"] * np.sin(th),
+                    "k--", lw=1.0, label=f"loop C: work {lw['work']:.3g}")
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")

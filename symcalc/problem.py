@@ -205,12 +205,16 @@ class Landscape:
 
 @dataclass
 class FieldAnalysis:
+    """A vector field's calculus. ``loop_work`` (2-D fields): the work of F around a
+    circle, {"center": (x, y), "radius": r, "work": float}; zero for a conservative field."""
+
     components: list[Any]
     jacobian: Any = None
     divergence: Any = None
     curl: Any = None
     conservative: bool | None = None
     potential: Any = None
+    loop_work: dict | None = None
 
 
 @dataclass
@@ -897,6 +901,9 @@ def _run_field(problem: Problem, study: Study, wanted: set, progress) -> None:
         progress("integrating a potential")
         fa.potential = _potential(F, wrt)
         study.results["potential"] = fa.potential
+    if len(F) == 2 and wanted & {"curl", "potential"}:
+        progress("integrating the work around a closed loop")
+        fa.loop_work = _loop_work(problem)
     study.field = fa
     if "finite_differences" in wanted:
         progress("checking against central finite differences")
@@ -904,6 +911,30 @@ def _run_field(problem: Problem, study: Study, wanted: set, progress) -> None:
     for i, claim in enumerate(problem.claims):
         progress(f"verifying hand derivation {i + 1} of {len(problem.claims)} ({claim.of})")
         study.claims.append(_verify_claim(problem, claim, study.results))
+
+
+def _loop_work(problem: Problem) -> dict:
+    """The work of a 2-D field around a circle (numerical quadrature, 30 digits).
+
+    The circle: centred in the figure's slice, radius a third of its smaller side
+    (default: the unit circle around the origin).
+    """
+    import mpmath
+    sl = problem.report.slice
+    if sl is not None:
+        cx, cy = (sl.xlim[0] + sl.xlim[1]) / 2, (sl.ylim[0] + sl.ylim[1]) / 2
+        r = min(sl.xlim[1] - sl.xlim[0], sl.ylim[1] - sl.ylim[0]) / 3
+    else:
+        cx, cy, r = 0.0, 0.0, 1.0
+    t = sp.Symbol("t")
+    x, y = problem.wrt
+    values = problem.constant_values()
+    path = {x: cx + r * sp.cos(t), y: cy + r * sp.sin(t)}
+    P, Q = (sp.sympify(c).subs(values).subs(path) for c in problem.field)
+    integrand = sp.lambdify(t, P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath")
+    with mpmath.workdps(30):
+        work = mpmath.quad(integrand, [0, mpmath.pi / 2, mpmath.pi, 3 * mpmath.pi / 2, 2 * mpmath.pi])
+    return {"center": (cx, cy), "radius": r, "work": float(mpmath.re(work))}
 
 
 def _is_zero(value: Any) -> bool:

@@ -492,7 +492,14 @@ def _field_context(fa, p) -> dict:
     if fa.potential is not None:
         pot = dict(display=eq(r"\varphi", fa.potential),
                    energy=eq(r"V = -\varphi", sp.simplify(-fa.potential)))
-    return dict(curl=curl_display, conservative=fa.conservative, potential=pot,
+    loop = None
+    if fa.loop_work is not None:
+        lw = fa.loop_work
+        cx, cy = lw["center"]
+        loop = dict(text=TeX(rf"$\oint_C F\cdot\mathrm{{d}}r = {_num_tex(lw['work'])}$ around the circle $C$ "
+                             rf"of radius ${lw['radius']:.3g}$ centred at $({cx:.3g}, {cy:.3g})$"),
+                    zero=abs(lw["work"]) < 1e-9)
+    return dict(curl=curl_display, conservative=fa.conservative, potential=pot, loop=loop,
                 divergence=eq(r"\nabla\cdot F", fa.divergence) if fa.divergence is not None else None)
 
 
@@ -543,6 +550,11 @@ def _point_tex(point: dict) -> str:
             val_tex = _short_number(val) if not isinstance(val, sp.MatrixBase) else latex(val)
         items.append(f"{key} = {val_tex}")
     return "$" + r",\ ".join(items) + "$"
+
+
+def _num_tex(x: float) -> str:
+    """A float for prose: 4 significant digits, 0 for |x| < 1e-12."""
+    return "0" if abs(x) < 1e-12 else f"{x:.4g}"
 
 
 def _sci(x: float) -> str:

@@ -250,3 +250,13 @@ def test_vectorization_table_of_a_2x3_matrix():
     assert t.identity_holds
     # the gradient of tr(A^T A) over the entries (column-major) is 2 vec(A)
     assert s.results["gradient"] == 2 * sp.Matrix(t.vec)
+
+
+def test_loop_work_obeys_greens_theorem():
+    """Work around the circle = curl x disc area (constant curl 2); zero for the force field."""
+    import math
+    rot = sc.load_problem(EXAMPLES / "rotational_field.toml").run()
+    lw = rot.field.loop_work
+    assert abs(lw["work"] - 2 * math.pi * lw["radius"] ** 2) < 1e-9
+    lj = sc.load_problem(EXAMPLES / "lennard_jones.toml").run()
+    assert abs(lj.field.loop_work["work"]) < 1e-9
