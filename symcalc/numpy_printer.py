@@ -573,8 +573,19 @@ class StableNumPyPrinter(NumPyPrinter):
     def _print_MatAdd(self, expr):
         # an all-ones term broadcasts as the number 1 next to full-size terms
         full = [a for a in expr.args if not isinstance(a, sp.OneMatrix)]
-        parts = [("1.0" if isinstance(a, sp.OneMatrix) and full else self._print(a)) for a in expr.args]
-        return "(" + " + ".join(parts) + ")"
+        plus, minus = [], []
+        for a in expr.args:
+            if isinstance(a, sp.OneMatrix) and full:
+                plus.append("1.0")
+                continue
+            coeff, mats = a.as_coeff_matrices() if isinstance(a, sp.MatMul) else (1, None)
+            if coeff == -1 and mats:  # a - b, not a + (-1*b): one pass less
+                minus.append(self._print(sp.MatMul(*mats)) if len(mats) > 1 else self._atom(mats[0]))
+            else:
+                plus.append(self._print(a))
+        if not plus:
+            return "(-" + " - ".join(minus) + ")"
+        return "(" + " + ".join(plus) + "".join(f" - {m}" for m in minus) + ")"
 
 
 def _elementwise_exp_of(M):
