@@ -656,12 +656,14 @@ class Kernel:
     def _variables_first(self, x):
         return np.ascontiguousarray(np.moveaxis(x, -1, 0))
 
-    def _try_native(self, method, x, ps, batch):
+    def _try_native(self, method, x, ps, batch, out=None):
         """The native result, or None after falling back to NumPy (with a warning)."""
         if self._native is None:
             return None
         from symcalc.native import NativeUnsupported
         try:
+            if out is not None:
+                return getattr(self._native, method)(x, ps, batch, out=out)
             return getattr(self._native, method)(x, ps, batch)
         except NativeUnsupported as exc:
             warnings.warn(f"backend='native': {exc}; using the NumPy backend instead",
@@ -693,25 +695,43 @@ class Kernel:
         self.module.value(self._variables_first(x), *ps, out)
         return out if batch else out[()]
 
-    def gradient(self, x, *params):
-        """The gradient at x: shape x.shape (..., n)."""
+    def gradient(self, x, *params, out=None):
+        """The gradient at x: shape x.shape (..., n). ``out``: an array to fill instead."""
         x, batch, ps = self._prepare(x, params)
-        result = self._try_native("gradient", x, ps, batch)
+        out = self._check_out(out, batch + (self.n,), x.dtype)
+        result = self._try_native("gradient", x, ps, batch, out)
         if result is not None:
             return result
-        out = self._buffer(batch, (self.n,), x.dtype)
-        self.module.gradient(self._variables_first(x), *ps, out)
-        return self._user_layout(out, 1)
+        buf = self._buffer(batch, (self.n,), x.dtype) if out is None else self._fill_view(out, 1)
+        self.module.gradient(self._variables_first(x), *ps, buf)
+        return self._user_layout(buf, 1) if out is None else out
 
-    def hessian(self, x, *params):
-        """The Hessian at x: shape (..., n, n), symmetric."""
+    def hessian(self, x, *params, out=None):
+        """The Hessian at x: shape (..., n, n), symmetric. ``out``: an array to fill instead
+        (saves allocating, and page-faulting, a large result on every call)."""
         x, batch, ps = self._prepare(x, params)
-        result = self._try_native("hessian", x, ps, batch)
+        out = self._check_out(out, batch + (self.n, self.n), x.dtype)
+        result = self._try_native("hessian", x, ps, batch, out)
         if result is not None:
             return result
-        out = self._buffer(batch, (self.n, self.n), x.dtype)
-        self.module.hessian(self._variables_first(x), *ps, out)
-        return self._user_layout(out, 2)
+        buf = self._buffer(batch, (self.n, self.n), x.dtype) if out is None else self._fill_view(out, 2)
+        self.module.hessian(self._variables_first(x), *ps, buf)
+        return self._user_layout(buf, 2) if out is None else out
+
+    @staticmethod
+    def _check_out(out, shape, dtype):
+        if out is None:
+            return None
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
+            got = f"{getattr(out, 'shape', None)} {getattr(out, 'dtype', type(out).__name__)}"
+            raise ShapeError(f"out must be a {dtype} array of shape {shape}; got {got}")
+        return out
+
+    @staticmethod
+    def _fill_view(out, k):
+        """out, zero-filled, seen variables-first (the generated code's layout)."""
+        out.fill(0)
+        return np.moveaxis(out, -1, 0) if k == 1 else np.moveaxis(out, (-2, -1), (0, 1))
 
     def value_and_gradient(self, x, *params):
         """(f, gradient) from one pass with shared temporaries."""

@@ -323,11 +323,23 @@ class NativeKernel:
     def value(self, x, params, batch):
         return self._cast(self._get("value")(self._stack(x, params, batch)), batch, x.dtype)
 
-    def gradient(self, x, params, batch):
-        return self._cast(self._get("gradient")(self._stack(x, params, batch)), batch + (self.n,), x.dtype)
+    def _call(self, name, x, params, batch, shape, out):
+        inp = self._stack(x, params, batch)
+        fn = self._get(name)
+        if out is not None and out.dtype == np.float64 and out.flags.c_contiguous:
+            fn(inp, out=out.reshape((-1,) + shape[len(batch):]) if batch else out)
+            return out
+        result = self._cast(fn(inp), shape, x.dtype)
+        if out is not None:
+            out[...] = result
+            return out
+        return result
 
-    def hessian(self, x, params, batch):
-        return self._cast(self._get("hessian")(self._stack(x, params, batch)), batch + (self.n, self.n), x.dtype)
+    def gradient(self, x, params, batch, out=None):
+        return self._call("gradient", x, params, batch, batch + (self.n,), out)
+
+    def hessian(self, x, params, batch, out=None):
+        return self._call("hessian", x, params, batch, batch + (self.n, self.n), out)
 
     def value_and_gradient(self, x, params, batch):
         v, g = self._get("value_and_gradient")(self._stack(x, params, batch))

@@ -245,3 +245,17 @@ def test_import_symcalc_does_not_load_symengine_or_compile():
     code = "import sys, symcalc; print('symengine' in sys.modules, 'symcalc.compile' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "native"])
+def test_out_arrays_are_filled_in_place(backend):
+    f, q = morse(2)
+    k = sc.compile(f, q, backend=backend)
+    X = cluster(2, 5).reshape(5, 1, 6)
+    H = np.full((5, 1, 6, 6), np.nan)
+    G = np.full((5, 1, 6), np.nan)
+    assert k.hessian(X, out=H) is H and k.gradient(X, out=G) is G
+    np.testing.assert_allclose(H, k.hessian(X))
+    np.testing.assert_allclose(G, k.gradient(X))
+    with pytest.raises(ShapeError, match=r"out must be a float64 array of shape \(5, 1, 6, 6\)"):
+        k.hessian(X, out=np.zeros((5, 6, 6)))
