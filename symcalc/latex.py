@@ -45,7 +45,7 @@ class SymcalcLatexPrinter(LatexPrinter):
     """
 
     _default_settings = dict(LatexPrinter._default_settings, bold_vectors=False,
-                             differentials=frozenset(), long_columns_as_rows=0)
+                             differentials=frozenset(), long_columns_as_rows=0, show_scalar_trace=False)
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -130,7 +130,8 @@ class SymcalcLatexPrinter(LatexPrinter):
         return rf"{inner}^{{-1}}"
 
     def _print_Trace(self, expr):
-        if getattr(expr.arg, "shape", None) == (1, 1):  # a 1 x 1 matrix is its only entry
+        if getattr(expr.arg, "shape", None) == (1, 1) and not self._settings["show_scalar_trace"]:
+            # a 1 x 1 matrix is its only entry (derivation steps show the trace: it is a rule there)
             return self._print(expr.arg)
         return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 

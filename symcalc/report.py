@@ -405,7 +405,7 @@ def _steps(d: Derivation, limit: int, start: int = 1) -> tuple[list[dict], int]:
     out = []
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
     differentials = {"d" + getattr(w, "name", str(w)) for w in wrt}
-    with options(differentials=differentials, long_columns_as_rows=4):
+    with options(differentials=differentials, long_columns_as_rows=4, show_scalar_trace=True):
         for k, step in enumerate(d.steps[:limit]):
             rule = step.rule
             short = bool(rule.latex) and visible_width(rule.latex) <= 40 and not re.search(r"\\(frac|sum|prod|begin|int)", rule.latex)
