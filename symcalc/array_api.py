@@ -1,0 +1,957 @@
+"""Kernels written against the array API standard: one kernel for NumPy, Dask, JAX and CuPy.
+
+``compile_array_api(f, wrt, params=(), backend="array_api")`` derives f's gradient and
+Hessian once and writes them as a readable Python module whose functions take the
+array namespace ``xp`` as their first argument and call only ``xp.`` functions (plus
+``@`` and ``.T``). At call time the kernel finds ``xp`` from the arrays it is given
+(:func:`array_api_compat.array_namespace`), so the *same* source runs on
+
+* NumPy arrays (in memory),
+* Dask arrays: every operation is lazy and chunked; a sum over samples such as
+  ``X.T @ (sigmoid(X @ w) - y)`` or ``X.T @ (d[:, None] * X)`` becomes a tree
+  reduction over row blocks, which a ``dask.distributed`` cluster evaluates block by
+  block (see :mod:`symcalc.distributed`),
+* JAX arrays (each method ``jax.jit``-compiled on first use),
+* CuPy arrays (on a CUDA device).
+
+The lowering is the compile stage's stable one (:mod:`symcalc.numpy_printer`), with
+``xp.`` calls: softplus via ``xp.logaddexp``, sigmoid from ``exp(-|z|)`` only,
+log-sum-exp with its max shifted out, ``log(1 + u)`` as ``xp.log1p``.
+
+>>> import numpy as np, symcalc as sc
+>>> from symcalc.structure import logistic_loss
+>>> X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
+>>> k = compile_array_api(logistic_loss(X, w, y), w, params=[X, y])
+>>> X_ = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]); y_ = np.array([1.0, 0.0, 1.0])
+>>> k.gradient(np.zeros(2), X_, y_)          # X^T (sigmoid(0) - y)
+array([ 0.75, -0.  ])
+>>> print(k.source.splitlines()[0])
+\"\"\"Array-API kernel for f(w; X, y)
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import keyword
+import os
+import sys
+import textwrap
+from typing import Any
+
+import sympy as sp
+
+from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.numpy_printer import (StableNumPyPrinter, _exp_sum_argument, _is_exp, _nonnegative_vector,
+                                   _softmax_argument, _stable_log, _stable_pow, stabilize, stabilize_matrix)
+
+__all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
+           "BACKENDS", "XP_HELPERS"]
+
+BACKENDS = ("array_api", "numpy", "dask", "jax", "cupy")
+CUPY_MISSING = "CuPy / a CUDA device is not available"
+
+# ---------------------------------------------------------------------------
+# Helpers a generated module defines when it uses them (array API calls only)
+# ---------------------------------------------------------------------------
+XP_HELPERS = {
+    "_sigmoid": '''\
+def _sigmoid(xp, z):
+    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+''',
+    "_logsumexp": '''\
+def _logsumexp(xp, *terms):
+    """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
+    m = terms[0]
+    for t in terms[1:]:
+        m = xp.maximum(m, t)
+    m = xp.where(xp.isfinite(m), m, 0 * m)
+    total = xp.exp(terms[0] - m)
+    for t in terms[1:]:
+        total = total + xp.exp(t - m)
+    return m + xp.log(total)
+''',
+    "_logsumexp_vec": '''\
+def _logsumexp_vec(xp, z):
+    """log(sum(exp(z))) over a vector, with its max shifted out."""
+    m = xp.max(z)
+    m = xp.where(xp.isfinite(m), m, 0 * m)
+    return m + xp.log(xp.sum(xp.exp(z - m)))
+''',
+    "_gram": '''\
+def _gram(z):
+    """z.T @ z (symmetric; on Dask a sum of per-block products over the rows)."""
+    return z.T @ z
+''',
+    "_logdet_chol": '''\
+def _logdet_chol(xp, a):
+    """log det of a symmetric positive definite matrix, via Cholesky."""
+    return 2 * xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky(a))), axis=-1)
+''',
+    "_diag": '''\
+def _diag(xp, v):
+    """The diagonal matrix with v on its diagonal."""
+    return v[:, None] * xp.eye(v.shape[0], dtype=v.dtype)
+''',
+    "_fill": '''\
+def _fill(v, zero):
+    """v broadcast to the batch shape (zero: zeros of that shape and dtype)."""
+    return v + zero
+''',
+}
+
+# NumPy names that the array API standard spells differently
+_STANDARD_NAMES = {"arccos": "acos", "arccosh": "acosh", "arcsin": "asin", "arcsinh": "asinh",
+                   "arctan": "atan", "arctan2": "atan2", "arctanh": "atanh", "power": "pow",
+                   "absolute": "abs", "conjugate": "conj", "mod": "remainder"}
+
+
+class ArrayAPIPrinter(StableNumPyPrinter):
+    """The stable NumPy printer, emitting ``xp.`` (array API standard) calls.
+
+    Every construct whose parent method writes a literal ``np.`` call is printed
+    here by its own ``_print_ClassName`` method; functions the parent reaches
+    through ``_module_format`` are renamed to their array API spelling.
+
+    >>> z = sp.Symbol("z")
+    >>> from symcalc.functions import softplus, sigmoid
+    >>> ArrayAPIPrinter().doprint(softplus(z) * sp.asin(z))
+    'xp.asin(z)*xp.logaddexp(0.0, z)'
+    >>> p = ArrayAPIPrinter(); p.doprint(sigmoid(z)), sorted(p.helpers_used)
+    ('_sigmoid(xp, z)', ['_sigmoid'])
+    """
+
+    def _module_format(self, fqn, register=True):
+        if fqn.startswith("numpy."):
+            name = fqn[len("numpy."):]
+            if name.startswith("linalg."):
+                return "xp." + name
+            return "xp." + _STANDARD_NAMES.get(name, name)
+        return super()._module_format(fqn, register)
+
+    def _helper(self, name):
+        self.helpers_used.add(name)
+        return name
+
+    # -- scalar functions ----------------------------------------------------
+    def _print_sigmoid(self, expr):
+        return f"{self._helper('_sigmoid')}(xp, {self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr):
+        return f"xp.logaddexp(0.0, {self._print(expr.args[0])})"
+
+    def _print_vector_logsumexp(self, expr):
+        return f"{self._helper('_logsumexp_vec')}(xp, {self._print(expr.args[0])})"
+
+    def _print_logsumexp(self, expr):
+        terms = [self._print(t) for t in expr.args]
+        if len(terms) == 2:
+            return f"xp.logaddexp({terms[0]}, {terms[1]})"
+        return f"{self._helper('_logsumexp')}(xp, {', '.join(terms)})"
+
+    def _print_log(self, expr):
+        arg = expr.args[0]
+        stable = _stable_log(arg)
+        if stable is not None:
+            return self._print(stable)
+        if isinstance(arg, sp.Determinant):
+            return self._print_logdet(arg.args[0])
+        if isinstance(arg, sp.Abs) and isinstance(arg.args[0], sp.Determinant):
+            return self._print_logdet(arg.args[0].args[0])
+        z = _exp_sum_argument(arg)
+        if z is not None:
+            return f"{self._helper('_logsumexp_vec')}(xp, {self._print(z)})"
+        if isinstance(arg, sp.Add):
+            const, rest = arg.as_coeff_Add()
+            if const == 1:
+                return f"xp.log1p({self._print(rest)})"
+        return f"xp.log({self._print(arg)})"
+
+    def _print_logdet(self, mat):
+        code = self._print(mat)
+        declared = getattr(mat, "structure", None) == "positive_definite"
+        if isinstance(mat, sp.MatrixSymbol) and (declared or mat.name in self._settings["positive_definite"]):
+            return f"{self._helper('_logdet_chol')}(xp, {code})"
+        return f"xp.linalg.slogdet({code})[1]"
+
+    def _print_Add(self, expr, order=None):
+        const, rest = expr.as_coeff_Add()
+        if const == -1 and _is_exp(rest):
+            return f"xp.expm1({self._print(rest.args[0])})"
+        return super()._print_Add(expr, order=order)
+
+    def _print_Pow(self, expr, rational=False):
+        base, exp = expr.args
+        if expr.is_Matrix or getattr(base, "is_Matrix", False):
+            return super()._print_Pow(expr, rational=rational)
+        if _stable_pow(base, exp) is not None or exp == 1 or (exp.is_Integer and 1 < abs(int(exp)) <= 16) \
+                or exp == -1:
+            return super()._print_Pow(expr, rational=rational)  # products and sigmoids: no np. there
+        if exp == sp.S.Half:
+            return f"xp.sqrt({self._print(base)})"
+        if exp == -sp.S.Half:
+            return f"(1/xp.sqrt({self._print(base)}))"
+        if exp.is_Rational and exp.q == 2 and abs(exp.p) <= 15:
+            k = (abs(exp.p) - 1) // 2
+            whole = self._print(sp.Pow(base, k, evaluate=False)) + "*" if k else ""
+            product = f"({whole}xp.sqrt({self._print(base)}))"
+            return product if exp > 0 else f"(1/{product})"
+        return f"xp.pow({self._print(base)}, {self._print(exp)})"
+
+    def _print_Max(self, expr):
+        return self._nary("xp.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nary("xp.minimum", expr.args)
+
+    def _print_Piecewise(self, expr):
+        from sympy.printing.codeprinter import PrintMethodNotImplementedError
+        raise PrintMethodNotImplementedError("Unsupported by the array API: Piecewise")
+
+    # -- matrix expressions ----------------------------------------------------
+    def _print_Trace(self, expr):
+        arg = expr.args[0]
+        if arg.shape == (1, 1):
+            return self._print(arg)
+        if isinstance(arg, sp.MatMul) and len(arg.args) == 2 and not arg.args[0].is_number:
+            a, b = arg.args
+            return f"xp.sum({self._atom(a)} * {self._print(sp.Transpose(b))})"
+        return f"xp.linalg.trace({self._print(arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"xp.linalg.det({self._print(expr.args[0])})"
+
+    def _print_Inverse(self, expr):
+        return f"xp.linalg.inv({self._print(expr.args[0])})"
+
+    def _print_Identity(self, expr):
+        return f"xp.eye({self._print(expr.shape[0])})"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"xp.zeros({self._shape_code(expr.shape)})"
+
+    def _print_OneMatrix(self, expr):
+        return f"xp.ones({self._shape_code(expr.shape)})"
+
+    def _print_DiagMatrix(self, expr):
+        return f"{self._helper('_diag')}(xp, {self._print(expr.args[0])})"
+
+    def _print_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        z = _softmax_argument(coeff, factors)
+        if z is not None:
+            code = self._print(z)
+            return f"xp.exp({code} - {self._helper('_logsumexp_vec')}(xp, {code}))"
+        code = self._matmul_chain(list(factors))
+        return f"({self._print(coeff)}*{code})" if coeff != 1 else code
+
+    def _matmul_chain(self, factors):
+        """A product left to right: sums for 1^T M, Gram for A^T diag(d) A (d >= 0), solve for A^-1 B."""
+        if isinstance(factors[0], sp.OneMatrix) and factors[0].shape[0] == 1 and len(factors) > 1:
+            return f"xp.sum({self._chain_or_one(factors[1:])}, axis=0)"
+        if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
+            return f"xp.sum({self._chain_or_one(factors[:-1])}, axis=-1)"
+        if (len(factors) == 3 and isinstance(factors[1], sp.DiagMatrix) and factors[0] == factors[2].T
+                and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))):
+            d, a = self._print(factors[1].args[0]), self._print(factors[2])
+            return f"{self._helper('_gram')}(xp.sqrt({d})[:, None] * {a})"
+        for k, fac in enumerate(factors):
+            if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
+                right = self._matmul_chain(factors[k + 1:])
+                solved = self._solve(fac.args[0], right, factors[-1].shape)
+                if k == 0:
+                    return solved
+                left_shape = sp.MatMul(*factors[:k]).shape if k > 1 else factors[0].shape
+                return self._combine(self._matmul_chain(factors[:k]), left_shape, solved,
+                                     (fac.shape[0], factors[-1].shape[1]))
+        items = self._scaled_items(factors)
+        code, shape = items[0]
+        for right, rshape in items[1:]:
+            code = self._combine(code, shape, right, rshape)
+            shape = (shape[0], rshape[1])
+        return code
+
+    def _chain_or_one(self, factors):
+        return self._matmul_chain(factors) if len(factors) > 1 else self._print(factors[0])
+
+    def _solve(self, a, right, right_shape):
+        # the standard's solve wants a matrix right-hand side: a vector goes in as a column
+        if right_shape[1] == 1:
+            return f"xp.linalg.solve({self._print(a)}, ({right})[:, None])[:, 0]"
+        return f"xp.linalg.solve({self._print(a)}, {right})"
+
+    def _scaled_items(self, factors):
+        """(code, shape) per factor; a diagonal D(d) is folded into its neighbour as a scaling."""
+        items, pending = [], None
+        for fac in factors:
+            if isinstance(fac, sp.DiagMatrix):
+                vec = self._print(fac.args[0])
+                pending = f"({pending} * {vec})" if pending is not None else vec
+                continue
+            code = self._print(fac)
+            if pending is not None:
+                code = f"({pending} * {code})" if fac.shape[1] == 1 else f"({pending}[:, None] * {code})"
+                pending = None
+            items.append((code, fac.shape))
+        if pending is not None:
+            if not items:
+                n = factors[0].shape[0]
+                return [(f"{self._helper('_diag')}(xp, {pending})", (n, n))]
+            code, shape = items[-1]
+            items[-1] = (f"({code} * {pending})", shape)
+        return items
+
+    def _combine(self, left, lshape, right, rshape):
+        if lshape[1] == 1 and rshape[0] == 1:
+            if lshape[0] == 1 or rshape[1] == 1:
+                return f"({left} * {right})"
+            return f"(({left})[:, None] * ({right})[None, :])"  # the outer product u v^T
+        if lshape[0] == 1 and lshape[1] != 1 and left.startswith("xp.ones("):
+            return f"xp.sum({right}, axis=0)"
+        return f"({left} @ {right})"
+
+    def _print_MatrixBase(self, expr):
+        rows = ", ".join("[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows))
+        return f"xp.asarray([{rows}])"
+
+
+def array_api_code(expr, **settings) -> str:
+    """One expression as array API code (stabilized first).
+
+    >>> print(array_api_code(sp.log(1 + sp.exp(sp.Symbol("z")))))
+    xp.logaddexp(0.0, z)
+    """
+    return ArrayAPIPrinter(settings).doprint(stabilize(expr))
+
+
+def _new_printer() -> ArrayAPIPrinter:
+    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none"})
+
+
+# ---------------------------------------------------------------------------
+# Small symbolic helpers
+# ---------------------------------------------------------------------------
+def _reject_text(obj: Any, what: str) -> None:
+    if isinstance(obj, str):
+        raise InputTypeError(f"{what} is a string ({obj!r}); symcalc never evaluates text. "
+                             "Build it from SymPy objects, or read it with symcalc.parse(text, ...).")
+
+
+def _short(expr, limit=300) -> str:
+    text = sp.sstr(expr)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _py_name(sym, fallback: str) -> str:
+    name = sym.name
+    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") \
+            and name not in {"xp", "xs", "zero"}:
+        return name
+    return fallback
+
+
+def _array_shape(M) -> tuple:
+    """The array shape of a symbol: () scalar, (n,) for an n x 1 or 1 x n vector, (m, n)."""
+    if not isinstance(M, sp.MatrixSymbol):
+        return ()
+    r, c = M.shape
+    if c == 1:
+        return (r,)
+    if r == 1:
+        return (c,)
+    return (r, c)
+
+
+def _shape_text(shape, bound=None) -> str:
+    bound = bound or {}
+    parts = [f"{d}={bound[d][0]}" if d in bound else str(d) for d in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+# ---------------------------------------------------------------------------
+# Source generation: matrix form
+# ---------------------------------------------------------------------------
+def _matrix_scalar(f):
+    _reject_text(f, "f")
+    if isinstance(f, sp.MatrixExpr):
+        if f.shape != (1, 1):
+            raise ShapeError(f"f must be a scalar (a 1 x 1 matrix expression), got shape {f.shape}")
+        return sp.Trace(f)
+    if not isinstance(f, sp.Expr):
+        raise InputTypeError(f"f must be a SymPy scalar or 1 x 1 matrix expression, got {type(f).__name__}")
+    return f
+
+
+def _matrix_source(title, f, G, H, wrt, params):
+    from symcalc.compile import _matrix_cse  # CSE that keeps f.(M) whole (the compile stage's)
+
+    printer = _new_printer()
+    syms = [wrt] + list(params)
+    names = [_py_name(s, f"a{k}") for k, s in enumerate(syms)]
+    for s, name in zip(syms, names):
+        printer._substitutions[sp.Symbol(s.name)] = name
+    dim_lines, seen = [], set()
+    for s, name in zip(syms, names):
+        for axis, d in enumerate(_array_shape(s)):
+            if isinstance(d, sp.Symbol) and d not in seen:
+                seen.add(d)
+                dim_lines.append((d, f"    {d} = {name}.shape[{axis}]"))
+    outputs = {"value": f, "gradient": G, "hessian": H}
+    funcs = [("value", ["value"]), ("gradient", ["gradient"])]
+    if H is not None:
+        funcs.append(("hessian", ["hessian"]))
+    funcs.append(("value_and_gradient", ["value", "gradient"]))
+    if H is not None:
+        funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
+    blocks = []
+    for fname, parts in funcs:
+        repl, reduced = _matrix_cse([stabilize(stabilize_matrix(outputs[p])) for p in parts], prefix="t")
+        printer.nonnegative = set()
+        for sym, e in repl:  # temporaries known to be >= 0 (Gram form of A^T diag(d) A)
+            if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
+                printer.nonnegative.add(sym.name)
+        body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+        for p, r in zip(parts, reduced):
+            body.append(f"    # {p} = {_short(outputs[p], 200)}")
+            body.append(f"    {p}_ = {printer.doprint(r)}")
+        text = "\n".join(body)
+        used = [line for d, line in dim_lines if sp.Symbol(str(d)) in _names_in(text)]
+        blocks.append([f"def {fname}(xp, {', '.join(names)}):",
+                       f'    """{" and ".join(parts)}; xp is the array namespace of the arguments."""']
+                      + used + body + [f"    return {', '.join(p + '_' for p in parts)}"])
+    shapes = ", ".join(f"{n} {_array_shape(s) or '()'}" for s, n in zip(syms, names))
+    doc = textwrap.dedent(f'''\
+        """{title}
+
+        Generated by symcalc.array_api (matrix form). Array API standard: each function takes
+        the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,
+        so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.
+
+        f = {_short(f)}
+        gradient = {_short(G)}
+        hessian = {_short(H) if H is not None else "(not compiled)"}
+
+        arguments: {shapes} (column vectors are 1-D arrays)
+        """''')
+    return _assemble(doc, printer, blocks)
+
+
+def _names_in(text: str) -> set:
+    import re
+    return {sp.Symbol(t) for t in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)}
+
+
+def _assemble(doc, printer, blocks) -> str:
+    helpers = [XP_HELPERS[h] for h in sorted(printer.helpers_used)]
+    header = "\n\n".join(p.rstrip("\n") for p in [doc] + helpers)
+    return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Source generation: explicit symbols
+# ---------------------------------------------------------------------------
+def _explicit_derivatives(f, wrt):
+    from symcalc import fastdiff
+
+    names = {sp.Symbol(s.name): s for s in wrt}
+    grad = [g.xreplace(names) for g in fastdiff.gradient_entries(f, wrt)]
+    H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
+    for e in list(grad) + list(H):
+        if e.atoms(sp.Derivative):
+            raise InputError(f"the derivative of {f} has no closed form here; compile a smooth expression")
+    return grad, H
+
+
+def _explicit_function(fname, parts, exprs, wrt, params, names, printer):
+    """One function: unpack the variables, CSE temporaries, return stacked outputs."""
+    flat = []
+    for p in parts:
+        flat.extend(exprs[p])
+    stable = [stabilize(e) for e in flat]
+    repl, reduced = sp.cse(stable, symbols=sp.numbered_symbols("_t"), order="none")
+    lines = [f"def {fname}(xp, xs{''.join(', ' + n for n in names['params'])}):",
+             f'    """{" and ".join(parts)} at the points xs (shape (..., {len(wrt)})); '
+             'xp is the array namespace of the arguments."""']
+    used = set().union(*(e.free_symbols for _, e in repl), *(e.free_symbols for e in reduced))
+    for k, s in enumerate(wrt):
+        if s in used:
+            lines.append(f"    {names['wrt'][k]} = xs[..., {k}]")
+    params_sum = " + ".join(["xs[..., 0]"] + [f"0 * {n}" for n in names["params"]])
+    lines.append(f"    zero = xp.zeros_like({params_sum})  # the batch shape, params broadcast")
+    lines += [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+    pos = 0
+    results = []
+    n = len(wrt)
+    for p in parts:
+        count = len(exprs[p])
+        pieces = [_fill_code(printer, e) for e in reduced[pos:pos + count]]
+        pos += count
+        if p == "value":
+            lines.append(f"    value_ = {pieces[0]}  # f = {_short(exprs['value'][0], 120)}")
+        elif p == "gradient":
+            lines.append(f"    gradient_ = xp.stack([{', '.join(pieces)}], axis=-1)")
+        else:
+            rows = [f"xp.stack([{', '.join(pieces[i * n:(i + 1) * n])}], axis=-1)" for i in range(n)]
+            lines.append("    hessian_ = xp.stack([\n        " + ",\n        ".join(rows) + "], axis=-2)")
+        results.append(f"{p}_")
+    lines.append(f"    return {', '.join(results)}")
+    return lines
+
+
+def _fill_code(printer, e) -> str:
+    printer.helpers_used.add("_fill")
+    if e.is_number:
+        return f"_fill({float(e)!r}, zero)"
+    return f"_fill({printer.doprint(e)}, zero)"
+
+
+def _explicit_source(title, f, grad, H, wrt, params):
+    printer = _new_printer()
+    names = {"wrt": [_py_name(s, f"x{k}_") for k, s in enumerate(wrt)],
+             "params": [_py_name(s, f"p{k}_") for k, s in enumerate(params)]}
+    for s, name in zip(list(wrt) + list(params), names["wrt"] + names["params"]):
+        printer._substitutions[s] = name
+    n = len(wrt)
+    exprs = {"value": [f], "gradient": list(grad), "hessian": [H[i, j] for i in range(n) for j in range(n)]}
+    funcs = [("value", ["value"]), ("gradient", ["gradient"]), ("hessian", ["hessian"]),
+             ("value_and_gradient", ["value", "gradient"]),
+             ("value_gradient_hessian", ["value", "gradient", "hessian"])]
+    blocks = [_explicit_function(fname, parts, exprs, wrt, params, names, printer) for fname, parts in funcs]
+    variables = ", ".join(f"{nm} = xs[..., {k}]" for k, nm in enumerate(names["wrt"]))
+    doc = textwrap.dedent(f'''\
+        """{title}
+
+        Generated by symcalc.array_api (explicit symbols). Array API standard: each function
+        takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*
+        only, so it runs on NumPy, Dask, JAX and CuPy arrays.
+
+        f = {_short(f)}
+
+        variables: {variables}
+        parameters: {", ".join(names["params"]) or "none"} (scalars or arrays broadcasting to xs.shape[:-1])
+        """''')
+    return _assemble(doc, printer, blocks)
+
+
+# ---------------------------------------------------------------------------
+# Writing and importing the generated module
+# ---------------------------------------------------------------------------
+def _load_source(source: str, stem: str):
+    """Write source to the kernel cache (named by its hash) and import it from there."""
+    from symcalc.compile import cache_dir
+
+    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
+    modname = f"symcalc_xp_kernel_{stem}_{digest}"
+    path = cache_dir() / f"{modname}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    if modname in sys.modules:
+        return sys.modules[modname], path
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    spec.loader.exec_module(module)
+    return module, path
+
+
+# ---------------------------------------------------------------------------
+# Array libraries
+# ---------------------------------------------------------------------------
+def _library_of(value) -> str:
+    """'numpy' | 'dask' | 'jax' | 'cupy' | 'torch' | 'other' | 'python' (scalars, lists)."""
+    import array_api_compat as aac
+
+    if isinstance(value, (int, float, bool, list, tuple)):
+        return "python"
+    for lib, test in (("dask", aac.is_dask_array), ("jax", aac.is_jax_array), ("cupy", aac.is_cupy_array),
+                      ("torch", aac.is_torch_array), ("numpy", aac.is_numpy_array)):
+        if test(value):
+            return lib
+    mod = type(value).__module__.split(".")[0]
+    return "numpy" if mod == "numpy" else ("other" if aac.is_array_api_obj(value) else "python")
+
+
+def namespace_of(*arrays, backend: str = "array_api", names=None):
+    """The array namespace a kernel call runs in, and the library's name.
+
+    NumPy arrays and Python numbers go along with any one other library (they are
+    converted); two different non-NumPy libraries are an :class:`InputError` naming
+    the arguments.
+
+    >>> import numpy as np
+    >>> namespace_of(np.ones(2), 3.0)[1]
+    'numpy'
+    """
+    names = names or [f"argument {k}" for k in range(len(arrays))]
+    libs = {}
+    for name, a in zip(names, arrays):
+        lib = _library_of(a)
+        if lib == "other":
+            raise InputError(f"{name} is a {type(a).__module__}.{type(a).__name__}; symcalc kernels take "
+                             "NumPy, Dask, JAX or CuPy arrays")
+        if lib not in ("numpy", "python"):
+            libs.setdefault(lib, name)
+    if len(libs) > 1:
+        parts = ", ".join(f"{n} is a {lib} array" for lib, n in libs.items())
+        raise InputError(f"mixing array libraries: {parts}; pass all arrays from one library "
+                         "(NumPy arrays are converted to the other one)")
+    found = next(iter(libs), "numpy")
+    target = {"array_api": found, "numpy": "numpy", "dask": "dask", "jax": "jax", "cupy": "cupy"}[backend]
+    if found not in ("numpy", target):
+        raise InputError(f"{libs[found]} is a {found} array, but this kernel was compiled with "
+                         f"backend={backend!r}; pass {target} or NumPy arrays (or compile with "
+                         "backend='array_api')")
+    return _namespace_module(target), target
+
+
+@functools.lru_cache(maxsize=None)
+def _namespace_module(lib: str):
+    if lib == "numpy":
+        import array_api_compat.numpy as xp
+    elif lib == "dask":
+        import array_api_compat.dask.array as xp
+    elif lib == "jax":
+        import jax.numpy as xp
+    elif lib == "cupy":
+        xp = _cupy_namespace()
+    elif lib == "torch":
+        import array_api_compat.torch as xp
+    else:  # pragma: no cover
+        raise InputError(f"unknown array library {lib!r}")
+    return xp
+
+
+def _cupy_namespace():
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no device")
+        import array_api_compat.cupy as xp
+    except Exception:
+        raise InputError(f"backend='cupy': {CUPY_MISSING} (install cupy for your CUDA version "
+                         "and run on a machine with an NVIDIA GPU)") from None
+    return xp
+
+
+def _convert(value, lib: str, xp, dtype=None):
+    """A NumPy array / Python number as an array of library lib (same values)."""
+    import numpy as np
+
+    if lib == "numpy":
+        return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    if _library_of(value) == lib:
+        return value if dtype is None or value.dtype == dtype else xp.astype(value, dtype)
+    arr = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    if lib == "dask":
+        import dask.array as da
+        return da.from_array(arr, chunks=_dask_chunks(arr))
+    return xp.asarray(arr)
+
+
+def _dask_chunks(arr):
+    """Row blocks of about 64 MiB (all columns together): sums over samples reduce over blocks."""
+    if arr.ndim == 0:
+        return ()
+    row_bytes = max(1, arr.itemsize * (arr.size // max(arr.shape[0], 1)))
+    rows = max(1, min(arr.shape[0], (64 << 20) // row_bytes))
+    return (rows,) + tuple(arr.shape[1:])
+
+
+# ---------------------------------------------------------------------------
+# The kernel
+# ---------------------------------------------------------------------------
+class ArrayKernel:
+    """value / gradient / Hessian of f on NumPy, Dask, JAX or CuPy arrays (one generated source).
+
+    Matrix form (``wrt`` a MatrixSymbol vector): call with arrays of the declared
+    shapes, ``k.gradient(w, X, y)``. Explicit symbols: ``k.gradient(x, *params)`` with
+    ``x`` of shape ``(..., n)``. On Dask the results are lazy Dask arrays (call
+    ``.compute()``, or ``dask.compute(*results)`` to share the common work).
+
+    Attributes: ``f``, ``wrt``, ``params``, ``kind`` ("matrix" | "explicit"),
+    ``backend``, ``gradient_expr``, ``hessian_expr``, ``source``, ``path``, ``module``.
+    """
+
+    METHODS = ("value", "gradient", "hessian", "value_and_gradient", "value_gradient_hessian")
+
+    def __init__(self, f, wrt, params, kind, backend, G, H, source, module, path):
+        self.f, self.wrt, self.params = f, wrt, tuple(params)
+        self.kind, self.backend = kind, backend
+        self.gradient_expr, self.hessian_expr = G, H
+        self.source, self.module, self.path = source, module, path
+        self._jitted: dict = {}
+
+    def __repr__(self):
+        ps = ", ".join(map(str, self.params))
+        w = self.wrt if self.kind == "matrix" else ", ".join(map(str, self.wrt))
+        return f"<symcalc ArrayKernel of f({w}{'; ' + ps if ps else ''}), backend={self.backend}>"
+
+    # -- argument handling ------------------------------------------------------
+    def _arg_names(self):
+        if self.kind == "matrix":
+            return [str(s) for s in [self.wrt] + list(self.params)]
+        return ["x"] + [f"parameter {p}" for p in self.params]
+
+    def _prepare(self, args):
+        names = self._arg_names()
+        if len(args) != len(names):
+            raise InputError(f"expected {len(names)} argument(s) ({', '.join(names)}), got {len(args)}")
+        xp, lib = namespace_of(*args, backend=self.backend, names=names)
+        dtype = None
+        out = []
+        for name, a in zip(names, args):
+            arr = self._as_float(a, name, lib, xp, dtype)
+            dtype = dtype or arr.dtype
+            out.append(arr)
+        if self.kind == "matrix":
+            self._check_matrix_shapes(out)
+        else:
+            self._check_explicit_shapes(out)
+        return xp, lib, out
+
+    def _as_float(self, a, name, lib, xp, dtype):
+        import numpy as np
+
+        if _library_of(a) in ("numpy", "python"):
+            try:
+                host = np.asarray(a)
+            except Exception:
+                raise InputError(f"{name} must be a numeric array, got {type(a).__name__}") from None
+            kind = host.dtype.kind
+            if kind in "iub":
+                host = host.astype(np.float64 if dtype is None else _numpy_dtype(dtype))
+            elif kind != "f":
+                raise InputError(f"{name} must be a real floating array (float32 or float64), "
+                                 f"got dtype {host.dtype}")
+            elif dtype is not None:
+                host = host.astype(_numpy_dtype(dtype))
+            if lib == "jax" and host.dtype == np.float64 and not _jax_x64():
+                host = host.astype(np.float32)  # JAX's default (jax_enable_x64 off)
+            return _convert(host, lib, xp)
+        if not xp.isdtype(a.dtype, "real floating"):
+            raise InputError(f"{name} must be a real floating array (float32 or float64), got dtype {a.dtype}")
+        if dtype is not None and a.dtype != dtype:
+            a = xp.astype(a, dtype)
+        return a
+
+    def _check_matrix_shapes(self, arrays):
+        bound: dict = {}
+        for sym, arr in zip([self.wrt] + list(self.params), arrays):
+            want = _array_shape(sym)
+            shape = tuple(arr.shape)
+            if len(want) == 1 and len(shape) == 2 and 1 in shape:
+                raise ShapeError(f"{sym} must be a 1-D array of shape {_shape_text(want)}, got shape "
+                                 f"{shape} (pass column vectors as 1-D arrays)")
+            if len(shape) != len(want):
+                raise ShapeError(f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
+                                 f"got shape {shape}")
+            for axis, d in enumerate(want):
+                size = shape[axis]
+                if size is None or size != size:  # unknown (nan) Dask chunk sizes: checked when computed
+                    continue
+                if isinstance(d, sp.Symbol):
+                    if d in bound and bound[d][0] != size:
+                        raise ShapeError(f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
+                                         f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}")
+                    bound.setdefault(d, (size, str(sym)))
+                elif int(d) != size:
+                    raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {shape}")
+
+    def _check_explicit_shapes(self, arrays):
+        import numpy as np
+
+        x, params = arrays[0], arrays[1:]
+        n = len(self.wrt)
+        if len(x.shape) == 0 or x.shape[-1] != n:
+            names = ", ".join(map(str, self.wrt))
+            raise ShapeError(f"x must have shape (..., {n}) (last axis: the variables {names}); "
+                             f"got shape {tuple(x.shape)}")
+        batch = tuple(x.shape[:-1])
+        for sym, p in zip(self.params, params):
+            try:
+                ok = np.broadcast_shapes(tuple(p.shape), batch) == batch
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ShapeError(f"parameter {sym} has shape {tuple(p.shape)}, which does not broadcast "
+                                 f"to the batch shape {batch} of x (expected a scalar or shape {batch})")
+
+    # -- evaluation ---------------------------------------------------------------
+    def _function(self, method, lib, xp):
+        fn = getattr(self.module, method)
+        if lib != "jax":
+            return functools.partial(fn, xp)
+        if method not in self._jitted:
+            import jax
+            self._jitted[method] = jax.jit(functools.partial(fn, xp))
+        return self._jitted[method]
+
+    def _call(self, method, args):
+        xp, lib, arrays = self._prepare(args)
+        return self._function(method, lib, xp)(*arrays)
+
+    def value(self, *args):
+        """f: a 0-d array (matrix form) or shape x.shape[:-1] (lazy on Dask)."""
+        return self._call("value", args)
+
+    def gradient(self, *args):
+        """The gradient: shape (n,) (matrix form) or x.shape (lazy on Dask)."""
+        return self._call("gradient", args)
+
+    def hessian(self, *args):
+        """The Hessian: (n, n) (matrix form) or (..., n, n) (lazy on Dask)."""
+        if self.hessian_expr is None:
+            raise InputError(f"the Hessian with respect to the matrix {self.wrt} is not compiled "
+                             "(only vector variables get a Hessian kernel)")
+        return self._call("hessian", args)
+
+    def value_and_gradient(self, *args):
+        """(f, gradient) from shared temporaries."""
+        return self._call("value_and_gradient", args)
+
+    def value_gradient_hessian(self, *args):
+        """(f, gradient, Hessian) from shared temporaries."""
+        if self.hessian_expr is None:
+            return self.hessian(*args)
+        return self._call("value_gradient_hessian", args)
+
+
+def _numpy_dtype(dtype):
+    import numpy as np
+    return np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype
+
+
+def _jax_x64() -> bool:
+    import jax
+    return bool(jax.config.jax_enable_x64)
+
+
+# ---------------------------------------------------------------------------
+# The entry point
+# ---------------------------------------------------------------------------
+def _is_matrix_problem(f, wrt) -> bool:
+    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
+        return True
+    return isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and bool(f.atoms(sp.MatrixSymbol))
+
+
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if backend == "jax":
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            raise InputError("backend='jax' needs JAX: pip install 'jax[cpu]' (or jax[cuda12])") from None
+    if backend == "dask":
+        try:
+            import dask.array  # noqa: F401
+        except ImportError:
+            raise InputError("backend='dask' needs Dask: pip install 'dask[array]' distributed") from None
+    if backend == "cupy":
+        _cupy_namespace()
+
+
+def compile_array_api(f, wrt, params=(), backend: str = "array_api", *, gradient=None, hessian=None,
+                      name: str | None = None) -> ArrayKernel:
+    """Compile f, its gradient and Hessian into an :class:`ArrayKernel` (array API source).
+
+    backend: "array_api" (run on whatever library the arrays come from), or
+    "numpy" / "dask" / "jax" / "cupy" (arrays of that library, NumPy arrays converted:
+    to row-chunked Dask arrays, to device arrays). CuPy needs a CUDA device.
+
+    >>> import numpy as np
+    >>> x, a = sp.symbols("x a")
+    >>> k = compile_array_api(sp.log(1 + sp.exp(a * x)), [x], params=[a])
+    >>> k.value(np.array([[1000.0], [-1000.0]]), 1.0)
+    array([1000.,    0.])
+    >>> k.gradient(np.array([[1000.0], [-1000.0]]), 1.0).ravel()
+    array([1., 0.])
+    """
+    _check_backend(backend)
+    _reject_text(wrt, "wrt")
+    _reject_text(params, "params")
+    if _is_matrix_problem(f, wrt):
+        return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
+    return _compile_explicit(f, wrt, params, backend, gradient, hessian, name)
+
+
+def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
+    from symcalc import calculus
+
+    if not isinstance(wrt, sp.MatrixSymbol):
+        raise InputTypeError("in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))")
+    params = [params] if isinstance(params, (sp.MatrixSymbol, sp.Symbol)) else list(params)
+    for k, p in enumerate(params):
+        if not isinstance(p, (sp.MatrixSymbol, sp.Symbol)):
+            raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
+    f = _matrix_scalar(f)
+    dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in M.shape if isinstance(d, sp.Symbol)}
+    known = {wrt} | set(params) | dims
+    free = set(f.atoms(sp.MatrixSymbol)) | {s for s in f.free_symbols if isinstance(s, sp.Symbol)}
+    unknown = {s for s in free if s not in known}
+    if unknown:
+        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+    G = gradient if gradient is not None else calculus.gradient(f, wrt)
+    is_vector = len(_array_shape(wrt)) <= 1
+    H = hessian if hessian is not None else (calculus.hessian(f, wrt) if is_vector else None)
+    title = name or f"Array-API kernel for f({wrt}; {', '.join(map(str, params))})"
+    source = _generate(_matrix_source, title, f, G, H, wrt, params)
+    module, path = _load_source(source, f"matrix_{wrt}")
+    return ArrayKernel(f, wrt, params, "matrix", backend, G, H, source, module, path)
+
+
+def _symbols(items, what, allow_empty):
+    if isinstance(items, sp.Symbol):
+        items = [items]
+    try:
+        items = list(items)
+    except TypeError:
+        raise InputTypeError(f"{what} must be a sequence of Symbols, got {type(items).__name__}") from None
+    if not items and not allow_empty:
+        raise InputError(f"{what} is empty: name at least one variable")
+    for k, s in enumerate(items):
+        _reject_text(s, f"{what}[{k}]")
+        if not isinstance(s, sp.Symbol):
+            raise InputTypeError(f"{what}[{k}] = {s!r} is not a Symbol (it is a {type(s).__name__})")
+    return items
+
+
+def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
+    _reject_text(f, "f")
+    try:
+        f = sp.sympify(f, strict=True)
+    except (sp.SympifyError, TypeError):
+        raise InputTypeError(f"f must be a SymPy expression, got {type(f).__name__}") from None
+    wrt = _symbols(wrt, "wrt", allow_empty=False)
+    params = _symbols(params, "params", allow_empty=True)
+    if len(set(wrt) | set(params)) != len(wrt) + len(params):
+        raise InputError("a symbol appears twice in wrt/params; each name must be given once")
+    unknown = sorted(f.free_symbols - set(wrt) - set(params), key=str)
+    if unknown:
+        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither a variable (wrt) nor "
+                         "a parameter (params); add it to params=... to pass its value at call time")
+    f_stable = stabilize(f)
+    if gradient is None or hessian is None:
+        grad, H = _explicit_derivatives(f_stable, wrt)
+    grad = list(gradient) if gradient is not None else grad
+    H = sp.Matrix(hessian) if hessian is not None else H
+    title = name or f"Array-API kernel for f({', '.join(map(str, wrt))})"
+    source = _generate(_explicit_source, title, f_stable, grad, H, wrt, params)
+    module, path = _load_source(source, f"{len(wrt)}vars")
+    return ArrayKernel(f, wrt, params, "explicit", backend, sp.Matrix(grad), H, source, module, path)
+
+
+def _generate(fn, *args):
+    from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+    try:
+        return fn(*args)
+    except PrintMethodNotImplementedError as exc:
+        what = str(exc).splitlines()[0].split(":", 1)[-1].strip()
+        raise InputError(f"cannot compile {what}: the array API standard has no function for it") from None
