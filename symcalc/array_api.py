@@ -24,7 +24,7 @@ log-sum-exp with its max shifted out, ``log(1 + u)`` as ``xp.log1p``.
 >>> k = compile_array_api(logistic_loss(X, w, y), w, params=[X, y])
 >>> X_ = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]); y_ = np.array([1.0, 0.0, 1.0])
 >>> k.gradient(np.zeros(2), X_, y_)          # X^T (sigmoid(0) - y)
-array([ 0.75, -0.  ])
+array([ 0.75, -1.75])
 >>> print(k.source.splitlines()[0])
 \"\"\"Array-API kernel for f(w; X, y)
 """
