@@ -60,7 +60,7 @@ _API = {
     # compilation
     "compile": "compile", "Kernel": "compile",
     # problem files and reports
-    "load_problem": "problem", "Problem": "problem",
+    "load_problem": "problem", "Problem": "problem", "Study": "problem",
     "report": "report", "Report": "report",
 }
 
