@@ -234,6 +234,6 @@ def descent_rate(f: Any, wrt: Any) -> DescentRate:
         Step(LANDSCAPE_RULES["chain_rule_along_path"], f, (grad.T * xdot)[0, 0]),
         Step(LANDSCAPE_RULES["gradient_flow"], xdot, -grad),
         Step(LANDSCAPE_RULES["descent_identity"], (grad.T * -grad)[0, 0], -sp.Symbol(r"\lVert\nabla L\rVert")**2,
-             note="proved: rate + ||grad L||^2 simplifies to 0" if holds else "NOT proved"),
+             note="proved: the rate plus the squared norm of the gradient simplifies to 0" if holds else "NOT proved"),
     ]
     return DescentRate(rate, grad, norm_squared, holds, steps)
