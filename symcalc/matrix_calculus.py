@@ -774,7 +774,7 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
             raise ShapeError(f"{f} is a {g.rows} x {g.cols} matrix; a Jacobian needs a column "
                              f"vector (or a scalar for a gradient)")
         if order != 1:
-            raise InputError("order=2 needs a scalar function")
+            raise ShapeError(f"{f} is a {g.rows} x 1 vector; a Hessian (order=2) needs a scalar function")
         J = _linear_map(g, X, d, "jacobian")
         d.results["jacobian"] = J
         if check:
@@ -885,7 +885,11 @@ def matrix_gradient(f, X):
     >>> matrix_gradient(sp.log(sp.det(X)), X)
     X.T**(-1)
     """
-    return _cached(f, X, 1).results["gradient"]
+    d = _cached(f, X, 1)
+    if "gradient" not in d.results:
+        raise ShapeError(f"{f} is a vector ({normalize(f).shape[0]} x 1), not a scalar: a gradient needs "
+                         "a scalar function; use jacobian() for a vector-valued one")
+    return d.results["gradient"]
 
 
 def matrix_hessian(f, x):
@@ -907,4 +911,10 @@ def matrix_jacobian(F, x):
     >>> matrix_jacobian(A*x, x)
     A
     """
-    return _cached(F, x, 1).results["jacobian"]
+    d = _cached(F, x, 1)
+    if "jacobian" not in d.results:  # a scalar F: its Jacobian is the gradient as a row
+        if x.cols != 1:
+            raise ShapeError(f"{F} is a scalar and {x} a {x.rows} x {x.cols} matrix: use gradient() "
+                             "(a Jacobian is taken with respect to a column vector)")
+        return d.results["gradient"].T
+    return d.results["jacobian"]
