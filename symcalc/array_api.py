@@ -725,10 +725,12 @@ class ArrayKernel:
             kind = host.dtype.kind
             if kind in "iub":
                 host = host.astype(np.float64 if dtype is None else _numpy_dtype(dtype))
+            elif kind == "f" and host.dtype not in (np.float32, np.float64):
+                host = host.astype(np.float64 if dtype is None else _numpy_dtype(dtype))  # float16, longdouble
             elif kind != "f":
                 raise InputError(f"{name} must be a real floating array (float32 or float64), "
                                  f"got dtype {host.dtype}")
-            elif dtype is not None:
+            elif dtype is not None and host.dtype != _numpy_dtype(dtype):
                 host = host.astype(_numpy_dtype(dtype))
             if lib == "jax" and host.dtype == np.float64 and not _jax_x64():
                 host = host.astype(np.float32)  # JAX's default (jax_enable_x64 off)
