@@ -38,7 +38,8 @@ from typing import Any, Iterator
 
 from symcalc.errors import InputError, ShapeError
 
-__all__ = ["local_cluster", "connect", "pin_blas_threads", "row_chunks", "evaluate", "blas_threads"]
+__all__ = ["local_cluster", "connect", "pin_blas_threads", "row_chunks", "evaluate", "blockwise",
+           "row_separable", "blas_threads"]
 
 
 def _limit_blas(n: int) -> int:
@@ -187,3 +188,154 @@ def evaluate(kernel, method: str, *args, rows: int = 100_000):
             arr = np.asarray(a)
             converted.append(da.from_array(arr, chunks=arr.shape))
     return getattr(kernel, method)(*converted)
+
+
+# ---------------------------------------------------------------------------
+# Block by block: one NumPy kernel call per row block, partial results summed
+# ---------------------------------------------------------------------------
+class BlockFunction:
+    """A picklable kernel method: the generated source and the method name.
+
+    A worker loads the source once (written to its own kernel cache and imported,
+    like the client does), then calls ``module.<method>(numpy namespace, *args)``.
+    Workers need symcalc installed; the kernel module itself travels as text.
+    """
+
+    def __init__(self, source: str, method: str):
+        self.source, self.method = source, method
+
+    def __call__(self, *args):
+        import array_api_compat.numpy as xp
+
+        from symcalc.array_api import _load_source
+
+        module, _ = _load_source(self.source, "block")
+        return getattr(module, self.method)(xp, *args)
+
+
+def _sample_axes(kernel):
+    """For a matrix kernel: per argument, True when its first axis is a sample dimension."""
+    import sympy as sp
+
+    from symcalc.array_api import _array_shape
+
+    syms = [kernel.wrt] + list(kernel.params)
+    own = {d for d in _array_shape(kernel.wrt) if isinstance(d, sp.Symbol)}
+    sample = {d for s in syms for d in _array_shape(s)[:1] if isinstance(d, sp.Symbol) and d not in own}
+    return [bool(_array_shape(s)) and _array_shape(s)[0] in sample for s in syms], sample
+
+
+def row_separable(kernel, seed: int = 0) -> bool:
+    """True when f is a sum over the rows of its sample-sized arrays (checked numerically).
+
+    f(X, y) = f(X[:3], y[:3]) + f(X[3:], y[3:]) for value, gradient and Hessian at a
+    random point: true for the logistic loss and least squares, false when f also
+    has a term without the samples (a penalty on w) or couples rows (log-sum-exp over
+    samples). The answer is cached on the kernel.
+    """
+    import numpy as np
+    import sympy as sp
+
+    from symcalc.array_api import _array_shape
+
+    cached = getattr(kernel, "_row_separable", None)
+    if cached is not None:
+        return cached
+    if kernel.kind != "matrix":
+        raise InputError("row_separable applies to matrix-form kernels (w, X, y, ...)")
+    split, sample = _sample_axes(kernel)
+    rng = np.random.default_rng(seed)
+    sizes = {d: 7 for d in sample}
+    args = []
+    for s in [kernel.wrt] + list(kernel.params):
+        shape = tuple(sizes.get(d, 3) if isinstance(d, sp.Symbol) else int(d) for d in _array_shape(s))
+        args.append(rng.uniform(0.2, 1.0, size=shape) if shape else 0.7)
+    ok = bool(sample)
+    methods = ["value", "gradient"] + (["hessian"] if kernel.hessian_expr is not None else [])
+    for method in methods if ok else []:
+        whole = np.asarray(getattr(kernel, method)(*args), dtype=float)
+        parts = [np.asarray(getattr(kernel, method)(*[a[sl] if sp_ else a for a, sp_ in zip(args, split)]),
+                            dtype=float) for sl in (slice(0, 3), slice(3, None))]
+        ok = ok and bool(np.allclose(parts[0] + parts[1], whole, rtol=1e-9, atol=1e-12))
+    kernel._row_separable = ok
+    return ok
+
+
+def blockwise(kernel, method: str, *args, rows: int = 100_000):
+    """kernel.method as one NumPy kernel call per row block, the partial results summed: lazy.
+
+    For losses that are a sum over samples (checked by :func:`row_separable`), e.g. the
+    logistic loss: block b computes ``X_b.T @ (sigmoid(X_b @ w) - y_b)`` in one task,
+    and the partial gradients (Hessians, values) are added in a tree reduction. Fewer,
+    larger tasks than the operation-by-operation graph of ``kernel.method`` on Dask
+    arrays, and each block stays in cache between its steps. Sample-sized arguments
+    may be NumPy (split into ``rows``-row blocks) or Dask arrays (their row blocks are
+    used, rechunked to line up); the others (w) are passed whole to every block.
+
+    Returns a Dask array ((), (n,), (n, n)), or a tuple of them for the fused methods.
+
+    >>> import numpy as np, symcalc as sc
+    >>> from symcalc.array_api import compile_array_api
+    >>> X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
+    >>> k = compile_array_api(sc.logistic_loss(X, w, y), w, params=[X, y])
+    >>> g = blockwise(k, "gradient", np.zeros(2), np.ones((6, 2)), np.ones(6), rows=4)
+    >>> g.compute().tolist()                       # X^T (1/2 - 1) summed over 2 blocks
+    [-3.0, -3.0]
+    """
+    import dask
+    import dask.array as da
+    import numpy as np
+
+    from symcalc.array_api import _array_shape, namespace_of
+
+    if kernel.kind != "matrix":
+        raise InputError("blockwise works on matrix-form kernels; an explicit-symbol kernel is already "
+                         "elementwise over its batch: call kernel.method(x_dask) directly")
+    if method not in kernel.METHODS:
+        raise InputError(f"method must be one of {', '.join(kernel.METHODS)}, got {method!r}")
+    if method in ("hessian", "value_gradient_hessian") and kernel.hessian_expr is None:
+        raise InputError(f"the Hessian with respect to the matrix {kernel.wrt} is not compiled")
+    names = [str(s) for s in [kernel.wrt] + list(kernel.params)]
+    if len(args) != len(names):
+        raise InputError(f"expected {len(names)} argument(s) ({', '.join(names)}), got {len(args)}")
+    namespace_of(*args, backend="dask", names=names)  # refuses JAX / CuPy arrays by name
+    if not row_separable(kernel):
+        raise InputError(f"f = {kernel.f} is not a sum over the rows of its data, so summing per-block "
+                         "results would be wrong (a penalty on w counts once per block, a log-sum-exp over "
+                         "samples couples the rows); call kernel.{method}(...) on Dask arrays instead")
+    split, _ = _sample_axes(kernel)
+    # prepare through the kernel (dtypes, shapes) on the NumPy / Dask arrays as given
+    kernel._check_matrix_shapes([a if hasattr(a, "shape") else np.asarray(a) for a in args])
+    dtype = np.result_type(*[getattr(a, "dtype", np.float64) for a in args])
+    dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    first = next(k for k, s in enumerate(split) if s)
+    lead = args[first]
+    if not isinstance(lead, da.Array):
+        lead = row_chunks(np.asarray(lead, dtype=dtype), rows=rows)
+    row_blocks = lead.chunks[0]
+    blocks = []
+    for a, s in zip(args, split):
+        if not s:
+            blocks.append(None)
+            continue
+        arr = a if isinstance(a, da.Array) else da.from_array(np.asarray(a, dtype=dtype),
+                                                                chunks=(row_blocks,) + np.shape(a)[1:])
+        arr = arr.rechunk((row_blocks,) + tuple((d,) for d in arr.shape[1:]))
+        blocks.append(arr.astype(dtype).to_delayed().ravel())
+    fixed = [None if s else np.asarray(a, dtype=dtype) for a, s in zip(args, split)]
+    fn = BlockFunction(kernel.source, method)
+    parts = []
+    for b in range(len(row_blocks)):
+        call = [blocks[k][b] if split[k] else fixed[k] for k in range(len(args))]
+        parts.append(dask.delayed(fn, pure=True)(*call))
+    n = int(np.shape(args[0])[0]) if _array_shape(kernel.wrt) else 0
+    shapes = {"value": (), "gradient": (n,), "hessian": (n, n)}
+    outs = {"value": ["value"], "gradient": ["gradient"], "hessian": ["hessian"],
+            "value_and_gradient": ["value", "gradient"],
+            "value_gradient_hessian": ["value", "gradient", "hessian"]}[method]
+    results = []
+    for j, out in enumerate(outs):
+        pieces = [p if len(outs) == 1 else p[j] for p in parts]
+        stacked = da.stack([da.from_delayed(q, shape=shapes[out], dtype=dtype) for q in pieces])
+        results.append(stacked.sum(axis=0, split_every=8))
+    return results[0] if len(results) == 1 else tuple(results)
