@@ -125,3 +125,15 @@ def test_unknown_matrix_symbols_are_reported():
     X = matrix_symbol("X", "m", "n"); w = vector("w", "n"); y = vector("y", "m")
     with pytest.raises(InputError, match="contains y"):
         sc.compile(logistic_loss(X, w, y), w, params=[X])
+
+
+def test_syrk_form_only_when_the_diagonal_is_provably_nonnegative():
+    X = matrix_symbol("X", "m", "n"); w = vector("w", "n"); v = vector("v", "m")
+    f = sp.Rational(1, 2) * sp.Trace(w.T * X.T * sp.DiagMatrix(v) * X * w)   # v may be negative
+    H = X.T * sp.DiagMatrix(v) * X
+    k = sc.compile(f, w, params=[X, v], gradient=X.T * sp.DiagMatrix(v) * X * w, hessian=H)
+    assert "_gram" not in k.source and "[:, None] * X)" in inspect.getsource(k.module.hessian)
+    Xv, wv = RNG.normal(size=(9, 3)), RNG.normal(size=3)
+    vv = RNG.normal(size=9)                                            # mixed signs
+    np.testing.assert_allclose(k.hessian(wv, Xv, vv), Xv.T @ np.diag(vv) @ Xv, rtol=1e-12)
+    np.testing.assert_allclose(k.gradient(wv, Xv, vv), central(lambda u: k.value(u, Xv, vv), wv), rtol=1e-6)
