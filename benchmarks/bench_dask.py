@@ -8,7 +8,9 @@ runs on
   BLAS pinned to 1 thread per worker with threadpoolctl), X generated on the workers
   in row blocks of 25k / 100k / 400k rows and persisted there, so the timing is the
   computation (per-block products plus the tree reduction of the partial sums), not
-  the transfer of X from the client.
+  the transfer of X from the client. Two Dask paths: the kernel called on the Dask
+  arrays (one task per operation and block), and symcalc.distributed.blockwise (one
+  NumPy kernel call per block, then a tree sum of the partial results).
 
 Each figure is the median of --repeat runs; rows per second = total rows / seconds.
 A reference row times symcalc's own NumPy backend (sc.compile) on the same data.
@@ -75,7 +77,7 @@ def bench_dask(kernel, rows, features, workers, chunk, repeat, seed=0):
     import dask.array as da
     from distributed import wait
 
-    from symcalc.distributed import local_cluster
+    from symcalc.distributed import blockwise, local_cluster
 
     w = np.random.default_rng(seed).standard_normal(features) / np.sqrt(features)
     with local_cluster(n_workers=workers, threads_per_worker=1, memory_limit="6GiB") as client:
@@ -85,8 +87,12 @@ def bench_dask(kernel, rows, features, workers, chunk, repeat, seed=0):
         wait([X, y])
         tg = _median_time(lambda: dask.compute(kernel.gradient(w, X, y)), repeat)
         th = _median_time(lambda: dask.compute(kernel.hessian(w, X, y)), repeat)
+        bg = _median_time(lambda: dask.compute(blockwise(kernel, "gradient", w, X, y)), repeat)
+        bh = _median_time(lambda: dask.compute(blockwise(kernel, "hessian", w, X, y)), repeat)
         blocks = X.numblocks[0]
-    return (f"Dask, {workers} worker{'s' if workers > 1 else ''}", f"{chunk:,}", blocks, tg, th)
+    name = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
+    return [(f"{name}, kernel on Dask arrays", f"{chunk:,}", blocks, tg, th),
+            (f"{name}, blockwise", f"{chunk:,}", blocks, bg, bh)]
 
 
 def machine_line():
@@ -113,7 +119,7 @@ def main(argv=None):
     results = bench_numpy(kernel, ref, args.rows, args.features, args.repeat)
     for workers in args.workers:
         for chunk in args.chunks:
-            results.append(bench_dask(kernel, args.rows, args.features, workers, chunk, args.repeat))
+            results.extend(bench_dask(kernel, args.rows, args.features, workers, chunk, args.repeat))
     mb = args.rows * args.features * 8 / 2**20
     print(f"Logistic regression, {args.rows:,} rows x {args.features} features (X = {mb:,.0f} MiB float64, "
           "fits in memory here)")

@@ -71,6 +71,11 @@ def pin_blas_threads(client, n: int = 1) -> dict:
     One thread per worker process is what a cluster of many single-threaded workers
     wants (and OpenBLAS on 2 cores is 10x slower on tall-skinny X.T @ Y with 2 threads).
     """
+    import importlib.util
+
+    if importlib.util.find_spec("threadpoolctl") is None:
+        raise InputError("pinning BLAS threads needs threadpoolctl (pip install threadpoolctl), "
+                         "or pass blas=None to leave the BLAS thread count alone")
     client.run(_limit_blas, n)
     return client.run(blas_threads)
 
