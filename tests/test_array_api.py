@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import symcalc as sc
-from symcalc.array_api import ArrayAPIPrinter, compile_array_api, namespace_of
-from symcalc.errors import InputError, InputTypeError, ShapeError
-from symcalc.structure import logistic_loss, softmax_cross_entropy, squared_error
+pytest.importorskip("array_api_compat")
 
-from helpers_numeric import central_gradient
+import symcalc as sc  # noqa: E402
+from symcalc.array_api import ArrayAPIPrinter, compile_array_api, namespace_of
+from symcalc.errors import InputError, InputTypeError, ShapeError  # noqa: E402
+from symcalc.structure import logistic_loss, softmax_cross_entropy, squared_error  # noqa: E402
+
+from helpers_numeric import central_gradient  # noqa: E402
 
 HAVE_JAX = importlib.util.find_spec("jax") is not None
 
@@ -129,6 +131,16 @@ def test_explicit_symbols_batched_against_sympy_and_central_differences():
     # a parameter per point broadcasts over the batch
     per_point = np.linspace(0, 1, 12).reshape(4, 3)
     np.testing.assert_allclose(k.value(pts, per_point)[1, 2], k.value(p0, per_point[1, 2]))
+
+
+def test_symbols_with_assumptions_keep_their_hessian():
+    q = sp.symbols("q0:3", real=True)
+    f = (q[0] - q[1]) ** 2 * q[2] + sp.exp(q[2])
+    k = compile_array_api(f, list(q))
+    pt = np.array([1.0, 2.0, 3.0])
+    H_sym = np.array(sp.hessian(f, q).subs(dict(zip(q, pt))).evalf(), dtype=float)
+    np.testing.assert_allclose(k.hessian(pt), H_sym, rtol=1e-14)
+    assert np.abs(k.hessian(pt)).sum() > 0
 
 
 def test_constant_hessian_entries_fill_the_batch():

@@ -198,3 +198,14 @@ def test_blockwise_refuses_a_loss_that_is_not_a_sum_over_rows(kernel, data):
     Xd, yd = row_chunks(Xn, yn, rows=ROWS)
     g = ridge.gradient(wn, Xd, yd, 0.1).compute(scheduler="synchronous")
     np.testing.assert_allclose(g, _hand(wn, Xn, yn)[1] + 0.2 * wn, rtol=1e-11)
+
+
+def test_evaluate_chunks_the_batch_of_an_explicit_kernel(client):
+    x1, x2 = sp.symbols("x1 x2")
+    k = compile_array_api(sp.log(1 + sp.exp(x1 - 2 * x2)), [x1, x2])
+    pts = np.random.default_rng(8).normal(size=(2500, 2)) * 400  # |z| up to ~3000
+    g = evaluate(k, "gradient", pts, rows=1000)
+    assert isinstance(g, da.Array) and g.numblocks[0] == 3
+    z = pts[:, 0] - 2 * pts[:, 1]
+    s = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+    np.testing.assert_allclose(g.compute(), np.stack([s, -2 * s], axis=-1), rtol=1e-12)
