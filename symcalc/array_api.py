@@ -347,6 +347,8 @@ def _short(expr, limit=300) -> str:
 
 def _py_name(sym, fallback: str) -> str:
     name = sym.name
+    if keyword.iskeyword(name):
+        return f"{name}_"  # lambda -> lambda_
     if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") \
             and name not in {"xp", "xs", "zero"}:
         return name
@@ -392,7 +394,8 @@ def _matrix_source(title, f, G, H, wrt, params):
     syms = [wrt] + list(params)
     names = [_py_name(s, f"a{k}") for k, s in enumerate(syms)]
     for s, name in zip(syms, names):
-        printer._substitutions[sp.Symbol(s.name)] = name
+        printer._substitutions[sp.Symbol(s.name)] = name  # how a MatrixSymbol prints
+        printer._substitutions[s] = name  # a scalar Symbol, with its assumptions
     dim_lines, seen = [], set()
     for s, name in zip(syms, names):
         for axis, d in enumerate(_array_shape(s)):

@@ -113,6 +113,18 @@ def test_squared_error_and_softmax_cross_entropy_by_central_differences():
     np.testing.assert_allclose(ce.gradient(zn, tn), fd, rtol=1e-6, atol=1e-9)
 
 
+def test_a_penalty_named_lambda_with_assumptions(data):
+    from symcalc.structure import norm_squared
+    lam = sp.Symbol("lambda", positive=True)
+    k = compile_array_api(logistic_loss(X, w, y) + lam * norm_squared(w), w, params=[X, y, lam])
+    assert "def gradient(xp, w, X, y, lambda_):" in k.source
+    wn, Xn, yn = data
+    z = Xn @ wn
+    np.testing.assert_allclose(k.gradient(wn, Xn, yn, 0.3), Xn.T @ (1 / (1 + np.exp(-z)) - yn) + 0.6 * wn)
+    np.testing.assert_allclose(k.hessian(wn, Xn, yn, 0.3) - k.hessian(wn, Xn, yn, 0.0), 0.6 * np.eye(3),
+                               atol=1e-12)
+
+
 def test_explicit_symbols_batched_against_sympy_and_central_differences():
     x1, x2, a = sp.symbols("x y a")
     f = (a - x1) ** 2 + 100 * (x2 - x1 ** 2) ** 2 + sp.log(1 + sp.exp(x1 * x2))
