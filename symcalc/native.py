@@ -205,6 +205,35 @@ def derive(f, wrt):
     return [to_sympy(g, names) for g in grad], {k: to_sympy(v, names) for k, v in upper.items()}
 
 
+def _protect_precise_forms(exprs):
+    """log(1 + u) -> np_log1p(u), exp(u) - 1 -> np_expm1(u) as opaque functions, so CSE
+    cannot pull 1 + u or exp(u) out of them (the printer writes np.log1p / np.expm1)."""
+    se = _se()
+    one, minus_one = se.Integer(1), se.Integer(-1)
+    log_type = type(se.log(se.Symbol("_probe")))
+
+    def is_exp(a):  # SymEngine writes exp(u) as Pow(E, u)
+        return isinstance(a, se.Pow) and a.args[0] == se.E
+
+    log1p = {}
+    for e in exprs:
+        for node in e.atoms(log_type):
+            arg = node.args[0]
+            if isinstance(arg, se.Add) and one in arg.args:
+                log1p[node] = se.Function("np_log1p")(se.Add(*[a for a in arg.args if a != one]))
+    if log1p:
+        exprs = [e.xreplace(log1p) for e in exprs]
+    expm1 = {}
+    for e in exprs:
+        for node in e.atoms(se.Add):
+            if minus_one in node.args:
+                exps = [a for a in node.args if is_exp(a)]
+                if exps:
+                    rest = [a for a in node.args if a != minus_one and a != exps[0]]
+                    expm1[node] = se.Add(se.Function("np_expm1")(exps[0].args[1]), *rest)
+    return [e.xreplace(expm1) for e in exprs] if expm1 else exprs
+
+
 def cse_to_sympy(exprs, names, prefix="t"):
     """CSE of SymEngine expressions; returns ([(temp Symbol, SymPy expr)], [SymPy exprs]).
 
@@ -212,7 +241,7 @@ def cse_to_sympy(exprs, names, prefix="t"):
     internal symbols back to the caller's (see :func:`back_map`).
     """
     se = _se()
-    repl, reduced = se.cse(list(exprs))
+    repl, reduced = se.cse(_protect_precise_forms(list(exprs)))
     rename = dict(names)
     temps = []
     for k, (old, _) in enumerate(repl):

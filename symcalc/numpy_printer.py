@@ -137,7 +137,7 @@ def _stable_pow(base, exponent):
     return sigmoid(-other.args[0])
 
 
-def stabilize(expr):
+def stabilize(expr, precise=False):
     """Rewrite overflow-prone patterns into named, stably printed functions.
 
     >>> z = sp.Symbol("z")
@@ -154,6 +154,8 @@ def stabilize(expr):
     def rewrite(node):
         if isinstance(node, sp.log):
             new = _stable_log(node.args[0])
+            if new is None and precise:
+                new = _log1p_form(node.args[0])
             return new if new is not None else node
         if isinstance(node, sp.Pow):
             new = _stable_pow(*node.args)
@@ -161,10 +163,36 @@ def stabilize(expr):
         if isinstance(node, sp.Mul):
             return _stable_mul(node)
         if isinstance(node, sp.Add):
-            return _stable_add(node)
+            node = _stable_add(node)
+            return _expm1_form(node) if precise and isinstance(node, sp.Add) else node
         return node
 
     return _bottom_up(expr, rewrite)
+
+
+def _log1p_form(arg):
+    """log(1 + u) -> log1p(u) (a node CSE cannot split: 1 + u would lose u's low bits)."""
+    from sympy.codegen.cfunctions import log1p
+
+    if isinstance(arg, sp.Add):
+        const, rest = arg.as_coeff_Add()
+        if const == 1:
+            return log1p(rest)
+    return None
+
+
+def _expm1_form(node):
+    """exp(u) - 1 + rest -> expm1(u) + rest."""
+    from sympy.codegen.cfunctions import expm1
+
+    const, rest = node.as_coeff_Add()
+    if const != -1:
+        return node
+    terms = list(rest.args) if isinstance(rest, sp.Add) else [rest]
+    for k, t in enumerate(terms):
+        if _is_exp(t):
+            return sp.Add(expm1(t.args[0]), *(terms[:k] + terms[k + 1:]))
+    return node
 
 
 def _stable_add(node):
@@ -319,6 +347,13 @@ class StableNumPyPrinter(NumPyPrinter):
         return self._print(sp.Symbol(expr.name))
 
     # -- scalar functions -------------------------------------------------------
+    def _print_Function(self, expr):
+        # log1p / expm1 protected from SymEngine's CSE as opaque functions (symcalc.native)
+        name = type(expr).__name__
+        if name in ("np_log1p", "np_expm1"):
+            return f"np.{name[3:]}({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
     def _print_sigmoid(self, expr):
         self.helpers_used.add("_sigmoid")
         return f"_sigmoid({self._print(expr.args[0])})"
