@@ -68,7 +68,6 @@ def bench_numpy(kernel, ref, rows, features, repeat, seed=0):
             tg = _median_time(lambda: k.gradient(w, X, y), repeat)
             th = _median_time(lambda: k.hessian(w, X, y), repeat)
             out.append((label, "-", "-", tg, th))
-    del X
     return out
 
 
@@ -80,7 +79,7 @@ def bench_dask(kernel, rows, features, workers, chunk, repeat, seed=0):
     from symcalc.distributed import blockwise, local_cluster
 
     w = np.random.default_rng(seed).standard_normal(features) / np.sqrt(features)
-    with local_cluster(n_workers=workers, threads_per_worker=1, memory_limit="6GiB") as client:
+    with local_cluster(n_workers=workers, threads_per_worker=1, memory_limit="6GiB"):
         rs = da.random.default_rng(seed)
         X = rs.standard_normal((rows, features), chunks=(chunk, features)).persist()
         y = (rs.random(rows, chunks=chunk) < 0.5).astype(float).persist()
