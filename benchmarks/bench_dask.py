@@ -104,13 +104,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--features", type=int, default=50)
-    ap.add_argument("--chunks", type=int, nargs="+", default=[25_000, 100_000, 400_000])
+    ap.add_argument("--chunks", type=int, nargs="+", default=None, help="rows per block (25k 100k 400k)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="200k rows, chunks 25k/100k, 1 repeat")
     args = ap.parse_args(argv)
     if args.quick:
-        args.rows, args.chunks, args.repeat = 200_000, [25_000, 100_000], 1
+        args.rows, args.repeat = 200_000, 1
+        args.chunks = args.chunks or [25_000, 100_000]
+    args.chunks = args.chunks or [25_000, 100_000, 400_000]
     import dask
     import distributed
 

@@ -209,3 +209,17 @@ def test_evaluate_chunks_the_batch_of_an_explicit_kernel(client):
     z = pts[:, 0] - 2 * pts[:, 1]
     s = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
     np.testing.assert_allclose(g.compute(), np.stack([s, -2 * s], axis=-1), rtol=1e-12)
+
+
+def test_newton_fit_on_the_cluster_matches_newton_in_memory(client, kernel, data):
+    from symcalc.distributed import blockwise
+    wn, Xn, yn = data
+    Xd, yd = row_chunks(Xn, yn, rows=ROWS)
+    w_dask, w_np = np.zeros(N), np.zeros(N)
+    for _ in range(8):
+        g, H = dask.compute(*blockwise(kernel, "value_gradient_hessian", w_dask, Xd, yd)[1:])
+        w_dask = w_dask - np.linalg.solve(H, g)
+        _, g_np, H_np = _hand(w_np, Xn, yn)
+        w_np = w_np - np.linalg.solve(H_np, g_np)
+    assert np.abs(_hand(w_dask, Xn, yn)[1]).max() < 1e-8  # a stationary point
+    np.testing.assert_allclose(w_dask, w_np, rtol=1e-9, atol=1e-12)
