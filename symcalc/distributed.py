@@ -89,9 +89,10 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, memory_limit:
     cluster is closed on exit. The dashboard is off unless ``dashboard_address`` is
     given; BLAS is pinned to ``blas`` threads per worker (None: leave it).
 
-    >>> with local_cluster(n_workers=1, memory_limit="512MiB") as client:   # doctest: +SKIP
-    ...     len(client.scheduler_info()["workers"])
-    1
+    .. code-block:: python
+
+        with local_cluster(n_workers=2, memory_limit="512MiB") as client:
+            k.gradient(w, X_dask, y_dask).compute()      # runs on the 2 worker processes
     """
     from distributed import Client, LocalCluster
 
