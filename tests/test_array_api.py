@@ -200,6 +200,24 @@ def test_jax_is_stable_at_z_1000(logistic):
     _check_extreme(logistic, jnp.asarray, 1e-6)
 
 
+def test_softmax_cross_entropy_hessian_is_stable_at_z_1000():
+    z = sc.vector("z", "n"); t = sc.vector("t", "n")
+    k = compile_array_api(softmax_cross_entropy(z, t), z, params=[t])
+    tn = np.array([0.0, 1.0, 0.0])
+    backends = [np.asarray]
+    if HAVE_JAX:
+        import jax.numpy as jnp
+        backends.append(jnp.asarray)
+    for zn in (np.array([0.3, -1.2, 2.0]), np.array([1000.0, -1000.0, 999.0])):
+        p = np.exp(zn - zn.max()) / np.exp(zn - zn.max()).sum()  # softmax by hand
+        for to in backends:
+            tol = 1e-12 if to is np.asarray else 1e-4  # float32: |z| * eps = 1000 * 6e-8 after the shift
+            v, g, H = (np.asarray(r, dtype=float) for r in k.value_gradient_hessian(to(zn), to(tn)))
+            assert np.isclose(v, zn.max() + np.log(np.exp(zn - zn.max()).sum()) - zn[1], rtol=tol)
+            np.testing.assert_allclose(g, p - tn, atol=tol)
+            np.testing.assert_allclose(H, np.diag(p) - np.outer(p, p), atol=tol)
+
+
 def test_explicit_softplus_and_sigmoid_are_stable_at_z_1000():
     z = sp.Symbol("z")
     k = compile_array_api(sp.log(1 + sp.exp(z)), [z])
