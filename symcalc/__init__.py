@@ -58,7 +58,8 @@ _API = {
     "verify_jacobian": "verify", "Verdict": "verify",
     "parse": "parse", "parse_latex": "parse",
     # compilation
-    "compile": "compile", "Kernel": "compile",
+    "compile": "compile", "Kernel": "compile", "MatrixKernel": "compile",
+    "compile_array_api": "array_api", "ArrayKernel": "array_api",
     # problem files and reports
     "load_problem": "problem", "Problem": "problem", "Study": "problem",
     "report": "report", "Report": "report",

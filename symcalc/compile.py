@@ -41,7 +41,7 @@ import tempfile
 import textwrap
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -52,6 +52,8 @@ from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize, stabil
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
 BACKENDS = ("numpy", "native")
+#: Backends served by the array-API kernels of :mod:`symcalc.array_api`.
+ARRAY_BACKENDS = ("array_api", "dask", "jax", "cupy")
 _FORMULA_CHARS = 600  # longest formula quoted in a generated comment
 
 
@@ -816,7 +818,9 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     params : the other symbols f contains (Symbols, or MatrixSymbols in matrix form),
         passed after x at call time.
     backend : "numpy" (generated NumPy source) or "native" (SymEngine's LLVM
-        compiler; falls back to NumPy with a warning where it cannot).
+        compiler; falls back to NumPy with a warning where it cannot); or
+        "array_api", "dask", "jax", "cupy": one array-API kernel source that runs
+        on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.array_api`).
     gradient, hessian : optional precomputed derivatives (skip the derivation).
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: 1 up to 40
@@ -827,8 +831,12 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     >>> compile(sp.log(1 + sp.exp(x)), [x]).value(np.array([[1000.0], [-1000.0]]))
     array([1000.,    0.])
     """
+    if backend in ARRAY_BACKENDS:
+        from symcalc.array_api import compile_array_api
+        return compile_array_api(f, wrt, params, backend, gradient=gradient, hessian=hessian, name=name)
     if backend not in BACKENDS:
-        raise InputError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+        choices = ", ".join(map(repr, BACKENDS + ARRAY_BACKENDS))
+        raise InputError(f"backend must be one of {choices}, got {backend!r}")
     if _is_matrix_problem(f, wrt, params):
         return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
     f = _scalar_expr(f)
@@ -1190,15 +1198,3 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     source = _generate(_matrix_source, title, f, G, H, wrt, params)
     module, path = _load_source(source, f"matrix_{wrt}")
     return MatrixKernel(f, wrt, params, G, H, source, module, path)
-
-
-# ``symcalc.compile`` names both this module and the function: once anything has run
-# ``from symcalc.compile import ...`` the package attribute is the module (Python's import
-# system sets it), so ``sc.compile(f, wrt)`` would call a module. Make the module callable
-# as the function, whichever of the two the attribute holds.
-class _CallableModule(type(sys)):
-    def __call__(self, *args, **kwargs):
-        return compile(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

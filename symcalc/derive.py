@@ -20,8 +20,6 @@ True
 from __future__ import annotations
 
 import random
-import sys
-import types
 from typing import Iterable
 
 import sympy as sp
@@ -293,13 +291,3 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
         from symcalc.matrix_calculus import derive_matrix
         return derive_matrix(f, wrt, order, check=check)
     return _derive_scalar(f, wrt, order, check)
-
-
-# ``symcalc.derive`` is both this module and the function: once the module is imported,
-# Python binds the package attribute to the module, so the module itself is callable.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs) -> Derivation:
-        return derive(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-import types
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -1306,13 +1304,3 @@ def parse_any(text: str, symbols=None, allow_undeclared: bool | None = None,
     latex = syntax == "latex" or (syntax == "auto" and isinstance(text, str)
                                   and looks_like_latex(text))
     return _run(text, symbols, allow_undeclared, latex=latex)
-
-
-# ``import symcalc.parse`` binds the package attribute ``symcalc.parse`` to this module,
-# shadowing the lazily exported function of the same name: let the module be called.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return parse(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -28,9 +28,7 @@ import math
 import multiprocessing
 import random
 import signal
-import sys
 import threading
-import types
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -1361,13 +1359,3 @@ def _realize(expr, table):
     mapping = {s: sp.Symbol(s.name, real=True) for s in expr.free_symbols
                if isinstance(s, sp.Symbol) and s.name not in table and not s.assumptions0.get("real")}
     return expr.xreplace(mapping) if mapping else expr
-
-
-# ``import symcalc.verify`` binds the package attribute ``symcalc.verify`` to this module,
-# shadowing the lazily exported function of the same name: let the module be called.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return verify(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -356,3 +356,21 @@ def test_bad_values_and_options(logistic, data):
     with pytest.raises(InputError, match="neither wrt nor in params"):
         compile_array_api(logistic_loss(X, w, y), w, params=[X])
     assert namespace_of(wn, 2.0)[1] == "numpy"
+
+
+def test_sc_compile_delegates_array_backends_to_array_api_kernels():
+    import numpy as np
+    import sympy as sp
+
+    import symcalc as sc
+    from symcalc.structure import logistic_loss, matrix_symbol, vector
+
+    X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
+    k = sc.compile(logistic_loss(X, w, y), w, params=[X, y], backend="array_api")
+    assert isinstance(k, sc.ArrayKernel)
+    rng = np.random.default_rng(5)
+    Xn, wn, yn = rng.normal(size=(40, 3)), rng.normal(size=3), (rng.random(40) < 0.5).astype(float)
+    ref = sc.compile(logistic_loss(X, w, y), w, params=[X, y])  # the NumPy backend, independently lowered
+    np.testing.assert_allclose(k.gradient(wn, Xn, yn), ref.gradient(wn, Xn, yn), rtol=1e-12)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        sc.compile(sp.Symbol("x") ** 2, [sp.Symbol("x")], backend="fortran")
