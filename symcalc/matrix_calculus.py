@@ -457,7 +457,18 @@ def shrink(*exprs, limit=4):
     return tuple(e.xreplace(new) if isinstance(e, sp.Basic) else e for e in exprs)
 
 
+def _exact_floats(*exprs):
+    """Floats as the exact rationals they stand for: a 15-digit Float would limit the
+    30-digit central differences (step 1e-12) to about 1e-5."""
+    def exact(e):
+        if not isinstance(e, sp.Basic):
+            return e
+        return e.xreplace({fl: sp.Rational(fl) for fl in e.atoms(sp.Float)})
+    return tuple(exact(e) for e in exprs)
+
+
 def check_gradient(d: Derivation, f, X, G, seed=20261128):
+    f, G = _exact_floats(f, G)
     cc = pick_concrete(f, X, seed)
     structure = structure_of(X)
     ref = _project(elementwise_gradient(cc, cc.f, cc.point), structure)
@@ -486,6 +497,7 @@ def check_second(d: Derivation, f, X, G, H, kind, seed=20261128, swap=False):
     (kind='jacobian', f vector-valued) in vec form against sympy.diff and differences."""
     if swap:        # called as (f, X, J, None): the Jacobian has no gradient
         G, H = H, G
+    f, G, H = _exact_floats(f, G, H)
     cc = pick_concrete(f, X, seed, extra=(H,))
     ref = elementwise_second(cc, cc.f, cc.point, kind)
     ours = cc.evaluate(H, cc.point)

@@ -41,3 +41,15 @@ def test_jacobian_of_a_scalar_is_the_gradient_as_a_row():
     rng = np.random.default_rng(0)
     vals = dict(zip(list(xs) + list(As), rng.normal(size=12)))
     assert float(sp.Matrix(Jn).subs(vals)[0]) == pytest.approx(float(ref.subs(vals)[0]))
+
+
+def test_float_coefficients_pass_the_self_checks():
+    """A user writes 0.05, not Rational(1, 20): the checks must not blame the engine."""
+    X, w, y = sc.matrix_symbol("X", "m", "n"), sc.vector("w", "n"), sc.vector("y", "m")
+    f = sc.logistic_loss(X, w, y) + 0.05 * sp.Trace(w.T * w)
+    d = sc.derive(f, w, order=2)
+    assert d.all_checks_passed and len(d.checks) == 4
+    # the same Hessian as with the exact coefficient 1/20, derived independently
+    exact = sc.derive(sc.logistic_loss(X, w, y) + sp.Rational(1, 20) * sp.Trace(w.T * w), w, order=2)
+    H = d.results["hessian"]
+    assert H.xreplace({fl: sp.nsimplify(fl) for fl in H.atoms(sp.Float)}) == exact.results["hessian"]
