@@ -517,7 +517,46 @@ def _explicit_source(f, d, wrt, params, title):
                  [value_t, grad_t, hess_t], outs=("out_value", "out_gradient", "out_hessian")),
     ]
     header = _module_header(title, f, wrt, params, var_names, printer)
-    return header + "\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+    body = "\n\n\n".join("\n".join(b) for b in blocks)
+    return header + "\n\n" + body + "\n\n" + _CONVENIENCE_API.format(n=n) + "\n"
+
+
+# Appended to every explicit-symbol kernel module so that a person who imports the
+# standalone file can call it the usual way (points batch-first, fresh arrays).
+_CONVENIENCE_API = '''
+# --- Convenience API: points batch-first, x of shape (..., {n}); each call returns new arrays ---
+
+N_VARIABLES = {n}
+
+
+def _prepare(x, params):
+    x = np.asarray(x)
+    if x.ndim == 0 or x.shape[-1] != N_VARIABLES:
+        raise ValueError(f"x must have shape (..., {{N_VARIABLES}}), got {{x.shape}}")
+    dtype = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64
+    xs = np.ascontiguousarray(np.moveaxis(x.astype(dtype, copy=False), -1, 0))
+    batch = np.broadcast_shapes(xs.shape[1:], *(np.shape(p) for p in params))
+    return xs, batch, dtype
+
+
+def f(x, *params):
+    """f at points x of shape (..., {n}): an array of shape (...)."""
+    xs, batch, dtype = _prepare(x, params)
+    return value(xs, *params, np.zeros(batch, dtype))
+
+
+def grad(x, *params):
+    """The gradient at points x of shape (..., {n}): shape (..., {n})."""
+    xs, batch, dtype = _prepare(x, params)
+    return np.moveaxis(gradient(xs, *params, np.zeros((N_VARIABLES,) + batch, dtype)), 0, -1)
+
+
+def hess(x, *params):
+    """The Hessian at points x of shape (..., {n}): shape (..., {n}, {n})."""
+    xs, batch, dtype = _prepare(x, params)
+    out = np.zeros((N_VARIABLES, N_VARIABLES) + batch, dtype)
+    return np.moveaxis(hessian(xs, *params, out), (0, 1), (-2, -1))
+'''.strip("\n")
 
 
 def _py_name(sym, prefix, k):
@@ -528,6 +567,7 @@ def _py_name(sym, prefix, k):
 
 
 _RESERVED = {"np", "xs", "out", "out_value", "out_gradient", "out_hessian", "value", "gradient", "hessian",
+             "f", "grad", "hess", "N_VARIABLES", "_prepare",
              "lambda", "def", "return", "import", "in", "is", "if", "else", "for", "while", "and", "or",
              "not", "None", "True", "False", "class", "from", "as", "with", "pass", "del", "global"}
 
