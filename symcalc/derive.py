@@ -215,8 +215,11 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
     else:
         ours, ref = d.results["hessian"], sp.hessian(f, xs)
         phi = list(d.results["gradient"])
+    # constants and parameters get random values too (in (0.3, 1.3): positive, away from 0)
+    others = sorted((set().union(*(sp.sympify(e).free_symbols for e in list(ours) + list(ref) + phi))
+                     - set(xs)), key=str)
     for _ in range(tries):
-        point = {x: sp.Float(rng.uniform(0.3, 1.3), 30) for x in xs}
+        point = {x: sp.Float(rng.uniform(0.3, 1.3), 30) for x in list(xs) + others}
         try:
             a = [_numeric(e, point) for e in ours]
             b = [_numeric(e, point) for e in ref]
@@ -231,8 +234,8 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
                     point={str(k): float(v) for k, v in point.items()})
         h = sp.Float("1e-8", 30)
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
-        plus = {x: point[x] + h * vj for x, vj in zip(xs, v)}
-        minus = {x: point[x] - h * vj for x, vj in zip(xs, v)}
+        plus = {**point, **{x: point[x] + h * vj for x, vj in zip(xs, v)}}
+        minus = {**point, **{x: point[x] - h * vj for x, vj in zip(xs, v)}}
         fd = [(_numeric(e, plus) - _numeric(e, minus)) / (2 * float(h)) for e in phi]
         av = [sum(a[i * n + j] * complex(v[j]) for j in range(n)) for i in range(len(phi))]
         fd_err = max(abs(p - q) for p, q in zip(fd, av))

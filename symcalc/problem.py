@@ -1137,6 +1137,10 @@ def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
     wrt = problem.wrt
     target = wrt[0] if problem.notation == "matrix" and len(wrt) == 1 else wrt
     claimed = claim.expr
+    # constants with a value are that value in the claim and the truth, not free symbols
+    fixed = {k: v for k, v in problem.constant_values().items() if isinstance(k, sp.Symbol)}
+    if fixed:
+        f, claimed = f.subs(fixed), claimed.subs(fixed)
     if claim.of in ("gradient", "jacobian") and isinstance(claimed, sp.MatrixBase) and claimed.shape[1] != 1 and claim.of == "gradient":
         claimed = claimed.T
     if claim.of == "potential":
