@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import pickle
+import sys
 import random
 import signal
 import threading
@@ -950,6 +952,29 @@ def _can_fork() -> bool:
     return True
 
 
+def _start_method() -> str:
+    """"fork" while this process has one thread; "forkserver" once it has more (a worker
+    thread, or a library with native thread pools such as JAX or PyTorch), because
+    forking a multi-threaded process can deadlock the child."""
+    native_pools = any(name in sys.modules for name in ("jax", "torch", "tensorflow"))
+    if threading.active_count() == 1 and not native_pools:
+        return "fork"
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "fork"
+
+
+def _context(job):
+    method = _start_method()
+    if method == "forkserver":
+        try:
+            pickle.dumps(job)
+        except Exception:  # noqa: BLE001 - an unpicklable claim: fork is the only way left
+            method = "fork"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["symcalc.verify"])  # workers start with SymPy loaded
+    return ctx
+
+
 def _worker(conn, job, budget):
     def send(msg):
         conn.send(msg)
@@ -971,7 +996,7 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
         isolate = _can_fork()
     if not isolate:
         return _run_inline(job, budget)
-    ctx = multiprocessing.get_context("fork")
+    ctx = _context(job)
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(sender, job, budget), daemon=True)
     proc.start()
@@ -1155,12 +1180,22 @@ def _labels_for(kind: str, f, wrt):
     syms = _wrt_list(wrt)
     if isinstance(wrt, MatrixSymbol) or not all(isinstance(s, sp.Symbol) for s in syms):
         return None
-    names = [s.name for s in syms]
-    if kind == "gradient":
-        return lambda k, shape: f"d f/d {names[k[0] if shape[1] == 1 else k[1]]}"
-    if kind == "hessian":
-        return lambda k, shape: f"d2 f/(d {names[k[0]]} d {names[k[1]]})"
-    return lambda k, shape: f"d F{k[0] + 1}/d {names[k[1]]}"
+    return _EntryLabel(kind, tuple(s.name for s in syms))
+
+
+@dataclass(frozen=True)
+class _EntryLabel:
+    """Names a wrong entry ("d f/d x"); a class, not a closure, so a job pickles."""
+
+    kind: str
+    names: tuple
+
+    def __call__(self, k, shape) -> str:
+        if self.kind == "gradient":
+            return f"d f/d {self.names[k[0] if shape[1] == 1 else k[1]]}"
+        if self.kind == "hessian":
+            return f"d2 f/(d {self.names[k[0]]} d {self.names[k[1]]})"
+        return f"d F{k[0] + 1}/d {self.names[k[1]]}"
 
 
 def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax,
@@ -1270,8 +1305,19 @@ def _elementwise_explicit(kind, f, syms):
 
 def _elementwise_side(kind: str, f, X: MatrixSymbol) -> Callable:
     """The derivative at a point, from SymPy's diff of the explicit-entry expression."""
+    return _ElementwiseSide(kind, f, X)
 
-    def side(point: _Point, dps: int):
+
+@dataclass(frozen=True)
+class _ElementwiseSide:
+    """A picklable truth side (the job may run in a forkserver worker)."""
+
+    kind: str
+    f: Any
+    X: Any
+
+    def __call__(self, point: _Point, dps: int):
+        kind, f, X = self.kind, self.f, self.X
         Xc = X.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()})
         r, c = int(Xc.shape[0]), int(Xc.shape[1])
         entries = sp.Matrix(r, c, lambda i, j: sp.Dummy(f"{X.name}_{i}{j}"))
@@ -1296,8 +1342,6 @@ def _elementwise_side(kind: str, f, X: MatrixSymbol) -> Callable:
             comps = [Fm[i, j] for j in range(Fm.cols) for i in range(Fm.rows)]
             result = sp.Matrix(len(comps), len(vec), lambda p, q: sp.diff(comps[p], vec[q]))
         return _values(sp.ImmutableMatrix(result).xreplace(at), _Point({}, {}, {}), dps)
-
-    return side
 
 
 # --------------------------------------------------------------------------------------
