@@ -378,17 +378,20 @@ _PRETTY_WIDTH = 60  # wider pretty-printed maths falls back to one-line text
 
 def _math_text(expr: Any, pretty: bool) -> str:
     import sympy as sp
+    from symcalc.text import text
     if expr is None:
         return "-"
+    if isinstance(expr, sp.Basic) and expr.atoms(sp.MatrixSymbol):
+        return text(expr)  # matrix notation: SymPy's pretty form shows its machinery
     if pretty:
         text = sp.pretty(expr, use_unicode=True, wrap_line=False)
         if max(map(len, text.splitlines() or [""])) <= _PRETTY_WIDTH:
             return text
     if isinstance(expr, sp.MatrixBase):
         if expr.cols == 1:
-            return sp.sstr(list(expr))
-        return "\n".join(sp.sstr(row) for row in expr.tolist())
-    return sp.sstr(expr)
+            return "[" + ", ".join(text(e) for e in expr) + "]"
+        return "\n".join("[" + ", ".join(text(e) for e in row) + "]" for row in expr.tolist())
+    return text(expr)
 
 
 def _value_text(value: Any) -> str:
@@ -553,6 +556,7 @@ def _plain(obj: Any) -> Any:
     """JSON-ready form: SymPy objects as {"text", "latex"}."""
     import sympy as sp
     from symcalc.latex import latex
+    from symcalc.text import text
 
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
@@ -561,7 +565,7 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, sp.Basic) or isinstance(obj, sp.MatrixBase):
-        out = {"text": sp.sstr(obj), "latex": latex(obj)}
+        out = {"text": text(obj), "latex": latex(obj)}
         if isinstance(obj, (sp.MatrixBase, sp.MatrixExpr)):
             out["shape"] = [int(d) if getattr(d, "is_Integer", isinstance(d, int)) else str(d) for d in obj.shape]
         if getattr(obj, "is_number", False) and not isinstance(obj, sp.MatrixBase):

@@ -1121,11 +1121,18 @@ def _shape(v):
     return v.shape if _is_matrix(v) else None
 
 
+def _broadcast(c, like):
+    """A scalar added to a matrix is added to every entry: c -> c * (all-ones matrix)."""
+    if isinstance(like, MatrixBase):
+        return c * sp.ones(*like.shape)
+    return c * sp.OneMatrix(*like.shape)
+
+
 def _add(a, b, op="+"):
     if _is_matrix(a) != _is_matrix(b):
         a, b = _as_scalar(a), _as_scalar(b)
-        if _is_matrix(a) or _is_matrix(b):
-            raise _ShapeMismatch(f"cannot add a scalar and a {_dims(a if _is_matrix(a) else b)} matrix")
+        if _is_matrix(a) != _is_matrix(b):   # 1 - sigmoid(X*w): the scalar goes to every entry
+            a, b = (_broadcast(a, b), b) if _is_matrix(b) else (a, _broadcast(b, a))
     if _is_matrix(a) and a.shape != b.shape and _definitely_different(a.shape, b.shape):
         raise _ShapeMismatch(f"cannot add a {_dims(a)} and a {_dims(b)} matrix")
     return a + b if op == "+" else a - b

@@ -1,0 +1,112 @@
+"""Plain-text printing of results, in the notation of symcalc's own grammar.
+
+SymPy's ``str`` shows the machinery (``Trace(1*Lambda(_d, softplus(_d)).(X*w))``);
+this printer shows what a person writes, and what ``symcalc.parse`` reads back:
+a scalar function of a matrix acts entry by entry (``sigmoid(X*w)``), ``sum(M)``
+is the sum of the entries, ``.*`` the elementwise product, ``diag(v)`` the
+diagonal matrix of a vector, and a 1 x 1 matrix stands for its only entry.
+
+>>> import sympy as sp
+>>> from symcalc.structure import vector, matrix_symbol, logistic_loss
+>>> X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
+>>> text(logistic_loss(X, w, y))
+'sum(softplus(X*w)) - y.T*X*w'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.precedence import precedence
+from sympy.printing.str import StrPrinter
+
+
+def _is_ones(M: Any) -> bool:
+    return isinstance(M, sp.OneMatrix)
+
+
+class SymcalcStrPrinter(StrPrinter):
+    """StrPrinter with symcalc's matrix-loss notation (``_print_ClassName`` methods)."""
+
+    def _print_ElementwiseApplyFunction(self, e: ElementwiseApplyFunction) -> str:
+        lam = e.function
+        inner = self._print(e.expr)
+        if isinstance(lam, sp.Lambda) and len(lam.variables) == 1:
+            var, body = lam.variables[0], lam.expr
+            if isinstance(body, sp.Function) and body.args == (var,):
+                return f"{self._print_function_name(body)}({inner})"
+            if body.is_Pow and body.base == var:
+                return f"({inner}).^{self._print(body.exp)}"
+            return f"({self._print(body.xreplace({var: sp.Symbol('t')}))} for t = each entry of {inner})"
+        return f"{self._print(lam)}({inner})"
+
+    def _print_function_name(self, body: sp.Function) -> str:
+        return getattr(body.func, "__name__", str(body.func))
+
+    def _print_Trace(self, e: sp.Trace) -> str:
+        arg = e.arg
+        factors = list(arg.args) if isinstance(arg, sp.MatMul) else [arg]
+        core = [f for f in factors if not (_is_ones(f) or f == 1)]
+        ones = len(factors) - len(core)
+        if ones and core:
+            return f"sum({self._print(sp.MatMul(*core).doit() if len(core) > 1 else core[0])})"
+        if arg.shape == (1, 1):
+            return self._print(arg)
+        return f"tr({self._print(arg)})"
+
+    def _print_HadamardProduct(self, e) -> str:
+        return " .* ".join(self.parenthesize(a, 50) for a in e.args)
+
+    def _print_HadamardPower(self, e) -> str:
+        return f"{self.parenthesize(e.base, 50)}.^{self._print(e.exp)}"
+
+    def _print_DiagMatrix(self, e) -> str:
+        return f"diag({self._print(e.args[0])})"
+
+    def _print_MatAdd(self, e) -> str:
+        return self._positive_first(e.args, e)
+
+    def _print_Add(self, e, order=None) -> str:
+        return self._positive_first(e.args, e)
+
+    def _positive_first(self, terms, whole) -> str:
+        """a - b, not -b + a: terms with a minus sign go after the others (order kept)."""
+        def negative(t):
+            return t.could_extract_minus_sign()
+        ordered = [t for t in terms if not negative(t)] + [t for t in terms if negative(t)]
+        out = ""
+        for k, t in enumerate(ordered):
+            if negative(t):
+                body = self.parenthesize(-t, precedence(whole))
+                out += f" - {body}" if k else f"-{body}"
+            else:
+                body = self.parenthesize(t, precedence(whole))
+                out += f" + {body}" if k else body
+        return out
+
+    def _print_OneMatrix(self, e) -> str:
+        return "1"
+
+    def _print_KroneckerProduct(self, e) -> str:
+        return " kron ".join(self.parenthesize(a, 50) for a in e.args)
+
+    def _print_Determinant(self, e) -> str:
+        return f"det({self._print(e.arg)})"
+
+
+_PRINTER = SymcalcStrPrinter({"order": "none"})
+
+
+def text(expr: Any) -> str:
+    """One line of text for a SymPy object, in symcalc's notation.
+
+    >>> import sympy as sp
+    >>> from symcalc.structure import vector, matrix_symbol, logistic_loss
+    >>> import symcalc as sc
+    >>> X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
+    >>> text(sc.hessian(logistic_loss(X, w, y), w))
+    'X.T*diag(sigmoid(X*w) .* (1 - sigmoid(X*w)))*X'
+    """
+    return _PRINTER.doprint(expr)
