@@ -62,6 +62,7 @@ _API = {
     "compile_array_api": "array_api", "ArrayKernel": "array_api",
     # problem files and reports
     "load_problem": "problem", "Problem": "problem", "Study": "problem",
+    "text": "text",
     "report": "report", "Report": "report",
 }
 
