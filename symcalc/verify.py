@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import pickle
 import sys
 import random
@@ -952,14 +953,25 @@ def _can_fork() -> bool:
     return True
 
 
+_FORKSERVER_OWNER: list[int] = []   # the pid that started our fork server, once it has
+
+
 def _start_method() -> str:
     """"fork" while this process has one thread; "forkserver" once it has more (a worker
     thread, or a library with native thread pools such as JAX or PyTorch), because
-    forking a multi-threaded process can deadlock the child."""
+    forking a multi-threaded process can deadlock the child.
+
+    A process forked from the one that started the fork server inherits a server it
+    cannot talk to (CPython keeps the parent's server state): it forks instead.
+    """
     native_pools = any(name in sys.modules for name in ("jax", "torch", "tensorflow"))
     if threading.active_count() == 1 and not native_pools:
         return "fork"
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "fork"
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return "fork"
+    if _FORKSERVER_OWNER and _FORKSERVER_OWNER[0] != os.getpid():
+        return "fork"
+    return "forkserver"
 
 
 def _context(job):
@@ -972,6 +984,7 @@ def _context(job):
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(["symcalc.verify"])  # workers start with SymPy loaded
+        _FORKSERVER_OWNER[:] = [os.getpid()]
     return ctx
 
 
@@ -999,7 +1012,15 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
     ctx = _context(job)
     receiver, sender = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(sender, job, budget), daemon=True)
-    proc.start()
+    try:
+        proc.start()
+    except OSError:   # the fork server could not be reached: fork directly
+        receiver.close()
+        sender.close()
+        ctx = multiprocessing.get_context("fork")
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(sender, job, budget), daemon=True)
+        proc.start()
     sender.close()
     best, final = None, None
     hard_end = time.monotonic() + budget + 1.0     # the worker's own deadline is ``budget``
