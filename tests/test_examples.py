@@ -8,6 +8,7 @@ These tests need TeX: in CI it is installed, and missing TeX is a failure here.
 from __future__ import annotations
 
 import re
+import multiprocessing
 import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
@@ -60,7 +61,8 @@ def built(tmp_path_factory):
         "TeX Live and poppler-utils are needed: apt-get install --no-install-recommends "
         "texlive-latex-recommended texlive-fonts-recommended latexmk lmodern poppler-utils")
     out = tmp_path_factory.mktemp("reports")
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # spawn, not fork: this pytest process may already run JAX's threads (test_array_api)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_build, [str(p) for p in EXAMPLES], [str(out)] * len(EXAMPLES)))
     return {r["name"]: r for r in results}
 
