@@ -608,6 +608,11 @@ class CommutationMatrix(MatrixExpr):
         m, n = self.args
         return rf"K_{{{printer._print(m)},{printer._print(n)}}}"
 
+    def _entry(self, r, c, **kwargs):
+        """1 where row r = (c // m) + (c % m) n, the position of entry c of vec(A) in vec(A^T)."""
+        m, n = self.args
+        return sp.KroneckerDelta(r, sp.floor(c / m) + sp.Mod(c, m) * n)
+
 
 class Vec(MatrixExpr):
     """vec(M): the columns of M stacked into one column (mn x 1).
@@ -629,6 +634,11 @@ class Vec(MatrixExpr):
 
     def _latex(self, printer):
         return rf"\operatorname{{vec}}\left({printer._print(self.arg)}\right)"
+
+    def _entry(self, i, j, **kwargs):
+        """Entry i of vec(M) is M[i mod rows, i div rows] (column-major)."""
+        rows = self.arg.rows
+        return self.arg._entry(sp.Mod(i, rows), sp.floor(i / rows), **kwargs)
 
 
 def _vec_row(s, C):

@@ -1030,8 +1030,10 @@ def _explicit(expr: Any, subs: dict) -> Any:
 
 
 def _as_float_list(value: Any) -> list[float]:
+    """The entries as floats, column-major (vec order: the order of the Hessian's rows
+    when the value is the gradient with respect to a matrix)."""
     if isinstance(value, (sp.MatrixBase,)):
-        return [float(v) for v in value]
+        return [float(v) for v in value.T]
     return [float(value)]
 
 

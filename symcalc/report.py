@@ -469,8 +469,14 @@ def _results(results: dict, wrt: list, problem=None) -> list[dict]:
 def _result_words(key: str, wrt: list, problem) -> TeX:
     if problem is not None and problem.notation == "matrix":
         names = ", ".join("$" + latex(w) + "$" for w in wrt)
+        matrices = [w for w in wrt if getattr(w, "shape", (1, 1))[1] != 1]
+        hessian = ("The Hessian, in closed form, with respect to vec of the matrix variable "
+                   r"(its columns stacked): $\mathrm{d}\operatorname{vec}\nabla L = \nabla^2 L\,"
+                   r"\mathrm{d}\operatorname{vec} " + latex(matrices[0]) + "$, in Kronecker form."
+                   if matrices else
+                   "The Hessian, in closed form: a square matrix with the size of the variable.")
         return TeX({"gradient": f"The gradient has the shape of {names}, in closed form.",
-                    "hessian": "The Hessian, in closed form (for a vector variable: a square matrix)."}.get(key, ""))
+                    "hessian": hessian}.get(key, ""))
     unknowns = ", ".join(latex(w) for w in wrt)
     where = f"${unknowns}$" if len(wrt) <= 8 else f"the {len(wrt)} unknowns (in the order of the first column)"
     return TeX({"gradient": f"Partial derivatives with respect to {where}, as a column.",
