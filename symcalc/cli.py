@@ -621,13 +621,24 @@ def study_json(study, steps: bool = False) -> dict:
     return data
 
 
-def study_latex(study) -> str:
-    """A LaTeX fragment (amsmath) with the results, ready to paste into a paper."""
-    from symcalc.latex import equation, latex
+def study_latex(study, steps: bool = False) -> str:
+    """A LaTeX fragment (amsmath) with the results, ready to paste into a paper;
+    with ``steps``, the derivation first: one aligned line per step, its rule named."""
+    from symcalc.latex import equation, latex, options
 
     lines = [f"% symcalc derive: {study.problem.title} ({study.problem.source})"]
     if study.problem.objective is not None:
         lines.append(r"\[ f = " + latex(study.problem.objective) + r" \]")
+    if steps:
+        for name, d in study.derivations.items():
+            lines.append(f"% derivation steps ({name})")
+            lines.append(r"\begin{align*}")
+            differentials = {"d" + getattr(w, "name", str(w)) for w in d.wrt}
+            with options(differentials=differentials, long_columns_as_rows=4, show_scalar_trace=True):
+                rows = [rf"&{latex(st.before)} \;\Longrightarrow\; {latex(st.after)} "
+                        rf"&& \text{{{st.rule.title}}}" for st in d.steps]
+            lines.append(" \\\\\n".join(rows))
+            lines.append(r"\end{align*}")
     for key, value in study.results.items():
         if value is None:
             continue
@@ -661,7 +672,7 @@ def cmd_derive(args: argparse.Namespace, term: Terminal) -> int:
     if args.format == "json":
         term.out(json.dumps(study_json(study, steps=args.steps), indent=2))
     elif args.format == "latex":
-        term.out(study_latex(study))
+        term.out(study_latex(study, steps=args.steps))
     else:
         failed = [c.name for c in study.checks if not c.passed] + \
                  [f.name for f in study.finite_differences if not f.passed]
