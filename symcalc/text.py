@@ -19,7 +19,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-from sympy.printing.precedence import precedence
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 
@@ -56,6 +56,22 @@ class SymcalcStrPrinter(StrPrinter):
             return self._print(arg)
         return f"tr({self._print(arg)})"
 
+    def _print_MatMul(self, e) -> str:
+        """Scalar factors first, a minus sign in front: -exp(z)*exp(z).T/sum(exp(z))**2."""
+        scalars = [a for a in e.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in e.args if getattr(a, "is_Matrix", False)]
+        coeff = sp.Mul(*scalars)
+        sign = ""
+        if coeff.could_extract_minus_sign():
+            sign, coeff = "-", -coeff
+        numer, denom = sp.fraction(coeff)
+        parts = [] if numer == 1 else [self.parenthesize(numer, precedence(e))]
+        parts += [self.parenthesize(m, precedence(e)) for m in matrices]
+        body = "*".join(parts) or "1"
+        if denom != 1:
+            body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"], strict=True)
+        return sign + body
+
     def _print_HadamardProduct(self, e) -> str:
         return " .* ".join(self.parenthesize(a, 50) for a in e.args)
 
@@ -72,19 +88,24 @@ class SymcalcStrPrinter(StrPrinter):
         return self._positive_first(e.args, e)
 
     def _positive_first(self, terms, whole) -> str:
-        """a - b, not -b + a: terms with a minus sign go after the others (order kept)."""
-        def negative(t):
-            return t.could_extract_minus_sign()
-        ordered = [t for t in terms if not negative(t)] + [t for t in terms if negative(t)]
+        """a - b, not -b + a: terms printed with a minus sign go after the others (order kept)."""
+        printed = [self._print(t) for t in terms]
+        ordered = [p for p in printed if not p.startswith("-")] + [p for p in printed if p.startswith("-")]
         out = ""
-        for k, t in enumerate(ordered):
-            if negative(t):
-                body = self.parenthesize(-t, precedence(whole))
-                out += f" - {body}" if k else f"-{body}"
+        for k, p in enumerate(ordered):
+            if p.startswith("-"):
+                out += f" - {p[1:]}" if k else p
             else:
-                body = self.parenthesize(t, precedence(whole))
-                out += f" + {body}" if k else body
+                out += f" + {p}" if k else p
         return out
+
+    def parenthesize(self, item, level, strict=False):
+        """A scalar written as a 1 x 1 product (x.T*x) is bracketed inside products and powers."""
+        if isinstance(item, sp.Trace) and item.arg.shape == (1, 1) and \
+                isinstance(item.arg, (sp.MatMul, sp.MatAdd)) and level >= PRECEDENCE["Mul"]:
+            shown = self._print(item)
+            return shown if shown.startswith(("sum(", "tr(")) else f"({shown})"
+        return super().parenthesize(item, level, strict)
 
     def _print_OneMatrix(self, e) -> str:
         return "1"

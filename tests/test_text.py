@@ -21,6 +21,9 @@ x = sc.vector("x", "n")
     (lambda: sc.softmax_cross_entropy(z, t), "log(sum(exp(z))) - t.T*z"),
     (lambda: sp.log(sp.det(A)), "log(det(A))"),
     (lambda: sc.quadratic_form(x, A), "x.T*A*x"),
+    (lambda: sc.hessian(sc.softmax_cross_entropy(z, t), z),
+     "diag(exp(z))/sum(exp(z)) - exp(z)*exp(z.T)/sum(exp(z))**2"),
+    (lambda: sc.gradient(1 / sc.as_scalar(x.T * x), x), "-2*x/(x.T*x)**2"),
 ])
 def test_matrix_notation_reads_like_a_person_writes_it(expr, shown):
     e = expr()
@@ -29,6 +32,7 @@ def test_matrix_notation_reads_like_a_person_writes_it(expr, shown):
 
 
 @pytest.mark.parametrize("make", [
+    lambda: sc.gradient(1 / sc.as_scalar(w.T * w), w),
     lambda: sc.gradient(sc.logistic_loss(X, w, y), w),
     lambda: sc.hessian(sc.logistic_loss(X, w, y), w),
     lambda: sc.logistic_loss(X, w, y),
