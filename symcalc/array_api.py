@@ -387,68 +387,6 @@ def _matrix_scalar(f):
     return f
 
 
-_EXP_VAR = sp.Dummy("e")
-
-
-def _exp_of(M):
-    """(u, transposed) when M is exp.(u) or exp.(u^T) / exp.(u)^T, else None."""
-    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-
-    if isinstance(M, sp.Transpose):
-        inner = _exp_of(M.args[0])
-        return None if inner is None else (inner[0], not inner[1])
-    if isinstance(M, ElementwiseApplyFunction) and M.function(_EXP_VAR) == sp.exp(_EXP_VAR):
-        arg = M.expr
-        if isinstance(arg, sp.Transpose):
-            return arg.args[0], True
-        return arg, False
-    return None
-
-
-def _softmax_node(u, transposed):
-    """exp.(u - lse(u) 1): exp.(u) / sum(exp.(u)) with no overflow (a row when transposed)."""
-    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-
-    from symcalc.numpy_printer import vector_logsumexp
-
-    shifted = u - vector_logsumexp(u) * sp.OneMatrix(*u.shape)
-    node = ElementwiseApplyFunction(sp.Lambda(_EXP_VAR, sp.exp(_EXP_VAR)), shifted)
-    return node.T if transposed else node
-
-
-def _softmax_products(expr):
-    """S^-k exp.(u) ... exp.(u)^T (k factors, S = 1^T exp.(u)) -> products of softmax(u).
-
-    The matrix engine writes the log-sum-exp Hessian as diag(exp.(u))/S - exp.(u) exp.(u)^T/S^2,
-    which overflows for |u| > ~700; each exp.(u)/S is softmax(u) = exp.(u - lse(u)), which does not.
-    """
-    def rewrite(node):
-        if not isinstance(node, sp.MatMul):
-            return node
-        coeff, factors = node.as_coeff_matrices()
-        for base, power in [b.as_base_exp() for b in sp.Mul.make_args(coeff)]:
-            u = _exp_sum_argument(base) if power.is_Integer and power < 0 else None
-            if u is None:
-                continue
-            need, new = int(-power), []
-            for fac in factors:
-                inner = fac.args[0] if isinstance(fac, sp.DiagMatrix) else fac
-                found = _exp_of(inner) if need else None
-                if found is not None and found[0] == u:
-                    soft = _softmax_node(u, found[1])
-                    new.append(sp.DiagMatrix(soft) if isinstance(fac, sp.DiagMatrix) else soft)
-                    need -= 1
-                else:
-                    new.append(fac)
-            if need == 0:
-                rest = coeff / base ** power
-                return sp.MatMul(rest, *new) if rest != 1 else sp.MatMul(*new)
-        return node
-
-    from symcalc.numpy_printer import _bottom_up
-    return _bottom_up(expr, rewrite)
-
-
 def _matrix_source(title, f, G, H, wrt, params):
     from symcalc.compile import _matrix_cse  # CSE that keeps f.(M) whole (the compile stage's)
 
@@ -473,7 +411,7 @@ def _matrix_source(title, f, G, H, wrt, params):
         funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
     blocks = []
     for fname, parts in funcs:
-        stable = [_softmax_products(stabilize(stabilize_matrix(outputs[p]))) for p in parts]
+        stable = [stabilize(stabilize_matrix(outputs[p])) for p in parts]
         repl, reduced = _matrix_cse(stable, prefix="t")
         printer.nonnegative = set()
         for sym, e in repl:  # temporaries known to be >= 0 (Gram form of A^T diag(d) A)

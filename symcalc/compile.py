@@ -1097,6 +1097,7 @@ def _replace(expr, mapping, top=False):
         return expr
     if isinstance(expr, sp.MatMul):
         coeff, mats = expr.as_coeff_matrices()
+        coeff = _replace(coeff, mapping)  # a shared scalar in the coefficient: lse(z) in -lse(z)*1
         mats = [_replace(m, mapping) for m in mats]
         for length in range(len(mats), 1, -1):       # longest named sub-product first
             for start in range(0, len(mats) - length + 1):

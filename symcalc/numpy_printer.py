@@ -234,10 +234,16 @@ class vector_logsumexp(sp.Function):
 def stabilize_matrix(expr):
     """Matrix-form patterns -> stable nodes, before CSE can split them apart.
 
-    log(1^T exp.(z)) -> vector_logsumexp(z); exp.(z) / 1^T exp.(z) -> exp.(z - lse(z) 1).
-    """
-    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    log(1^T exp.(z)) -> vector_logsumexp(z); every exp.(z) / 1^T exp.(z) in a product
+    (the softmax, and the factors of the log-sum-exp Hessian
+    diag(exp.(z))/S - exp.(z) exp.(z)^T/S^2) -> exp.(z - lse(z) 1), which cannot overflow.
 
+    >>> z = sp.MatrixSymbol("z", 3, 1)
+    >>> S = sp.Trace(sp.OneMatrix(1, 3) * _exp_vec(z))
+    >>> H = sp.DiagMatrix(_exp_vec(z)) / S - _exp_vec(z) * _exp_vec(z).T / S**2
+    >>> print(StableNumPyPrinter().doprint(stabilize_matrix(H)))  # diag(p) - p p^T, p = softmax(z)
+    (np.diag(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))) - np.outer(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z)), np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))))
+    """
     def rewrite(node):
         if isinstance(node, sp.log):
             z = _exp_sum_argument(node.args[0])
@@ -246,17 +252,69 @@ def stabilize_matrix(expr):
         if isinstance(node, sp.MatAdd):
             return _stable_matadd(node)
         if isinstance(node, sp.MatMul):
-            coeff, factors = node.as_coeff_matrices()
-            z = _softmax_argument(coeff, factors)
-            if z is not None:
-                shifted = z - vector_logsumexp(z) * sp.OneMatrix(*z.shape)
-                return ElementwiseApplyFunction(sp.Lambda(_D, sp.exp(_D)), shifted)
+            return _softmax_products(node)
         return node
 
     return _bottom_up(expr, rewrite) if isinstance(expr, sp.Basic) else expr
 
 
 _D = sp.Dummy("d")
+
+
+def _exp_vec(u):
+    """exp.(u), the elementwise exponential of a matrix expression."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    return ElementwiseApplyFunction(sp.Lambda(_D, sp.exp(_D)), u)
+
+
+def _exp_of(M):
+    """(u, transposed) when M is exp.(u), or exp.(u^T) / exp.(u)^T (transposed True), else None."""
+    if isinstance(M, sp.Transpose):
+        inner = _exp_of(M.args[0])
+        return None if inner is None else (inner[0], not inner[1])
+    u = _elementwise_exp_of(M)
+    if u is None:
+        return None
+    return (u.args[0], True) if isinstance(u, sp.Transpose) else (u, False)
+
+
+def _softmax_node(u, transposed):
+    """exp.(u - lse(u) 1): exp.(u) / 1^T exp.(u) with no overflow (a row when transposed)."""
+    node = _exp_vec(u - vector_logsumexp(u) * sp.OneMatrix(*u.shape))
+    return sp.Transpose(node) if transposed else node  # unevaluated: CSE shares p with p^T
+
+
+def _softmax_products(node):
+    """S^-k exp.(u) ... exp.(u)^T (k such factors, S = 1^T exp.(u)) -> a product of softmax(u) factors.
+
+    The matrix engine writes the log-sum-exp Hessian as diag(exp.(u))/S - exp.(u) exp.(u)^T/S^2,
+    which overflows for |u| > ~700; each exp.(u)/S is softmax(u) = exp.(u - lse(u) 1), which
+    does not. A factor may be exp.(u), its transpose, or diag(exp.(u)). Other nodes are returned as is.
+    """
+    if not isinstance(node, sp.MatMul):
+        return node
+    coeff, factors = node.as_coeff_matrices()
+    for base, power in [b.as_base_exp() for b in sp.Mul.make_args(coeff)]:
+        u = _exp_sum_argument(base) if power.is_Integer and power < 0 else None
+        if u is None:
+            continue
+        need, new = int(-power), []
+        for fac in factors:
+            inner = fac.args[0] if isinstance(fac, sp.DiagMatrix) else fac
+            found = _exp_of(inner) if need else None
+            if found is not None and found[0] == u:
+                soft = _softmax_node(u, found[1])
+                new.append(sp.DiagMatrix(soft) if isinstance(fac, sp.DiagMatrix) else soft)
+                need -= 1
+            else:
+                new.append(fac)
+        if need == 0:
+            rest = coeff / base ** power
+            if rest == 1:
+                return new[0] if len(new) == 1 else sp.MatMul(*new)
+            return sp.MatMul(rest, *new)
+    return node
 
 
 def _stable_matadd(node):

@@ -137,3 +137,112 @@ def test_solve_is_used_instead_of_the_inverse():
     x = sp.MatrixSymbol("x", 3, 1)
     code = numpy_code(x.T * A.I * x)
     assert "solve" in code and "inv" not in code
+
+
+# --------------------------------------------------------------------------- softmax / log-sum-exp
+# The matrix engine writes the log-sum-exp Hessian as diag(exp.(z))/S - exp.(z) exp.(z)^T/S^2
+# (S = 1^T exp.(z)); stabilize_matrix turns each exp.(z)/S into softmax(z) = exp.(z - lse(z)),
+# so both backends print diag(p) - p p^T. The references below are mpmath at 50 digits.
+LOGITS = {
+    "all near +1000": np.array([1000.0, 999.5, 998.0, 990.0, 1000.0]),
+    "all near -1000": np.array([-1000.0, -999.5, -1001.0, -1010.0, -1000.25]),
+    "mixed +-1000": np.array([1000.0, -1000.0, 999.0, 0.0, -999.5]),
+}
+TARGETS = np.array([0.0, 1.0, 0.0, 0.0, 0.0]), np.array([0.1, 0.2, 0.3, 0.0, 0.4])
+
+
+def mp_softmax(v):
+    e = [mpmath.exp(mpmath.mpf(t)) for t in v]
+    s = sum(e)
+    return mpmath.log(s), [x / s for x in e]
+
+
+def mp_lse_derivatives(v):
+    """(lse, gradient, Hessian) of log-sum-exp at v, exactly (50 digits)."""
+    lse, p = mp_softmax(v)
+    hess = [[p[i] * ((i == j) - p[j]) for j in range(len(v))] for i in range(len(v))]
+    return lse, p, hess
+
+
+def rel_error(got, want):
+    """max |got - want| / max |want|: entries of p - t and p(1 - p) near p = 1 cancel, so the
+    error is measured against the size of the result, not entry by entry."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    assert got.shape == want.shape and np.all(np.isfinite(got)), got
+    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
+
+
+def as_float(values):
+    return np.array([[float(x) for x in row] for row in values]) if isinstance(values[0], list) \
+        else np.array([float(x) for x in values])
+
+
+def _compiled(f, wrt, params, backend):
+    k = sc.compile(f, wrt, params=params, backend=backend)
+    if backend == "numpy":  # the NumPy backend's matrix form (the one that used to overflow)
+        assert "np.outer" in k.source or k.hessian_expr is None
+    return k
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+@pytest.mark.parametrize("case", sorted(LOGITS))
+def test_logsumexp_value_gradient_hessian_at_1000(case, backend):
+    w = vector("w", "k")
+    k = _compiled(vec_logsumexp(w), w, [], backend)
+    v = LOGITS[case]
+    lse, p, hess = mp_lse_derivatives(v)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = k.value_gradient_hessian(v)
+        single = (k.value(v), k.gradient(v), k.hessian(v))
+    for out in (got, single):
+        assert rel_error(out[0], float(lse)) < 1e-12
+        assert rel_error(out[1], as_float(p)) < 1e-12
+        assert rel_error(out[2], as_float(hess)) < 1e-12
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+@pytest.mark.parametrize("target", [0, 1])
+@pytest.mark.parametrize("case", sorted(LOGITS))
+def test_softmax_cross_entropy_value_gradient_hessian_at_1000(case, target, backend):
+    z, t = vector("z", "k"), vector("t", "k")
+    k = _compiled(sc.softmax_cross_entropy(z, t), z, [t], backend)
+    v, tv = LOGITS[case], TARGETS[target]
+    lse, p, hess = mp_lse_derivatives(v)
+    value = lse - sum(mpmath.mpf(a) * mpmath.mpf(b) for a, b in zip(tv, v))
+    grad = [pi - mpmath.mpf(ti) for pi, ti in zip(p, tv)]
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = k.value_gradient_hessian(v, tv)
+        single = (k.value(v, tv), k.gradient(v, tv), k.hessian(v, tv))
+    for out in (got, single):
+        assert rel_error(out[0], float(value)) < 1e-12
+        assert rel_error(out[1], as_float(grad)) < 1e-12
+        assert rel_error(out[2], as_float(hess)) < 1e-12
+    assert np.allclose(got[2], got[2].T, rtol=0, atol=0)  # p p^T: the same temporary twice
+
+
+def test_softmax_hessian_is_printed_as_diag_p_minus_outer_p():
+    z, t = vector("z", "k"), vector("t", "k")
+    src = sc.compile(sc.softmax_cross_entropy(z, t), z, params=[t]).source
+    hessian = src.split("def hessian(")[1].split("\ndef ")[0]
+    assert "_logsumexp_vec(z)" in hessian and "np.exp(z)" not in hessian  # no unshifted exp
+    assert hessian.count("_logsumexp_vec(") == 1  # lse computed once, shared
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+def test_softmax_regression_gradient_at_large_logits(backend):
+    W, x, t = sc.matrix_symbol("W", "k", "n"), vector("x", "n"), vector("t", "k")
+    k = _compiled(sc.softmax_cross_entropy(W * x, t), W, [x, t], backend)
+    rng = np.random.default_rng(7)
+    xv = np.array([1.0, -2.0, 0.5])
+    Wv = rng.normal(size=(4, 3))
+    Wv *= 1000.0 / np.abs(Wv @ xv).max()      # logits W x up to |1000|, of both signs
+    tv = np.array([0.0, 0.0, 1.0, 0.0])
+    logits = [mpmath.fsum(mpmath.mpf(a) * mpmath.mpf(b) for a, b in zip(row, xv)) for row in Wv]
+    _, p = mp_softmax(logits)
+    want = np.array([[float((pi - ti) * mpmath.mpf(xj)) for xj in xv] for pi, ti in zip(p, tv)])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = k.gradient(Wv, xv, tv)
+        value, grad2 = k.value_and_gradient(Wv, xv, tv)
+    assert rel_error(got, want) < 1e-12 and rel_error(grad2, want) < 1e-12
+    lse, _ = mp_softmax(logits)
+    assert rel_error(value, float(lse - logits[2])) < 1e-12
