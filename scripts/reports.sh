@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
-python scripts/build_reports.py --out reports/ "$@"
+python scripts/build_reports.py --out reports "$@"
 echo "Reports written to $(pwd)/reports/"
