@@ -855,12 +855,7 @@ def _run_objective(problem: Problem, study: Study, wanted: set, progress) -> Non
     study.results["gradient"] = d.results.get("gradient")
     if order == 2:
         study.results["hessian"] = d.results.get("hessian")
-    if "finite_differences" in wanted:
-        progress("checking against central finite differences")
-        study.finite_differences = _finite_differences(problem, study.results)
-    for i, claim in enumerate(problem.claims):
-        progress(f"verifying hand derivation {i + 1} of {len(problem.claims)} ({claim.of})")
-        study.claims.append(_verify_claim(problem, claim, study.results))
+    _check_numbers_and_claims(problem, study, wanted, progress)
     if "critical_points" in wanted or "descent" in wanted:
         study.landscape = Landscape()
     if "critical_points" in wanted:
@@ -873,6 +868,16 @@ def _run_objective(problem: Problem, study: Study, wanted: set, progress) -> Non
         progress("checking the Gaussian identities")
         study.gaussian = _gaussian_identity(problem, study.results)
         study.results["score"] = study.gaussian.score
+
+
+def _check_numbers_and_claims(problem: Problem, study: Study, wanted: set, progress) -> None:
+    """Finite differences of the derived results (when asked) and every hand derivation."""
+    if "finite_differences" in wanted:
+        progress("checking against central finite differences")
+        study.finite_differences = _finite_differences(problem, study.results)
+    for i, claim in enumerate(problem.claims):
+        progress(f"verifying hand derivation {i + 1} of {len(problem.claims)} ({claim.of})")
+        study.claims.append(_verify_claim(problem, claim, study.results))
 
 
 def _count_unknowns(problem: Problem) -> int:
@@ -905,12 +910,7 @@ def _run_field(problem: Problem, study: Study, wanted: set, progress) -> None:
         progress("integrating the work around a closed loop")
         fa.loop_work = _loop_work(problem)
     study.field = fa
-    if "finite_differences" in wanted:
-        progress("checking against central finite differences")
-        study.finite_differences = _finite_differences(problem, study.results)
-    for i, claim in enumerate(problem.claims):
-        progress(f"verifying hand derivation {i + 1} of {len(problem.claims)} ({claim.of})")
-        study.claims.append(_verify_claim(problem, claim, study.results))
+    _check_numbers_and_claims(problem, study, wanted, progress)
 
 
 def _loop_work(problem: Problem) -> dict:
