@@ -43,8 +43,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError
-from symcalc.numpy_printer import (StableNumPyPrinter, _exp_sum_argument, _is_exp, _nonnegative_vector,
-                                   _softmax_argument, _stable_log, _stable_pow, stabilize, stabilize_matrix)
+from symcalc.numpy_printer import StableNumPyPrinter, _nonnegative_vector, stabilize, stabilize_matrix
 
 __all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
            "BACKENDS", "XP_HELPERS"]
@@ -106,15 +105,20 @@ def _fill(v, zero):
 # NumPy names that the array API standard spells differently
 _STANDARD_NAMES = {"arccos": "acos", "arccosh": "acosh", "arcsin": "asin", "arcsinh": "asinh",
                    "arctan": "atan", "arctan2": "atan2", "arctanh": "atanh", "power": "pow",
-                   "absolute": "abs", "conjugate": "conj", "mod": "remainder"}
+                   "absolute": "abs", "conjugate": "conj", "mod": "remainder", "trace": "linalg.trace"}
+
+# helpers whose first argument is the namespace xp (read off their signatures)
+_HELPERS_TAKING_XP = frozenset(name for name, src in XP_HELPERS.items() if f"def {name}(xp," in src)
 
 
 class ArrayAPIPrinter(StableNumPyPrinter):
     """The stable NumPy printer, emitting ``xp.`` (array API standard) calls.
 
-    Every construct whose parent method writes a literal ``np.`` call is printed
-    here by its own ``_print_ClassName`` method; functions the parent reaches
-    through ``_module_format`` are renamed to their array API spelling.
+    The parent routes every module-qualified name through :meth:`_np` and every
+    helper call through :meth:`_helper_call`; here they name ``xp.`` functions
+    (in the standard's spelling) and pass ``xp`` to the helpers of
+    :data:`XP_HELPERS`. Overridden besides: what the standard lacks (``outer``,
+    ``diag``, a solve with a vector right-hand side, ``**`` on arrays, Piecewise).
 
     >>> z = sp.Symbol("z")
     >>> from symcalc.functions import softplus, sigmoid
@@ -124,198 +128,45 @@ class ArrayAPIPrinter(StableNumPyPrinter):
     ('_sigmoid(xp, z)', ['_sigmoid'])
     """
 
-    def _module_format(self, fqn, register=True):
-        if fqn.startswith("numpy."):
-            name = fqn[len("numpy."):]
-            if name.startswith("linalg."):
-                return "xp." + name
-            return "xp." + _STANDARD_NAMES.get(name, name)
-        return super()._module_format(fqn, register)
+    _zero = "0.0"
 
-    def _helper(self, name):
-        self.helpers_used.add(name)
-        return name
+    def _np(self, name):
+        """The array API name of NumPy's function name.
 
-    # -- scalar functions ----------------------------------------------------
-    def _print_sigmoid(self, expr):
-        return f"{self._helper('_sigmoid')}(xp, {self._print(expr.args[0])})"
+        >>> ArrayAPIPrinter()._np("arcsin"), ArrayAPIPrinter()._np("trace")
+        ('xp.asin', 'xp.linalg.trace')
+        """
+        if name.startswith("linalg."):
+            return "xp." + name
+        return "xp." + _STANDARD_NAMES.get(name, name)
 
-    def _print_softplus(self, expr):
-        return f"xp.logaddexp(0.0, {self._print(expr.args[0])})"
+    def _helper_call(self, name, *args):
+        first = ("xp",) if name in _HELPERS_TAKING_XP else ()
+        return super()._helper_call(name, *first, *args)
 
-    def _print_vector_logsumexp(self, expr):
-        return f"{self._helper('_logsumexp_vec')}(xp, {self._print(expr.args[0])})"
-
-    def _print_logsumexp(self, expr):
-        terms = [self._print(t) for t in expr.args]
-        if len(terms) == 2:
-            return f"xp.logaddexp({terms[0]}, {terms[1]})"
-        return f"{self._helper('_logsumexp')}(xp, {', '.join(terms)})"
-
-    def _print_log(self, expr):
-        arg = expr.args[0]
-        stable = _stable_log(arg)
-        if stable is not None:
-            return self._print(stable)
-        if isinstance(arg, sp.Determinant):
-            return self._print_logdet(arg.args[0])
-        if isinstance(arg, sp.Abs) and isinstance(arg.args[0], sp.Determinant):
-            return self._print_logdet(arg.args[0].args[0])
-        z = _exp_sum_argument(arg)
-        if z is not None:
-            return f"{self._helper('_logsumexp_vec')}(xp, {self._print(z)})"
-        if isinstance(arg, sp.Add):
-            const, rest = arg.as_coeff_Add()
-            if const == 1:
-                return f"xp.log1p({self._print(rest)})"
-        return f"xp.log({self._print(arg)})"
-
-    def _print_logdet(self, mat):
-        code = self._print(mat)
-        declared = getattr(mat, "structure", None) == "positive_definite"
-        if isinstance(mat, sp.MatrixSymbol) and (declared or mat.name in self._settings["positive_definite"]):
-            return f"{self._helper('_logdet_chol')}(xp, {code})"
-        return f"xp.linalg.slogdet({code})[1]"
-
-    def _print_Add(self, expr, order=None):
-        const, rest = expr.as_coeff_Add()
-        if const == -1 and _is_exp(rest):
-            return f"xp.expm1({self._print(rest.args[0])})"
-        return super()._print_Add(expr, order=order)
-
-    def _print_Pow(self, expr, rational=False):
-        base, exp = expr.args
-        if expr.is_Matrix or getattr(base, "is_Matrix", False):
-            return super()._print_Pow(expr, rational=rational)
-        if _stable_pow(base, exp) is not None or exp == 1 or (exp.is_Integer and 1 < abs(int(exp)) <= 16) \
-                or exp == -1:
-            return super()._print_Pow(expr, rational=rational)  # products and sigmoids: no np. there
-        if exp == sp.S.Half:
-            return f"xp.sqrt({self._print(base)})"
-        if exp == -sp.S.Half:
-            return f"(1/xp.sqrt({self._print(base)}))"
-        if exp.is_Rational and exp.q == 2 and abs(exp.p) <= 15:
-            k = (abs(exp.p) - 1) // 2
-            whole = self._print(sp.Pow(base, k, evaluate=False)) + "*" if k else ""
-            product = f"({whole}xp.sqrt({self._print(base)}))"
-            return product if exp > 0 else f"(1/{product})"
-        return f"xp.pow({self._print(base)}, {self._print(exp)})"
-
-    def _print_Max(self, expr):
-        return self._nary("xp.maximum", expr.args)
-
-    def _print_Min(self, expr):
-        return self._nary("xp.minimum", expr.args)
+    def _power(self, expr, rational=False):
+        return self._call("pow", self._print(expr.base), self._print(expr.exp))
 
     def _print_Piecewise(self, expr):
         from sympy.printing.codeprinter import PrintMethodNotImplementedError
         raise PrintMethodNotImplementedError("Unsupported by the array API: Piecewise")
 
-    # -- matrix expressions ----------------------------------------------------
-    def _print_Trace(self, expr):
-        arg = expr.args[0]
-        if arg.shape == (1, 1):
-            return self._print(arg)
-        if isinstance(arg, sp.MatMul) and len(arg.args) == 2 and not arg.args[0].is_number:
-            a, b = arg.args
-            return f"xp.sum({self._atom(a)} * {self._print(sp.Transpose(b))})"
-        return f"xp.linalg.trace({self._print(arg)})"
+    # -- what the standard lacks ----------------------------------------------------
+    def _diag(self, vec):
+        return self._helper_call("_diag", vec)
 
-    def _print_Determinant(self, expr):
-        return f"xp.linalg.det({self._print(expr.args[0])})"
-
-    def _print_Inverse(self, expr):
-        return f"xp.linalg.inv({self._print(expr.args[0])})"
-
-    def _print_Identity(self, expr):
-        return f"xp.eye({self._print(expr.shape[0])})"
-
-    def _print_ZeroMatrix(self, expr):
-        return f"xp.zeros({self._shape_code(expr.shape)})"
-
-    def _print_OneMatrix(self, expr):
-        return f"xp.ones({self._shape_code(expr.shape)})"
-
-    def _print_DiagMatrix(self, expr):
-        return f"{self._helper('_diag')}(xp, {self._print(expr.args[0])})"
-
-    def _print_MatMul(self, expr):
-        coeff, factors = expr.as_coeff_matrices()
-        z = _softmax_argument(coeff, factors)
-        if z is not None:
-            code = self._print(z)
-            return f"xp.exp({code} - {self._helper('_logsumexp_vec')}(xp, {code}))"
-        code = self._matmul_chain(list(factors))
-        return f"({self._print(coeff)}*{code})" if coeff != 1 else code
-
-    def _matmul_chain(self, factors):
-        """A product left to right: sums for 1^T M, Gram for A^T diag(d) A (d >= 0), solve for A^-1 B."""
-        if isinstance(factors[0], sp.OneMatrix) and factors[0].shape[0] == 1 and len(factors) > 1:
-            return f"xp.sum({self._chain_or_one(factors[1:])}, axis=0)"
-        if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
-            return f"xp.sum({self._chain_or_one(factors[:-1])}, axis=-1)"
-        if (len(factors) == 3 and isinstance(factors[1], sp.DiagMatrix) and factors[0] == factors[2].T
-                and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))):
-            d, a = self._print(factors[1].args[0]), self._print(factors[2])
-            return f"{self._helper('_gram')}(xp.sqrt({d})[:, None] * {a})"
-        for k, fac in enumerate(factors):
-            if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
-                right = self._matmul_chain(factors[k + 1:])
-                solved = self._solve(fac.args[0], right, factors[-1].shape)
-                if k == 0:
-                    return solved
-                left_shape = sp.MatMul(*factors[:k]).shape if k > 1 else factors[0].shape
-                return self._combine(self._matmul_chain(factors[:k]), left_shape, solved,
-                                     (fac.shape[0], factors[-1].shape[1]))
-        items = self._scaled_items(factors)
-        code, shape = items[0]
-        for right, rshape in items[1:]:
-            code = self._combine(code, shape, right, rshape)
-            shape = (shape[0], rshape[1])
-        return code
-
-    def _chain_or_one(self, factors):
-        return self._matmul_chain(factors) if len(factors) > 1 else self._print(factors[0])
+    def _outer(self, left, right):
+        return f"(({left})[:, None] * ({right})[None, :])"
 
     def _solve(self, a, right, right_shape):
         # the standard's solve wants a matrix right-hand side: a vector goes in as a column
         if right_shape[1] == 1:
-            return f"xp.linalg.solve({self._print(a)}, ({right})[:, None])[:, 0]"
-        return f"xp.linalg.solve({self._print(a)}, {right})"
-
-    def _scaled_items(self, factors):
-        """(code, shape) per factor; a diagonal D(d) is folded into its neighbour as a scaling."""
-        items, pending = [], None
-        for fac in factors:
-            if isinstance(fac, sp.DiagMatrix):
-                vec = self._print(fac.args[0])
-                pending = f"({pending} * {vec})" if pending is not None else vec
-                continue
-            code = self._print(fac)
-            if pending is not None:
-                code = f"({pending} * {code})" if fac.shape[1] == 1 else f"({pending}[:, None] * {code})"
-                pending = None
-            items.append((code, fac.shape))
-        if pending is not None:
-            if not items:
-                n = factors[0].shape[0]
-                return [(f"{self._helper('_diag')}(xp, {pending})", (n, n))]
-            code, shape = items[-1]
-            items[-1] = (f"({code} * {pending})", shape)
-        return items
-
-    def _combine(self, left, lshape, right, rshape):
-        if lshape[1] == 1 and rshape[0] == 1:
-            if lshape[0] == 1 or rshape[1] == 1:
-                return f"({left} * {right})"
-            return f"(({left})[:, None] * ({right})[None, :])"  # the outer product u v^T
-        if lshape[0] == 1 and lshape[1] != 1 and left.startswith("xp.ones("):
-            return f"xp.sum({right}, axis=0)"
-        return f"({left} @ {right})"
+            return self._call("linalg.solve", self._print(a), f"({right})[:, None]") + "[:, 0]"
+        return super()._solve(a, right, right_shape)
 
     def _print_MatrixBase(self, expr):
         rows = ", ".join("[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows))
-        return f"xp.asarray([{rows}])"
+        return self._call("asarray", f"[{rows}]")
 
 
 def array_api_code(expr, **settings) -> str:

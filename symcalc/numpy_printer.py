@@ -362,6 +362,12 @@ class StableNumPyPrinter(NumPyPrinter):
     Cholesky). After printing, ``helpers_used`` names the helper functions from
     :data:`HELPERS` the code calls.
 
+    Every module-qualified call goes through :meth:`_np` and every helper call
+    through :meth:`_helper_call`, so a printer for another array namespace
+    (:class:`symcalc.array_api.ArrayAPIPrinter`) overrides those two and the
+    few constructs its namespace lacks (:meth:`_outer`, :meth:`_diag`,
+    :meth:`_solve`, :meth:`_power`).
+
     >>> x = sp.Symbol("x")
     >>> p = StableNumPyPrinter()
     >>> p.doprint(sigmoid(x)), sorted(p.helpers_used)
@@ -369,6 +375,7 @@ class StableNumPyPrinter(NumPyPrinter):
     """
 
     _default_settings = {**NumPyPrinter._default_settings, "positive_definite": frozenset()}
+    _zero = "0"  # the literal 0 in logaddexp(0, z)
 
     def __init__(self, settings=None):
         super().__init__(settings=settings)
@@ -376,10 +383,27 @@ class StableNumPyPrinter(NumPyPrinter):
         self._substitutions: dict = {}
 
     # -- naming ---------------------------------------------------------------
+    def _np(self, name):
+        """The qualified name of NumPy's function name.
+
+        >>> StableNumPyPrinter()._np("linalg.solve")
+        'np.linalg.solve'
+        """
+        return f"np.{name}"
+
+    def _call(self, name, *codes):
+        """Code calling NumPy's function name on the argument codes."""
+        return f"{self._np(name)}({', '.join(codes)})"
+
+    def _helper_call(self, name, *args):
+        """A call of the helper function name (from :data:`HELPERS`), recorded in helpers_used."""
+        self.helpers_used.add(name)
+        return f"{name}({', '.join(args)})"
+
     def _module_format(self, fqn, register=True):
         if fqn.startswith("numpy."):
-            fqn = "np." + fqn[len("numpy."):]
-        elif fqn.startswith(("math.", "scipy.", "mpmath.")):
+            return self._np(fqn[len("numpy."):])
+        if fqn.startswith(("math.", "scipy.", "mpmath.")):
             from sympy.printing.codeprinter import PrintMethodNotImplementedError
             # a scalar-only (math) or non-NumPy function: the kernel would not vectorise
             raise PrintMethodNotImplementedError(f"Unsupported by NumPy: {fqn.split('.', 1)[1]}")
@@ -409,26 +433,23 @@ class StableNumPyPrinter(NumPyPrinter):
         # log1p / expm1 protected from SymEngine's CSE as opaque functions (symcalc.native)
         name = type(expr).__name__
         if name in ("np_log1p", "np_expm1"):
-            return f"np.{name[3:]}({self._print(expr.args[0])})"
+            return self._call(name[3:], self._print(expr.args[0]))
         return super()._print_Function(expr)
 
     def _print_sigmoid(self, expr):
-        self.helpers_used.add("_sigmoid")
-        return f"_sigmoid({self._print(expr.args[0])})"
+        return self._helper_call("_sigmoid", self._print(expr.args[0]))
 
     def _print_softplus(self, expr):
-        return f"np.logaddexp(0, {self._print(expr.args[0])})"
+        return self._call("logaddexp", self._zero, self._print(expr.args[0]))
 
     def _print_vector_logsumexp(self, expr):
-        self.helpers_used.add("_logsumexp_vec")
-        return f"_logsumexp_vec({self._print(expr.args[0])})"
+        return self._helper_call("_logsumexp_vec", self._print(expr.args[0]))
 
     def _print_logsumexp(self, expr):
-        if len(expr.args) == 2:
-            a, b = (self._print(t) for t in expr.args)
-            return f"np.logaddexp({a}, {b})"
-        self.helpers_used.add("_logsumexp")
-        return "_logsumexp({})".format(", ".join(self._print(t) for t in expr.args))
+        terms = [self._print(t) for t in expr.args]
+        if len(terms) == 2:
+            return self._call("logaddexp", *terms)
+        return self._helper_call("_logsumexp", *terms)
 
     def _print_log(self, expr):
         arg = expr.args[0]
@@ -439,34 +460,32 @@ class StableNumPyPrinter(NumPyPrinter):
             return self._print_logdet(arg.args[0])
         z = _exp_sum_argument(arg)
         if z is not None:
-            self.helpers_used.add("_logsumexp_vec")
-            return f"_logsumexp_vec({self._print(z)})"
+            return self._helper_call("_logsumexp_vec", self._print(z))
         if isinstance(arg, sp.Abs) and isinstance(arg.args[0], sp.Determinant):
             return self._print_logdet(arg.args[0].args[0])
         if isinstance(arg, sp.Add):
             const, rest = arg.as_coeff_Add()
             if const == 1:
-                return f"np.log1p({self._print(rest)})"
-        return f"np.log({self._print(arg)})"
+                return self._call("log1p", self._print(rest))
+        return self._call("log", self._print(arg))
 
     def _print_logdet(self, mat):
         code = self._print(mat)
         names = self._settings["positive_definite"]
         declared = getattr(mat, "structure", None) == "positive_definite"
         if isinstance(mat, sp.MatrixSymbol) and (declared or mat.name in names):
-            self.helpers_used.add("_logdet_chol")
-            return f"_logdet_chol({code})"
-        return f"np.linalg.slogdet({code})[1]"
+            return self._helper_call("_logdet_chol", code)
+        return self._call("linalg.slogdet", code) + "[1]"
 
     def _print_Add(self, expr, order=None):
         const, rest = expr.as_coeff_Add()
         if const == -1 and _is_exp(rest):
-            return f"np.expm1({self._print(rest.args[0])})"
+            return self._call("expm1", self._print(rest.args[0]))
         if const == -1 and isinstance(rest, sp.Add):
             exps = [t for t in rest.args if _is_exp(t)]
             if exps:  # exp(u) - 1 + (other terms): keep expm1's accuracy near u = 0
                 others = sp.Add(*[t for t in rest.args if t is not exps[0]])
-                return f"np.expm1({self._print(exps[0].args[0])}) + {self._atom(others)}"
+                return f"{self._call('expm1', self._print(exps[0].args[0]))} + {self._atom(others)}"
         return super()._print_Add(expr, order=order)
 
     def _print_Pow(self, expr, rational=False):
@@ -485,14 +504,18 @@ class StableNumPyPrinter(NumPyPrinter):
         if exp == -1:
             return f"(1/{b})"
         if exp == sp.S.Half:
-            return f"np.sqrt({self._print(base)})"
+            return self._call("sqrt", self._print(base))
         if exp == -sp.S.Half:
-            return f"(1/np.sqrt({self._print(base)}))"
+            return f"(1/{self._call('sqrt', self._print(base))})"
         if exp.is_Rational and exp.q == 2 and abs(exp.p) <= 15:
             k = (abs(exp.p) - 1) // 2
             whole = self._print(sp.Pow(base, k, evaluate=False)) + "*" if k else ""
-            product = f"({whole}np.sqrt({self._print(base)}))"
+            product = f"({whole}{self._call('sqrt', self._print(base))})"
             return product if exp > 0 else f"(1/{product})"
+        return self._power(expr, rational)
+
+    def _power(self, expr, rational=False):
+        """A power with no cheaper form (x**y, x**20): NumPyPrinter's ``**``."""
         return super()._print_Pow(expr, rational=rational)
 
     def _atom(self, expr):
@@ -503,10 +526,10 @@ class StableNumPyPrinter(NumPyPrinter):
         return f"({code})"
 
     def _print_Max(self, expr):
-        return self._nary("np.maximum", expr.args)
+        return self._nary(self._np("maximum"), expr.args)
 
     def _print_Min(self, expr):
-        return self._nary("np.minimum", expr.args)
+        return self._nary(self._np("minimum"), expr.args)
 
     def _nary(self, fn, args):
         code = self._print(args[0])
@@ -546,23 +569,23 @@ class StableNumPyPrinter(NumPyPrinter):
             return self._print(arg)
         if isinstance(arg, sp.MatMul) and len(arg.args) == 2 and not arg.args[0].is_number:
             a, b = arg.args
-            return f"np.sum({self._atom(a)} * {self._print(sp.Transpose(b))})"
-        return f"np.trace({self._print(arg)})"
+            return self._call("sum", f"{self._atom(a)} * {self._print(sp.Transpose(b))}")
+        return self._call("trace", self._print(arg))
 
     def _print_Determinant(self, expr):
-        return f"np.linalg.det({self._print(expr.args[0])})"
+        return self._call("linalg.det", self._print(expr.args[0]))
 
     def _print_Inverse(self, expr):
-        return f"np.linalg.inv({self._print(expr.args[0])})"
+        return self._call("linalg.inv", self._print(expr.args[0]))
 
     def _print_Identity(self, expr):
-        return f"np.eye({self._print(expr.shape[0])})"
+        return self._call("eye", self._print(expr.shape[0]))
 
     def _print_ZeroMatrix(self, expr):
-        return f"np.zeros({self._shape_code(expr.shape)})"
+        return self._call("zeros", self._shape_code(expr.shape))
 
     def _print_OneMatrix(self, expr):
-        return f"np.ones({self._shape_code(expr.shape)})"
+        return self._call("ones", self._shape_code(expr.shape))
 
     def _shape_code(self, shape):
         if shape[1] == 1:
@@ -572,8 +595,19 @@ class StableNumPyPrinter(NumPyPrinter):
         return f"({self._print(shape[0])}, {self._print(shape[1])})"
 
     def _print_DiagMatrix(self, expr):
-        return f"np.diag({self._print(expr.args[0])})"
+        return self._diag(self._print(expr.args[0]))
 
+    def _diag(self, vec):
+        """The diagonal matrix with the vector vec on its diagonal."""
+        return self._call("diag", vec)
+
+    def _outer(self, left, right):
+        """The outer product u v^T of two vectors."""
+        return self._call("outer", left, right)
+
+    def _solve(self, a, right, right_shape):
+        """A^-1 B as a solve (right: B's code; right_shape: B's shape, (n, 1) for a vector)."""
+        return self._call("linalg.solve", self._print(a), right)
 
     def _print_MatrixElement(self, expr):
         parent, i, j = expr.args
@@ -587,9 +621,8 @@ class StableNumPyPrinter(NumPyPrinter):
         coeff, factors = expr.as_coeff_matrices()
         z = _softmax_argument(coeff, factors)
         if z is not None:  # exp.(z) / 1^T exp.(z): shift by the log-sum-exp, no overflow
-            self.helpers_used.add("_logsumexp_vec")
             code = self._print(z)
-            return f"np.exp({code} - _logsumexp_vec({code}))"
+            return self._call("exp", f"{code} - {self._helper_call('_logsumexp_vec', code)}")
         code = self._matmul_chain(list(factors))
         if coeff != 1:
             return f"({self._print(coeff)}*{code})"
@@ -599,23 +632,20 @@ class StableNumPyPrinter(NumPyPrinter):
         """Print a product left to right, choosing solve / outer / diagonal scaling."""
         # 1^T M (sum over rows) and M 1 (sum over columns)
         if isinstance(factors[0], sp.OneMatrix) and factors[0].shape[0] == 1 and len(factors) > 1:
-            rest = self._matmul_chain(factors[1:]) if len(factors) > 2 else self._print(factors[1])
-            return f"np.sum({rest}, axis=0)"
+            return self._call("sum", self._chain_or_one(factors[1:]), "axis=0")
         if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
-            rest = self._matmul_chain(factors[:-1]) if len(factors) > 2 else self._print(factors[0])
-            return f"np.sum({rest}, axis=-1)"
+            return self._call("sum", self._chain_or_one(factors[:-1]), "axis=-1")
         # A^T diag(d) A with d >= 0 -> Z^T Z, Z = sqrt(d) A: a symmetric rank-k update (syrk), half a GEMM
         if (len(factors) == 3 and isinstance(factors[1], _DIAGONAL_OF_VECTOR)
                 and factors[0] == factors[2].T
                 and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))):
-            self.helpers_used.add("_gram")
             d, a = self._print(factors[1].args[0]), self._print(factors[2])
-            return f"_gram(np.sqrt({d})[:, None] * {a})"
+            return self._helper_call("_gram", f"{self._call('sqrt', d)}[:, None] * {a}")
         # A^{-1} B ... -> solve(A, B ...)
         for k, fac in enumerate(factors):
             if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
                 right = self._matmul_chain(factors[k + 1:])
-                solved = f"np.linalg.solve({self._print(fac.args[0])}, {right})"
+                solved = self._solve(fac.args[0], right, factors[-1].shape)
                 shape = (fac.shape[0], factors[-1].shape[1])
                 if k == 0:
                     return solved
@@ -628,6 +658,9 @@ class StableNumPyPrinter(NumPyPrinter):
             code = self._combine(code, shape, right, rshape)
             shape = (shape[0], rshape[1])
         return code
+
+    def _chain_or_one(self, factors):
+        return self._matmul_chain(factors) if len(factors) > 1 else self._print(factors[0])
 
     def _scaled_items(self, factors):
         """(code, shape) per factor, a diagonal D(d) folded into its neighbour:
@@ -649,7 +682,7 @@ class StableNumPyPrinter(NumPyPrinter):
         if pending is not None:
             if not items:
                 n = factors[0].shape[0]
-                return [(f"np.diag({pending})", (n, n))]
+                return [(self._diag(pending), (n, n))]
             code, shape = items[-1]
             items[-1] = (f"({code} * {pending})", shape)
         return items
@@ -658,9 +691,9 @@ class StableNumPyPrinter(NumPyPrinter):
         if lshape[1] == 1 and rshape[0] == 1:
             if lshape[0] == 1 or rshape[1] == 1:
                 return f"({left} * {right})"
-            return f"np.outer({left}, {right})"
-        if _is_row(lshape) and (lshape[1] == rshape[0]) and _is_one_row(left, lshape):
-            return f"np.sum({right}, axis=0)"
+            return self._outer(left, right)
+        if _is_row(lshape) and lshape[1] == rshape[0] and left.startswith(self._np("ones") + "("):
+            return self._call("sum", right, "axis=0")  # 1^T M: the column sums
         return f"({left} @ {right})"
 
     def _print_MatAdd(self, expr):
@@ -752,12 +785,6 @@ def _is_wrapped(code):
         if depth == 0 and k != len(code) - 1:
             return False
     return True
-
-
-def _is_one_row(code, shape):
-    return code.startswith("np.ones(")
-
-
 
 
 def numpy_code(expr, **settings):
