@@ -32,11 +32,7 @@ array([ 0.75, -1.75])
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.util
 import keyword
-import os
-import sys
 import textwrap
 from typing import Any
 
@@ -395,23 +391,13 @@ def _explicit_source(title, f, grad, H, wrt, params):
 # Writing and importing the generated module
 # ---------------------------------------------------------------------------
 def _load_source(source: str, stem: str):
-    """Write source to the kernel cache (named by its hash) and import it from there."""
-    from symcalc.compile import cache_dir
+    """Write source to the kernel cache (named by its hash) and import it from there.
 
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    modname = f"symcalc_xp_kernel_{stem}_{digest}"
-    path = cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    if modname in sys.modules:
-        return sys.modules[modname], path
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    spec.loader.exec_module(module)
-    return module, path
+    The compile stage's loader; array-API modules are named symcalc_kernel_xp_<stem>_<hash>.
+    """
+    from symcalc.compile import _load_source as load
+
+    return load(source, f"xp_{stem}")
 
 
 # ---------------------------------------------------------------------------
