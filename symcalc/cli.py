@@ -10,8 +10,12 @@ or a formula given on the command line, and exits with
 Start-up stays fast: this module imports only the standard library; SymPy,
 rich, the engine and the report load inside the command that needs them.
 
->>> main(["derive", "x^2*y", "--wrt", "x", "y", "--format", "json"])  # doctest: +SKIP
+>>> import io, json
+>>> out = io.StringIO()
+>>> main(["derive", "x^2*y", "--wrt", "x", "y", "--format", "json"], stdout=out)
 0
+>>> json.loads(out.getvalue())["results"]["gradient"]["text"]
+'[2*x*y, x**2]'
 """
 
 from __future__ import annotations

@@ -72,6 +72,13 @@ class SymcalcStrPrinter(StrPrinter):
             body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"], strict=True)
         return sign + body
 
+    def _print_MatrixBase(self, M) -> str:
+        """One line, in the grammar's literals: a column as [a, b], else rows [[a, b], [c, d]]."""
+        if M.cols == 1:
+            return "[" + ", ".join(self._print(e) for e in M) + "]"
+        return "[" + ", ".join("[" + ", ".join(self._print(e) for e in row) + "]"
+                               for row in M.tolist()) + "]"
+
     def _print_HadamardProduct(self, e) -> str:
         return " .* ".join(self.parenthesize(a, 50) for a in e.args)
 
