@@ -222,24 +222,34 @@ def curl(F: Any, wrt: Any) -> sp.Matrix:
 def _numeric_probe_is_zero(expr: sp.Expr, probes: int = 6, seed: int = 20261128) -> bool | None:
     """Evaluate at random points with 40 digits: False if clearly non-zero,
     True if tiny at every point that evaluated, None if no point evaluated."""
+    import mpmath
+
     syms = sorted(expr.free_symbols, key=str)
     rng = random.Random(seed)
+    try:
+        fn = sp.lambdify(syms, expr, modules="mpmath")
+    except Exception:  # noqa: BLE001 - a construct mpmath cannot print: evaluate with SymPy
+        fn = None
     evaluated = 0
-    for _ in range(probes * 3):
-        point = {s: sp.Rational(rng.randint(-2000, 2000), 997) + sp.Rational(1, 7) for s in syms}
-        point = {s: (abs(v) + sp.Rational(1, 3) if s.is_positive else v) for s, v in point.items()}
-        try:
-            val = sp.N(expr.subs(point), 40)
-        except (ZeroDivisionError, ValueError, TypeError):
-            continue
-        if val.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not val.is_number:
-            continue
-        mag = abs(complex(val))
-        if mag > 1e-25:
-            return False
-        evaluated += 1
-        if evaluated >= probes:
-            break
+    with mpmath.workdps(40):
+        for _ in range(probes * 3):
+            point = [sp.Rational(rng.randint(-2000, 2000), 997) + sp.Rational(1, 7) for _ in syms]
+            point = [abs(v) + sp.Rational(1, 3) if s.is_positive else v for s, v in zip(syms, point)]
+            try:
+                if fn is not None:
+                    val = complex(fn(*[mpmath.mpf(v.p) / v.q for v in point]))
+                else:
+                    val = complex(sp.N(expr.subs(dict(zip(syms, point))), 40))
+            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+                continue
+            mag = abs(val)
+            if mag != mag or mag == float("inf"):
+                continue
+            if mag > 1e-25:
+                return False
+            evaluated += 1
+            if evaluated >= probes:
+                break
     return True if evaluated else None
 
 
@@ -381,7 +391,7 @@ def potential(F: Any, wrt: Any) -> sp.Expr:
         except (NotImplementedError, ValueError, TypeError, ZeroDivisionError):
             phi = None
         if phi is not None and _check_potential(phi, comps, syms):
-            return _tidy(phi)
+            return _tidy(phi, hints=comps)
     raise NotImplementedError(
         "the field is conservative but SymPy could not integrate it by any strategy "
         "(coordinates, radial homotopy from 0 or from infinity)"
@@ -407,8 +417,26 @@ def _fold_into_powers(expr: sp.Expr) -> sp.Expr:
     return out
 
 
-def _tidy(expr: sp.Expr) -> sp.Expr:
-    """A short form for display: the shortest of expr, its folded form and its simplification."""
+def _unify_bases(expr: sp.Expr, hints: Sequence[sp.Expr] = ()) -> sp.Expr:
+    """One form per power base: SymPy's integrals return some bases expanded
+    (x1**2 - 2*x1*x2 + x2**2) next to the user's factored ones ((x1 - x2)**2); use
+    the shorter form everywhere so that equal powers combine and cancel."""
+    chosen: dict[sp.Expr, sp.Expr] = {}
+    for p in [q for h in hints for q in h.atoms(sp.Pow)] + list(expr.atoms(sp.Pow)):
+        if p.base.is_Add:
+            key = sp.expand(p.base)
+            best = chosen.get(key)
+            if best is None or sp.count_ops(p.base) < sp.count_ops(best):
+                chosen[key] = p.base
+    swap = {p: sp.Pow(chosen[sp.expand(p.base)], p.exp) for p in expr.atoms(sp.Pow)
+            if p.base.is_Add and chosen[sp.expand(p.base)] != p.base}
+    return expr.xreplace(swap) if swap else expr
+
+
+def _tidy(expr: sp.Expr, hints: Sequence[sp.Expr] = ()) -> sp.Expr:
+    """A short form for display: the shortest of expr, its folded form and its simplification
+    (power bases written as in ``hints``, the user's own expressions, where they agree)."""
+    expr = _unify_bases(expr, hints)
     candidates = [expr]
     try:
         candidates.append(_fold_into_powers(expr))
@@ -416,4 +444,4 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
         pass
     if sp.count_ops(expr) < 150:
         candidates.append(sp.simplify(expr))
-    return min(candidates, key=sp.count_ops)
+    return min((_unify_bases(c, hints) for c in candidates), key=sp.count_ops)

@@ -197,3 +197,13 @@ def test_bad_input_names_the_problem(call, message):
         call()
     assert isinstance(err.value, sc.SymcalcError)
     assert message in str(err.value)
+
+
+def test_morse_potential_is_minus_the_energy_written_in_the_users_distance():
+    E, syms = pair_energy(2, morse)
+    F = [-sp.diff(E, s) for s in syms]
+    phi = sc.potential(F, syms)
+    p1 = dict(zip(syms, [0.1, 0.2, -0.3, 1.0, 0.9, 0.2]))
+    p2 = dict(zip(syms, [0.0, 0.4, 0.1, -0.8, 0.3, 1.1]))
+    assert float((phi + E).subs(p1)) == pytest.approx(float((phi + E).subs(p2)), abs=1e-12)
+    assert "q0**2" not in str(phi)  # the distance stays (q0 - q3)**2 + ..., not expanded
