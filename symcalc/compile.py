@@ -1142,6 +1142,13 @@ class MatrixKernel:
         self.f, self.wrt, self.params = f, wrt, tuple(params)
         self.gradient_expr, self.hessian_expr = G, H
         self.source, self.module, self.path = source, module, path
+        # names and declared shapes, read once: printing a SymPy name costs microseconds per call
+        syms = [wrt] + list(self.params)
+        self._names = [str(s) for s in syms]
+        self._shapes = [_array_shape(s) for s in syms]
+        vector_shape = self._shapes[0]
+        self._out_shapes = {"value": (), "gradient": vector_shape,
+                            "hessian": (vector_shape[0], vector_shape[0]) if len(vector_shape) == 1 else None}
 
     def __repr__(self):
         ps = ", ".join(map(str, self.params))
@@ -1151,19 +1158,18 @@ class MatrixKernel:
     def _prepare(self, args):
         """(arrays, dtype, bound sizes, batch shape): the parameters first fix the sizes,
         then the variable's axes before its declared shape are the batch."""
-        syms = [self.wrt] + list(self.params)
-        if len(args) != len(syms):
-            names = ", ".join(map(str, syms))
-            raise InputError(f"expected {len(syms)} arrays ({names}), got {len(args)}")
+        names, shapes = self._names, self._shapes
+        if len(args) != len(names):
+            raise InputError(f"expected {len(names)} arrays ({', '.join(names)}), got {len(args)}")
         arrays, dtype = [], None
-        for sym, value in zip(syms, args):
-            arr = _float_array(value, str(sym), dtype)
+        for name, value in zip(names, args):
+            arr = _float_array(value, name, dtype)
             dtype = dtype or arr.dtype
             arrays.append(arr)
         bound: dict = {}
-        for k, sym in enumerate(self.params, start=1):
-            arrays[k] = _check_parameter(sym, arrays[k], bound)
-        arrays[0], batch = _split_batch(self.wrt, arrays[0], bound)
+        for k in range(1, len(names)):
+            arrays[k] = _check_parameter(names[k], shapes[k], arrays[k], bound)
+        arrays[0], batch = _split_batch(names[0], shapes[0], arrays[0], bound)
         return arrays, dtype, bound, batch
 
     def _finish(self, value, shape_expr, bound, dtype):
@@ -1174,19 +1180,11 @@ class MatrixKernel:
                 else arr.reshape(shape)
         return arr
 
-    def _shape_of(self, part):
-        if part == "value":
-            return ()
-        if part == "gradient":
-            return _array_shape(self.wrt)
-        n = _array_shape(self.wrt)[0]
-        return (n, n)
-
     def _run(self, method, parts, args):
         """The outputs `parts` of the generated function `method`, one variable or a batch."""
         a, dtype, bound, batch = self._prepare(args)
         fn = getattr(self.module, method)
-        shapes = [self._shape_of(p) for p in parts]
+        shapes = [self._out_shapes[p] for p in parts]
         if not batch:  # one variable: the generated BLAS code, unchanged
             res = fn(*a)
             res = res if len(parts) > 1 else (res,)
@@ -1251,9 +1249,8 @@ def _shape_text(shape, bound=None):
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
-def _check_parameter(sym, arr, bound):
-    """A parameter array of its declared shape (column vectors as 1-D); binds the sizes it fixes."""
-    want = _array_shape(sym)
+def _check_parameter(sym, want, arr, bound):
+    """A parameter array of its declared shape `want` (column vectors as 1-D); binds the sizes it fixes."""
     if len(want) == 1 and arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != len(want):
@@ -1265,18 +1262,16 @@ def _check_parameter(sym, arr, bound):
             if d in bound and bound[d][0] != size:
                 raise ShapeError(f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
                                  f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}")
-            bound.setdefault(d, (size, str(sym)))
+            bound.setdefault(d, (size, sym))
         elif int(d) != size:
             raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {arr.shape}")
     return arr
 
 
-def _split_batch(wrt, arr, bound):
-    """(array, batch shape): the variable's trailing axes are its declared shape, the rest the batch.
-
-    A 2-D column vector ``(n, 1)`` is still read as one vector when the parameters fix n != 1.
+def _split_batch(wrt, want, arr, bound):
+    """(array, batch shape): the variable's trailing axes are its declared shape `want`, the rest
+    the batch. A 2-D column vector ``(n, 1)`` is still one vector when the parameters fix n != 1.
     """
-    want = _array_shape(wrt)
     if len(want) == 1 and arr.ndim == 2 and arr.shape[1] == 1 and _fixed_size(want[0], bound) == arr.shape[0] != 1:
         arr = arr.reshape(-1)
     lead = arr.ndim - len(want)
@@ -1288,7 +1283,7 @@ def _split_batch(wrt, arr, bound):
             origin = f" ({d} = {expected} from {bound[d][1]})" if isinstance(d, sp.Symbol) else ""
             raise ShapeError(f"{wrt} must have shape {_batch_shape_text(want, bound)}, got {arr.shape}{origin}")
         if isinstance(d, sp.Symbol):
-            bound.setdefault(d, (size, str(wrt)))
+            bound.setdefault(d, (size, wrt))
     return arr, arr.shape[:lead]
 
 
