@@ -17,7 +17,8 @@ Two kinds of problem:
 * **matrix form** (``wrt`` a MatrixSymbol vector, f written with MatrixSymbols):
   arguments are arrays of the declared shapes (``w (n,)``, ``X (m, n)``,
   ``y (m,)``) and the kernel is a few BLAS calls (``X.T @ (d[:, None] * X)``),
-  never element formulas.
+  never element formulas. The variable may carry leading batch axes
+  (``w (..., n)``: one result per vector); the parameters may not.
 
 >>> import numpy as np, sympy as sp
 >>> x, y, a = sp.symbols("x y a")
