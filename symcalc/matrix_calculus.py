@@ -28,14 +28,14 @@ from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Invers
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.core import Derivation
+from symcalc.core import Derivation, Rule
 from symcalc.derive import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
 from symcalc.structure import structure_of
 
 __all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
-           "CommutationMatrix", "Vec",
+           "CommutationMatrix", "Vec", "symmetrizer",
            "collect", "to_explicit", "concrete_sizes"]
 
 LAYOUT = ("gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
@@ -433,27 +433,45 @@ def _central(cc, phi, V, h=sp.Rational(1, 10**12)):
 
 def shrink(*exprs, limit=4):
     """Replace concrete dimensions larger than ``limit`` by dimension symbols, so that
-    the self-checks run at a small size whatever the size of the problem."""
-    atoms = set()
+    the self-checks run at a small size whatever the size of the problem.
+
+    The dimensions to shrink are those of the MatrixSymbols; the matrices the engine
+    writes (``Identity``, ``ZeroMatrix``, ``OneMatrix``, ``CommutationMatrix``) follow
+    them, a product of two such dimensions (the mn of a vec) included: I_{100} of a
+    10 x 10 variable becomes I_{d^2}, and I_9 of a 3 x 3 variable stays as it is.
+    """
+    symbols, derived = set(), set()
     for e in exprs:
         if isinstance(e, sp.Basic):
-            atoms |= e.atoms(MatrixSymbol, Identity, OneMatrix, ZeroMatrix)
+            symbols |= e.atoms(MatrixSymbol)
+            derived |= e.atoms(Identity, OneMatrix, ZeroMatrix, CommutationMatrix)
             if isinstance(e, MatrixSymbol):
-                atoms.add(e)
-    big = sorted({int(s) for M in atoms for s in M.shape
-                  if isinstance(s, sp.Integer) and int(s) > limit})
+                symbols.add(e)
+    own = [int(s) for M in symbols for s in M.shape if isinstance(s, sp.Integer)]
+    big = sorted({k for k in own if k > limit})
     if not big:
         return exprs
     dims = {sp.Integer(k): sp.Symbol(f"_d{k}", integer=True, positive=True) for k in big}
+    factors = sorted(set(own))
+
+    def small(s):
+        if s in dims or not isinstance(s, sp.Integer) or int(s) <= limit:
+            return dims.get(s, s)
+        for a in factors:                       # the mn of a vec: a product of two dims
+            if int(s) % a == 0 and int(s) // a in factors and (a > limit or int(s) // a > limit):
+                return dims.get(sp.Integer(a), sp.Integer(a)) * \
+                    dims.get(sp.Integer(int(s) // a), sp.Integer(int(s) // a))
+        return s
     new = {}
-    for M in atoms:
-        shape = [dims.get(s, s) for s in M.shape]
-        if isinstance(M, MatrixSymbol):
-            new[M] = M.func(M.name, *shape)
-        elif isinstance(M, Identity):
-            new[M] = Identity(shape[0])
+    for M in symbols:
+        new[M] = M.func(M.name, *[dims.get(s, s) for s in M.shape])
+    for M in derived:
+        if isinstance(M, Identity):
+            new[M] = Identity(small(M.rows))
+        elif isinstance(M, CommutationMatrix):
+            new[M] = CommutationMatrix(*[small(a) for a in M.args])
         else:
-            new[M] = M.func(*shape)
+            new[M] = M.func(small(M.rows), small(M.cols))
     return tuple(e.xreplace(new) if isinstance(e, sp.Basic) else e for e in exprs)
 
 
@@ -521,6 +539,70 @@ def check_second(d: Derivation, f, X, G, H, kind, seed=20261128, swap=False):
         raise SelfCheckError(f"the derived {kind} of {f} with respect to {X} disagrees with an "
                              f"independent route (element-wise error {err:.3g}, central "
                              f"difference error {err2:.3g}); please report this bug")
+
+
+def _vech_positions(n):
+    """The free entries (i, j), i >= j, of a symmetric n x n matrix in vech order."""
+    return [(i, j) for j in range(n) for i in range(j, n)]
+
+
+def elementwise_vech_hessian(cc, f, value):
+    """The Hessian of f with respect to the n(n+1)/2 free entries of a symmetric X, by
+    sympy.diff of the explicit expression with X_ij = X_ji = one symbol."""
+    n = int(cc.X.rows)
+    pos = _vech_positions(n)
+    t, u = sp.symbols("t_entry u_entry")
+    H = sp.zeros(len(pos), len(pos))
+    for a, (i, j) in enumerate(pos):
+        for b in range(a, len(pos)):
+            k, l = pos[b]
+            if a == b:
+                f_t = to_explicit(f, _with_symbols(cc, value, [(i, j), (j, i)], [t, t]))
+                v = sp.diff(f_t, t, 2).subs(t, value[i, j])
+            else:
+                f_tu = to_explicit(f, _with_symbols(cc, value, [(i, j), (j, i), (k, l), (l, k)],
+                                                    [t, t, u, u]))
+                v = sp.diff(f_tu, t, u).subs({t: value[i, j], u: value[k, l]})
+            H[a, b] = H[b, a] = sp.N(v, 30)
+    return H
+
+
+def check_symmetric_hessian(d: Derivation, f, X, G, H_raw, seed=20261128):
+    """Check the Hessian N H N with respect to a symmetric X: D^T (N H N) D against
+    sympy.diff in the free entries vech(X), and (N H N) vec(V) against a central
+    difference of the symmetric gradient along a random symmetric V."""
+    from symcalc.vectorize import duplication_matrix
+    f, G, H_raw = _exact_floats(f, G, H_raw)
+    H = _sandwich(H_raw, X.rows)            # rebuilt at the (possibly shrunk) size
+    cc = pick_concrete(f, X, seed, extra=(H,))
+    n = int(cc.X.rows)
+    ours = cc.evaluate(H, cc.point)
+    size = {str(k): int(v) for k, v in cc.sizes.items()}
+    if ours.shape != (n * n, n * n):
+        raise SelfCheckError(f"the derived hessian has shape {ours.shape} at sizes "
+                             f"{cc.sizes}, expected {(n * n, n * n)}")
+    D = duplication_matrix(n)
+    ref = elementwise_vech_hessian(cc, cc.f, cc.point)
+    ok, err = _close(list(D.T * ours * D), list(ref), 1e-9)
+    d.add_check(f"elementwise sympy.diff (hessian wrt vech, {size or 'fixed size'})", ok,
+                "D^T H D vs sympy.diff of the explicit-entry expression in the n(n+1)/2 free "
+                "entries of the symmetric matrix, at random numbers", max_abs_error=err,
+                size=size)
+    B = _random_matrix(cc.rng, cc.X, "general", positive=False)
+    V = sp.ImmutableMatrix((B + B.T) / 2)
+    inner = G.xreplace(cc.sizes).xreplace(cc.scalars)
+    fd = _central(cc, lambda val: _vec(to_explicit(inner, cc.numeric_env(val))), V)
+    HV = ours * sp.Matrix(_vec(V))
+    ok2, err2 = _close(list(HV), fd, 1e-7)
+    d.add_check("central differences (hessian, symmetric direction)", ok2,
+                "H vec(V) vs central difference of the symmetric gradient, V symmetric",
+                max_abs_error=err2, step=1e-12, size=size)
+    ok3, err3 = _close(list(ours), list(ours.T), 1e-9)
+    if not (ok and ok2 and ok3):
+        raise SelfCheckError(f"the derived hessian of {f} with respect to the symmetric {X} "
+                             f"disagrees with an independent route (element-wise error "
+                             f"{err:.3g}, central difference error {err2:.3g}, asymmetry "
+                             f"{err3:.3g}); please report this bug")
 
 
 # ======================================================================================
@@ -765,6 +847,106 @@ def _numerically_symmetric(G, f, X):
     return ok
 
 
+# --------------------------------------------------------------------------------------
+# Hessians with respect to a symmetric matrix: N H N, N = (I + K_nn)/2
+# --------------------------------------------------------------------------------------
+SYMMETRIC_HESSIAN = Rule(
+    "symmetric_hessian", "Hessian on symmetric matrices",
+    r"X = X^\top \;\Rightarrow\; \nabla^2 f = N_n H N_n,\quad "
+    r"N_n = \tfrac12\,(I_{n^2} + K_{n,n})", "theorem",
+    "Magnus & Neudecker, ch. 3.7 (the symmetrizer N_n) and ch. 10")
+
+
+def symmetrizer(n):
+    """N_n = (I_{n^2} + K_{n,n}) / 2: N vec(A) = vec((A + A^T)/2), the projection onto the
+    vecs of symmetric n x n matrices (N^2 = N = N^T, K N = N K = N).
+
+    >>> symmetrizer(2)
+    (1/2)*CommutationMatrix(2, 2) + (1/2)*I
+    >>> A = sp.Matrix([[1, 2], [3, 4]])
+    >>> list(to_explicit(symmetrizer(2), {}) * sp.Matrix(_vec(A)))
+    [1, 5/2, 5/2, 4]
+    """
+    n = sp.sympify(n)
+    return mul(sp.Rational(1, 2), MatAdd(Identity(n * n), CommutationMatrix(n, n)))
+
+
+def _sandwich(H, n):
+    """N H N written the short way: a K_{n,n} or an identity next to N is absorbed
+    (K N = N K = N, N N = N), and N (A kron A) N = N (A kron A) since A kron A commutes
+    with K.
+
+    >>> _sandwich(2 * CommutationMatrix(3, 3), 3)
+    CommutationMatrix(3, 3) + I
+    """
+    n = sp.sympify(n)
+    if is_zero(H):
+        return ZeroMatrix(n * n, n * n)
+    if isinstance(H, MatMul):
+        coef = sp.Mul(*[a for a in H.args if not isinstance(a, MatrixExpr)])
+        mats = [a for a in H.args if isinstance(a, MatrixExpr)]
+    else:
+        coef, mats = sp.S.One, [H]
+
+    def absorbed(M):
+        return isinstance(M, Identity) or M == CommutationMatrix(n, n)
+    while mats and absorbed(mats[0]):
+        mats = mats[1:]
+    while mats and absorbed(mats[-1]):
+        mats = mats[:-1]
+    N = symmetrizer(n)
+    if not mats:
+        return mul(coef, N)
+    if len(mats) == 1 and isinstance(mats[0], KroneckerProduct) and \
+            len(mats[0].args) == 2 and mats[0].args[0] == mats[0].args[1]:
+        return mul(coef, N, mats[0])
+    return mul(coef, N, *mats, N)
+
+
+def _general_twin(X):
+    """The general MatrixSymbol of X's name and shape (the structure dropped)."""
+    return MatrixSymbol(X.name, *X.shape)
+
+
+def _restore(e, Xg, X):
+    """e with the general twin Xg replaced by the symmetric X, transposes of symmetric
+    factors dropped (X^T = X, (X^-1)^T = X^-1)."""
+    if e == Xg:
+        return X
+    if not isinstance(e, sp.Basic) or e.is_Atom or not e.args or not e.has(Xg):
+        return e
+    args = [_restore(a, Xg, X) for a in e.args]
+    if isinstance(e, Transpose):
+        return transpose(args[0])
+    if isinstance(e, MatMul):
+        return mul(*args)
+    if isinstance(e, MatAdd):
+        return add(*args)
+    return e.func(*args)
+
+
+def _symmetric_hessian(G, X, d: Derivation):
+    """(H, N H N): H = d vec(G)/d vec(X) of the symmetric gradient G written as a
+    function of a general matrix, and the Hessian on symmetric matrices N H N.
+
+    Along a symmetric direction V, d vec(G)[V] = H vec(V) = H N vec(V), and G stays
+    symmetric, so N H N vec(V) is the derivative of the symmetric gradient; N H N equals
+    N H_f N for H_f the Hessian of f with X replaced by a general matrix (both are the
+    bilinear form d^2 f[V, W] on symmetric V, W), whatever extension f has off them.
+    """
+    Xg = _general_twin(X)
+    H = _linear_map(G.xreplace({X: Xg}) if isinstance(G, sp.Basic) else G, Xg, d, "hessian")
+    H = collect(_restore(H, Xg, X)) if not is_zero(H) else \
+        ZeroMatrix(X.rows * X.cols, X.rows * X.cols)
+    H_sym = _sandwich(H, X.rows)
+    d.add_step(SYMMETRIC_HESSIAN, H, H_sym, "hessian")
+    d.meta["hessian_convention"] = (
+        "Hessian wrt a symmetric n x n X: N H N with N = (I + K_nn)/2, H the Hessian of f "
+        "with X replaced by a general matrix; vec(V)^T H_sym vec(W) = d^2 f[V, W] for "
+        "symmetric V, W; D^T H_sym D (D the duplication matrix) is the Hessian wrt vech(X)")
+    return H, H_sym
+
+
 def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     """The Derivation of the gradient (and Hessian) of scalar f, or the Jacobian of a
     vector-valued F, with respect to the MatrixSymbol X.
@@ -807,10 +989,17 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     if check:
         check_gradient(d, *shrink(g, X, G))
     if order == 2:
-        if structure_of(X) != "general" and X.cols != 1:
-            raise NoRuleError(f"second derivatives with respect to the {structure_of(X)} "
-                              f"matrix {X} are not supported (only for general matrices)")
+        if structure_of(X) == "diagonal" and X.cols != 1:
+            raise NoRuleError(f"second derivatives with respect to the diagonal matrix {X} "
+                              f"are not supported (only for general, symmetric and positive "
+                              f"definite matrices)")
         d.add_step(THEOREMS["hessian_from_gradient"], G, G, "hessian")
+        if structure_of(X) in ("symmetric", "positive_definite") and X.cols != 1:
+            H_raw, H = _symmetric_hessian(G, X, d)
+            d.results["hessian"] = H
+            if check:
+                check_symmetric_hessian(d, *shrink(g, X, G, H_raw))
+            return d
         H = _linear_map(G, X, d, "hessian")
         d.results["hessian"] = H
         if check:
