@@ -51,7 +51,7 @@ _API = {
     "dot": "structure", "quadratic_form": "structure", "norm": "structure",
     "norm_squared": "structure", "logsumexp": "structure", "softmax": "structure",
     "softmax_cross_entropy": "structure", "logistic_loss": "structure", "squared_error": "structure",
-    "CommutationMatrix": "matrix_calculus", "Vec": "matrix_calculus",
+    "CommutationMatrix": "matrix_calculus", "Vec": "matrix_calculus", "symmetrizer": "matrix_calculus",
     "gaussian_logpdf": "densities",
     # verification and parsing
     "verify": "verify", "verify_gradient": "verify", "verify_hessian": "verify",

@@ -28,7 +28,7 @@ from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Invers
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.core import Derivation, Rule
+from symcalc.core import Derivation
 from symcalc.derive import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
@@ -850,11 +850,7 @@ def _numerically_symmetric(G, f, X):
 # --------------------------------------------------------------------------------------
 # Hessians with respect to a symmetric matrix: N H N, N = (I + K_nn)/2
 # --------------------------------------------------------------------------------------
-SYMMETRIC_HESSIAN = Rule(
-    "symmetric_hessian", "Hessian on symmetric matrices",
-    r"X = X^\top \;\Rightarrow\; \nabla^2 f = N_n H N_n,\quad "
-    r"N_n = \tfrac12\,(I_{n^2} + K_{n,n})", "theorem",
-    "Magnus & Neudecker, ch. 3.7 (the symmetrizer N_n) and ch. 10")
+SYMMETRIC_HESSIAN = THEOREMS["symmetric_hessian"]
 
 
 def symmetrizer(n):

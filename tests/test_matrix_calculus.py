@@ -21,7 +21,7 @@ from symcalc.errors import InputError, NoRuleError, ShapeError
 from symcalc.functions import sigmoid, softplus
 from symcalc.matrix_calculus import (CommutationMatrix, Vec, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
                                      normalize, to_explicit)
-from symcalc.structure import (as_scalar, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
+from symcalc.structure import (as_scalar, diagonal, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
                                norm_squared, ones, positive_definite, softmax,
                                softmax_cross_entropy, squared_error, sum_entries, symmetric,
                                vector)
@@ -197,10 +197,10 @@ def test_commutation_matrix_permutes_vec():
     assert CommutationMatrix(2, 3).T == CommutationMatrix(3, 2)
 
 
-def test_hessian_wrt_a_structured_matrix_is_an_error_not_a_guess():
-    Ssym = symmetric("S", "n")
-    with pytest.raises(NoRuleError, match="symmetric"):
-        derive(Trace(Ssym * Ssym), Ssym, order=2)
+def test_hessian_wrt_a_diagonal_matrix_is_an_error_not_a_guess():
+    Dg = diagonal("D", "n")
+    with pytest.raises(NoRuleError, match="diagonal"):
+        derive(Trace(Dg * Dg), Dg, order=2)
 
 
 # --------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ THEOREM_SAMPLES = {
     "hadamard_as_diag": (logistic_loss(Xn, wn, yn), wn, 2),
     "collect": (xv.T * Am * xv, xv, 1), "symmetric_part": (Trace(Am * Sg), Sg, 1),
     "diagonal_part": (Trace(Am * Dg), Dg, 1), "hessian_from_gradient": (xv.T * Am * xv, xv, 2),
+    "symmetric_hessian": (Trace(Sg * Am * Sg), Sg, 2),
 }
 
 SAMPLES = {"scalar": SCALAR_SAMPLES, "matrix": MATRIX_SAMPLES, "canonical": CANONICAL_SAMPLES,

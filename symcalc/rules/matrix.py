@@ -508,6 +508,10 @@ THEOREMS.add(Rule("diagonal_part", "Gradient on diagonal matrices",
 THEOREMS.add(Rule("hessian_from_gradient", "The Hessian is the Jacobian of the gradient",
                   r"\nabla^2 f = \frac{\partial \nabla f}{\partial x}", "theorem",
                   "Magnus & Neudecker, ch. 10"))
+THEOREMS.add(Rule("symmetric_hessian", "Hessian on symmetric matrices",
+                  r"X = X^\top \;\Rightarrow\; \nabla^2 f = N_n H N_n,\quad "
+                  r"N_n = \tfrac12\,(I_{n^2} + K_{n,n})", "theorem",
+                  "Magnus & Neudecker, ch. 3.7 (the symmetrizer N_n) and ch. 10"))
 
 __all__ = ["MATRIX_RULES", "CANONICAL_RULES", "THEOREMS", "transpose", "mul", "add",
            "hadamard", "hadamard_power", "is_zero", "elementwise_parts"]
