@@ -34,11 +34,13 @@ from __future__ import annotations
 import functools
 import keyword
 import textwrap
-from typing import Any
 
 import sympy as sp
 
+from symcalc.compile import _array_shape, _as_symbol_list, _matrix_scalar, _shape_text
+from symcalc.compile import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.errors import reject_text as _reject_text
 from symcalc.numpy_printer import StableNumPyPrinter, _nonnegative_vector, stabilize, stabilize_matrix
 
 __all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
@@ -181,12 +183,6 @@ def _new_printer() -> ArrayAPIPrinter:
 # ---------------------------------------------------------------------------
 # Small symbolic helpers
 # ---------------------------------------------------------------------------
-def _reject_text(obj: Any, what: str) -> None:
-    if isinstance(obj, str):
-        raise InputTypeError(f"{what} is a string ({obj!r}); symcalc never evaluates text. "
-                             "Build it from SymPy objects, or read it with symcalc.parse(text, ...).")
-
-
 def _short(expr, limit=300) -> str:
     text = sp.sstr(expr)
     return text if len(text) <= limit else text[: limit - 4] + " ..."
@@ -202,38 +198,9 @@ def _py_name(sym, fallback: str) -> str:
     return fallback
 
 
-def _array_shape(M) -> tuple:
-    """The array shape of a symbol: () scalar, (n,) for an n x 1 or 1 x n vector, (m, n)."""
-    if not isinstance(M, sp.MatrixSymbol):
-        return ()
-    r, c = M.shape
-    if c == 1:
-        return (r,)
-    if r == 1:
-        return (c,)
-    return (r, c)
-
-
-def _shape_text(shape, bound=None) -> str:
-    bound = bound or {}
-    parts = [f"{d}={bound[d][0]}" if d in bound else str(d) for d in shape]
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
 # ---------------------------------------------------------------------------
 # Source generation: matrix form
 # ---------------------------------------------------------------------------
-def _matrix_scalar(f):
-    _reject_text(f, "f")
-    if isinstance(f, sp.MatrixExpr):
-        if f.shape != (1, 1):
-            raise ShapeError(f"f must be a scalar (a 1 x 1 matrix expression), got shape {f.shape}")
-        return sp.Trace(f)
-    if not isinstance(f, sp.Expr):
-        raise InputTypeError(f"f must be a SymPy scalar or 1 x 1 matrix expression, got {type(f).__name__}")
-    return f
-
-
 def _matrix_source(title, f, G, H, wrt, params):
     from symcalc.compile import _matrix_cse  # CSE that keeps f.(M) whole (the compile stage's)
 
@@ -749,30 +716,14 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     return ArrayKernel(f, wrt, params, "matrix", backend, G, H, source, module, path)
 
 
-def _symbols(items, what, allow_empty):
-    if isinstance(items, sp.Symbol):
-        items = [items]
-    try:
-        items = list(items)
-    except TypeError:
-        raise InputTypeError(f"{what} must be a sequence of Symbols, got {type(items).__name__}") from None
-    if not items and not allow_empty:
-        raise InputError(f"{what} is empty: name at least one variable")
-    for k, s in enumerate(items):
-        _reject_text(s, f"{what}[{k}]")
-        if not isinstance(s, sp.Symbol):
-            raise InputTypeError(f"{what}[{k}] = {s!r} is not a Symbol (it is a {type(s).__name__})")
-    return items
-
-
 def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
     _reject_text(f, "f")
     try:
         f = sp.sympify(f, strict=True)
     except (sp.SympifyError, TypeError):
         raise InputTypeError(f"f must be a SymPy expression, got {type(f).__name__}") from None
-    wrt = _symbols(wrt, "wrt", allow_empty=False)
-    params = _symbols(params, "params", allow_empty=True)
+    wrt = _as_symbol_list(wrt, "wrt", allow_empty=False)
+    params = _as_symbol_list(params, "params", allow_empty=True)
     if len(set(wrt) | set(params)) != len(wrt) + len(params):
         raise InputError("a symbol appears twice in wrt/params; each name must be given once")
     unknown = sorted(f.free_symbols - set(wrt) - set(params), key=str)
@@ -791,10 +742,4 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
 
 
 def _generate(fn, *args):
-    from sympy.printing.codeprinter import PrintMethodNotImplementedError
-
-    try:
-        return fn(*args)
-    except PrintMethodNotImplementedError as exc:
-        what = str(exc).splitlines()[0].split(":", 1)[-1].strip()
-        raise InputError(f"cannot compile {what}: the array API standard has no function for it") from None
+    return _generate_source(fn, *args, library="the array API standard")

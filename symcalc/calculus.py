@@ -28,18 +28,11 @@ import sympy as sp
 
 from . import fastdiff
 from .errors import InputError, InputTypeError, NotConservativeError, ShapeError
+from .errors import reject_text as _reject_text
 
 # ---------------------------------------------------------------------------
 # Input checking: every public function goes through these
 # ---------------------------------------------------------------------------
-
-
-def _reject_text(obj: Any, what: str) -> None:
-    if isinstance(obj, str):
-        raise InputTypeError(
-            f"{what} is a string ({obj!r}); symcalc never evaluates text. "
-            "Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...)."
-        )
 
 
 def _as_items(obj: Any, what: str, kind: str) -> list:

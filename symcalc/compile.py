@@ -48,6 +48,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.errors import reject_text as _reject_text
 from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize, stabilize_matrix
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
@@ -61,14 +62,6 @@ _FORMULA_CHARS = 600  # longest formula quoted in a generated comment
 # ---------------------------------------------------------------------------
 # Input checking
 # ---------------------------------------------------------------------------
-def _reject_text(obj: Any, what: str) -> None:
-    if isinstance(obj, str):
-        raise InputTypeError(
-            f"{what} is a string ({obj!r}); symcalc never evaluates text. "
-            "Build it from SymPy objects, or read it with symcalc.parse(text, ...)."
-        )
-
-
 def _as_symbol_list(items: Any, what: str, allow_empty: bool) -> list[sp.Symbol]:
     _reject_text(items, what)
     if isinstance(items, sp.Symbol):
@@ -905,15 +898,15 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     return Kernel(f, wrt, params, d, source, module, path, native=native)
 
 
-def _generate(fn, *args):
-    """Run a source generator; a construct NumPy cannot print becomes an InputError naming it."""
+def _generate(fn, *args, library: str = "NumPy"):
+    """Run a source generator; a construct ``library`` cannot print becomes an InputError naming it."""
     from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
     try:
         return fn(*args)
     except PrintMethodNotImplementedError as exc:
         what = str(exc).splitlines()[0].split(":", 1)[-1].strip()
-        raise InputError(f"cannot compile {what}: NumPy has no function for it") from None
+        raise InputError(f"cannot compile {what}: {library} has no function for it") from None
 
 
 def kernel_source(f, wrt, params=(), **kwargs) -> str:

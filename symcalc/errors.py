@@ -69,3 +69,18 @@ class LaTeXBuildError(SymcalcError, RuntimeError):
 
 class ProblemFileError(InputError):
     """A problem file (TOML) is malformed: names the file, the key and what was expected."""
+
+
+def reject_text(obj: object, what: str) -> None:
+    """Refuse a string where a SymPy object belongs: symcalc never evaluates text.
+
+    >>> reject_text("x**2", "f")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: f is a string ('x**2'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    """
+    if isinstance(obj, str):
+        raise InputTypeError(
+            f"{what} is a string ({obj!r}); symcalc never evaluates text. "
+            "Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...)."
+        )
