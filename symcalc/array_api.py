@@ -37,7 +37,7 @@ import textwrap
 
 import sympy as sp
 
-from symcalc.compile import _array_shape, _as_symbol_list, _matrix_scalar, _shape_text
+from symcalc.compile import _array_shape, _as_symbol_list, _matrix_scalar, _shape_text, kernel_functions
 from symcalc.compile import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
@@ -217,12 +217,7 @@ def _matrix_source(title, f, G, H, wrt, params):
                 seen.add(d)
                 dim_lines.append((d, f"    {d} = {name}.shape[{axis}]"))
     outputs = {"value": f, "gradient": G, "hessian": H}
-    funcs = [("value", ["value"]), ("gradient", ["gradient"])]
-    if H is not None:
-        funcs.append(("hessian", ["hessian"]))
-    funcs.append(("value_and_gradient", ["value", "gradient"]))
-    if H is not None:
-        funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
+    funcs = kernel_functions(H is not None)
     blocks = []
     for fname, parts in funcs:
         stable = [stabilize(stabilize_matrix(outputs[p])) for p in parts]

@@ -974,6 +974,17 @@ def _matrix_derivatives(f, wrt, gradient, hessian):
     return gradient, hessian
 
 
+def kernel_functions(with_hessian: bool) -> list[tuple[str, list[str]]]:
+    """The functions a kernel module defines, each with the results it returns."""
+    funcs = [("value", ["value"]), ("gradient", ["gradient"])]
+    if with_hessian:
+        funcs.append(("hessian", ["hessian"]))
+    funcs.append(("value_and_gradient", ["value", "gradient"]))
+    if with_hessian:
+        funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
+    return funcs
+
+
 def _matrix_source(title, f, G, H, wrt, params):
     printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
     from symcalc.numpy_printer import _nonnegative_vector
@@ -986,12 +997,7 @@ def _matrix_source(title, f, G, H, wrt, params):
                 seen.add(d)
                 dim_lines.append(f"    {d} = {name}.shape[{axis}]")
     outputs = {"value": [f], "gradient": [G], "hessian": [H] if H is not None else None}
-    funcs = [("value", ["value"]), ("gradient", ["gradient"])]
-    if H is not None:
-        funcs.append(("hessian", ["hessian"]))
-    funcs.append(("value_and_gradient", ["value", "gradient"]))
-    if H is not None:
-        funcs.append(("value_gradient_hessian", ["value", "gradient", "hessian"]))
+    funcs = kernel_functions(H is not None)
     blocks = []
     for fname, parts in funcs:
         exprs = [outputs[p][0] for p in parts]
@@ -1225,16 +1231,7 @@ class MatrixKernel:
 
     def as_scipy(self, *params):
         """(fun, jac, hess) for scipy.optimize.minimize, the other arrays fixed."""
-        def fun(w):
-            return float(self.value(np.asarray(w, dtype=float), *params))
-
-        def jac(w):
-            return np.asarray(self.gradient(np.asarray(w, dtype=float), *params), dtype=float)
-
-        def hess(w):
-            return np.asarray(self.hessian(np.asarray(w, dtype=float), *params), dtype=float)
-
-        return fun, jac, hess
+        return _scipy_triple(self, params)
 
 
 def _shape_text(shape, bound=None):
