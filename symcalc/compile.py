@@ -39,6 +39,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import textwrap
 import warnings
 from pathlib import Path
@@ -609,21 +610,30 @@ def cache_dir() -> Path:
     raise OSError("no writable cache directory for compiled kernels; set SYMCALC_CACHE")
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 def _load_source(source: str, stem: str):
+    """Write ``source`` to the kernel cache (atomically) and import it, once per process.
+
+    Thread-safe: Dask's threaded scheduler loads the same block kernel from several
+    threads at once, and a module must never be seen before its code has run.
+    """
     digest = hashlib.sha1(source.encode()).hexdigest()[:16]
     modname = f"symcalc_kernel_{stem}_{digest}"
     path = cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    if modname in sys.modules:
-        return sys.modules[modname], path
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    spec.loader.exec_module(module)
-    return module, path
+    with _LOAD_LOCK:
+        if modname in sys.modules:
+            return sys.modules[modname], path
+        if not path.exists() or path.read_text() != source:
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[modname] = module  # only once its code has run
+        return module, path
 
 
 def _stem(wrt) -> str:

@@ -1,0 +1,21 @@
+"""Kernel modules load safely from many threads at once (Dask's threaded scheduler does this)."""
+
+from __future__ import annotations
+
+import importlib
+from concurrent.futures import ThreadPoolExecutor
+
+compile_module = importlib.import_module("symcalc.compile")
+
+
+def test_concurrent_loads_all_see_a_complete_module(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMCALC_CACHE", str(tmp_path))
+    source = "import time\ntime.sleep(0.05)\n\ndef gradient(x):\n    return 2 * x\n"
+    stem = f"thread_test_{tmp_path.name}"   # a fresh module name for this run
+
+    def load(_):
+        module, _path = compile_module._load_source(source, stem)
+        return module.gradient(3)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(load, range(16))) == [6] * 16
