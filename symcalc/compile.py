@@ -601,7 +601,7 @@ def cache_dir() -> Path:
     for path in candidates:
         try:
             path.mkdir(parents=True, exist_ok=True)
-            probe = path / ".write-test"
+            probe = path / f".write-test.{os.getpid()}.{threading.get_ident()}"  # one per thread
             probe.write_text("")
             probe.unlink()
             return path

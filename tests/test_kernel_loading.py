@@ -19,3 +19,10 @@ def test_concurrent_loads_all_see_a_complete_module(tmp_path, monkeypatch):
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(load, range(16))) == [6] * 16
+
+
+def test_cache_dir_is_found_from_many_threads_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMCALC_CACHE", str(tmp_path))
+    with ThreadPoolExecutor(16) as pool:
+        found = list(pool.map(lambda _: compile_module.cache_dir(), range(800)))
+    assert set(found) == {tmp_path}
