@@ -57,3 +57,12 @@ def test_import_is_fast_and_light(installed):
     out = _run(installed, code)
     assert out.returncode == 0, out.stderr
     assert "[]" in out.stdout  # the package imports nothing heavy until a name is used
+
+
+def test_version_is_written_once(installed):
+    """pyproject.toml reads the version from symcalc/__init__.py: the wheel's metadata agrees."""
+    out = _run(installed, "import importlib.metadata as m, symcalc; print(m.version('symcalc'), symcalc.__version__)")
+    assert out.returncode == 0, out.stderr
+    meta, package = out.stdout.split()
+    assert meta == package
+    assert "version =" not in (ROOT / "pyproject.toml").read_text().split("[project]")[1].split("[")[0]
