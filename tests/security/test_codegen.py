@@ -341,3 +341,27 @@ def test_random_names_matrix_kernels_match_numpy(names, seed):
         v, g = k.value_and_gradient(wn, Xn, yn, lv)
         assert np.isclose(float(v), value, rtol=1e-12)
         np.testing.assert_allclose(np.asarray(g), grad, rtol=1e-11, atol=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# The same through a problem file (the runner compiles with name=<title>)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("notation", ["components", "matrix"])
+def test_a_hostile_problem_title_and_latex_key_run_nothing_through_the_kernel_analysis(notation, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sentinel = tmp_path / "SENTINEL2"
+    if notation == "components":
+        body = ('objective = "lambda*x^2 + y*x"\n[variables]\n'
+                f'x = {{ latex = "x\\r    {sentinel_code(sentinel)}  #" }}\ny = {{}}\n')
+    else:
+        body = ('notation = "matrix"\nobjective = "(X*w - y).T*(X*w - y) + lambda*w.T*w"\n[variables]\n'
+                f'w = {{ shape = [2], latex = "w\\r    {sentinel_code(sentinel)}  #" }}\n'
+                '[constants]\nX = { shape = [3, 2] }\ny = { shape = [3] }\n')
+    text = ("title = '\"\"\"; import os; os.system(\"touch SENTINEL\"); \"\"\"'\n"
+            'analyses = ["gradient", "kernel"]\n' + body
+            + ("[constants]\n" if notation == "components" else "") + "lambda = { value = 0.5 }\n")
+    study = sc.load_problem(text).run()
+    assert study.kernel_source is not None, study.notes
+    assert_safe_source(study.kernel_source)
+    assert not (tmp_path / "SENTINEL").exists() and not sentinel.exists()
