@@ -190,7 +190,7 @@ def _renamed(expr, wrt, params):
 
 
 def _utf8(name: str) -> bool:
-    """True when name is valid UTF-8 text (no lone surrogates).
+    r"""True when name is valid UTF-8 text (no lone surrogates).
 
     >>> _utf8("θ"), _utf8("\ud800")
     (True, False)
