@@ -730,7 +730,12 @@ def _check_source(source: str) -> None:
     symcalc.errors.SymcalcError: internal error: the generated kernel source is not valid Python ('(' was never closed, line 1); nothing was written or imported. Please report this.
     """
     try:
+        source.encode("utf-8")  # the file is written as UTF-8 (a lone surrogate cannot be)
         ast.parse(source)
+    except UnicodeEncodeError as exc:
+        raise SymcalcError(f"internal error: the generated kernel source is not valid Python "
+                           f"(character {exc.object[exc.start]!r} cannot be written as UTF-8); "
+                           "nothing was written or imported. Please report this.") from None
     except (SyntaxError, ValueError) as exc:  # ValueError: a null byte
         where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise SymcalcError(f"internal error: the generated kernel source is not valid Python "

@@ -214,6 +214,8 @@ def test_the_loader_refuses_invalid_source_before_writing_it():
     assert set(compile_module.cache_dir().iterdir()) == before
     with pytest.raises(SymcalcError, match="not valid Python"):
         compile_module._load_source("x = 1\0", "nul")
+    with pytest.raises(SymcalcError, match="not valid Python.*UTF-8"):
+        compile_module._load_source("x = 1  # \ud800\n", "surrogate")
     with pytest.raises(SymcalcError, match="stem"):
         compile_module._load_source("x = 1\n", "../evil")
 
