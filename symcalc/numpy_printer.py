@@ -376,7 +376,8 @@ class StableNumPyPrinter(NumPyPrinter):
     Settings beyond NumPyPrinter's: ``positive_definite`` (names of matrix
     symbols known to be symmetric positive definite: their log det uses
     Cholesky); ``numpy_module`` (the name NumPy is imported as: ``np`` by
-    default, ``_np`` in generated kernels, a name no user symbol reaches). After printing, ``helpers_used`` names the helper functions from
+    default, ``_np`` in generated kernels, a name no user symbol reaches).
+    After printing, ``helpers_used`` names the helper functions from
     :data:`HELPERS` the code calls.
 
     Every module-qualified call goes through :meth:`_np` and every helper call
