@@ -36,8 +36,9 @@ import re
 
 import sympy as sp
 
-from symcalc.compile import (CodeNames, _argument_listing, _array_shape, _as_symbol_list, _dimension_lines,
-                             _matrix_scalar, _shape_text, kernel_functions, source_comment, source_docstring,
+from symcalc.compile import (CodeNames, _argument_listing, _array_shape, _as_symbol_list, _check_free_symbols,
+                             _dimension_lines, _given_entries, _matrix_given, _matrix_scalar, _shape_text,
+                             _unknown_matrix_symbols, kernel_functions, source_comment, source_docstring,
                              source_literal)
 from symcalc.compile import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
@@ -178,7 +179,7 @@ def array_api_code(expr, **settings) -> str:
 
 
 def _new_printer() -> ArrayAPIPrinter:
-    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none"})
+    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none", "symbol_names": CodeNames.PATTERN})
 
 
 # ---------------------------------------------------------------------------
@@ -669,10 +670,11 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     f = _matrix_scalar(f)
     dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in M.shape if isinstance(d, sp.Symbol)}
     known = {wrt} | set(params) | dims
-    free = set(f.atoms(sp.MatrixSymbol)) | {s for s in f.free_symbols if isinstance(s, sp.Symbol)}
-    unknown = {s for s in free if s not in known}
+    unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+    gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _matrix_given(hessian, "hessian", known)
     G = gradient if gradient is not None else calculus.gradient(f, wrt)
     is_vector = len(_array_shape(wrt)) <= 1
     H = hessian if hessian is not None else (calculus.hessian(f, wrt) if is_vector else None)
@@ -699,8 +701,14 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
     f_stable = stabilize(f)
     if gradient is None or hessian is None:
         grad, H = _explicit_derivatives(f_stable, wrt)
-    grad = list(gradient) if gradient is not None else grad
-    H = sp.Matrix(hessian) if hessian is not None else H
+    grad = _given_entries(gradient, "gradient") if gradient is not None else grad
+    if hessian is not None:
+        _given_entries(hessian, "hessian")  # no text: Matrix() would sympify it
+        H = sp.Matrix(hessian)
+    if len(grad) != len(wrt) or H.shape != (len(wrt), len(wrt)):
+        raise ShapeError(f"the given gradient / hessian must have {len(wrt)} / {len(wrt)} x {len(wrt)} "
+                         f"entries, got {len(grad)} / {H.rows} x {H.cols}")
+    _check_free_symbols(list(grad) + list(H), list(wrt) + list(params), what="the given gradient / hessian")
     title = name or f"Array-API kernel for f({', '.join(map(str, wrt))})"
     source = _generate(_explicit_source, title, f_stable, grad, H, wrt, params)
     module, path = _load_source(source, f"{len(wrt)}vars")

@@ -117,6 +117,49 @@ def _check_free_symbols(exprs, known, what="f"):
                          f"(params); add it to params=... to pass its value at call time")
 
 
+def _given_entries(value: Any, what: str) -> list:
+    """A precomputed gradient / Hessian (a Matrix, or a possibly nested list of SymPy objects
+    and numbers) as a flat list of SymPy expressions. Text is refused, never sympified.
+
+    >>> _given_entries([sp.Symbol("x"), 2], "gradient")
+    [x, 2]
+    >>> _given_entries([[1, "x"]], "hessian")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: hessian[0][1] is a string ('x'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    """
+    if isinstance(value, sp.MatrixBase):
+        return list(value)
+    _reject_text(value, what)
+    if isinstance(value, (list, tuple)):
+        return [e for k, item in enumerate(value) for e in _given_entries(item, f"{what}[{k}]")]
+    try:
+        return [sp.sympify(value, strict=True)]
+    except (sp.SympifyError, TypeError):
+        raise InputTypeError(f"{what} must hold SymPy expressions or numbers, got {type(value).__name__}") from None
+
+
+def _unknown_matrix_symbols(expr, known) -> list:
+    """The MatrixSymbols and Symbols in expr that are not in known (names sorted)."""
+    if not isinstance(expr, sp.Basic):
+        return []
+    return sorted((s for s in _matrix_symbols_of(expr) if s not in known), key=str)
+
+
+def _matrix_given(value, what: str, known):
+    """A precomputed matrix-form derivative: a SymPy object whose symbols are all known."""
+    _reject_text(value, what)
+    if value is None:
+        return None
+    if not isinstance(value, sp.Basic):
+        raise InputTypeError(f"{what} must be a SymPy matrix expression, got {type(value).__name__}")
+    unknown = _unknown_matrix_symbols(value, known)
+    if unknown:
+        raise InputError(f"the given {what} contains {', '.join(map(str, unknown))}, which is neither wrt "
+                         "nor in params")
+    return value
+
+
 def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
     """value as a float32/float64 array; integers become float64; others are refused."""
     try:
@@ -202,6 +245,8 @@ class CodeNames:
     """
 
     TEMP_PREFIX = "t"
+    #: every identifier the generators make for a symbol (the printers refuse any other)
+    PATTERN = re.compile(r"(?:[vpdt]|tb)\d+(?:_(?:[pm]\d+|inv))?")
 
     def __init__(self, wrt, params=(), matrix: bool = False):
         self.pairs: list[tuple[Any, Any]] = []  # (user symbol, code symbol), in order
@@ -227,7 +272,7 @@ class CodeNames:
         out = []
         for k, s in enumerate(syms):
             if isinstance(s, sp.MatrixSymbol):
-                shape = [sp.sympify(d).xreplace(self.map) for d in s.shape]
+                shape = [d.xreplace(self.map) if isinstance(d, sp.Basic) else d for d in s.shape]
                 out.append(self._add(s, type(s)(f"{prefix}{k}", *shape)))
             else:
                 out.append(self._add(s, sp.Symbol(f"{prefix}{k}", **s.assumptions0)))
@@ -287,6 +332,8 @@ class _Derivatives:
             self.engine = "sympy"
             self.f = f
             self.grad, self.upper = _derive_explicit(f, wrt, gradient, hessian)
+            _check_free_symbols(list(self.grad) + list(self.upper.values()), list(wrt) + list(params),
+                                what="the given gradient / hessian")
             _refuse_unevaluated(list(self.grad) + list(self.upper.values()))
 
     def sympy_gradient(self):
@@ -350,12 +397,13 @@ def _derive_explicit(f, wrt, gradient=None, hessian=None):
     if gradient is None:
         grad = [g.xreplace(names) for g in fastdiff.gradient_entries(f, wrt)]
     else:
-        grad = [sp.sympify(g) for g in (list(gradient) if not isinstance(gradient, sp.MatrixBase) else list(gradient))]
+        grad = _given_entries(gradient, "gradient")
         if len(grad) != len(wrt):
             raise ShapeError(f"gradient has {len(grad)} entries but there are {len(wrt)} variables")
     if hessian is None:
         H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
     else:
+        _given_entries(hessian, "hessian")  # no text: Matrix() would sympify it
         H = sp.Matrix(hessian)
         if H.shape != (len(wrt), len(wrt)):
             raise ShapeError(f"hessian must be {len(wrt)} x {len(wrt)}, got {H.rows} x {H.cols}")
@@ -599,7 +647,7 @@ def _schedule(repl, stores, em):
 def _kernel_printer() -> StableNumPyPrinter:
     """The printer of generated NumPy kernels (NumPy as :data:`NUMPY_MODULE`)."""
     return StableNumPyPrinter({"fully_qualified_modules": True, "order": "none",
-                               "numpy_module": NUMPY_MODULE})
+                               "numpy_module": NUMPY_MODULE, "symbol_names": CodeNames.PATTERN})
 
 
 def _explicit_source(f, d, wrt, params, title):
@@ -1472,10 +1520,12 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
             raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
     f = _matrix_scalar(f)
     dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in _dims(M.shape)}
-    known = {wrt} | set(params)
-    unknown = {s for s in _matrix_symbols_of(f) if s not in known and s not in dims}
+    known = {wrt} | set(params) | dims
+    unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+    gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _matrix_given(hessian, "hessian", known)
     if backend == "native":
         warnings.warn("backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
                       "kernels use the NumPy backend (BLAS calls)", RuntimeWarning, stacklevel=3)

@@ -376,7 +376,10 @@ class StableNumPyPrinter(NumPyPrinter):
     Settings beyond NumPyPrinter's: ``positive_definite`` (names of matrix
     symbols known to be symmetric positive definite: their log det uses
     Cholesky); ``numpy_module`` (the name NumPy is imported as: ``np`` by
-    default, ``_np`` in generated kernels, a name no user symbol reaches).
+    default, ``_np`` in generated kernels, a name no user symbol reaches);
+    ``symbol_names`` (a compiled regular expression: every symbol printed must
+    match it, else an internal SymcalcError; kernels pass their code-name pattern,
+    so a user name can never be printed as code).
     After printing, ``helpers_used`` names the helper functions from
     :data:`HELPERS` the code calls.
 
@@ -393,7 +396,7 @@ class StableNumPyPrinter(NumPyPrinter):
     """
 
     _default_settings = {**NumPyPrinter._default_settings, "positive_definite": frozenset(),
-                         "numpy_module": "np"}
+                         "numpy_module": "np", "symbol_names": None}
     _zero = "0"  # the literal 0 in logaddexp(0, z)
 
     def __init__(self, settings=None):
@@ -442,6 +445,11 @@ class StableNumPyPrinter(NumPyPrinter):
     def _print_Symbol(self, expr):
         if expr in self._substitutions:
             return self._substitutions[expr]
+        allowed = self._settings["symbol_names"]
+        if allowed is not None and not allowed.fullmatch(expr.name):
+            from symcalc.errors import SymcalcError
+            raise SymcalcError(f"internal error: the symbol {expr.name!r} has no code name (only the "
+                               "generator's names are printed as code); please report this")
         return super()._print_Symbol(expr)
 
     _print_Dummy = _print_Symbol

@@ -204,6 +204,40 @@ def test_the_kernel_file_name_carries_no_user_text(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# Precomputed derivatives: never sympified from text, no symbol outside wrt / params
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+def test_given_derivatives_as_text_are_refused_not_evaluated(backend, tmp_path):
+    x = sp.Symbol("x")
+    payload = sentinel_code(tmp_path / "SENTINEL")
+    with pytest.raises(TypeError, match=r"gradient\[0\] is a string"):
+        sc.compile(x**2, [x], gradient=[payload], hessian=[[2]], backend=backend)
+    with pytest.raises(TypeError, match=r"hessian\[0\]\[0\] is a string"):
+        sc.compile(x**2, [x], gradient=[2 * x], hessian=[[payload]], backend=backend)
+    w = sc.vector("w", "n")
+    with pytest.raises(TypeError, match="gradient is a string"):
+        sc.compile(norm_squared(w), w, gradient=payload, backend=backend)
+    assert not (tmp_path / "SENTINEL").exists()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api"])
+def test_given_derivatives_with_unknown_symbols_are_refused(backend):
+    x, t0 = sp.Symbol("x"), sp.Symbol("t0")   # t0 would have been printed as is, beside the temporary t0
+    with pytest.raises(InputError, match="the given gradient / hessian contains t0"):
+        sc.compile(x**2, [x], gradient=[2 * x + t0], hessian=[[2]], backend=backend)
+    w, z = sc.vector("w", "n"), sc.vector("t0", "n")
+    with pytest.raises(InputError, match="the given gradient contains t0"):
+        sc.compile(norm_squared(w), w, gradient=2 * w + z, backend=backend)
+
+
+def test_the_kernel_printer_prints_no_name_but_the_generators():
+    printer = compile_module._kernel_printer()
+    assert printer.doprint(sp.Symbol("v0") + sp.Symbol("t3_p2")) in ("v0 + t3_p2", "t3_p2 + v0")
+    with pytest.raises(SymcalcError, match="has no code name"):
+        printer.doprint(sp.Symbol("__import__('os')") + 1)
+
+
+# ---------------------------------------------------------------------------
 # The loader checks every module before it is written or imported
 # ---------------------------------------------------------------------------
 def test_the_loader_refuses_invalid_source_before_writing_it():
