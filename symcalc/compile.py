@@ -258,12 +258,13 @@ class CodeNames:
 
     @staticmethod
     def _dims(syms):
+        """The size symbols (m, n) in the shapes of the MatrixSymbols among syms, first seen first."""
         dims: list = []
         for s in syms:
-            for d in getattr(s, "shape", ()) if isinstance(s, sp.MatrixSymbol) else ():
-                for sym in sorted(getattr(d, "free_symbols", ()), key=str):
-                    if sym not in dims:
-                        dims.append(sym)
+            if not isinstance(s, sp.MatrixSymbol):
+                continue
+            for d in s.shape:
+                dims += [sym for sym in sorted(getattr(d, "free_symbols", ()), key=str) if sym not in dims]
         return dims
 
     def _add_all(self, syms, prefix):
