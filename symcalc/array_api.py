@@ -25,19 +25,21 @@ log-sum-exp with its max shifted out, ``log(1 + u)`` as ``xp.log1p``.
 >>> X_ = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]); y_ = np.array([1.0, 0.0, 1.0])
 >>> k.gradient(np.zeros(2), X_, y_)          # X^T (sigmoid(0) - y)
 array([ 0.75, -1.75])
->>> print(k.source.splitlines()[0])
-\"\"\"Array-API kernel for f(w; X, y)
+>>> print(k.module.__doc__.splitlines()[0])
+Array-API kernel for f(w; X, y)
 """
 
 from __future__ import annotations
 
 import functools
-import keyword
-import textwrap
+import re
 
 import sympy as sp
 
-from symcalc.compile import _array_shape, _as_symbol_list, _matrix_scalar, _shape_text, kernel_functions
+from symcalc.compile import (CodeNames, _argument_listing, _array_shape, _as_symbol_list, _check_free_symbols,
+                             _dimension_lines, _given_entries, _matrix_given, _matrix_scalar, _shape_text,
+                             _unknown_matrix_symbols, kernel_functions, source_comment, source_docstring,
+                             source_literal)
 from symcalc.compile import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
@@ -177,7 +179,7 @@ def array_api_code(expr, **settings) -> str:
 
 
 def _new_printer() -> ArrayAPIPrinter:
-    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none"})
+    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none", "symbol_names": CodeNames.PATTERN})
 
 
 # ---------------------------------------------------------------------------
@@ -188,16 +190,6 @@ def _short(expr, limit=300) -> str:
     return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
-def _py_name(sym, fallback: str) -> str:
-    name = sym.name
-    if keyword.iskeyword(name):
-        return f"{name}_"  # lambda -> lambda_
-    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") \
-            and name not in {"xp", "xs", "zero"}:
-        return name
-    return fallback
-
-
 # ---------------------------------------------------------------------------
 # Source generation: matrix form
 # ---------------------------------------------------------------------------
@@ -205,56 +197,39 @@ def _matrix_source(title, f, G, H, wrt, params):
     from symcalc.compile import _matrix_cse  # CSE that keeps f.(M) whole (the compile stage's)
 
     printer = _new_printer()
-    syms = [wrt] + list(params)
-    names = [_py_name(s, f"a{k}") for k, s in enumerate(syms)]
-    for s, name in zip(syms, names):
-        printer._substitutions[sp.Symbol(s.name)] = name  # how a MatrixSymbol prints
-        printer._substitutions[s] = name  # a scalar Symbol, with its assumptions
-    dim_lines, seen = [], set()
-    for s, name in zip(syms, names):
-        for axis, d in enumerate(_array_shape(s)):
-            if isinstance(d, sp.Symbol) and d not in seen:
-                seen.add(d)
-                dim_lines.append((d, f"    {d} = {name}.shape[{axis}]"))
-    outputs = {"value": f, "gradient": G, "hessian": H}
-    funcs = kernel_functions(H is not None)
+    names = CodeNames(wrt, params, matrix=True)  # v0, p0, ..., sizes d0, ...: no user name in the code
+    arg_names = [a.name for a in names.variables + names.parameters]
+    dim_lines = _dimension_lines(names.variables + names.parameters)
+    outputs = {"value": names.rename(f), "gradient": names.rename(G), "hessian": names.rename(H)}
+    shown = {"value": f, "gradient": G, "hessian": H}
     blocks = []
-    for fname, parts in funcs:
+    for fname, parts in kernel_functions(H is not None):
         stable = [stabilize(stabilize_matrix(outputs[p])) for p in parts]
-        repl, reduced = _matrix_cse(stable, prefix="t")
+        repl, reduced = _matrix_cse(stable, prefix=names.TEMP_PREFIX)
         printer.nonnegative = set()
         for sym, e in repl:  # temporaries known to be >= 0 (Gram form of A^T diag(d) A)
             if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
                 printer.nonnegative.add(sym.name)
-        body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+        body = [f"    {sym.name} = {printer.doprint(e)}" for sym, e in repl]
         for p, r in zip(parts, reduced):
-            body.append(f"    # {p} = {_short(outputs[p], 200)}")
+            body.append(f"    # {source_comment(f'{p} = {_short(shown[p], 200)}')}")
             body.append(f"    {p}_ = {printer.doprint(r)}")
         text = "\n".join(body)
-        used = [line for d, line in dim_lines if sp.Symbol(str(d)) in _names_in(text)]
-        blocks.append([f"def {fname}(xp, {', '.join(names)}):",
-                       f'    """{" and ".join(parts)}; xp is the array namespace of the arguments."""']
+        used = [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
+        doc = f"{' and '.join(parts)}; xp is the array namespace of the arguments."
+        blocks.append([f"def {fname}(xp, {', '.join(arg_names)}):", f"    {source_literal(doc)}"]
                       + used + body + [f"    return {', '.join(p + '_' for p in parts)}"])
-    shapes = ", ".join(f"{n} {_array_shape(s) or '()'}" for s, n in zip(syms, names))
-    doc = textwrap.dedent(f'''\
-        """{title}
-
-        Generated by symcalc.array_api (matrix form). Array API standard: each function takes
-        the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,
-        so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.
-
-        f = {_short(f)}
-        gradient = {_short(G)}
-        hessian = {_short(H) if H is not None else "(not compiled)"}
-
-        arguments: {shapes} (column vectors are 1-D arrays)
-        """''')
+    doc = source_docstring([
+        str(title), "",
+        "Generated by symcalc.array_api (matrix form). Array API standard: each function takes",
+        "the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,",
+        "so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.", "",
+        f"f = {_short(f)}",
+        f"gradient = {_short(G)}",
+        f"hessian = {_short(H) if H is not None else '(not compiled)'}", "",
+        "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
+    ])
     return _assemble(doc, printer, blocks)
-
-
-def _names_in(text: str) -> set:
-    import re
-    return {sp.Symbol(t) for t in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text)}
 
 
 def _assemble(doc, printer, blocks) -> str:
@@ -278,32 +253,35 @@ def _explicit_derivatives(f, wrt):
     return grad, H
 
 
-def _explicit_function(fname, parts, exprs, wrt, params, names, printer):
-    """One function: unpack the variables, CSE temporaries, return stacked outputs."""
+def _explicit_function(fname, parts, exprs, shown, names: CodeNames, printer):
+    """One function: unpack the variables, CSE temporaries, return stacked outputs.
+
+    exprs: the outputs in code names (v0, p0, ...); shown: the user's f, for a comment."""
     flat = []
     for p in parts:
         flat.extend(exprs[p])
     stable = [stabilize(e) for e in flat]
-    repl, reduced = sp.cse(stable, symbols=sp.numbered_symbols("_t"), order="none")
-    lines = [f"def {fname}(xp, xs{''.join(', ' + n for n in names['params'])}):",
-             f'    """{" and ".join(parts)} at the points xs (shape (..., {len(wrt)})); '
-             'xp is the array namespace of the arguments."""']
+    repl, reduced = sp.cse(stable, symbols=sp.numbered_symbols(names.TEMP_PREFIX), order="none")
+    params = [p.name for p in names.parameters]
+    doc = (f"{' and '.join(parts)} at the points xs (shape (..., {len(names.variables)})); "
+           "xp is the array namespace of the arguments.")
+    lines = [f"def {fname}(xp, xs{''.join(', ' + n for n in params)}):", f"    {source_literal(doc)}"]
     used = set().union(*(e.free_symbols for _, e in repl), *(e.free_symbols for e in reduced))
-    for k, s in enumerate(wrt):
-        if s in used:
-            lines.append(f"    {names['wrt'][k]} = xs[..., {k}]")
-    params_sum = " + ".join(["xs[..., 0]"] + [f"0 * {n}" for n in names["params"]])
+    for k, v in enumerate(names.variables):
+        if v in used:
+            lines.append(f"    {v.name} = xs[..., {k}]")
+    params_sum = " + ".join(["xs[..., 0]"] + [f"0 * {n}" for n in params])
     lines.append(f"    zero = xp.zeros_like({params_sum})  # the batch shape, params broadcast")
-    lines += [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+    lines += [f"    {sym.name} = {printer.doprint(e)}" for sym, e in repl]
     pos = 0
     results = []
-    n = len(wrt)
+    n = len(names.variables)
     for p in parts:
         count = len(exprs[p])
         pieces = [_fill_code(printer, e) for e in reduced[pos:pos + count]]
         pos += count
         if p == "value":
-            lines.append(f"    value_ = {pieces[0]}  # f = {_short(exprs['value'][0], 120)}")
+            lines.append(f"    value_ = {pieces[0]}  # {source_comment(f'f = {_short(shown, 120)}')}")
         elif p == "gradient":
             lines.append(f"    gradient_ = xp.stack([{', '.join(pieces)}], axis=-1)")
         else:
@@ -323,29 +301,23 @@ def _fill_code(printer, e) -> str:
 
 def _explicit_source(title, f, grad, H, wrt, params):
     printer = _new_printer()
-    names = {"wrt": [_py_name(s, f"x{k}_") for k, s in enumerate(wrt)],
-             "params": [_py_name(s, f"p{k}_") for k, s in enumerate(params)]}
-    for s, name in zip(list(wrt) + list(params), names["wrt"] + names["params"]):
-        printer._substitutions[s] = name
+    names = CodeNames(wrt, params)  # v0, ..., p0, ...: no user name in the code
     n = len(wrt)
-    exprs = {"value": [f], "gradient": list(grad), "hessian": [H[i, j] for i in range(n) for j in range(n)]}
+    exprs = {"value": [names.rename(f)], "gradient": [names.rename(g) for g in grad],
+             "hessian": [names.rename(H[i, j]) for i in range(n) for j in range(n)]}
     funcs = [("value", ["value"]), ("gradient", ["gradient"]), ("hessian", ["hessian"]),
              ("value_and_gradient", ["value", "gradient"]),
              ("value_gradient_hessian", ["value", "gradient", "hessian"])]
-    blocks = [_explicit_function(fname, parts, exprs, wrt, params, names, printer) for fname, parts in funcs]
-    variables = ", ".join(f"{nm} = xs[..., {k}]" for k, nm in enumerate(names["wrt"]))
-    doc = textwrap.dedent(f'''\
-        """{title}
-
-        Generated by symcalc.array_api (explicit symbols). Array API standard: each function
-        takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*
-        only, so it runs on NumPy, Dask, JAX and CuPy arrays.
-
-        f = {_short(f)}
-
-        variables: {variables}
-        parameters: {", ".join(names["params"]) or "none"} (scalars or arrays broadcasting to xs.shape[:-1])
-        """''')
+    blocks = [_explicit_function(fname, parts, exprs, f, names, printer) for fname, parts in funcs]
+    doc = source_docstring([
+        str(title), "",
+        "Generated by symcalc.array_api (explicit symbols). Array API standard: each function",
+        "takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*",
+        "only, so it runs on NumPy, Dask, JAX and CuPy arrays.", "",
+        f"f = {_short(f)}", "",
+        *names.summary(),
+        "(parameters: scalars or arrays broadcasting to xs.shape[:-1])",
+    ])
     return _assemble(doc, printer, blocks)
 
 
@@ -698,16 +670,17 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     f = _matrix_scalar(f)
     dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in M.shape if isinstance(d, sp.Symbol)}
     known = {wrt} | set(params) | dims
-    free = set(f.atoms(sp.MatrixSymbol)) | {s for s in f.free_symbols if isinstance(s, sp.Symbol)}
-    unknown = {s for s in free if s not in known}
+    unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+    gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _matrix_given(hessian, "hessian", known)
     G = gradient if gradient is not None else calculus.gradient(f, wrt)
     is_vector = len(_array_shape(wrt)) <= 1
     H = hessian if hessian is not None else (calculus.hessian(f, wrt) if is_vector else None)
     title = name or f"Array-API kernel for f({wrt}; {', '.join(map(str, params))})"
     source = _generate(_matrix_source, title, f, G, H, wrt, params)
-    module, path = _load_source(source, f"matrix_{wrt}")
+    module, path = _load_source(source, "matrix")
     return ArrayKernel(f, wrt, params, "matrix", backend, G, H, source, module, path)
 
 
@@ -728,8 +701,14 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
     f_stable = stabilize(f)
     if gradient is None or hessian is None:
         grad, H = _explicit_derivatives(f_stable, wrt)
-    grad = list(gradient) if gradient is not None else grad
-    H = sp.Matrix(hessian) if hessian is not None else H
+    grad = _given_entries(gradient, "gradient") if gradient is not None else grad
+    if hessian is not None:
+        _given_entries(hessian, "hessian")  # no text: Matrix() would sympify it
+        H = sp.Matrix(hessian)
+    if len(grad) != len(wrt) or H.shape != (len(wrt), len(wrt)):
+        raise ShapeError(f"the given gradient / hessian must have {len(wrt)} / {len(wrt)} x {len(wrt)} "
+                         f"entries, got {len(grad)} / {H.rows} x {H.cols}")
+    _check_free_symbols(list(grad) + list(H), list(wrt) + list(params), what="the given gradient / hessian")
     title = name or f"Array-API kernel for f({', '.join(map(str, wrt))})"
     source = _generate(_explicit_source, title, f_stable, grad, H, wrt, params)
     module, path = _load_source(source, f"{len(wrt)}vars")

@@ -33,6 +33,8 @@ array([-400.,  200.])
 
 from __future__ import annotations
 
+import ast
+import builtins
 import hashlib
 import importlib.util
 import os
@@ -40,7 +42,6 @@ import re
 import sys
 import tempfile
 import threading
-import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
-from symcalc.numpy_printer import HELPERS, StableNumPyPrinter, stabilize, stabilize_matrix
+from symcalc.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -116,6 +117,49 @@ def _check_free_symbols(exprs, known, what="f"):
                          f"(params); add it to params=... to pass its value at call time")
 
 
+def _given_entries(value: Any, what: str) -> list:
+    """A precomputed gradient / Hessian (a Matrix, or a possibly nested list of SymPy objects
+    and numbers) as a flat list of SymPy expressions. Text is refused, never sympified.
+
+    >>> _given_entries([sp.Symbol("x"), 2], "gradient")
+    [x, 2]
+    >>> _given_entries([[1, "x"]], "hessian")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: hessian[0][1] is a string ('x'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    """
+    if isinstance(value, sp.MatrixBase):
+        return list(value)
+    _reject_text(value, what)
+    if isinstance(value, (list, tuple)):
+        return [e for k, item in enumerate(value) for e in _given_entries(item, f"{what}[{k}]")]
+    try:
+        return [sp.sympify(value, strict=True)]
+    except (sp.SympifyError, TypeError):
+        raise InputTypeError(f"{what} must hold SymPy expressions or numbers, got {type(value).__name__}") from None
+
+
+def _unknown_matrix_symbols(expr, known) -> list:
+    """The MatrixSymbols and Symbols in expr that are not in known (names sorted)."""
+    if not isinstance(expr, sp.Basic):
+        return []
+    return sorted((s for s in _matrix_symbols_of(expr) if s not in known), key=str)
+
+
+def _matrix_given(value, what: str, known):
+    """A precomputed matrix-form derivative: a SymPy object whose symbols are all known."""
+    _reject_text(value, what)
+    if value is None:
+        return None
+    if not isinstance(value, sp.Basic):
+        raise InputTypeError(f"{what} must be a SymPy matrix expression, got {type(value).__name__}")
+    unknown = _unknown_matrix_symbols(value, known)
+    if unknown:
+        raise InputError(f"the given {what} contains {', '.join(map(str, unknown))}, which is neither wrt "
+                         "nor in params")
+    return value
+
+
 def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
     """value as a float32/float64 array; integers become float64; others are refused."""
     try:
@@ -133,6 +177,136 @@ def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
     else:
         raise InputError(f"{name} must be a real floating array (float32 or float64), got dtype {arr.dtype}")
     return arr
+
+
+# ---------------------------------------------------------------------------
+# User text and user names in generated code
+# ---------------------------------------------------------------------------
+#: The name a generated module imports NumPy as: no user symbol is ever printed as code.
+NUMPY_MODULE = "_np"
+
+
+def source_comment(text: Any) -> str:
+    r"""``text`` made safe for a ``#`` comment in generated code: every line break (``\n``,
+    ``\r``, ``\v``, ``\f``, ``\x1c``-``\x1e``, ``\x85``, ``\u2028``, ``\u2029``) and every other
+    non-printable character becomes a space, so the comment cannot end early.
+
+    >>> source_comment("df/dx\r    import os")
+    'df/dx     import os'
+    """
+    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+
+
+def source_literal(text: Any) -> str:
+    r"""``text`` as a Python string literal (``repr``-escaped): it evaluates back to ``text``.
+
+    >>> print(source_literal("it's \\x and a\rline break"))
+    "it's \\x and a\rline break"
+    """
+    return repr(str(text))
+
+
+def source_docstring(lines: list[str], indent: str = "") -> str:
+    r"""A docstring built of repr-escaped lines, implicitly concatenated in parentheses.
+
+    It is still the docstring (the parser joins adjacent literals into one), and no
+    user text in it can end it: triple quotes, backslashes and line breaks are escaped.
+
+    >>> print(source_docstring(["Title \\x", "", "body"]))
+    (
+        'Title \\x\n'
+        '\n'
+        'body\n'
+    )
+    """
+    body = "".join(f"{indent}    {source_literal(line + chr(10))}\n" for line in lines)
+    return f"{indent}(\n{body}{indent})"
+
+
+class CodeNames:
+    """The one map from the user's symbols to the identifiers generated code uses.
+
+    Variables are ``v0, v1, ...``, parameters ``p0, p1, ...``, symbolic sizes of
+    matrix-form arguments ``d0, d1, ...``; common subexpressions are
+    ``t0, t1, ...`` (:attr:`TEMP_PREFIX`; power ladders append ``_p3``, ``_m2``,
+    ``_inv`` to one of these). The expressions are renamed *before* CSE and
+    printing, so a user name (a keyword, a builtin, ``np``, ``t0``, one with
+    quotes or line breaks) never reaches the code and no temporary equals a
+    user symbol. Assumptions and matrix structure are kept. Readers see the
+    user names in :meth:`listing` (for a docstring).
+
+    >>> import sympy as sp
+    >>> x, lam = sp.Symbol("x", real=True), sp.Symbol("lambda")
+    >>> names = CodeNames([x], [lam])
+    >>> names.rename(lam * x**2), names.code(lam)
+    (p0*v0**2, 'p0')
+    >>> names.listing()
+    ['v0 = x', 'p0 = lambda']
+    """
+
+    TEMP_PREFIX = "t"
+    #: every identifier the generators make for a symbol (the printers refuse any other)
+    PATTERN = re.compile(r"(?:[vpdt]|tb)\d+(?:_(?:[pm]\d+|inv))?")
+
+    def __init__(self, wrt, params=(), matrix: bool = False):
+        self.pairs: list[tuple[Any, Any]] = []  # (user symbol, code symbol), in order
+        self.map: dict = {}
+        self.dims = [self._add(d, sp.Symbol(f"d{k}", **d.assumptions0))
+                     for k, d in enumerate(self._dims([wrt] + list(params)))] if matrix else []
+        self.variables = self._add_all([wrt] if matrix else wrt, "v")
+        self.parameters = self._add_all(params, "p")
+
+    @staticmethod
+    def _dims(syms):
+        """The size symbols (m, n) in the shapes of the MatrixSymbols among syms, first seen first."""
+        dims: list = []
+        for s in syms:
+            if not isinstance(s, sp.MatrixSymbol):
+                continue
+            for d in s.shape:
+                dims += [sym for sym in sorted(getattr(d, "free_symbols", ()), key=str) if sym not in dims]
+        return dims
+
+    def _add_all(self, syms, prefix):
+        """Code symbols prefix0, prefix1, ... for syms (a MatrixSymbol keeps its class and
+        gets its sizes in code names); returns them."""
+        out = []
+        for k, s in enumerate(syms):
+            if isinstance(s, sp.MatrixSymbol):
+                shape = [d.xreplace(self.map) if isinstance(d, sp.Basic) else d for d in s.shape]
+                out.append(self._add(s, type(s)(f"{prefix}{k}", *shape)))
+            else:
+                out.append(self._add(s, sp.Symbol(f"{prefix}{k}", **s.assumptions0)))
+        return out
+
+    def _add(self, user, code):
+        self.pairs.append((user, code))
+        self.map[user] = code
+        return code
+
+    def rename(self, expr):
+        """expr with every user symbol replaced by its code symbol."""
+        return expr.xreplace(self.map) if isinstance(expr, sp.Basic) else expr
+
+    def symbol(self, user):
+        return self.map[user]
+
+    def code(self, user) -> str:
+        """The identifier generated code uses for the user's symbol."""
+        return self.map[user].name
+
+    def listing(self) -> list[str]:
+        """'v0 = x' per symbol: which code name stands for which user name (for a docstring)."""
+        return [f"{code.name} = {user}" for user, code in self.pairs]
+
+    def summary(self) -> list[str]:
+        """Docstring lines (user text: for a repr-escaped docstring only): the variables and
+        the parameters in call order, then the code name of each."""
+        users = {code: user for user, code in self.pairs}
+        params = ", ".join(str(users[p]) for p in self.parameters)
+        return ["variables: " + ", ".join(str(users[v]) for v in self.variables) + " (along the variables axis of xs)",
+                "parameters: " + (f"{params} (in call order)" if params else "none"),
+                "names in the code: " + ", ".join(self.listing())]
 
 
 # ---------------------------------------------------------------------------
@@ -159,6 +333,8 @@ class _Derivatives:
             self.engine = "sympy"
             self.f = f
             self.grad, self.upper = _derive_explicit(f, wrt, gradient, hessian)
+            _check_free_symbols(list(self.grad) + list(self.upper.values()), list(wrt) + list(params),
+                                what="the given gradient / hessian")
             _refuse_unevaluated(list(self.grad) + list(self.upper.values()))
 
     def sympy_gradient(self):
@@ -166,13 +342,16 @@ class _Derivatives:
             return list(self.grad)
         return [sp.sympify(g).xreplace(self.names) for g in self.grad]
 
-    def cse(self, exprs, prefix):
-        """CSE of some of f / gradient / Hessian entries, as stabilized SymPy pieces."""
+    def cse(self, exprs, names: CodeNames):
+        """CSE of some of f / gradient / Hessian entries, as stabilized SymPy pieces in the
+        code names (``names``), temporaries ``t0, t1, ...``."""
+        prefix = names.TEMP_PREFIX
         if self.engine == "symengine":
             from symcalc import native
-            repl, reduced = native.cse_to_sympy(exprs, self.names, prefix)
+            to_code = {internal: names.symbol(user) for internal, user in self.names.items()}
+            repl, reduced = native.cse_to_sympy(exprs, to_code, prefix)
             return [(t, stabilize(e)) for t, e in repl], [stabilize(e) for e in reduced]
-        stable = [stabilize(e, precise=True) for e in exprs]
+        stable = [stabilize(names.rename(e), precise=True) for e in exprs]
         replacements, reduced = sp.cse(stable, symbols=sp.numbered_symbols(prefix), order="none")
         return list(replacements), list(reduced)
 
@@ -219,12 +398,13 @@ def _derive_explicit(f, wrt, gradient=None, hessian=None):
     if gradient is None:
         grad = [g.xreplace(names) for g in fastdiff.gradient_entries(f, wrt)]
     else:
-        grad = [sp.sympify(g) for g in (list(gradient) if not isinstance(gradient, sp.MatrixBase) else list(gradient))]
+        grad = _given_entries(gradient, "gradient")
         if len(grad) != len(wrt):
             raise ShapeError(f"gradient has {len(grad)} entries but there are {len(wrt)} variables")
     if hessian is None:
         H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
     else:
+        _given_entries(hessian, "hessian")  # no text: Matrix() would sympify it
         H = sp.Matrix(hessian)
         if H.shape != (len(wrt), len(wrt)):
             raise ShapeError(f"hessian must be {len(wrt)} x {len(wrt)}, got {H.rows} x {H.cols}")
@@ -243,14 +423,6 @@ def _short(expr, limit=_FORMULA_CHARS) -> str:
 
 def _is_constant(e) -> bool:
     return not e.free_symbols
-
-
-def _temp_prefix(symbols) -> str:
-    names = {s.name for s in symbols}
-    for prefix in ("t", "tmp", "_t"):
-        if not any(n.startswith(prefix) and n[len(prefix):].isdigit() for n in names):
-            return prefix
-    return "_tmp"
 
 
 def _collect_int_powers(exprs):
@@ -315,7 +487,7 @@ def _tree_size(expr) -> int:
     return sum(1 for _ in sp.preorder_traversal(expr))
 
 
-def _lower_powers(assignments, outputs, inputs, prefix="t"):
+def _lower_powers(assignments, outputs, prefix="t"):
     """Integer powers as multiplication ladders, placed right after their base is known.
 
     A compound base (``(a - b)**2``) is first named as a temporary of its own, so
@@ -377,14 +549,13 @@ def _literal(expr) -> str | None:
 # ---------------------------------------------------------------------------
 # Explicit-symbol source
 # ---------------------------------------------------------------------------
-def _shared_temporaries(d, exprs, symbols):
+def _shared_temporaries(d, exprs, names: CodeNames):
     """One CSE over every output (value, gradient, Hessian entries), negations inlined,
-    integer powers lowered: ([(temp, expr)], [reduced expr per output])."""
+    integer powers lowered: ([(temp, expr)], [reduced expr per output]), in code names."""
     nonconst = [(k, e) for k, e in enumerate(exprs) if not _is_constant(e)]
-    prefix = _temp_prefix(symbols)
-    repl, reduced = d.cse([e for _, e in nonconst], prefix) if nonconst else ([], [])
+    repl, reduced = d.cse([e for _, e in nonconst], names) if nonconst else ([], [])
     repl, reduced = _inline_negations(repl, reduced)
-    repl, reduced = _lower_powers(repl, reduced, symbols, prefix)
+    repl, reduced = _lower_powers(repl, reduced, names.TEMP_PREFIX)
     final = [sp.sympify(e) if _is_constant(e) else None for e in exprs]
     for (k, _), r in zip(nonconst, reduced):
         final[k] = r
@@ -404,18 +575,21 @@ def _needed(repl, outputs):
     return kept[::-1], need
 
 
-def _explicit_function(name, doc, items, repl, wrt, var_names, printer, outs=("out",)):
+def _explicit_function(name, doc, items, repl, names: CodeNames, printer, outs=("out",)):
     """One generated function: unpack xs, the temporaries its outputs need, the stores.
 
-    items: (shown formula or None, reduced expr, target code, comment) per output.
+    items: (shown formula or None, reduced expr, target code, comment) per output; the
+    comment and the formula are the user's text, written through :func:`source_comment`.
+    doc is the generator's own text.
     """
     repl, used = _needed(repl, [r for _, r, _, _ in items])
     em = _Emitter(printer)
-    args = ", ".join(["xs"] + var_names["params"] + list(outs))
+    variables = names.variables
+    args = ", ".join(["xs"] + [p.name for p in names.parameters] + list(outs))
     em.line(f"def {name}({args}):")
-    em.line(f'    """{doc}"""')
-    n = len(wrt)
-    unpack = [var_names["wrt"][k] if wrt[k] in used else "_" for k in range(n)]
+    em.line(f"    {source_literal(doc)}")
+    n = len(variables)
+    unpack = [variables[k].name if variables[k] in used else "_" for k in range(n)]
     if any(u != "_" for u in unpack):
         if n == 1:
             em.line(f"    {unpack[0]} = xs[0]")
@@ -432,7 +606,7 @@ def _explicit_function(name, doc, items, repl, wrt, var_names, printer, outs=("o
             continue  # outputs arrive zero-filled
         rhs = lit if lit is not None else em.code(r)
         note = f"{comment} = {shown}" if shown is not None else comment
-        stores.append((r, f"    {target} = {rhs}  # {note}"))
+        stores.append((r, f"    {target} = {rhs}  # {source_comment(note)}"))
     for text in _schedule(repl, stores, em):
         em.line(text)
     em.line(f"    return {', '.join(outs)}")
@@ -471,14 +645,16 @@ def _schedule(repl, stores, em):
     return lines
 
 
+def _kernel_printer() -> StableNumPyPrinter:
+    """The printer of generated NumPy kernels (NumPy as :data:`NUMPY_MODULE`)."""
+    return StableNumPyPrinter({"fully_qualified_modules": True, "order": "none",
+                               "numpy_module": NUMPY_MODULE, "symbol_names": CodeNames.PATTERN})
+
+
 def _explicit_source(f, d, wrt, params, title):
     f_work, grad, upper = d.f, d.grad, d.upper
-    var_names = {"wrt": [_py_name(s, "x", k) for k, s in enumerate(wrt)],
-                 "params": [_py_name(s, "p", k) for k, s in enumerate(params)]}
-    printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
-    # print symbols under their python names
-    for s, name in zip(list(wrt) + list(params), var_names["wrt"] + var_names["params"]):
-        printer._substitutions[s] = name
+    names = CodeNames(wrt, params)
+    printer = _kernel_printer()
     n = len(wrt)
     value_t = [(f_work, "out[...]", "f")]
     grad_t = [(g, f"out[{i}]", f"df/d{wrt[i]}") for i, g in enumerate(grad)]
@@ -489,15 +665,14 @@ def _explicit_source(f, d, wrt, params, title):
     # one CSE per function (a joint CSE over value + gradient + Hessian, pruned per function,
     # measured 1.6-1.8x slower on LJ-13: its temporaries stay alive longer); the fused
     # functions share their temporaries across their outputs
-    symbols = list(wrt) + list(params)
     shown = {id(e): d.show(e) for e, _, _ in value_t + grad_t + hess_t}
 
     def function(name, doc, groups, outs=("out",)):
         entries = [(e, t.replace("out[", f"{o}[") if o != "out" else t, c)
                    for o, group in zip(outs, groups) for e, t, c in group]
-        repl, final = _shared_temporaries(d, [e for e, _, _ in entries], symbols)
+        repl, final = _shared_temporaries(d, [e for e, _, _ in entries], names)
         items = [(shown[id(e)], r, t, c) for (e, t, c), r in zip(entries, final)]
-        return _explicit_function(name, doc, items, repl, wrt, var_names, printer, outs)
+        return _explicit_function(name, doc, items, repl, names, printer, outs)
 
     shape_doc = (f"xs: the points, variables first, shape ({n}, ...); outputs are variables-first "
                  "too (contiguous stores) and arrive zero-filled")
@@ -511,9 +686,9 @@ def _explicit_source(f, d, wrt, params, title):
         function("value_gradient_hessian", f"value, gradient and Hessian from shared temporaries. {shape_doc}.",
                  [value_t, grad_t, hess_t], outs=("out_value", "out_gradient", "out_hessian")),
     ]
-    header = _module_header(title, f, wrt, params, var_names, printer)
+    header = _module_header(title, f, names, printer)
     body = "\n\n\n".join("\n".join(b) for b in blocks)
-    return header + "\n\n" + body + "\n\n" + _CONVENIENCE_API.format(n=n) + "\n"
+    return header + "\n\n" + body + "\n\n" + _CONVENIENCE_API.format(n=n, np=NUMPY_MODULE) + "\n"
 
 
 # Appended to every explicit-symbol kernel module so that a person who imports the
@@ -525,67 +700,48 @@ N_VARIABLES = {n}
 
 
 def _prepare(x, params):
-    x = np.asarray(x)
+    x = {np}.asarray(x)
     if x.ndim == 0 or x.shape[-1] != N_VARIABLES:
         raise ValueError(f"x must have shape (..., {{N_VARIABLES}}), got {{x.shape}}")
-    dtype = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64
-    xs = np.ascontiguousarray(np.moveaxis(x.astype(dtype, copy=False), -1, 0))
-    batch = np.broadcast_shapes(xs.shape[1:], *(np.shape(p) for p in params))
+    dtype = {np}.result_type(x.dtype, {np}.float32) if x.dtype.kind == "f" else {np}.float64
+    xs = {np}.ascontiguousarray({np}.moveaxis(x.astype(dtype, copy=False), -1, 0))
+    batch = {np}.broadcast_shapes(xs.shape[1:], *({np}.shape(p) for p in params))
     return xs, batch, dtype
 
 
 def f(x, *params):
     """f at points x of shape (..., {n}): an array of shape (...)."""
     xs, batch, dtype = _prepare(x, params)
-    return value(xs, *params, np.zeros(batch, dtype))
+    return value(xs, *params, {np}.zeros(batch, dtype))
 
 
 def grad(x, *params):
     """The gradient at points x of shape (..., {n}): shape (..., {n})."""
     xs, batch, dtype = _prepare(x, params)
-    return np.moveaxis(gradient(xs, *params, np.zeros((N_VARIABLES,) + batch, dtype)), 0, -1)
+    return {np}.moveaxis(gradient(xs, *params, {np}.zeros((N_VARIABLES,) + batch, dtype)), 0, -1)
 
 
 def hess(x, *params):
     """The Hessian at points x of shape (..., {n}): shape (..., {n}, {n})."""
     xs, batch, dtype = _prepare(x, params)
-    out = np.zeros((N_VARIABLES, N_VARIABLES) + batch, dtype)
-    return np.moveaxis(hessian(xs, *params, out), (0, 1), (-2, -1))
+    out = {np}.zeros((N_VARIABLES, N_VARIABLES) + batch, dtype)
+    return {np}.moveaxis(hessian(xs, *params, out), (0, 1), (-2, -1))
 '''.strip("\n")
 
 
-def _py_name(sym, prefix, k):
-    name = sym.name
-    if name.isidentifier() and not name.startswith("_") and name not in _RESERVED:
-        return name
-    return f"{prefix}{k}"
-
-
-_RESERVED = {"np", "xs", "out", "out_value", "out_gradient", "out_hessian", "value", "gradient", "hessian",
-             "f", "grad", "hess", "N_VARIABLES", "_prepare",
-             "lambda", "def", "return", "import", "in", "is", "if", "else", "for", "while", "and", "or",
-             "not", "None", "True", "False", "class", "from", "as", "with", "pass", "del", "global"}
-
-
-def _module_header(title, f, wrt, params, var_names, printer):
-    helpers = [HELPERS[h] for h in sorted(printer.helpers_used)]
-    var_line = ", ".join(f"{n} = xs[{k}]" if str(s) == n else f"{n} = xs[{k}] ({s})"
-                         for k, (s, n) in enumerate(zip(wrt, var_names["wrt"])))
-    param_line = ", ".join(var_names["params"]) or "none"
-    doc = textwrap.dedent(f'''\
-        """{title}
-
-        Generated by symcalc.compile; standalone (imports numpy only).
-
-        f = {_short(f)}
-
-        variables: {var_line}
-        parameters: {param_line}
-        Each function takes xs, the points with the variables first (shape (n, ...), contiguous),
-        the parameters (scalars or arrays broadcasting to the batch shape), and
-        preallocated, zero-filled outputs, which it fills and returns.
-        """''')
-    parts = [doc, "import numpy as np"] + helpers
+def _module_header(title, f, names: CodeNames, printer):
+    """The module docstring (user text only as escaped literals), the NumPy import, the helpers."""
+    helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
+    doc = source_docstring([
+        str(title), "",
+        f"Generated by symcalc.compile; standalone (imports numpy only, as {NUMPY_MODULE}).", "",
+        f"f = {_short(f)}", "",
+        *names.summary(),
+        "Each function takes xs, the points with the variables first (shape (n, ...), contiguous),",
+        "the parameters (scalars or arrays broadcasting to the batch shape), and",
+        "preallocated, zero-filled outputs, which it fills and returns.",
+    ])
+    parts = [doc, f"import numpy as {NUMPY_MODULE}"] + helpers
     return "\n\n".join(p.rstrip("\n") for p in parts)
 
 
@@ -613,25 +769,53 @@ def cache_dir() -> Path:
 _LOAD_LOCK = threading.Lock()
 
 
+def _check_source(source: str) -> None:
+    """Refuse generated source that is not valid Python (a generator bug): a SymcalcError.
+
+    >>> _check_source("x = 1")
+    >>> _check_source("x = (1")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.SymcalcError: internal error: the generated kernel source is not valid Python ('(' was never closed, line 1); nothing was written or imported. Please report this.
+    """
+    try:
+        source.encode("utf-8")  # the file is written as UTF-8 (a lone surrogate cannot be)
+        ast.parse(source)
+    except UnicodeEncodeError as exc:
+        raise SymcalcError(f"internal error: the generated kernel source is not valid Python "
+                           f"(character {exc.object[exc.start]!r} cannot be written as UTF-8); "
+                           "nothing was written or imported. Please report this.") from None
+    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte
+        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise SymcalcError(f"internal error: the generated kernel source is not valid Python "
+                           f"({getattr(exc, 'msg', exc)}{where}); nothing was written or imported. "
+                           "Please report this.") from None
+
+
 def _load_source(source: str, stem: str):
-    """Write ``source`` to the kernel cache (atomically) and import it, once per process.
+    """Check ``source`` (:func:`_check_source`), write it to the kernel cache (atomically)
+    and import it, once per process. ``stem`` is the generator's own (no user text).
 
     Thread-safe: Dask's threaded scheduler loads the same block kernel from several
     threads at once, and a module must never be seen before its code has run.
     """
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
+    if not stem.replace("_", "").isalnum() or not stem.isascii():
+        raise SymcalcError(f"internal error: kernel module stem {stem!r} is not a plain identifier")
+    _check_source(source)
+    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
     modname = f"symcalc_kernel_{stem}_{digest}"
     path = cache_dir() / f"{modname}.py"
     with _LOAD_LOCK:
         if modname in sys.modules:
             return sys.modules[modname], path
-        if not path.exists() or path.read_text() != source:
+        if not path.exists() or path.read_text(encoding="utf-8", errors="replace") != source:
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(source)
+            tmp.write_text(source, encoding="utf-8")
             os.replace(tmp, path)
         spec = importlib.util.spec_from_file_location(modname, path)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # run the text that was checked (not whatever the shared cache file holds by now)
+        exec(builtins.compile(source, str(path), "exec"), module.__dict__)
         sys.modules[modname] = module  # only once its code has run
         return module, path
 
@@ -761,9 +945,11 @@ class Kernel:
         return out if batch else out[()]
 
     def gradient(self, x, *params, out=None):
-        """The gradient at x: shape x.shape (..., n). ``out``: an array to fill instead."""
+        """The gradient at x: shape x.shape (..., n). ``out``: an array to fill instead; it
+        must not share memory with x or a parameter (``gradient(Q, out=Q)`` is refused with
+        an InputError: the kernel reads its inputs while it writes ``out``)."""
         x, batch, ps = self._prepare(x, params)
-        out = self._check_out(out, batch + (self.n,), x.dtype)
+        out = self._check_out(out, batch + (self.n,), x.dtype, x, ps)
         result = self._try_native("gradient", x, ps, batch, out)
         if result is not None:
             return result
@@ -773,9 +959,10 @@ class Kernel:
 
     def hessian(self, x, *params, out=None):
         """The Hessian at x: shape (..., n, n), symmetric. ``out``: an array to fill instead
-        (saves allocating, and page-faulting, a large result on every call)."""
+        (saves allocating, and page-faulting, a large result on every call); it must not
+        share memory with x or a parameter (refused with an InputError)."""
         x, batch, ps = self._prepare(x, params)
-        out = self._check_out(out, batch + (self.n, self.n), x.dtype)
+        out = self._check_out(out, batch + (self.n, self.n), x.dtype, x, ps)
         result = self._try_native("hessian", x, ps, batch, out)
         if result is not None:
             return result
@@ -783,13 +970,17 @@ class Kernel:
         self.module.hessian(self._variables_first(x), *ps, buf)
         return self._user_layout(buf, 2) if out is None else out
 
-    @staticmethod
-    def _check_out(out, shape, dtype):
+    def _check_out(self, out, shape, dtype, x, params):
         if out is None:
             return None
         if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype:
             got = f"{getattr(out, 'shape', None)} {getattr(out, 'dtype', type(out).__name__)}"
             raise ShapeError(f"out must be a {dtype} array of shape {shape}; got {got}")
+        inputs = [("x", x)] + [(f"parameter {s}", p) for s, p in zip(self.params, params)]
+        for name, arr in inputs:
+            if _shares_memory(out, arr):
+                raise InputError(f"out shares memory with {name}: the kernel would overwrite its "
+                                 "input while reading it; pass a separate array as out (or omit out=)")
         return out
 
     @staticmethod
@@ -832,6 +1023,16 @@ class Kernel:
         (5.0, [-2.0, 4.0])
         """
         return _scipy_triple(self, params)
+
+
+def _shares_memory(a, b) -> bool:
+    """True when arrays a and b may overlap (exactly decided where that is cheap)."""
+    if not isinstance(b, np.ndarray) or not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))
+    except np.exceptions.TooHardError:
+        return True
 
 
 def _scipy_triple(kernel, params):
@@ -996,54 +1197,64 @@ def kernel_functions(with_hessian: bool) -> list[tuple[str, list[str]]]:
 
 
 def _matrix_source(title, f, G, H, wrt, params):
-    printer = StableNumPyPrinter({"fully_qualified_modules": True, "order": "none"})
+    names = CodeNames(wrt, params, matrix=True)
+    printer = _kernel_printer()
     from symcalc.numpy_printer import _nonnegative_vector
-    arg_syms = [wrt] + list(params)
-    arg_names = [str(a) for a in arg_syms]
-    dim_lines, seen = [], set()
-    for a, name in zip(arg_syms, arg_names):
-        for axis, d in enumerate(_array_shape(a)):
-            if isinstance(d, sp.Symbol) and d not in seen:
-                seen.add(d)
-                dim_lines.append(f"    {d} = {name}.shape[{axis}]")
-    outputs = {"value": [f], "gradient": [G], "hessian": [H] if H is not None else None}
-    funcs = kernel_functions(H is not None)
+    arg_syms = names.variables + names.parameters
+    arg_names = [a.name for a in arg_syms]
+    dim_lines = _dimension_lines(arg_syms)
+    outputs = {"value": names.rename(f), "gradient": names.rename(G), "hessian": names.rename(H)}
+    shown = {"value": f, "gradient": G, "hessian": H}
     blocks = []
-    for fname, parts in funcs:
-        exprs = [outputs[p][0] for p in parts]
-        repl, reduced = _matrix_cse([stabilize(stabilize_matrix(e)) for e in exprs])
+    for fname, parts in kernel_functions(H is not None):
+        exprs = [outputs[p] for p in parts]
+        repl, reduced = _matrix_cse([stabilize(stabilize_matrix(e)) for e in exprs], names.TEMP_PREFIX)
         lines = [f"def {fname}({', '.join(arg_names)}):",
-                 f'    """{" and ".join(parts)} (matrix form, BLAS calls; arrays of the declared shapes)."""']
+                 "    " + source_literal(f"{' and '.join(parts)} (matrix form, BLAS calls; arrays of the "
+                                         "declared shapes).")]
         printer.nonnegative = set()
         for sym, e in repl:  # temporaries known to be >= 0 (for the syrk form of A^T diag(d) A)
             if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
                 printer.nonnegative.add(sym.name)
-        body = [f"    {sym} = {printer.doprint(e)}" for sym, e in repl]
+        body = [f"    {sym.name} = {printer.doprint(e)}" for sym, e in repl]
         results = []
         for p, r in zip(parts, reduced):
-            lines_formula = _short(outputs[p][0], 200)
-            body.append(f"    # {p} = {lines_formula}")
+            body.append(f"    # {source_comment(f'{p} = {_short(shown[p], 200)}')}")
             body.append(f"    {p}_ = {printer.doprint(r)}")
             results.append(f"{p}_")
         text = "\n".join(body)
-        used_dims = [ln for ln in dim_lines if re.search(rf"\b{ln.split('=')[0].strip()}\b", text)]
-        lines += used_dims + body + [f"    return {', '.join(results)}"]
+        lines += [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
+        lines += body + [f"    return {', '.join(results)}"]
         blocks.append(lines)
-    helpers = [HELPERS[h] for h in sorted(printer.helpers_used)]
-    shapes = ", ".join(f"{n} {_array_shape(a) or '()'}" for a, n in zip(arg_syms, arg_names))
-    doc = textwrap.dedent(f'''\
-        """{title}
-
-        Generated by symcalc.compile (matrix form); standalone (imports numpy only).
-
-        f = {_short(f)}
-        gradient = {_short(G)}
-        hessian = {_short(H) if H is not None else "(not compiled)"}
-
-        arguments: {shapes} (column vectors are 1-D arrays)
-        """''')
-    header = "\n\n".join(p.rstrip("\n") for p in [doc, "import numpy as np"] + helpers)
+    helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
+    doc = source_docstring([
+        str(title), "",
+        f"Generated by symcalc.compile (matrix form); standalone (imports numpy only, as {NUMPY_MODULE}).", "",
+        f"f = {_short(f)}",
+        f"gradient = {_short(G)}",
+        f"hessian = {_short(H) if H is not None else '(not compiled)'}", "",
+        "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
+    ])
+    header = "\n\n".join(p.rstrip("\n") for p in [doc, f"import numpy as {NUMPY_MODULE}"] + helpers)
     return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
+
+
+def _dimension_lines(arg_syms):
+    """[(size name, '    d0 = v0.shape[0]')]: each symbolic size read off the first array that has it."""
+    lines, seen = [], set()
+    for a in arg_syms:
+        for axis, d in enumerate(_array_shape(a)):
+            if isinstance(d, sp.Symbol) and d not in seen:
+                seen.add(d)
+                lines.append((d.name, f"    {d.name} = {a.name}.shape[{axis}]"))
+    return lines
+
+
+def _argument_listing(names: CodeNames) -> str:
+    """'v0 = w (n,), p0 = X (m, n)' (user names and sizes: for a docstring)."""
+    users = [u for u, c in names.pairs if c in names.variables or c in names.parameters]
+    codes = names.variables + names.parameters
+    return ", ".join(f"{c.name} = {u} {_array_shape(u) or '()'}" for u, c in zip(users, codes))
 
 
 def _matrix_subtrees(expr, counts, sizes):
@@ -1310,15 +1521,17 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
             raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
     f = _matrix_scalar(f)
     dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in _dims(M.shape)}
-    known = {wrt} | set(params)
-    unknown = {s for s in _matrix_symbols_of(f) if s not in known and s not in dims}
+    known = {wrt} | set(params) | dims
+    unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(sorted(map(str, unknown)))}, which is neither wrt nor in params")
+        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+    gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _matrix_given(hessian, "hessian", known)
     if backend == "native":
         warnings.warn("backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
                       "kernels use the NumPy backend (BLAS calls)", RuntimeWarning, stacklevel=3)
     G, H = _matrix_derivatives(f, wrt, gradient, hessian)
     title = name or f"Matrix-form kernel for f({wrt}; {', '.join(map(str, params))})"
     source = _generate(_matrix_source, title, f, G, H, wrt, params)
-    module, path = _load_source(source, f"matrix_{wrt}")
+    module, path = _load_source(source, "matrix")
     return MatrixKernel(f, wrt, params, G, H, source, module, path)

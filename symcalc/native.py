@@ -179,13 +179,27 @@ def _renamed(expr, wrt, params):
     """expr in SymEngine with wrt / params renamed to their internal names (one C++ pass)."""
     se = _se()
     mapping = internal_symbols(wrt, params)
-    se_map = {se.Symbol(s.name): se.Symbol(v.name) for s, v in mapping.items()}
-    e = to_symengine(expr)
-    if len(se_map) != len(mapping):  # two symbols share a name (different assumptions): slow, exact path
-        e = to_symengine(expr.xreplace(mapping))
+    # SymEngine stores names as UTF-8: a name it cannot encode (a lone surrogate) never goes in
+    names_fit = all(_utf8(s.name) for s in mapping)
+    se_map = {se.Symbol(s.name): se.Symbol(v.name) for s, v in mapping.items()} if names_fit else {}
+    if len(se_map) != len(mapping):  # two symbols share a name (different assumptions), or a name
+        e = to_symengine(expr.xreplace(mapping))  # SymEngine cannot hold: slow, exact path
     else:
-        e = e.xreplace(se_map)
+        e = to_symengine(expr).xreplace(se_map)
     return e, [se.Symbol(mapping[s].name) for s in list(wrt) + list(params)]
+
+
+def _utf8(name: str) -> bool:
+    r"""True when name is valid UTF-8 text (no lone surrogates).
+
+    >>> _utf8("θ"), _utf8("\ud800")
+    (True, False)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def back_map(wrt, params=()):

@@ -36,7 +36,7 @@ from sympy.printing.numpy import NumPyPrinter
 from symcalc.functions import sigmoid, softplus
 
 __all__ = ["StableNumPyPrinter", "stabilize", "stabilize_matrix", "logsumexp", "vector_logsumexp",
-           "HELPERS", "numpy_code"]
+           "HELPERS", "helper_source", "numpy_code"]
 
 
 class logsumexp(sp.Function):
@@ -58,28 +58,29 @@ class logsumexp(sp.Function):
         return self.rewrite(sp.exp)._eval_evalf(prec)
 
 
-# Helper functions a generated module defines when it uses them (numpy only).
-HELPERS = {
+# Helper functions a generated module defines when it uses them (numpy only), written against
+# the name {np} the module imports NumPy as (``_np`` in generated kernels: see :func:`helper_source`).
+_HELPER_TEMPLATES = {
     "_sigmoid": '''\
 def _sigmoid(z):
     """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    e = {np}.exp(-{np}.abs(z))
+    return {np}.where(z >= 0, 1 / (1 + e), e / (1 + e))
 ''',
     "_logsumexp": '''\
 def _logsumexp(*terms):
     """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
-    terms = np.broadcast_arrays(*terms)
-    m = np.maximum.reduce(terms)
-    m = np.where(np.isfinite(m), m, 0)
-    return m + np.log(sum(np.exp(t - m) for t in terms))
+    terms = {np}.broadcast_arrays(*terms)
+    m = {np}.maximum.reduce(terms)
+    m = {np}.where({np}.isfinite(m), m, 0)
+    return m + {np}.log(sum({np}.exp(t - m) for t in terms))
 ''',
     "_logsumexp_vec": '''\
 def _logsumexp_vec(z):
     """log(sum(exp(z))) over a vector, with its max shifted out."""
-    m = np.max(z)
-    m = m if np.isfinite(m) else 0
-    return m + np.log(np.sum(np.exp(z - m)))
+    m = {np}.max(z)
+    m = m if {np}.isfinite(m) else 0
+    return m + {np}.log({np}.sum({np}.exp(z - m)))
 ''',
     "_gram": '''\
 def _gram(z):
@@ -89,9 +90,24 @@ def _gram(z):
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""
-    return 2 * np.sum(np.log(np.diagonal(np.linalg.cholesky(a), axis1=-2, axis2=-1)), axis=-1)
+    return 2 * {np}.sum({np}.log({np}.diagonal({np}.linalg.cholesky(a), axis1=-2, axis2=-1)), axis=-1)
 ''',
 }
+
+
+#: The helpers as they read with NumPy imported as ``np`` (what :class:`StableNumPyPrinter` prints by default).
+HELPERS = {name: text.format(np="np") for name, text in _HELPER_TEMPLATES.items()}
+
+
+def helper_source(name: str, numpy_module: str = "np") -> str:
+    """The source of helper ``name`` for a module that imports NumPy as ``numpy_module``.
+
+    >>> print(helper_source("_gram", "_np").splitlines()[0])
+    def _gram(z):
+    >>> "_np.exp(-_np.abs(z))" in helper_source("_sigmoid", "_np")
+    True
+    """
+    return _HELPER_TEMPLATES[name].format(np=numpy_module)
 
 
 def _is_exp(e):
@@ -359,7 +375,12 @@ class StableNumPyPrinter(NumPyPrinter):
 
     Settings beyond NumPyPrinter's: ``positive_definite`` (names of matrix
     symbols known to be symmetric positive definite: their log det uses
-    Cholesky). After printing, ``helpers_used`` names the helper functions from
+    Cholesky); ``numpy_module`` (the name NumPy is imported as: ``np`` by
+    default, ``_np`` in generated kernels, a name no user symbol reaches);
+    ``symbol_names`` (a compiled regular expression: every symbol printed must
+    match it, else an internal SymcalcError; kernels pass their code-name pattern,
+    so a user name can never be printed as code).
+    After printing, ``helpers_used`` names the helper functions from
     :data:`HELPERS` the code calls.
 
     Every module-qualified call goes through :meth:`_np` and every helper call
@@ -374,7 +395,8 @@ class StableNumPyPrinter(NumPyPrinter):
     ('_sigmoid(x)', ['_sigmoid'])
     """
 
-    _default_settings = {**NumPyPrinter._default_settings, "positive_definite": frozenset()}
+    _default_settings = {**NumPyPrinter._default_settings, "positive_definite": frozenset(),
+                         "numpy_module": "np", "symbol_names": None}
     _zero = "0"  # the literal 0 in logaddexp(0, z)
 
     def __init__(self, settings=None):
@@ -388,8 +410,10 @@ class StableNumPyPrinter(NumPyPrinter):
 
         >>> StableNumPyPrinter()._np("linalg.solve")
         'np.linalg.solve'
+        >>> StableNumPyPrinter({"numpy_module": "_np"})._np("exp")
+        '_np.exp'
         """
-        return f"np.{name}"
+        return f"{self._settings['numpy_module']}.{name}"
 
     def _call(self, name, *codes):
         """Code calling NumPy's function name on the argument codes."""
@@ -421,6 +445,11 @@ class StableNumPyPrinter(NumPyPrinter):
     def _print_Symbol(self, expr):
         if expr in self._substitutions:
             return self._substitutions[expr]
+        allowed = self._settings["symbol_names"]
+        if allowed is not None and not allowed.fullmatch(expr.name):
+            from symcalc.errors import SymcalcError
+            raise SymcalcError(f"internal error: the symbol {expr.name!r} has no code name (only the "
+                               "generator's names are printed as code); please report this")
         return super()._print_Symbol(expr)
 
     _print_Dummy = _print_Symbol

@@ -152,7 +152,8 @@ def test_one_w_runs_the_generated_function_unchanged():
     np.testing.assert_array_equal(k.gradient(w, Xv, yv), k.module.gradient(w, Xv, yv))
     np.testing.assert_array_equal(k.hessian(w, Xv, yv), k.module.hessian(w, Xv, yv))
     # the generated source has no batch loop: one w is X @ w, one BLAS call
-    assert "ndindex" not in k.source and "def gradient(w, X, y):" in k.source
+    # (arguments under the generator's names: w, X, y are v0, p0, p1)
+    assert "ndindex" not in k.source and "def gradient(v0, p0, p1):" in k.source
     # a column vector (n, 1) is still one w; (1, n) is a batch of one
     np.testing.assert_array_equal(k.gradient(w[:, None], Xv, yv), k.gradient(w, Xv, yv))
     assert k.gradient(w[None, :], Xv, yv).shape == (1, N)

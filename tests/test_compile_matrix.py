@@ -58,12 +58,13 @@ def test_logistic_regression_value_gradient_hessian(logistic_kernel):
 def test_matrix_kernels_call_blas_not_element_formulas(logistic_kernel):
     src = inspect.getsource(logistic_kernel.module.hessian)
     # X^T diag(d) X with d = s(1 - s) >= 0 as Z^T Z, Z = sqrt(d) X: NumPy's syrk, half a GEMM
-    assert "_gram(np.sqrt(" in src and "[:, None] * X)" in src
-    assert "_gram(np.sqrt(" in inspect.getsource(logistic_kernel.module.value_gradient_hessian)
-    assert not re.search(r"X\[\d", logistic_kernel.source)         # no per-element indexing
-    assert "import numpy as np" in logistic_kernel.source
+    # (the generated code names w, X, y as v0, p0, p1 and imports NumPy as _np)
+    assert "_gram(_np.sqrt(" in src and "[:, None] * p0)" in src
+    assert "_gram(_np.sqrt(" in inspect.getsource(logistic_kernel.module.value_gradient_hessian)
+    assert not re.search(r"p0\[\d", logistic_kernel.source)        # no per-element indexing
+    assert "import numpy as _np" in logistic_kernel.source
     vg = inspect.getsource(logistic_kernel.module.value_and_gradient)
-    assert vg.count("X @ w") == 1                                   # X w computed once, shared
+    assert vg.count("p0 @ v0") == 1                                 # X w computed once, shared
 
 
 def test_float32_in_float32_out(logistic_kernel):
@@ -132,7 +133,7 @@ def test_syrk_form_only_when_the_diagonal_is_provably_nonnegative():
     f = sp.Rational(1, 2) * sp.Trace(w.T * X.T * sp.DiagMatrix(v) * X * w)   # v may be negative
     H = X.T * sp.DiagMatrix(v) * X
     k = sc.compile(f, w, params=[X, v], gradient=X.T * sp.DiagMatrix(v) * X * w, hessian=H)
-    assert "_gram" not in k.source and "[:, None] * X)" in inspect.getsource(k.module.hessian)
+    assert "_gram" not in k.source and "[:, None] * p0)" in inspect.getsource(k.module.hessian)  # p0: X
     Xv, wv = RNG.normal(size=(9, 3)), RNG.normal(size=3)
     vv = RNG.normal(size=9)                                            # mixed signs
     np.testing.assert_allclose(k.hessian(wv, Xv, vv), Xv.T @ np.diag(vv) @ Xv, rtol=1e-12)
