@@ -32,6 +32,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
 from symcalc.functions import sigmoid, softplus
+from symcalc.inputs import as_expr, as_scalar_expr
 
 __all__ = [
     "StructuredMatrixSymbol", "SymmetricMatrixSymbol", "PositiveDefiniteMatrixSymbol",
@@ -165,7 +166,7 @@ def as_scalar(M):
     log(Trace(x.T*x))
     """
     if not isinstance(M, MatrixExpr):
-        return sp.sympify(M)
+        return as_expr(M, "as_scalar's argument")
     if M.shape != (1, 1):
         raise ShapeError(f"{M} is {M.shape[0]} x {M.shape[1]}, not a scalar (1 x 1)")
     return Trace(M)
@@ -186,7 +187,7 @@ def elementwise(f, M) -> MatrixExpr:
         if not callable(f):
             raise InputError(f"elementwise needs a function of one scalar, not {f!r}")
         t = sp.Dummy("t")
-        f = Lambda(t, f(t))
+        f = Lambda(t, as_expr(f(t), "the value of the elementwise function"))
     return ElementwiseApplyFunction(canonical_lambda(f), M)
 
 
@@ -201,8 +202,12 @@ def hadamard(*Ms) -> MatrixExpr:
 
 
 def hadamard_power(M, p) -> MatrixExpr:
-    """Every entry of M to the power p (HadamardPower)."""
-    return HadamardPower(_matrix(M), sp.sympify(p))
+    """Every entry of M to the power p (HadamardPower); p is a SymPy scalar or a number.
+
+    >>> hadamard_power(vector("v", 3), 2)
+    HadamardPower(v, 2)
+    """
+    return HadamardPower(_matrix(M), as_scalar_expr(p, "the power p"))
 
 
 def ones(m, n=1) -> MatrixExpr:
