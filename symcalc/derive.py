@@ -297,6 +297,8 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     """
     if order not in (1, 2):
         raise InputError(f"order must be 1 or 2, got {order!r}")
+    if not isinstance(check, bool):
+        raise InputError(f"check must be True or False, got {check!r}")
     f = _read_function(f)
     reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):

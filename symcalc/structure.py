@@ -32,7 +32,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
 from symcalc.functions import sigmoid, softplus
-from symcalc.inputs import as_expr, as_scalar_expr
+from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
 __all__ = [
     "StructuredMatrixSymbol", "SymmetricMatrixSymbol", "PositiveDefiniteMatrixSymbol",
@@ -79,6 +79,7 @@ def structure_of(X) -> str:
     >>> structure_of(positive_definite("P", 2))
     'positive_definite'
     """
+    reject_text(X, "structure_of's argument")
     return getattr(X, "structure", "general")
 
 

@@ -224,8 +224,13 @@ def parse_assumptions(assumptions) -> list[tuple[str, str]]:
         out = []
         for k, facts in assumptions.items():
             name = _label(k)
-            for f in ([facts] if isinstance(facts, str) else list(facts)):
-                for fact in _split_facts(str(f)):
+            facts = [facts] if isinstance(facts, str) else facts
+            if not isinstance(facts, (list, tuple, set, frozenset)) or \
+                    not all(isinstance(f, str) for f in facts):
+                raise InputError(f"the assumptions on {name} must be a word or a list of words "
+                                 f"('positive', ['real', 'nonzero'], 'spd'), not {facts!r}")
+            for f in facts:
+                for fact in _split_facts(f):
                     out.append((name, fact))
         return out
     if isinstance(assumptions, sp.Basic):
@@ -1271,6 +1276,17 @@ def _verdict(result: dict, claim, truth, started: float, note: str = "",
                    elapsed=time.monotonic() - started)
 
 
+def _check_isolate(isolate) -> None:
+    if isolate not in (None, True, False):
+        raise InputError(f"isolate must be True, False or None (automatic), not {isolate!r}")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"seed must be an integer, not {seed!r}")
+    return seed
+
+
 def _check_budget(budget) -> float:
     try:
         budget = float(budget)
@@ -1342,7 +1358,8 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     False
     """
     started = time.monotonic()
-    budget = _check_budget(budget)
+    budget, seed = _check_budget(budget), _check_seed(seed)
+    _check_isolate(isolate)
     truth = _read_truth(truth, symbols, syntax)
     truth_shown = truth
     try:
@@ -1427,7 +1444,8 @@ class _EntryLabel:
 def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax,
                        seed, isolate) -> Verdict:
     started = time.monotonic()
-    budget = _check_budget(budget)
+    budget, seed = _check_budget(budget), _check_seed(seed)
+    _check_isolate(isolate)
     if isinstance(f, (list, tuple)):
         f = _as_object(list(f), "F")
     if isinstance(f, str) or any(isinstance(w, str) for w in _wrt_list(wrt)):
