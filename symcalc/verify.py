@@ -675,6 +675,9 @@ def _concrete(expr, point: _Point):
     if not isinstance(expr, sp.Basic):
         return expr
     e = expr.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()}) if point.sizes else expr
+    fast = _explicit(e, point)
+    if fast is not None:
+        return fast
     specials = e.atoms(sp.OneMatrix, sp.Identity, sp.ZeroMatrix) if isinstance(e, sp.Basic) else ()
     if specials:
         e = e.xreplace({m: sp.ImmutableMatrix(m.as_explicit()) for m in specials})
@@ -687,6 +690,28 @@ def _concrete(expr, point: _Point):
     if isinstance(e, MatrixExpr) and not isinstance(e, MatrixBase):
         e = e.as_explicit()
     return e
+
+
+_NEEDS_DOIT = (sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Limit)
+
+
+def _explicit(e, point: _Point):
+    """e evaluated bottom-up with explicit matrices (matrix_calculus.to_explicit): much
+    faster than SymPy's entry-by-entry ``as_explicit`` of a product of matrix expressions.
+    None when e has no matrix variable or holds a construct that route does not know."""
+    matrices = {k: v for k, v in point.values.items() if isinstance(k, MatrixSymbol)}
+    if not matrices or not e.atoms(MatrixSymbol):
+        return None
+    from .matrix_calculus import to_explicit
+    scalars = {k: v for k, v in point.values.items() if not isinstance(k, MatrixSymbol)}
+    try:
+        out = to_explicit(e.xreplace(scalars) if scalars else e, matrices)
+    except Exception:     # noqa: BLE001 - an unknown construct: the general route decides
+        return None
+    if not isinstance(out, sp.Basic) or out.atoms(MatrixSymbol) or \
+            (isinstance(out, MatrixExpr) and not isinstance(out, MatrixBase)):
+        return None
+    return out.doit() if out.has(*_NEEDS_DOIT) else out
 
 
 def _number(expr, dps: int):
