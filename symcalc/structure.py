@@ -107,8 +107,21 @@ def dim(d):
 
 
 def _name(name):
+    """A matrix variable's name: non-empty text without line breaks or control characters
+    (a name is printed into generated code and LaTeX; it is never evaluated).
+
+    >>> _name("Sigma"), _name("W_1")
+    ('Sigma', 'W_1')
+    >>> _name("x\\r#")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputError: a matrix name cannot contain line breaks or control characters: 'x\\r#'
+    """
+    import unicodedata
     if not isinstance(name, str) or not name:
         raise InputError(f"a matrix name must be a non-empty string, not {name!r}")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in name):
+        raise InputError(f"a matrix name cannot contain line breaks or control characters: {name!r}")
     return name
 
 

@@ -40,6 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import mpmath
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr, MatrixSymbol
+from sympy.core.sympify import _sympify
 
 from .errors import InputError, InputTypeError, ShapeError
 from .functions import expand_named
@@ -375,7 +376,7 @@ def _names_of(*objs) -> dict[str, Any]:
         for m in o.atoms(MatrixSymbol):
             table.setdefault(m.name, m)
             for d in m.shape:
-                for s in sp.sympify(d).free_symbols:
+                for s in _sympify(d).free_symbols:
                     table.setdefault(s.name, s)
         for s in o.free_symbols:
             if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy):
@@ -468,12 +469,12 @@ def _align_shapes(claim, truth):
 
 
 def _same(a, b) -> bool:
-    return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+    return sp.simplify(_sympify(a) - _sympify(b)) == 0
 
 
 def _maybe_same(a, b) -> bool:
     """Sizes that can be equal (n and 3, m and n)."""
-    a, b = sp.sympify(a), sp.sympify(b)
+    a, b = _sympify(a), _sympify(b)
     return not (a.is_Integer and b.is_Integer and a != b)
 
 
@@ -530,10 +531,10 @@ def _size_symbols(*exprs) -> list[sp.Symbol]:
         if isinstance(e, sp.Basic):
             for m in e.atoms(MatrixSymbol):
                 for d in m.shape:
-                    dims |= sp.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
             if isinstance(e, MatrixExpr):
                 for d in e.shape:
-                    dims |= sp.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
     return sorted(dims, key=lambda s: s.name)
 
 
@@ -567,7 +568,7 @@ def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
         if isinstance(o, MatrixSymbol):
             concrete = o.xreplace(sizes) if sizes else o
             r, c = concrete.shape
-            if not (sp.sympify(r).is_Integer and sp.sympify(c).is_Integer):
+            if not (_sympify(r).is_Integer and _sympify(c).is_Integer):
                 raise InputError(f"cannot give {o.name} a concrete size")
             v = _sample_matrix(o, int(r), int(c), rng)
             values[concrete] = v
@@ -717,7 +718,7 @@ def _explicit(e, point: _Point):
 def _number(expr, dps: int):
     """An exact numeric SymPy expression -> an mpmath number with ``dps`` digits."""
     if not isinstance(expr, sp.Basic):
-        expr = sp.sympify(expr)
+        expr = _sympify(expr)
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise _Singular()
     if expr.free_symbols:

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings, strategies as st
 
 import symcalc as sc
 from symcalc.core import Derivation
-from symcalc.errors import SymcalcError
+from symcalc.errors import InputTypeError, SymcalcError
+from symcalc.inputs import as_expr, as_matrix, reject_text
 
 x, y, z = sp.symbols("x y z")
 V3, W3 = sc.vector("v", 3), sc.vector("w", 3)
@@ -241,3 +243,73 @@ def test_records_keep_text_as_data(name, tmp_path, monkeypatch):
         except Exception:     # noqa: BLE001 - a record may reject garbage any way it likes
             pass
         assert not sentinel.exists(), f"{name}({value!r}) ran the text"
+
+
+# --------------------------------------------------------------------------------------
+# Text hidden anywhere in a nested object is found (property test)
+# --------------------------------------------------------------------------------------
+_leaf = st.one_of(st.integers(-5, 5), st.just(x), st.just(sp.Rational(1, 3)))
+_nested = st.recursive(_leaf, lambda inner: st.one_of(
+    st.lists(inner, min_size=1, max_size=3), st.tuples(inner, inner),
+    st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2)), max_leaves=8)
+
+
+def _plant(obj, text: str, path: list[int]):
+    """obj with ``text`` replacing the leaf that ``path`` leads to (or appended)."""
+    if isinstance(obj, list):
+        i = path[0] % len(obj) if obj else 0
+        return obj[:i] + [_plant(obj[i], text, path[1:]) if path[1:] else text] + obj[i + 1:]
+    if isinstance(obj, tuple):
+        return tuple(_plant(list(obj), text, path))
+    if isinstance(obj, dict):
+        k = sorted(obj)[path[0] % len(obj)]
+        return {**obj, k: _plant(obj[k], text, path[1:]) if path[1:] else text}
+    return text
+
+
+@settings(max_examples=200, deadline=None)
+@given(_nested, st.lists(st.integers(0, 5), min_size=1, max_size=6), st.text(min_size=0, max_size=8))
+def test_text_anywhere_in_a_nested_object_is_refused(obj, path, text):
+    planted = _plant(obj, text, path)
+    with pytest.raises(InputTypeError, match="never evaluates text"):
+        reject_text(planted, "arg")
+    with pytest.raises(InputTypeError):
+        as_expr(planted, "arg")
+    with pytest.raises(SymcalcError):
+        as_matrix(planted, "arg")
+
+
+@settings(max_examples=100, deadline=None)
+@given(_nested)
+def test_objects_without_text_pass_the_text_check(obj):
+    reject_text(obj, "arg")      # nothing to refuse: no error
+
+
+def test_no_non_strict_sympify_in_the_input_modules():
+    """The modules that read the Python API's arguments never call sympify non-strictly
+    (a non-strict sympify parses and runs a string it meets)."""
+    import ast
+    import importlib
+
+    modules = ["inputs", "functions", "structure", "derive", "verify", "calculus",
+               "matrix_calculus", "vectorize", "densities", "text", "fastdiff", "core", "errors",
+               "rules.matrix", "rules.scalar", "rules.landscape", "rules"]
+    for name in modules:
+        path = Path(importlib.import_module(f"symcalc.{name}").__file__)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "sympify":
+                owner = ast.unparse(node.func.value)
+                strict = any(k.arg == "strict" and isinstance(k.value, ast.Constant)
+                             and k.value.value is True for k in node.keywords)
+                assert strict or owner == "se", f"{path.name}:{node.lineno}: {ast.unparse(node)}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("eval", "exec", "sympify", "parse_expr"), \
+                    f"{path.name}:{node.lineno}: {ast.unparse(node)}"
+
+
+def test_matrix_names_cannot_carry_line_breaks():
+    for bad in ("x\ny", "x\r#", "A\u2028B", "v\x00"):
+        with pytest.raises(SymcalcError, match="line breaks"):
+            sc.vector(bad, 3)
+    assert sc.vector("W_1", 2).name == "W_1"
