@@ -6,7 +6,12 @@ expansion), then probes both sides numerically at random points that respect
 the domain (positive symbols get positive numbers, declared SPD matrices get SPD
 matrices, points where the truth is undefined are skipped), with exact rational
 inputs and high-precision (mpmath) evaluation, so cancellation cannot fake a
-difference. Matrix claims with symbolic sizes are probed at several concrete
+difference. Scalars are sampled at magnitudes from 1e-3 to 1e3 and just either side
+of the breakpoints of sign, Abs, Heaviside, Max, Min and Piecewise; values that agree
+to 30 digits are then compared exactly (a non-zero exact difference, or one that is
+non-zero at 300 digits, is a counterexample), so a step at x = 50 or a constant
+e^-100 cannot hide. A claim that holds only by probing says so: its ``method`` is
+"numeric: N probes" (a strong check, not a proof). Matrix claims with symbolic sizes are probed at several concrete
 sizes. A counterexample is evaluated again at higher precision before it is
 returned. The whole decision runs in a forked worker under a wall-clock budget:
 it never hangs, and an exhausted budget answers ``holds=None`` with the reason.
