@@ -22,12 +22,12 @@ Matrix([[0, 0, 2]])
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import sympy as sp
 
 from . import fastdiff
-from .errors import InputError, InputTypeError, NotConservativeError, ShapeError
+from .errors import NotConservativeError, ShapeError
 from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text
 
 # ---------------------------------------------------------------------------

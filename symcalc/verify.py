@@ -39,7 +39,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import mpmath
