@@ -516,16 +516,18 @@ def _structure(M) -> str:
     return getattr(M, "structure", "general")
 
 
-def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random) -> sp.ImmutableMatrix:
-    entry = lambda: _rational(rng, -2, 2)   # noqa: E731
+def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random,
+                   scale=1) -> sp.ImmutableMatrix:
+    """Exact entries of magnitude about ``scale``, with M's declared structure."""
+    entry = lambda: _rational(rng, -2, 2) * scale   # noqa: E731
     B = sp.Matrix(rows, cols, lambda i, j: entry())
     kind = _structure(M)
     if kind == "symmetric":
         B = (B + B.T) / 2
     elif kind == "positive_definite":
-        B = B * B.T / rows + sp.eye(rows) * sp.Rational(rng.randint(3, 9), 4)
+        B = B * B.T / rows + sp.eye(rows) * sp.Rational(rng.randint(3, 9), 4) * scale**2
     elif kind == "diagonal":
-        B = sp.diag(*[abs(entry()) + sp.Rational(1, 3) for _ in range(rows)])
+        B = sp.diag(*[abs(entry()) + sp.Rational(1, 3) * scale for _ in range(rows)])
     return sp.ImmutableMatrix(B)
 
 
@@ -574,7 +576,7 @@ def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
             r, c = concrete.shape
             if not (_sympify(r).is_Integer and _sympify(c).is_Integer):
                 raise InputError(f"cannot give {o.name} a concrete size")
-            v = _sample_matrix(o, int(r), int(c), rng)
+            v = _sample_matrix(o, int(r), int(c), rng, scale)
             values[concrete] = v
             shown[o] = v
         elif isinstance(o, sp.Symbol):
@@ -881,9 +883,11 @@ def _points(objects, dims, rng, max_points, exprs, deadline):
     of _SCALES in turn; after the first point, points either side of each breakpoint."""
     configs = _size_configs(dims)
     per_config = max(2, -(-max_points // len(configs)))
+    drawn = 0
     for c, sizes in enumerate(configs):
         for k in range(per_config):
-            yield _draw_point(objects, sizes, rng, _SCALES[k % len(_SCALES)])
+            yield _draw_point(objects, sizes, rng, _SCALES[drawn % len(_SCALES)])
+            drawn += 1
             if c == 0 and k == 0:
                 try:
                     extra = deadline.run(_breakpoint_points, exprs, objects, sizes, rng, share=0.2)

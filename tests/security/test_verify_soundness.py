@@ -128,3 +128,13 @@ def test_points_respect_declared_signs_at_every_scale():
 def test_gradient_claims_are_probed_the_same_way():
     v = sc.verify_gradient(x**2 + y, [x, y], [2 * x + sp.Heaviside(x - 70), 1], budget=20)
     assert v.holds is False and v.wrong_entries == ["d f/d x"], v.describe()
+
+
+def test_matrix_claims_are_probed_at_several_magnitudes_too():
+    v = sc.vector("v", "n")
+    sq = sp.Trace(v.T * v)
+    wrong = sc.verify(sq + sp.Heaviside(sq - 10**5), sq, budget=20)
+    assert wrong.holds is False, wrong.describe()
+    assert max(abs(e) for e in wrong.counterexample[v]) > 100      # found at scale 1e3
+    right = sc.verify(sq * sp.Heaviside(sq + 1), sq, budget=20)     # v^T v >= 0: H = 1
+    assert right.holds is True, right.describe()
