@@ -295,7 +295,7 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     >>> derive(x.T*A*x, x, order=2).results["hessian"]
     A + A.T
     """
-    if order not in (1, 2):
+    if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2):
         raise InputError(f"order must be 1 or 2, got {order!r}")
     if not isinstance(check, bool):
         raise InputError(f"check must be True or False, got {check!r}")

@@ -1310,8 +1310,13 @@ def _verdict(result: dict, claim, truth, started: float, note: str = "",
                    elapsed=time.monotonic() - started)
 
 
-def _check_isolate(isolate) -> None:
-    if isolate not in (None, True, False):
+_SYNTAXES = ("auto", "math", "latex")
+
+
+def _check_options(isolate, syntax) -> None:
+    if not isinstance(syntax, str) or syntax not in _SYNTAXES:
+        raise InputError(f"syntax must be 'auto', 'math' or 'latex', not {_short(syntax, 80)!r}")
+    if isolate is not None and not isinstance(isolate, bool):
         raise InputError(f"isolate must be True, False or None (automatic), not {isolate!r}")
 
 
@@ -1336,12 +1341,14 @@ def _check_budget(budget) -> float:
 # ======================================================================================
 def _check_symbols(symbols) -> None:
     """``symbols`` binds names to SymPy objects: {name: Symbol or MatrixSymbol} or a list."""
-    if not symbols:
+    if symbols is None:
         return
-    values = list(symbols.values()) if isinstance(symbols, Mapping) else symbols
-    if isinstance(values, str):
-        raise InputTypeError("symbols must be SymPy Symbols / MatrixSymbols (or a dict from "
-                             "names to them), not a string; declare(text) reads a declaration")
+    if not isinstance(symbols, (Mapping, list, tuple, set, frozenset)):
+        raise InputTypeError("symbols must be a list of SymPy Symbols / MatrixSymbols or a dict "
+                             f"from names to them, not {type(symbols).__name__}"
+                             + ("; declare(text) reads a declaration" if isinstance(symbols, str)
+                                else ""))
+    values = list(symbols.values()) if isinstance(symbols, Mapping) else list(symbols)
     for k, v in enumerate(values):
         where = f"symbols[{k}]" if not isinstance(symbols, Mapping) else \
             f"symbols[{list(symbols)[k]!r}]"
@@ -1393,7 +1400,7 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     """
     started = time.monotonic()
     budget, seed = _check_budget(budget), _check_seed(seed)
-    _check_isolate(isolate)
+    _check_options(isolate, syntax)
     truth = _read_truth(truth, symbols, syntax)
     truth_shown = truth
     try:
@@ -1479,7 +1486,7 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
                        seed, isolate) -> Verdict:
     started = time.monotonic()
     budget, seed = _check_budget(budget), _check_seed(seed)
-    _check_isolate(isolate)
+    _check_options(isolate, syntax)
     if isinstance(f, (list, tuple)):
         f = _as_object(list(f), "F")
     if isinstance(f, str) or any(isinstance(w, str) for w in _wrt_list(wrt)):

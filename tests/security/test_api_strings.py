@@ -18,6 +18,7 @@ import inspect
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
@@ -136,6 +137,8 @@ KNOWN_HOLES = {
     ("compile_array_api", "hessian"): "array_api.py: sp.Matrix(hessian=[[text]]) runs it",
     ("compile_array_api", "name"): 'array_api.py: name=\'t"""; <code>; """\' runs <code>',
     ("critical_points", "budget"): "landscape.py: a text budget is a TypeError",
+    ("compile", "backend"): "compile.py: backend=np.array([...]) is NumPy's ValueError, not ours",
+    ("compile_array_api", "backend"): "array_api.py: backend=np.array([...]) is a ValueError",
     ("classify", "point"): "landscape.py _point: sp.sympify(value) of point={x: [text]} runs it",
 }
 
@@ -148,7 +151,8 @@ def _payloads(sentinel: Path) -> list[str]:
 
 
 def _wrapped(s: str) -> list:
-    return [s, [s], [[s]], (s,), {s: 1}, {x: s}, {x: [s]}, [[1, s]]]
+    return [s, [s], [[s]], (s,), {s: 1}, {x: s}, {x: [s]}, [[1, s]],
+            np.array([s]), np.array([[1, s]], dtype=object)]
 
 
 def _callables() -> list[str]:
