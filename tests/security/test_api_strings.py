@@ -317,3 +317,38 @@ def test_matrix_names_cannot_carry_line_breaks():
         with pytest.raises(SymcalcError, match="line breaks"):
             sc.vector(bad, 3)
     assert sc.vector("W_1", 2).name == "W_1"
+
+
+# --------------------------------------------------------------------------------------
+# The issue's own reproductions (finding 3), one by one
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda s: sc.derive(s, [x]),
+    lambda s: sc.sigmoid(s),
+    lambda s: sc.softplus(s),
+    lambda s: sc.hadamard_power(V3, s),
+    lambda s: sc.verify("x", [[s]], isolate=False),
+    lambda s: sc.verify("x", [s, x], isolate=False),
+    lambda s: sc.gradient((s,), [x]),                  # sympify(tuple, strict=True) ran it
+    lambda s: sc.gradient(s, V3),                      # the matrix engine's entry point
+    lambda s: sc.as_scalar(s),
+    lambda s: sc.vec([[s]]),
+    lambda s: sc.symmetrizer(s),
+    lambda s: sc.CommutationMatrix(s, 2),
+    lambda s: sc.elementwise(lambda t: s, V3),         # a function returning text
+], ids=["derive", "sigmoid", "softplus", "hadamard_power", "verify-truth-[[s]]",
+        "verify-truth-[s]", "gradient-tuple", "gradient-matrix", "as_scalar", "vec",
+        "symmetrizer", "CommutationMatrix", "elementwise"])
+def test_the_reported_calls_refuse_text(call, tmp_path):
+    sentinel = tmp_path / "SENTINEL"
+    with pytest.raises(SymcalcError, match="never evaluates text|name must be an identifier"):
+        call(f"__import__('os').system('touch {sentinel}')")
+    assert not sentinel.exists()
+
+
+def test_a_claim_is_still_text_and_read_safely():
+    """verify's claim (and a top-level truth) is math text, read by symcalc.parse."""
+    assert sc.verify("2x", 2 * x, isolate=False).holds is True
+    assert sc.verify("2x", "2 x", symbols=[x], isolate=False).holds is True
+    with pytest.raises(SymcalcError):
+        sc.verify("__import__('os')", 2 * x, isolate=False)

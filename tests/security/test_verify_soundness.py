@@ -9,13 +9,15 @@ verdict reached only by probing says so in ``method``. The tests count probe poi
 
 from __future__ import annotations
 
-import pytest
-import sympy as sp
-
-import symcalc as sc
 import importlib
 
-V = importlib.import_module("symcalc.verify")
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+import symcalc as sc
+
+V = importlib.import_module("symcalc.verify")     # the module (sc.verify is the function)
 
 x = sp.Symbol("x")
 y = sp.Symbol("y")
@@ -138,3 +140,27 @@ def test_matrix_claims_are_probed_at_several_magnitudes_too():
     assert max(abs(e) for e in wrong.counterexample[v]) > 100      # found at scale 1e3
     right = sc.verify(sq * sp.Heaviside(sq + 1), sq, budget=20)     # v^T v >= 0: H = 1
     assert right.holds is True, right.describe()
+
+
+# --------------------------------------------------------------------------------------
+# Property tests: a step anywhere in [-1000, 1000], a constant down to 1e-250
+# --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.fractions(min_value=-1000, max_value=1000, max_denominator=50),
+       st.sampled_from([sp.Heaviside, sp.sign]))
+def test_a_step_anywhere_is_found(at, step):
+    a = sp.Rational(at.numerator, at.denominator)
+    v = sc.verify(2 * x + step(x - a) + 1, 2 * x, budget=20, isolate=False)
+    assert v.holds is False, v.describe()
+    assert _exact_difference(2 * x + step(x - a) + 1, 2 * x, v.counterexample) != 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(31, 250), st.sampled_from(["10^(-{k})", "e^(-{k})", "2^(-{k}) x"]))
+def test_a_tiny_term_is_found(k, term):
+    claim = f"2x + {term.format(k=k)}"
+    v = sc.verify(claim, 2 * x, budget=20, isolate=False)
+    assert v.holds is False, v.describe()
+    assert _exact_difference(claim, 2 * x, v.counterexample) != 0
