@@ -22,69 +22,24 @@ Matrix([[0, 0, 2]])
 from __future__ import annotations
 
 import random
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import sympy as sp
 
 from . import fastdiff
-from .errors import InputError, InputTypeError, NotConservativeError, ShapeError
-from .errors import reject_text as _reject_text
+from .errors import NotConservativeError, ShapeError
+from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text
 
 # ---------------------------------------------------------------------------
-# Input checking: every public function goes through these
+# Input checking: every public function goes through symcalc.inputs
 # ---------------------------------------------------------------------------
-
-
-def _as_items(obj: Any, what: str, kind: str) -> list:
-    """A sequence, or a row or column Matrix, as a non-empty list."""
-    _reject_text(obj, what)
-    if isinstance(obj, sp.MatrixBase):
-        if obj.cols != 1 and obj.rows != 1:
-            raise ShapeError(f"{what} must be a vector (a row or a column), got a {obj.rows} x {obj.cols} Matrix")
-        items = list(obj)
-    elif isinstance(obj, Iterable):
-        items = list(obj)
-    else:
-        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {type(obj).__name__}")
-    if not items:
-        raise InputError(f"{what} is empty: give at least one entry")
-    return items
-
-
-def _wrt_symbols(wrt: Any) -> list[sp.Symbol]:
-    """The variables as a list of distinct Symbols (a sequence or a column Matrix)."""
-    items = [wrt] if isinstance(wrt, sp.Symbol) else _as_items(wrt, "wrt", "Symbols")
-    seen = set()
-    for k, s in enumerate(items):
-        _reject_text(s, f"wrt[{k}]")
-        if not isinstance(s, sp.Symbol):
-            raise InputTypeError(f"wrt[{k}] = {s} is not a Symbol (it is a {type(s).__name__})")
-        if s in seen:
-            raise InputError(f"the variable {s} appears twice in wrt")
-        seen.add(s)
-    return items
-
-
-def _scalar(f: Any, what: str = "f") -> sp.Expr:
-    """``f`` as a scalar SymPy expression (a 1 x 1 Matrix is unwrapped)."""
-    _reject_text(f, what)
-    if isinstance(f, sp.MatrixBase):
-        if f.shape != (1, 1):
-            raise ShapeError(f"{what} must be a scalar, got a {f.rows} x {f.cols} Matrix; "
-                             "use jacobian() for a vector-valued function")
-        f = f[0, 0]
-    try:
-        f = sp.sympify(f, strict=True)
-    except (sp.SympifyError, TypeError) as exc:
-        raise InputTypeError(f"{what} must be a SymPy expression, got {type(f).__name__}") from exc
-    if not isinstance(f, sp.Expr):
-        raise InputTypeError(f"{what} must be a scalar expression, got {type(f).__name__}")
-    return f
+_scalar = as_scalar_expr          # the names landscape.py imports
+_wrt_symbols = as_symbols
 
 
 def _vector_field(F: Any, what: str = "F") -> list[sp.Expr]:
     """``F`` as a list of scalar expressions (a sequence, or a row or column Matrix)."""
-    return [_scalar(c, f"{what}[{k}]") for k, c in enumerate(_as_items(F, what, "expressions"))]
+    return [_scalar(c, f"{what}[{k}]") for k, c in enumerate(as_items(F, what, "expressions"))]
 
 
 def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:
@@ -96,6 +51,8 @@ def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:
 
 
 def _is_matrix_problem(f: Any, wrt: Any) -> bool:
+    reject_text(f, "f")
+    reject_text(wrt, "wrt")
     if isinstance(f, sp.MatrixBase) and not isinstance(wrt, sp.MatrixSymbol):
         return False  # an explicit Matrix (ImmutableMatrix is also a MatrixExpr)
     if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
@@ -256,7 +213,7 @@ def is_zero(expr: Any) -> bool:
     >>> is_zero(sp.sin(x)**2 + sp.cos(x)**2 - 1)
     True
     """
-    expr = sp.sympify(expr)
+    expr = as_expr(expr, "expr")
     if expr == 0:
         return True
     if not expr.free_symbols:

@@ -27,6 +27,7 @@ from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 
 from symcalc.core import Derivation
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
+from symcalc.inputs import as_expr, as_matrix, as_symbols, reject_text
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
 from symcalc.rules.scalar import SCALAR_RULES
 
@@ -147,14 +148,23 @@ def differential_symbol(var, taken: Iterable = ()):
 # Explicit-symbol expressions
 # --------------------------------------------------------------------------------------
 def _as_symbol_list(wrt):
+    reject_text(wrt, "wrt")
     if isinstance(wrt, sp.Symbol):
         return [wrt]
-    if isinstance(wrt, (list, tuple, sp.MatrixBase)):
-        wrt = list(wrt)
-        if wrt and all(isinstance(w, sp.Symbol) for w in wrt):
-            return wrt
+    if isinstance(wrt, (list, tuple, sp.MatrixBase)) and len(wrt) \
+            and all(isinstance(w, sp.Symbol) for w in wrt):
+        return as_symbols(wrt, "wrt")
     raise InputError(f"differentiate with respect to a Symbol, a list of Symbols or a "
                      f"MatrixSymbol, not {wrt!r}")
+
+
+def _read_function(f):
+    """f as SymPy: an explicit Matrix stays one, a list becomes a column, text is refused."""
+    if isinstance(f, sp.MatrixBase):
+        return f
+    if isinstance(f, (list, tuple)):
+        return sp.Matrix(as_matrix(f, "f"))
+    return as_expr(f, "f")
 
 
 def _scalar_first(f, xs, d: Derivation, note: str):
@@ -179,7 +189,6 @@ def _derive_scalar(f, wrt, order: int, check: bool) -> Derivation:
         if check:
             scalar_checks(d, f, xs, "jacobian")
         return d
-    f = sp.sympify(f)
     grad = _scalar_first(f, xs, d, "differential")
     d.results["gradient"] = sp.Matrix(grad)
     if order >= 2:
@@ -194,7 +203,7 @@ def _derive_scalar(f, wrt, order: int, check: bool) -> Derivation:
 
 
 def _numeric(e, point):
-    v = sp.sympify(e).xreplace(point).evalf(30)
+    v = e.xreplace(point).evalf(30)
     v = complex(v)
     return v
 
@@ -216,7 +225,7 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         ours, ref = d.results["hessian"], sp.hessian(f, xs)
         phi = list(d.results["gradient"])
     # constants and parameters get random values too (in (0.3, 1.3): positive, away from 0)
-    others = sorted((set().union(*(sp.sympify(e).free_symbols for e in list(ours) + list(ref) + phi))
+    others = sorted((set().union(*(e.free_symbols for e in list(ours) + list(ref) + phi))
                      - set(xs)), key=str)
     for _ in range(tries):
         point = {x: sp.Float(rng.uniform(0.3, 1.3), 30) for x in list(xs) + others}
@@ -267,8 +276,6 @@ def _finite(v: complex) -> bool:
 def _is_matrix_problem(f, wrt) -> bool:
     if isinstance(wrt, MatrixExpr):
         return True
-    f = f if isinstance(f, sp.Basic) else sp.sympify(f) if not isinstance(f, sp.MatrixBase) \
-        else f
     return isinstance(f, MatrixExpr) or bool(getattr(f, "atoms", None) and
                                                f.atoms(MatrixSymbol))
 
@@ -288,8 +295,12 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     >>> derive(x.T*A*x, x, order=2).results["hessian"]
     A + A.T
     """
-    if order not in (1, 2):
+    if isinstance(order, bool) or not isinstance(order, int) or order not in (1, 2):
         raise InputError(f"order must be 1 or 2, got {order!r}")
+    if not isinstance(check, bool):
+        raise InputError(f"check must be True or False, got {check!r}")
+    f = _read_function(f)
+    reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):
         from symcalc.matrix_calculus import derive_matrix
         return derive_matrix(f, wrt, order, check=check)

@@ -72,15 +72,62 @@ class ProblemFileError(InputError):
 
 
 def reject_text(obj: object, what: str) -> None:
-    """Refuse a string where a SymPy object belongs: symcalc never evaluates text.
+    """Refuse a string anywhere in ``obj``: symcalc never evaluates text.
+
+    Lists, tuples, sets, dicts (keys and values) and NumPy arrays are searched
+    too, because SymPy's ``Matrix([...])``, ``sympify`` of a tuple and
+    ``expr.subs(dict)`` evaluate the strings they find inside them. SymPy objects
+    are not searched (they hold no text that is ever evaluated).
 
     >>> reject_text("x**2", "f")
     Traceback (most recent call last):
     ...
     symcalc.errors.InputTypeError: f is a string ('x**2'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    >>> reject_text([[1, 2], [3, "y"]], "A")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: A[1][1] is a string ('y'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    >>> reject_text([1, (2, 3)], "v")     # no text: nothing happens
     """
-    if isinstance(obj, str):
+    where = _text_inside(obj, what)
+    if where is not None:
+        place, text = where
+        shown = text if len(text) <= 80 else text[:77] + "..."
         raise InputTypeError(
-            f"{what} is a string ({obj!r}); symcalc never evaluates text. "
+            f"{place} is a string ({shown!r}); symcalc never evaluates text. "
             "Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...)."
         )
+
+
+def _text_inside(obj: object, what: str) -> tuple[str, str] | None:
+    """(where, the string) for the first string found in ``obj``, or None (iterative: any depth)."""
+    stack = [(obj, what)]
+    seen: set[int] = set()
+    while stack:
+        item, place = stack.pop()
+        if isinstance(item, (str, bytes)):
+            return place, item if isinstance(item, str) else repr(item)
+        if id(item) in seen:
+            continue
+        children = _children(item, place)
+        if children:
+            seen.add(id(item))
+            stack.extend(reversed(children))
+    return None
+
+
+def _children(item: object, place: str) -> list[tuple[object, str]]:
+    if isinstance(item, dict):
+        out = []
+        for k, v in item.items():
+            out.append((k, f"a key of {place}"))
+            out.append((v, f"{place}[{k!r}]"))
+        return out
+    if isinstance(item, (list, tuple)):
+        return [(v, f"{place}[{i}]") for i, v in enumerate(item)]
+    if isinstance(item, (set, frozenset)):
+        return [(v, f"an entry of {place}") for v in item]
+    kind = getattr(getattr(item, "dtype", None), "kind", None)
+    if kind in ("U", "S", "O") and hasattr(item, "tolist"):   # NumPy text or object array
+        return [(item.tolist(), place)]
+    return []

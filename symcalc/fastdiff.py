@@ -55,7 +55,7 @@ def _restorer(original: sp.Basic) -> dict[sp.Symbol, sp.Symbol]:
 
 def _to_sympy(se_exprs, original: sp.Basic) -> list[sp.Expr]:
     back = _restorer(original)
-    return [sp.sympify(e).xreplace(back) for e in se_exprs]
+    return [sp.sympify(e, strict=True).xreplace(back) for e in se_exprs]
 
 
 def gradient_entries(f: sp.Expr, syms: Sequence[sp.Symbol]) -> list[sp.Expr]:
@@ -86,7 +86,7 @@ def hessian_from_gradient(grad: Sequence[sp.Expr], syms: Sequence[sp.Symbol]) ->
             if syms[j] not in free:
                 continue
             d = gi.diff(se_syms[j]) if use_se else sp.diff(g, syms[j])
-            H[i, j] = sp.sympify(d).xreplace(back) if use_se else d
+            H[i, j] = sp.sympify(d, strict=True).xreplace(back) if use_se else d
             H[j, i] = H[i, j]
     return H
 

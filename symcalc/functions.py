@@ -21,13 +21,27 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .inputs import as_expr
+
 
 class _PositiveRealFunction(sp.Function):
     """A one-argument function that is real and positive on the reals, evaluated
-    numerically through its exp/log form, printed as ``latex_name(arg)``."""
+    numerically through its exp/log form, printed as ``latex_name(arg)``.
+
+    The argument is read strictly (SymPy's ``Function`` would evaluate a string):
+
+    >>> sigmoid("x")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: the argument of sigmoid is a string ('x'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+    """
 
     nargs = 1
     latex_name = ""
+
+    def __new__(cls, *args, **options):
+        args = [as_expr(a, f"the argument of {cls.__name__}") for a in args]
+        return super().__new__(cls, *args, **options)
 
     def _eval_evalf(self, prec):
         return self.rewrite(sp.exp)._eval_evalf(prec)

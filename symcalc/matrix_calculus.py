@@ -32,7 +32,8 @@ from symcalc.core import Derivation
 from symcalc.derive import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
-from symcalc.structure import structure_of
+from symcalc.inputs import as_expr, as_scalar_expr, reject_text
+from symcalc.structure import dim, structure_of
 
 __all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
            "CommutationMatrix", "Vec", "symmetrizer",
@@ -64,7 +65,7 @@ def normalize(f):
         if f.shape == (1, 1):
             return Trace(_normalize_inner(f))
         return _normalize_inner(f)
-    return _normalize_inner(sp.sympify(f))
+    return _normalize_inner(as_expr(f, "f"))
 
 
 def _normalize_inner(e):
@@ -667,7 +668,7 @@ class CommutationMatrix(MatrixExpr):
     """
 
     def __new__(cls, m, n):
-        return super().__new__(cls, sp.sympify(m), sp.sympify(n))
+        return super().__new__(cls, _size_arg(m, "m"), _size_arg(n, "n"))
 
     @property
     def shape(self):
@@ -704,6 +705,10 @@ class Vec(MatrixExpr):
     """
 
     def __new__(cls, M):
+        reject_text(M, "vec's argument")
+        if not isinstance(M, (MatrixExpr, sp.MatrixBase)):
+            raise InputError(f"Vec needs a matrix expression (a MatrixSymbol, an "
+                             f"ImmutableMatrix, ...), not {type(M).__name__}")
         return super().__new__(cls, M)
 
     @property
@@ -853,6 +858,20 @@ def _numerically_symmetric(G, f, X):
 SYMMETRIC_HESSIAN = THEOREMS["symmetric_hessian"]
 
 
+def _size_arg(d, what: str):
+    """A size: an int or a name (as in ``matrix_symbol``), or a SymPy integer expression.
+
+    >>> _size_arg("n", "n").is_integer, _size_arg(3, "m")
+    (True, 3)
+    """
+    if isinstance(d, (str, int)):
+        return dim(d)
+    d = as_scalar_expr(d, what)
+    if d.is_integer is False or d.is_positive is False:
+        raise InputError(f"the size {what} must be a positive integer or a name, not {d}")
+    return d
+
+
 def symmetrizer(n):
     """N_n = (I_{n^2} + K_{n,n}) / 2: N vec(A) = vec((A + A^T)/2), the projection onto the
     vecs of symmetric n x n matrices (N^2 = N = N^T, K N = N K = N).
@@ -863,7 +882,7 @@ def symmetrizer(n):
     >>> list(to_explicit(symmetrizer(2), {}) * sp.Matrix(_vec(A)))
     [1, 5/2, 5/2, 4]
     """
-    n = sp.sympify(n)
+    n = _size_arg(n, "n")
     return mul(sp.Rational(1, 2), MatAdd(Identity(n * n), CommutationMatrix(n, n)))
 
 
@@ -875,7 +894,7 @@ def _sandwich(H, n):
     >>> _sandwich(2 * CommutationMatrix(3, 3), 3)
     CommutationMatrix(3, 3) + I
     """
-    n = sp.sympify(n)
+    n = as_expr(n, "n")
     if is_zero(H):
         return ZeroMatrix(n * n, n * n)
     if isinstance(H, MatMul):
@@ -953,6 +972,8 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     >>> d.results["gradient"], d.results["hessian"]
     ((A + A.T)*x, A + A.T)
     """
+    reject_text(f, "f")
+    reject_text(X, "the variable")
     if isinstance(X, sp.Symbol) or (isinstance(X, (list, tuple)) and X and
                                     all(isinstance(s, sp.Symbol) for s in X)):
         return _derive_scalar_parameters(f, [X] if isinstance(X, sp.Symbol) else list(X),

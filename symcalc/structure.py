@@ -32,6 +32,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
 from symcalc.functions import sigmoid, softplus
+from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
 __all__ = [
     "StructuredMatrixSymbol", "SymmetricMatrixSymbol", "PositiveDefiniteMatrixSymbol",
@@ -78,6 +79,7 @@ def structure_of(X) -> str:
     >>> structure_of(positive_definite("P", 2))
     'positive_definite'
     """
+    reject_text(X, "structure_of's argument")
     return getattr(X, "structure", "general")
 
 
@@ -105,8 +107,21 @@ def dim(d):
 
 
 def _name(name):
+    """A matrix variable's name: non-empty text without line breaks or control characters
+    (a name is printed into generated code and LaTeX; it is never evaluated).
+
+    >>> _name("Sigma"), _name("W_1")
+    ('Sigma', 'W_1')
+    >>> _name("x\\r#")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputError: a matrix name cannot contain line breaks or control characters: 'x\\r#'
+    """
+    import unicodedata
     if not isinstance(name, str) or not name:
         raise InputError(f"a matrix name must be a non-empty string, not {name!r}")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in name):
+        raise InputError(f"a matrix name cannot contain line breaks or control characters: {name!r}")
     return name
 
 
@@ -165,7 +180,7 @@ def as_scalar(M):
     log(Trace(x.T*x))
     """
     if not isinstance(M, MatrixExpr):
-        return sp.sympify(M)
+        return as_expr(M, "as_scalar's argument")
     if M.shape != (1, 1):
         raise ShapeError(f"{M} is {M.shape[0]} x {M.shape[1]}, not a scalar (1 x 1)")
     return Trace(M)
@@ -186,7 +201,7 @@ def elementwise(f, M) -> MatrixExpr:
         if not callable(f):
             raise InputError(f"elementwise needs a function of one scalar, not {f!r}")
         t = sp.Dummy("t")
-        f = Lambda(t, f(t))
+        f = Lambda(t, as_expr(f(t), "the value of the elementwise function"))
     return ElementwiseApplyFunction(canonical_lambda(f), M)
 
 
@@ -201,8 +216,12 @@ def hadamard(*Ms) -> MatrixExpr:
 
 
 def hadamard_power(M, p) -> MatrixExpr:
-    """Every entry of M to the power p (HadamardPower)."""
-    return HadamardPower(_matrix(M), sp.sympify(p))
+    """Every entry of M to the power p (HadamardPower); p is a SymPy scalar or a number.
+
+    >>> hadamard_power(vector("v", 3), 2)
+    HadamardPower(v, 2)
+    """
+    return HadamardPower(_matrix(M), as_scalar_expr(p, "the power p"))
 
 
 def ones(m, n=1) -> MatrixExpr:

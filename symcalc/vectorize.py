@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import InputError, InputTypeError, ShapeError
+from .inputs import as_matrix, reject_text
 
 _ORDERS = {"col": "F", "column": "F", "F": "F", "row": "C", "C": "C"}
 
@@ -41,6 +42,7 @@ def _order(order: str) -> str:
 
 def _as_matrix(A: Any, what: str = "A") -> sp.Matrix | np.ndarray:
     if isinstance(A, np.ndarray):
+        reject_text(A, what)
         if A.ndim != 2:
             raise ShapeError(f"{what} must be a 2-D array, got {A.ndim} dimensions")
         return A
@@ -51,7 +53,7 @@ def _as_matrix(A: Any, what: str = "A") -> sp.Matrix | np.ndarray:
     if isinstance(A, (sp.MatrixBase, sp.MatrixExpr)):
         return sp.Matrix(A)
     if isinstance(A, (list, tuple)):
-        return sp.Matrix(A)
+        return sp.Matrix(as_matrix(A, what))
     raise InputTypeError(f"{what} must be a SymPy Matrix, a MatrixSymbol of concrete size or a 2-D NumPy array, "
                          f"got {type(A).__name__}")
 

@@ -6,7 +6,12 @@ expansion), then probes both sides numerically at random points that respect
 the domain (positive symbols get positive numbers, declared SPD matrices get SPD
 matrices, points where the truth is undefined are skipped), with exact rational
 inputs and high-precision (mpmath) evaluation, so cancellation cannot fake a
-difference. Matrix claims with symbolic sizes are probed at several concrete
+difference. Scalars are sampled at magnitudes from 1e-3 to 1e3 and just either side
+of the breakpoints of sign, Abs, Heaviside, Max, Min and Piecewise; values that agree
+to 30 digits are then compared exactly (a non-zero exact difference, or one that is
+non-zero at 300 digits, is a counterexample), so a step at x = 50 or a constant
+e^-100 cannot hide. A claim that holds only by probing says so: its ``method`` is
+"numeric: N probes" (a strong check, not a proof). Matrix claims with symbolic sizes are probed at several concrete
 sizes. A counterexample is evaluated again at higher precision before it is
 returned. The whole decision runs in a forked worker under a wall-clock budget:
 it never hangs, and an exhausted budget answers ``holds=None`` with the reason.
@@ -34,15 +39,16 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import mpmath
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr, MatrixSymbol
+from sympy.core.sympify import _sympify
 
-from .errors import InputError, ShapeError
+from .errors import InputError, InputTypeError, ShapeError
 from .functions import expand_named
+from .inputs import as_expr, as_matrix, reject_text
 from .parse import ShapeMismatchError, parse_any
 
 __all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jacobian",
@@ -51,6 +57,11 @@ __all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jac
 DEFAULT_BUDGET = 3.0
 _DPS = 50               # decimal digits of the comparison
 _TOL_DIGITS = 30        # values agree when they agree to this many digits
+_DEEP_DIGITS = 300      # an exact difference the exact route cannot decide is evaluated this deep
+#: magnitudes at which scalars are sampled, in turn (not only |x| <= 2.5: a step at x = 50
+#: or a branch for x > 100 is seen at scale 1000, a term like 1e-30 x^-1 near 0 at 1e-3)
+_SCALES = (1, 10, 1, 1000, sp.Rational(1, 1000), 1, 10, 1000, 1, sp.Rational(1, 1000), 10, 1)
+_MAX_BREAKPOINT_POINTS = 8
 
 
 # ======================================================================================
@@ -61,7 +72,10 @@ class Verdict:
     """What ``verify`` found.
 
     holds:          True, False, or None (undecided: budget exhausted, no usable points).
-    method:         "symbolic" (a canonical form of claim - truth is zero) or "numeric".
+    method:         "symbolic" (a canonical form of claim - truth is zero, a proof),
+                    "numeric" (a counterexample, or undecided), or "numeric: N probes" when
+                    ``holds`` is True only because claim and truth agreed at N probe points
+                    (exactly, or to 300 digits; a strong check, not a proof).
     counterexample: {symbol or matrix: exact value, size symbol: int} where they differ, or None.
     claim_value / truth_value: both sides at the counterexample (Floats or Matrices of Floats).
     wrong_entries:  for vector and matrix results, the entries that differ there.
@@ -215,8 +229,13 @@ def parse_assumptions(assumptions) -> list[tuple[str, str]]:
         out = []
         for k, facts in assumptions.items():
             name = _label(k)
-            for f in ([facts] if isinstance(facts, str) else list(facts)):
-                for fact in _split_facts(str(f)):
+            facts = [facts] if isinstance(facts, str) else facts
+            if not isinstance(facts, (list, tuple, set, frozenset)) or \
+                    not all(isinstance(f, str) for f in facts):
+                raise InputError(f"the assumptions on {name} must be a word or a list of words "
+                                 f"('positive', ['real', 'nonzero'], 'spd'), not {facts!r}")
+            for f in facts:
+                for fact in _split_facts(f):
                     out.append((name, fact))
         return out
     if isinstance(assumptions, sp.Basic):
@@ -361,7 +380,7 @@ def _names_of(*objs) -> dict[str, Any]:
         for m in o.atoms(MatrixSymbol):
             table.setdefault(m.name, m)
             for d in m.shape:
-                for s in sp.sympify(d).free_symbols:
+                for s in _sympify(d).free_symbols:
                     table.setdefault(s.name, s)
         for s in o.free_symbols:
             if isinstance(s, sp.Symbol) and not isinstance(s, sp.Dummy):
@@ -387,24 +406,15 @@ def _rebind(expr, table: Mapping[str, Any]):
 
 
 def _as_object(obj, what):
-    if isinstance(obj, (list, tuple)):
-        try:
-            return sp.ImmutableMatrix(obj) if obj and isinstance(obj[0], (list, tuple)) \
-                else sp.ImmutableMatrix([[_sympify_value(v, what)] for v in obj])
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{what}: cannot read this list as a matrix ({exc})") from None
-    return _sympify_value(obj, what)
-
-
-def _sympify_value(v, what):
-    if isinstance(v, MatrixBase):
-        return sp.ImmutableMatrix(v)
-    if isinstance(v, sp.Basic):
-        return v
-    if isinstance(v, bool) or not isinstance(v, (int, float, Fraction)):
-        raise InputError(f"{what} must be a SymPy object, a number or text, "
-                         f"not {type(v).__name__}")
-    return sp.nsimplify(v) if isinstance(v, float) else sp.Rational(v)
+    """A user's SymPy object, number or list of them (a column or rows): never text."""
+    reject_text(obj, what)
+    try:
+        if isinstance(obj, (list, tuple)):
+            return as_matrix(obj, what, exact_floats=True)
+        return as_expr(obj, what, exact_floats=True)
+    except InputTypeError as exc:      # not text: the wrong kind of object
+        raise InputError(f"{exc} (verify reads SymPy objects, numbers, lists of them, "
+                         "or the claim as text)") from None
 
 
 def _read_claim(claim, table, syntax):
@@ -463,12 +473,12 @@ def _align_shapes(claim, truth):
 
 
 def _same(a, b) -> bool:
-    return sp.simplify(sp.sympify(a) - sp.sympify(b)) == 0
+    return sp.simplify(_sympify(a) - _sympify(b)) == 0
 
 
 def _maybe_same(a, b) -> bool:
     """Sizes that can be equal (n and 3, m and n)."""
-    a, b = sp.sympify(a), sp.sympify(b)
+    a, b = _sympify(a), _sympify(b)
     return not (a.is_Integer and b.is_Integer and a != b)
 
 
@@ -486,7 +496,8 @@ def _rational(rng: random.Random, lo: float, hi: float) -> sp.Rational:
     return sp.Rational(p, q)
 
 
-def _sample_scalar(s: sp.Symbol, rng: random.Random) -> sp.Rational:
+def _sample_scalar(s: sp.Symbol, rng: random.Random, scale=1) -> sp.Rational:
+    """An exact value in s's domain, of magnitude about ``scale`` (integers: small, always)."""
     if s.is_integer:
         lo, hi = (1, 5) if s.is_positive else (0, 5) if s.is_nonnegative else \
             (-5, -1) if s.is_negative else (-4, 4)
@@ -495,27 +506,28 @@ def _sample_scalar(s: sp.Symbol, rng: random.Random) -> sp.Rational:
             v = 1
         return sp.Integer(v)
     if s.is_positive or s.is_nonnegative:
-        return abs(_rational(rng, 0.15, 2.5))
+        return abs(_rational(rng, 0.15, 2.5)) * scale
     if s.is_negative or s.is_nonpositive:
-        return -abs(_rational(rng, 0.15, 2.5))
-    v = _rational(rng, -2.5, 2.5)
-    return v
+        return -abs(_rational(rng, 0.15, 2.5)) * scale
+    return _rational(rng, -2.5, 2.5) * scale
 
 
 def _structure(M) -> str:
     return getattr(M, "structure", "general")
 
 
-def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random) -> sp.ImmutableMatrix:
-    entry = lambda: _rational(rng, -2, 2)   # noqa: E731
+def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random,
+                   scale=1) -> sp.ImmutableMatrix:
+    """Exact entries of magnitude about ``scale``, with M's declared structure."""
+    entry = lambda: _rational(rng, -2, 2) * scale   # noqa: E731
     B = sp.Matrix(rows, cols, lambda i, j: entry())
     kind = _structure(M)
     if kind == "symmetric":
         B = (B + B.T) / 2
     elif kind == "positive_definite":
-        B = B * B.T / rows + sp.eye(rows) * sp.Rational(rng.randint(3, 9), 4)
+        B = B * B.T / rows + sp.eye(rows) * sp.Rational(rng.randint(3, 9), 4) * scale**2
     elif kind == "diagonal":
-        B = sp.diag(*[abs(entry()) + sp.Rational(1, 3) for _ in range(rows)])
+        B = sp.diag(*[abs(entry()) + sp.Rational(1, 3) * scale for _ in range(rows)])
     return sp.ImmutableMatrix(B)
 
 
@@ -525,10 +537,10 @@ def _size_symbols(*exprs) -> list[sp.Symbol]:
         if isinstance(e, sp.Basic):
             for m in e.atoms(MatrixSymbol):
                 for d in m.shape:
-                    dims |= sp.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
             if isinstance(e, MatrixExpr):
                 for d in e.shape:
-                    dims |= sp.sympify(d).free_symbols
+                    dims |= _sympify(d).free_symbols
     return sorted(dims, key=lambda s: s.name)
 
 
@@ -556,26 +568,106 @@ class _Point:
     shown: dict            # the user's object -> exact value (for the report)
 
 
-def _draw_point(objects, sizes: dict, rng: random.Random) -> _Point:
+def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
     values, shown = {}, {}
     for o in objects:
         if isinstance(o, MatrixSymbol):
             concrete = o.xreplace(sizes) if sizes else o
             r, c = concrete.shape
-            if not (sp.sympify(r).is_Integer and sp.sympify(c).is_Integer):
+            if not (_sympify(r).is_Integer and _sympify(c).is_Integer):
                 raise InputError(f"cannot give {o.name} a concrete size")
-            v = _sample_matrix(o, int(r), int(c), rng)
+            v = _sample_matrix(o, int(r), int(c), rng, scale)
             values[concrete] = v
             shown[o] = v
         elif isinstance(o, sp.Symbol):
             if o in sizes:
                 continue
-            v = _sample_scalar(o, rng)
+            v = _sample_scalar(o, rng, scale)
             values[o] = v
             shown[o] = v
     for d, k in sizes.items():
         shown[d] = sp.Integer(k)
     return _Point(sizes, values, shown)
+
+
+_KINKS = (sp.sign, sp.Abs, sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.floor, sp.ceiling)
+
+
+def _kink_arguments(*exprs) -> list[sp.Expr]:
+    """The expressions whose sign switches a branch: g of sign(g), |g|, H(g), floor(g),
+    a - b of Max(a, b) / Min(a, b), lhs - rhs of a Piecewise condition.
+
+    >>> x = sp.Symbol("x")
+    >>> _kink_arguments(sp.sign(x - 3) + sp.Max(x, 2*x + 1))
+    [x - 3, -x - 1]
+    """
+    out: list[sp.Expr] = []
+    for e in exprs:
+        if not isinstance(e, sp.Basic):
+            continue
+        for node in sorted(e.atoms(*_KINKS), key=sp.default_sort_key):
+            if isinstance(node, (sp.Max, sp.Min)):
+                a = node.args
+                out.extend(a[i] - a[j] for i in range(len(a)) for j in range(i + 1, len(a)))
+            elif isinstance(node, sp.Piecewise):
+                for _, cond in node.args:
+                    rels = [cond] if isinstance(cond, sp.core.relational.Relational) else \
+                        sorted(cond.atoms(sp.core.relational.Relational), key=sp.default_sort_key) \
+                        if isinstance(cond, sp.Basic) else []
+                    out.extend(r.lhs - r.rhs for r in rels)
+            else:
+                out.append(node.args[0])
+    seen, unique = set(), []
+    for g in out:
+        if isinstance(g, sp.Expr) and not isinstance(g, MatrixExpr) and g.free_symbols \
+                and g not in seen:
+            seen.add(g)
+            unique.append(g)
+    return unique
+
+
+def _roots_near(g: sp.Expr, s: sp.Symbol) -> list[sp.Rational]:
+    """Real roots of g(s) = 0 when g is a polynomial of degree 1 or 2 in s (exact or
+    rounded to 1e-9), else none: solving costs nothing, so it is only done where cheap."""
+    try:
+        poly = sp.Poly(g, s)
+    except sp.PolynomialError:
+        return []
+    if poly.degree() not in (1, 2) or not all(c.is_Rational for c in poly.all_coeffs()):
+        return []
+    if poly.degree() == 1:
+        a, b = poly.all_coeffs()
+        return [-b / a]
+    a, b, c = poly.all_coeffs()
+    disc = b * b - 4 * a * c
+    if disc < 0:
+        return []
+    roots = [(-b + sgn * sp.sqrt(disc)) / (2 * a) for sgn in (1, -1)]
+    return [r if r.is_Rational else sp.Rational(round(float(r) * 10**9), 10**9) for r in roots]
+
+
+def _breakpoint_points(exprs, objects, sizes: dict, rng: random.Random) -> list[_Point]:
+    """Points just either side of the breakpoints of sign, |.|, Heaviside, Max, Min and
+    Piecewise: one variable moves to a root of the branch argument (others stay random),
+    then a little to each side (1e-3 of its size)."""
+    scalars = [o for o in objects if isinstance(o, sp.Symbol) and o not in sizes and not o.is_integer]
+    points: list[_Point] = []
+    for g in _kink_arguments(*exprs):
+        for sym in sorted(g.free_symbols & set(scalars), key=lambda t: t.name)[:2]:
+            base = _draw_point(objects, sizes, rng)
+            others = {k: v for k, v in base.values.items() if k != sym and isinstance(k, sp.Symbol)}
+            for r in _roots_near(g.xreplace(others), sym):
+                delta = max(abs(r), sp.Integer(1)) / 1000
+                for v in (r - delta, r + delta):
+                    if (sym.is_positive and v <= 0) or (sym.is_nonnegative and v < 0) or \
+                            (sym.is_negative and v >= 0) or (sym.is_nonpositive and v > 0):
+                        continue
+                    values = {**base.values, sym: v}
+                    shown = {**base.shown, sym: v}
+                    points.append(_Point(sizes, values, shown))
+                    if len(points) >= _MAX_BREAKPOINT_POINTS:
+                        return points
+    return points
 
 
 # ======================================================================================
@@ -590,6 +682,9 @@ def _concrete(expr, point: _Point):
     if not isinstance(expr, sp.Basic):
         return expr
     e = expr.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()}) if point.sizes else expr
+    fast = _explicit(e, point)
+    if fast is not None:
+        return fast
     specials = e.atoms(sp.OneMatrix, sp.Identity, sp.ZeroMatrix) if isinstance(e, sp.Basic) else ()
     if specials:
         e = e.xreplace({m: sp.ImmutableMatrix(m.as_explicit()) for m in specials})
@@ -604,10 +699,32 @@ def _concrete(expr, point: _Point):
     return e
 
 
+_NEEDS_DOIT = (sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Limit)
+
+
+def _explicit(e, point: _Point):
+    """e evaluated bottom-up with explicit matrices (matrix_calculus.to_explicit): much
+    faster than SymPy's entry-by-entry ``as_explicit`` of a product of matrix expressions.
+    None when e has no matrix variable or holds a construct that route does not know."""
+    matrices = {k: v for k, v in point.values.items() if isinstance(k, MatrixSymbol)}
+    if not matrices or not e.atoms(MatrixSymbol):
+        return None
+    from .matrix_calculus import to_explicit
+    scalars = {k: v for k, v in point.values.items() if not isinstance(k, MatrixSymbol)}
+    try:
+        out = to_explicit(e.xreplace(scalars) if scalars else e, matrices)
+    except Exception:     # noqa: BLE001 - an unknown construct: the general route decides
+        return None
+    if not isinstance(out, sp.Basic) or out.atoms(MatrixSymbol) or \
+            (isinstance(out, MatrixExpr) and not isinstance(out, MatrixBase)):
+        return None
+    return out.doit() if out.has(*_NEEDS_DOIT) else out
+
+
 def _number(expr, dps: int):
     """An exact numeric SymPy expression -> an mpmath number with ``dps`` digits."""
     if not isinstance(expr, sp.Basic):
-        expr = sp.sympify(expr)
+        expr = _sympify(expr)
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise _Singular()
     if expr.free_symbols:
@@ -625,7 +742,11 @@ def _number(expr, dps: int):
 
 def _values(expr, point: _Point, dps: int):
     """Value(s) of expr at the point: a list of (index, mpmath number) and the shape."""
-    e = _scalarize(_concrete(expr, point))
+    return _numbers(_scalarize(_concrete(expr, point)), dps)
+
+
+def _numbers(e, dps: int):
+    """An exact value (scalar or explicit matrix) as ([(index, mpmath number)], shape)."""
     if isinstance(e, MatrixBase):
         with mpmath.workdps(dps):
             return [((i, j), _number(e[i, j], dps)) for i in range(e.rows) for j in range(e.cols)], e.shape
@@ -745,60 +866,89 @@ def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | N
 
 
 def _numeric(claim_side: Callable, truth_side: Callable, objects, dims, deadline: _Deadline,
-             rng: random.Random, min_points: int, max_points: int, progress: Callable):
+             rng: random.Random, min_points: int, max_points: int, progress: Callable,
+             exprs=()):
     """Probe; return ('fails', details) or ('agrees', n_points) or ('undecided', reason)."""
-    agreed, skipped, errors = 0, 0, []
     try:
         return _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points,
-                      max_points, progress, agreed, skipped, errors)
+                      max_points, progress, exprs)
     except _Timeout:
         if progress.agreed >= min_points:     # a timeout after enough agreeing points
             return "agrees", progress.agreed
         raise
 
 
-def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max_points,
-           progress, agreed, skipped, errors):
+def _points(objects, dims, rng, max_points, exprs, deadline):
+    """The probe points, in order: for each size configuration, points at the magnitudes
+    of _SCALES in turn; after the first point, points either side of each breakpoint."""
     configs = _size_configs(dims)
     per_config = max(2, -(-max_points // len(configs)))
-    for sizes in configs:
-        for _ in range(per_config):
-            if agreed >= max_points:
-                break
-            point = _draw_point(objects, sizes, rng)
-            try:
-                truth_vals, tshape = deadline.run(truth_side, point, _DPS, share=0.9)
-            except _Timeout:
-                raise
-            except _Singular:
-                skipped += 1
-                continue
-            except (InputError, ShapeError):
-                raise
-            except Exception as exc:   # noqa: BLE001 - a construct SymPy cannot evaluate
-                errors.append(f"{type(exc).__name__}: {_short(exc, 120)}")
-                skipped += 1
-                continue
-            if not all(_is_real(v) for _, v in truth_vals):
-                skipped += 1     # outside the truth's real domain
-                continue
-            try:
-                claim_vals, cshape = deadline.run(claim_side, point, _DPS, share=0.9)
-            except _Timeout:
-                raise
-            except _Singular:
-                return "fails", (point, None, truth_vals, "the claim is undefined here "
-                                 "but the truth is not", tshape)
-            if cshape != tshape:
-                return "fails", (point, None, truth_vals, f"the claim is {cshape} and the truth "
-                                 f"{tshape} at this size", tshape)
-            bad = [k for (k, a), (_, b) in zip(claim_vals, truth_vals) if not _close(a, b)]
-            if bad:
-                return "fails", (point, claim_vals, truth_vals, bad, tshape)
-            agreed += 1
-            progress.agreed = agreed
-            progress.sizes.add(_sizes_text(sizes))
-            progress(agreed)
+    drawn = 0
+    for c, sizes in enumerate(configs):
+        for k in range(per_config):
+            yield _draw_point(objects, sizes, rng, _SCALES[drawn % len(_SCALES)])
+            drawn += 1
+            if c == 0 and k == 0:
+                try:
+                    extra = deadline.run(_breakpoint_points, exprs, objects, sizes, rng, share=0.2)
+                except _Timeout:
+                    extra = []
+                except Exception:    # noqa: BLE001 - a branch SymPy cannot solve: no extra points
+                    extra = []
+                yield from extra
+
+
+def _exact_and_numbers(side, point, dps):
+    exact = side.exact(point)
+    with mpmath.workdps(dps):
+        vals, shape = _numbers(exact, dps)
+    return exact, vals, shape
+
+
+def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max_points,
+           progress, exprs=()):
+    agreed, skipped, errors = 0, 0, []
+    for point in _points(objects, dims, rng, max_points, exprs, deadline):
+        if agreed >= max_points + _MAX_BREAKPOINT_POINTS:
+            break
+        try:
+            truth_exact, truth_vals, tshape = deadline.run(
+                _exact_and_numbers, truth_side, point, _DPS, share=0.9)
+        except _Timeout:
+            raise
+        except _Singular:
+            skipped += 1
+            continue
+        except (InputError, ShapeError):
+            raise
+        except Exception as exc:   # noqa: BLE001 - a construct SymPy cannot evaluate
+            errors.append(f"{type(exc).__name__}: {_short(exc, 120)}")
+            skipped += 1
+            continue
+        if not all(_is_real(v) for _, v in truth_vals):
+            skipped += 1     # outside the truth's real domain
+            continue
+        try:
+            claim_exact, claim_vals, cshape = deadline.run(
+                _exact_and_numbers, claim_side, point, _DPS, share=0.9)
+        except _Timeout:
+            raise
+        except _Singular:
+            return "fails", (point, None, truth_vals, "the claim is undefined here "
+                             "but the truth is not", tshape)
+        if cshape != tshape:
+            return "fails", (point, None, truth_vals, f"the claim is {cshape} and the truth "
+                             f"{tshape} at this size", tshape)
+        bad = [k for (k, a), (_, b) in zip(claim_vals, truth_vals) if not _close(a, b)]
+        if bad:
+            return "fails", (point, claim_vals, truth_vals, bad, tshape)
+        deep = _exactly_different(claim_exact, truth_exact, claim_vals, deadline)
+        if deep:
+            return "fails", (point, claim_vals, truth_vals, deep, tshape)
+        agreed += 1
+        progress.agreed = agreed
+        progress.sizes.add(_sizes_text(point.sizes))
+        progress(agreed)
     if agreed >= min_points:
         return "agrees", agreed
     reason = f"only {agreed} usable random points ({skipped} were outside the domain)"
@@ -807,8 +957,66 @@ def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max
     return "undecided", reason
 
 
+class _Deep(list):
+    """Entries whose difference is non-zero by exact (or 300-digit) evaluation, with the
+    difference found: a counterexample that needs no re-check at higher precision."""
+
+    differences: list
+
+
+def _exactly_different(claim_exact, truth_exact, claim_vals, deadline) -> _Deep:
+    """The entries where values that agree to 30 digits still differ: the exact difference
+    of the two sides at the (rational) point is a non-zero rational, or evaluates to a
+    non-zero number to full accuracy with up to 300 digits (SymPy's adaptive evalf).
+    What cannot be decided (time, constructs evalf does not know) counts as agreeing."""
+    found = _Deep()
+    found.differences = []
+    cs = list(claim_exact) if isinstance(claim_exact, MatrixBase) else [claim_exact]
+    ts = list(truth_exact) if isinstance(truth_exact, MatrixBase) else [truth_exact]
+    for (k, _), a, b in zip(claim_vals, cs, ts):
+        try:
+            d = deadline.run(_nonzero_difference, a, b, share=0.3)
+        except _Timeout:
+            return found if found else _Deep()
+        except Exception:     # noqa: BLE001 - SymPy cannot evaluate this difference: agree
+            d = None
+        if d is not None:
+            found.append(k)
+            found.differences.append(d)
+    return found
+
+
+def _nonzero_difference(a, b):
+    """a - b as a non-zero number (exact or a Float of 15 correct digits), or None."""
+    if not (isinstance(a, sp.Basic) and isinstance(b, sp.Basic)):
+        return None
+    d = a - b
+    if d == 0 or d.free_symbols:
+        return None
+    if d.is_Rational:
+        return d
+    try:
+        v = d.evalf(15, strict=True, maxn=_DEEP_DIGITS)
+    except sp.core.evalf.PrecisionExhausted:
+        return None              # zero to 300 digits: agreeing
+    return v if v.is_number and v != 0 and not v.has(sp.nan, sp.zoo) else None
+
+
+@dataclass(frozen=True)
+class _ExprSide:
+    """One side of the comparison, from a SymPy object (a class, not a closure: a job pickles)."""
+
+    expr: Any
+
+    def exact(self, point: _Point):
+        return _scalarize(_concrete(self.expr, point))
+
+    def __call__(self, point: _Point, dps: int):
+        return _values(self.expr, point, dps)
+
+
 def _expr_side(expr) -> Callable:
-    return lambda point, dps: _values(expr, point, dps)
+    return _ExprSide(expr)
 
 
 # ======================================================================================
@@ -844,7 +1052,7 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
         outcome, info = _numeric(
             _expr_side(job.claim), truth_side, job.objects, dims, probing, rng,
             min_points=3, max_points=job.max_points or (10 if not dims else 12),
-            progress=progress)
+            progress=progress, exprs=_scalar_parts(job.claim, job.truth))
         if outcome == "fails":
             send(_failure(job, info, claim_side=_expr_side(job.claim), truth_side=truth_side,
                           deadline=deadline))
@@ -853,9 +1061,11 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
             send(dict(final=True, holds=None, method="numeric", explanation=info))
             return
         sized = f" at sizes {', '.join(sorted(progress.sizes))}" if dims else ""
-        numeric = dict(final=False, holds=True, method="numeric",
-                       explanation=f"claim and truth agree to {_TOL_DIGITS} digits at {info} "
-                                   f"random points{sized} (a strong check, not a proof).",
+        numeric = dict(final=False, holds=True, method=f"numeric: {info} probes",
+                       explanation=f"claim and truth agree at {info} probe points{sized} "
+                                   f"(exactly or to {_DEEP_DIGITS} digits; random points at "
+                                   "magnitudes 1e-3 to 1e3 and either side of breakpoints): "
+                                   "a strong check, not a proof.",
                        points=info)
         send(numeric)
         stage = "symbolic (heavy)"
@@ -870,6 +1080,17 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
     except _Timeout:
         send(dict(final=True, holds=None, method=stage.split()[0], timeout=True,
                   explanation=f"the time budget ({budget:g} s) ran out during the {stage} stage"))
+
+
+def _scalar_parts(*exprs) -> list:
+    """The scalar expressions inside claim and truth (entries of explicit matrices)."""
+    out = []
+    for e in exprs:
+        if isinstance(e, MatrixBase):
+            out.extend(e)
+        elif isinstance(e, sp.Basic):
+            out.append(e)
+    return out
 
 
 class _Progress:
@@ -889,7 +1110,11 @@ def _sizes_text(config: dict) -> str:
 def _failure(job: _Job, info, claim_side, truth_side, deadline: _Deadline) -> dict:
     point, claim_vals, truth_vals, bad, shape = info
     recheck = f"re-checked at {2 * _DPS} digits"
-    if claim_vals is not None:
+    if isinstance(bad, _Deep):
+        shown = ", ".join(_show_value(d) for d in bad.differences[:3])
+        recheck = (f"they agree to {_TOL_DIGITS} digits but the exact difference there is "
+                   f"{shown}, not 0")
+    elif claim_vals is not None:
         try:   # evaluate again, at twice the precision, before reporting
             c2, _ = deadline.run(claim_side, point, 2 * _DPS, share=1.0)
             t2, _ = deadline.run(truth_side, point, 2 * _DPS, share=1.0)
@@ -1085,6 +1310,22 @@ def _verdict(result: dict, claim, truth, started: float, note: str = "",
                    elapsed=time.monotonic() - started)
 
 
+_SYNTAXES = ("auto", "math", "latex")
+
+
+def _check_options(isolate, syntax) -> None:
+    if not isinstance(syntax, str) or syntax not in _SYNTAXES:
+        raise InputError(f"syntax must be 'auto', 'math' or 'latex', not {_short(syntax, 80)!r}")
+    if isolate is not None and not isinstance(isolate, bool):
+        raise InputError(f"isolate must be True, False or None (automatic), not {isolate!r}")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"seed must be an integer, not {seed!r}")
+    return seed
+
+
 def _check_budget(budget) -> float:
     try:
         budget = float(budget)
@@ -1098,9 +1339,29 @@ def _check_budget(budget) -> float:
 # ======================================================================================
 # Public API
 # ======================================================================================
+def _check_symbols(symbols) -> None:
+    """``symbols`` binds names to SymPy objects: {name: Symbol or MatrixSymbol} or a list."""
+    if symbols is None:
+        return
+    if not isinstance(symbols, (Mapping, list, tuple, set, frozenset)):
+        raise InputTypeError("symbols must be a list of SymPy Symbols / MatrixSymbols or a dict "
+                             f"from names to them, not {type(symbols).__name__}"
+                             + ("; declare(text) reads a declaration" if isinstance(symbols, str)
+                                else ""))
+    values = list(symbols.values()) if isinstance(symbols, Mapping) else list(symbols)
+    for k, v in enumerate(values):
+        where = f"symbols[{k}]" if not isinstance(symbols, Mapping) else \
+            f"symbols[{list(symbols)[k]!r}]"
+        reject_text(v, where)
+        if not isinstance(v, sp.Basic):
+            raise InputTypeError(f"{where} must be a SymPy Symbol or MatrixSymbol, "
+                                 f"not {type(v).__name__}")
+
+
 def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
     """Bind names, apply assumptions, read the claim; returns (claim, truth, objects, note, amap)."""
     table = _names_of(truth, *extra_objects)
+    _check_symbols(symbols)
     if symbols:
         table.update({_label(k) if not isinstance(k, str) else k: v
                       for k, v in (symbols.items() if isinstance(symbols, Mapping)
@@ -1138,7 +1399,8 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     False
     """
     started = time.monotonic()
-    budget = _check_budget(budget)
+    budget, seed = _check_budget(budget), _check_seed(seed)
+    _check_options(isolate, syntax)
     truth = _read_truth(truth, symbols, syntax)
     truth_shown = truth
     try:
@@ -1161,7 +1423,8 @@ def _ill_formed(exc, claim, truth, started) -> Verdict:
 
 
 def _read_truth(truth, symbols, syntax):
-    if isinstance(truth, str):
+    _check_symbols(symbols)
+    if isinstance(truth, str):      # read by symcalc's parser (never evaluated)
         return parse_any(truth, symbols, allow_undeclared=symbols is None, syntax=syntax)
     return _as_object(truth, "the truth")
 
@@ -1222,11 +1485,14 @@ class _EntryLabel:
 def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax,
                        seed, isolate) -> Verdict:
     started = time.monotonic()
-    budget = _check_budget(budget)
+    budget, seed = _check_budget(budget), _check_seed(seed)
+    _check_options(isolate, syntax)
     if isinstance(f, (list, tuple)):
-        f = sp.ImmutableMatrix([[_sympify_value(v, "F") for v in f]]).T
+        f = _as_object(list(f), "F")
     if isinstance(f, str) or any(isinstance(w, str) for w in _wrt_list(wrt)):
         raise InputError("f and wrt must be SymPy objects; to work from text use verify_from_text")
+    reject_text(f, "f")
+    reject_text(wrt, "wrt")
     if isinstance(wrt, (list, tuple)) and len(wrt) == 1 and isinstance(wrt[0], MatrixSymbol):
         wrt = wrt[0]
     truth, why = _engine(kind, f, wrt)
@@ -1338,6 +1604,9 @@ class _ElementwiseSide:
     X: Any
 
     def __call__(self, point: _Point, dps: int):
+        return _values(self.exact(point), _Point({}, {}, {}), dps)
+
+    def exact(self, point: _Point):
         kind, f, X = self.kind, self.f, self.X
         Xc = X.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()})
         r, c = int(Xc.shape[0]), int(Xc.shape[1])
@@ -1362,7 +1631,7 @@ class _ElementwiseSide:
             Fm = fx if isinstance(fx, MatrixBase) else sp.Matrix([[fx]])
             comps = [Fm[i, j] for j in range(Fm.cols) for i in range(Fm.rows)]
             result = sp.Matrix(len(comps), len(vec), lambda p, q: sp.diff(comps[p], vec[q]))
-        return _values(sp.ImmutableMatrix(result).xreplace(at), _Point({}, {}, {}), dps)
+        return _scalarize(_concrete(sp.ImmutableMatrix(result).xreplace(at), _Point({}, {}, {})))
 
 
 # --------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ Three tables, all flat lists of :class:`symcalc.core.Rule` records:
 from __future__ import annotations
 
 import sympy as sp
+from sympy.core.sympify import _sympify
 from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse,
                    KroneckerProduct, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Trace,
                    Transpose, ZeroMatrix)
@@ -126,7 +127,7 @@ def hadamard(*args):
 
 
 def hadamard_power(Z, p):
-    p = sp.sympify(p)
+    p = _sympify(p)       # strict: p is a SymPy object or a number, never text
     if p == 1:
         return Z
     if p == 0:

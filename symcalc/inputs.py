@@ -1,0 +1,198 @@
+"""The one boundary where objects handed to the Python API become SymPy objects.
+
+symcalc never evaluates text: SymPy's non-strict ``sympify`` (and everything that
+calls it: ``Matrix([...])``, ``sympify`` of a tuple, ``expr.subs(dict)``,
+``Function(arg)``) runs a string it meets as Python. So every public function
+reads its arguments through these helpers, which refuse a string *anywhere* in
+the object (also inside lists, tuples, dicts and NumPy arrays) with an
+:class:`~symcalc.errors.InputTypeError` that points to ``symcalc.parse``, and
+convert everything else strictly (numbers, NumPy scalars, SymPy objects).
+
+>>> import sympy as sp
+>>> x = sp.Symbol("x")
+>>> as_expr(2.5), as_expr(x + 1)
+(2.50000000000000, x + 1)
+>>> as_matrix([[1, x], [0, 2]])
+Matrix([
+[1, x],
+[0, 2]])
+>>> as_expr("__import__('os')", "f")
+Traceback (most recent call last):
+...
+symcalc.errors.InputTypeError: f is a string ("__import__('os')"); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+>>> as_matrix([[1, "x"]], "A")
+Traceback (most recent call last):
+...
+symcalc.errors.InputTypeError: A[0][1] is a string ('x'); symcalc never evaluates text. Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Iterable
+
+import sympy as sp
+
+from .errors import InputError, InputTypeError, ShapeError, reject_text
+
+__all__ = ["reject_text", "as_expr", "as_scalar_expr", "as_matrix", "as_items", "as_symbols",
+           "is_container"]
+
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def is_container(obj: Any) -> bool:
+    """A Python container or an array (what ``as_matrix`` reads), not a SymPy object."""
+    return isinstance(obj, _CONTAINERS) or (hasattr(obj, "ndim") and hasattr(obj, "tolist")
+                                             and not isinstance(obj, sp.Basic))
+
+
+def as_expr(obj: Any, what: str = "the argument", *, exact_floats: bool = False) -> sp.Basic:
+    """A SymPy object from a SymPy object or a number; text and containers are refused.
+
+    A mutable Matrix becomes an ImmutableMatrix; ``exact_floats`` turns a float
+    into the rational it prints as (``0.1`` -> ``1/10``).
+
+    >>> as_expr(0.5, exact_floats=True), as_expr(3)
+    (1/2, 3)
+    >>> as_expr([1, 2], "p")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: p must be a SymPy expression or a number, got a list
+    """
+    reject_text(obj, what)
+    if isinstance(obj, sp.MatrixBase):
+        return sp.ImmutableMatrix(obj)
+    if isinstance(obj, sp.Basic):
+        return obj
+    if isinstance(obj, bool) or obj is None or is_container(obj):
+        raise InputTypeError(f"{what} must be a SymPy expression or a number, got {_kind(obj)}")
+    if exact_floats and isinstance(obj, float):
+        return sp.nsimplify(obj)
+    if isinstance(obj, Fraction):
+        return sp.Rational(obj.numerator, obj.denominator)
+    try:
+        return sp.sympify(obj, strict=True)     # strict: numbers, NumPy scalars, _sympy_()
+    except (sp.SympifyError, TypeError, ValueError, AttributeError):
+        raise InputTypeError(f"{what} must be a SymPy expression or a number, "
+                             f"got {_kind(obj)}") from None
+
+
+def as_scalar_expr(obj: Any, what: str = "f") -> sp.Expr:
+    """A scalar SymPy expression (a 1 x 1 explicit Matrix is unwrapped).
+
+    >>> as_scalar_expr(sp.Matrix([[sp.Symbol("x")]]))
+    x
+    """
+    reject_text(obj, what)
+    if isinstance(obj, sp.MatrixBase):
+        if obj.shape != (1, 1):
+            raise ShapeError(f"{what} must be a scalar, got a {obj.rows} x {obj.cols} Matrix; "
+                             "use jacobian() for a vector-valued function")
+        obj = obj[0, 0]
+    e = as_expr(obj, what)
+    if not isinstance(e, sp.Expr):
+        raise InputTypeError(f"{what} must be a scalar expression, got {type(e).__name__}")
+    return e
+
+
+def as_matrix(obj: Any, what: str = "the matrix", *, exact_floats: bool = False) -> sp.ImmutableMatrix:
+    """An explicit ImmutableMatrix from a Matrix, a list of rows, a flat list (a column)
+    or a NumPy array; every entry goes through :func:`as_expr`.
+
+    >>> as_matrix([1, 2]).shape, as_matrix(sp.Matrix([[1, 2]])).shape
+    ((2, 1), (1, 2))
+    >>> as_matrix([[1, 2], [3]], "A")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.ShapeError: A has rows of different lengths (2, 1)
+    """
+    reject_text(obj, what)
+    if isinstance(obj, sp.MatrixBase):
+        return sp.ImmutableMatrix(obj)
+    if isinstance(obj, sp.MatrixExpr):
+        if not all(getattr(d, "is_Integer", False) for d in obj.shape):
+            raise ShapeError(f"{what} = {obj} has symbolic size {obj.shape}; give concrete sizes")
+        return sp.ImmutableMatrix(obj.as_explicit())
+    if hasattr(obj, "ndim") and hasattr(obj, "tolist") and not isinstance(obj, sp.Basic):
+        if obj.ndim not in (1, 2):
+            raise ShapeError(f"{what} must be a 1-D or 2-D array, got {obj.ndim} dimensions")
+        obj = obj.tolist()
+    if not isinstance(obj, (list, tuple)):
+        raise InputTypeError(f"{what} must be a Matrix or a list of rows, got {_kind(obj)}")
+    if not obj:
+        raise ShapeError(f"{what} is empty")
+    if all(isinstance(r, (list, tuple)) for r in obj):
+        lengths = tuple(len(r) for r in obj)
+        if len(set(lengths)) != 1 or lengths[0] == 0:
+            raise ShapeError(f"{what} has rows of different lengths {lengths}"
+                             if len(set(lengths)) != 1 else f"{what} has empty rows")
+        rows = [[_entry(v, f"{what}[{i}][{j}]", exact_floats) for j, v in enumerate(r)]
+                for i, r in enumerate(obj)]
+        return sp.ImmutableMatrix(rows)
+    if any(isinstance(r, (list, tuple)) for r in obj):
+        raise ShapeError(f"{what} mixes rows (lists) and single entries")
+    return sp.ImmutableMatrix([[_entry(v, f"{what}[{i}]", exact_floats)] for i, v in enumerate(obj)])
+
+
+def _entry(v: Any, what: str, exact_floats: bool) -> sp.Expr:
+    e = as_expr(v, what, exact_floats=exact_floats)
+    if isinstance(e, sp.ImmutableMatrix) and e.shape == (1, 1):
+        e = e[0, 0]
+    if not isinstance(e, sp.Expr) or isinstance(e, sp.MatrixExpr):
+        raise InputTypeError(f"{what} must be a scalar expression, got {type(e).__name__}")
+    return e
+
+
+def as_items(obj: Any, what: str, kind: str) -> list:
+    """A sequence, or a row or column Matrix, as a non-empty list (text refused anywhere).
+
+    >>> as_items(sp.Matrix([1, 2]), "v", "numbers")
+    [1, 2]
+    """
+    reject_text(obj, what)
+    if isinstance(obj, sp.MatrixBase):
+        if obj.cols != 1 and obj.rows != 1:
+            raise ShapeError(f"{what} must be a vector (a row or a column), got a {obj.rows} x {obj.cols} Matrix")
+        items = list(obj)
+    elif isinstance(obj, (dict, set, frozenset)):
+        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {_kind(obj)}")
+    elif isinstance(obj, Iterable) and not isinstance(obj, sp.Basic):
+        items = list(obj)
+        reject_text(items, what)            # a generator is only seen once it is listed
+    else:
+        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {type(obj).__name__}")
+    if not items:
+        raise InputError(f"{what} is empty: give at least one entry")
+    return items
+
+
+def as_symbols(wrt: Any, what: str = "wrt") -> list[sp.Symbol]:
+    """The variables as a list of distinct Symbols (one Symbol, a sequence or a column Matrix).
+
+    >>> x, y = sp.symbols("x y")
+    >>> as_symbols(x), as_symbols([x, y])
+    ([x], [x, y])
+    >>> as_symbols([x, x])
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputError: the variable x appears twice in wrt
+    """
+    items = [wrt] if isinstance(wrt, sp.Symbol) else as_items(wrt, what, "Symbols")
+    seen = set()
+    for k, s in enumerate(items):
+        if not isinstance(s, sp.Symbol):
+            raise InputTypeError(f"{what}[{k}] = {_short(s)} is not a Symbol (it is a {type(s).__name__})")
+        if s in seen:
+            raise InputError(f"the variable {s} appears twice in {what}")
+        seen.add(s)
+    return items
+
+
+def _kind(obj: Any) -> str:
+    return {list: "a list", tuple: "a tuple", dict: "a dict"}.get(type(obj), type(obj).__name__)
+
+
+def _short(obj: Any, limit: int = 60) -> str:
+    s = repr(obj) if not isinstance(obj, sp.Basic) else sp.sstr(obj)
+    return s if len(s) <= limit else s[:limit - 3] + "..."
