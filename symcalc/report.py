@@ -152,7 +152,7 @@ class Report:
             src = self.write_tex(Path(tmp) / "report.tex")
             try:
                 proc = subprocess.run(_latexmk_command(latexmk, src.name), cwd=tmp, capture_output=True,
-                                      text=True, timeout=300, env=_tex_environment())
+                                      text=True, errors="replace", timeout=300, env=_tex_environment())
             except subprocess.TimeoutExpired:
                 raise LaTeXBuildError(f"LaTeX did not finish building {path.name} within 300 s") from None
             log_path = Path(tmp) / "report.log"

@@ -55,7 +55,11 @@ _UNICODE_MATH.update({
     "¹": r"^1", "−": "-", "∫": r"\int", "∀": r"\forall", "∃": r"\exists", "⊂": r"\subset",
 })
 _UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
-                 "…": r"\ldots{}", "\u00a0": "~", "\u00ad": r"\-"}
+                 "…": r"\ldots{}", "\u00a0": r"\nobreakspace{}", "\u00ad": r"\-"}
+
+
+#: Latin Extended-A letters pdflatex's utf8 + T1 set-up does not define (a build error, not a glyph)
+_NOT_IN_T1 = frozenset("\u0126\u0127\u0138\u013f\u0140\u0149\u0166\u0167\u017f")
 
 
 def _escape_char(ch: str) -> str:
@@ -72,7 +76,7 @@ def _escape_char(ch: str) -> str:
         return r"\ensuremath{" + _UNICODE_MATH[ch] + "}"
     if ch in _UNICODE_TEXT:
         return _UNICODE_TEXT[ch]
-    if code < 0x180:  # Latin-1 and Latin Extended-A: T1 fonts have them
+    if code < 0x180 and ch not in _NOT_IN_T1:  # Latin-1 and Latin Extended-A: T1 fonts have them
         return ch
     return "?"  # pdflatex has no glyph (CJK, emoji, ...): a visible placeholder, never a build error
 
