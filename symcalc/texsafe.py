@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -153,6 +154,11 @@ def math_problem(tex: str) -> str | None:
         return f"expected a string, got {type(tex).__name__}"
     if len(tex) > _MAX_LENGTH:
         return f"longer than {_MAX_LENGTH} characters"
+    return _checked(tex)
+
+
+@functools.lru_cache(maxsize=8192)  # the printer asks for every name it prints, often for the same ones
+def _checked(tex: str) -> str | None:
     if "^^" in tex:
         return "^^ (a TeX character escape) is not allowed"
     try:

@@ -478,3 +478,33 @@ def test_every_escapable_character_and_allowed_maths_build(tmp_path):
     preamble = template_env().get_template("preamble.tex.j2").render(title=chars)
     body = escape_text(chars) + "\n\n" + "\n\n".join(f"${latex(s)}$ and ${t}$" for s, t in zip(names, ALLOWED_MATHS * 3))
     Report(tex=preamble + "\\begin{document}\n" + body + "\n\\end{document}\n").to_pdf(tmp_path / "chars.pdf")
+
+
+# ---------------------------------------------------------------------------
+# The command line: the same guarantees, one clean line for a refused file
+# ---------------------------------------------------------------------------
+
+def _cli(*argv):
+    from symcalc.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_report_refuses_a_latex_key_that_reads_a_file_in_one_line(tmp_path):
+    path = tmp_path / "hostile.toml"
+    path.write_text(_latex_key_problem(r"\input{/etc/passwd}"))
+    code, _, err = _cli("report", str(path), "--tex", "-o", str(tmp_path / "out.tex"))
+    assert code != 0 and "[variables.w.latex]" in err and "hostile.toml" in err
+    assert "Traceback" not in err and not (tmp_path / "out.tex").exists()
+
+
+def test_cli_report_tex_writes_the_listing_next_to_the_tex(tmp_path):
+    title = r"Bowl \end{lstlisting}\lstinputlisting{/etc/passwd}\begin{lstlisting}"
+    path = tmp_path / "bowl.toml"
+    path.write_text(_problem(title, "D", "C", "V", kernel=True))
+    code, _, err = _cli("report", str(path), "--tex", "-o", str(tmp_path / "out" / "bowl.tex"))
+    assert code == 0, err
+    tex = (tmp_path / "out" / "bowl.tex").read_text()
+    assert r"\lstinputlisting{bowl-kernel.py}" in tex and tex.count(r"\lstinputlisting") == 1
+    assert "def value" in (tmp_path / "out" / "bowl-kernel.py").read_text()
