@@ -201,7 +201,7 @@ class SymcalcLatexPrinter(LatexPrinter):
         >>> latex(sp.Symbol(r"\input{/etc/passwd}"))
         '\\text{\\textbackslash{}input\\{/etc/passwd\\}}'
         >>> latex(sp.Symbol("beta_1")), latex(sp.Symbol(r"\hat{\beta}_12"))
-        ('\\beta_{1}', '{\\hat{\\beta}}_{12}')
+        ('\\beta_{1}', '{\\hat{\\beta}{}}_{12}')
         """
         tex = self._name_tex(string, style)
         return tex if tex is not None else _escaped_name(string)
@@ -213,7 +213,7 @@ class SymcalcLatexPrinter(LatexPrinter):
         braced = re.fullmatch(r"(.*\}.*)_(\d+)", string)
         if braced and is_safe_math(braced.group(1)):
             # SymPy leaves a name with braces as it is: \mathbf{x}_12 would print as x_1 2
-            tex = "{" + super()._deal_with_super_sub(braced.group(1), style) + "}_{" + braced.group(2) + "}"
+            tex = _atom(super()._deal_with_super_sub(braced.group(1), style)) + "_{" + braced.group(2) + "}"
         else:
             tex = super()._deal_with_super_sub(string, style)
         return tex if is_safe_math(tex) else None
@@ -230,7 +230,7 @@ class SymcalcLatexPrinter(LatexPrinter):
         if isinstance(expr, AppliedUndef) and not _PLAIN_IDENTIFIER.fullmatch(expr.func.__name__):
             head = self._hprint_Function(expr.func.__name__)
             if exp is not None:
-                head = rf"{{{head}}}^{{{exp}}}"
+                head = _atom(head) + f"^{{{exp}}}"
             args = ",".join(self._print(a) for a in expr.args)
             return head + r"{\left(" + args + r" \right)}"
         return super()._print_Function(expr, exp)
@@ -275,6 +275,16 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _atom(tex: str) -> str:
+    r"""``tex`` as one atom that takes new scripts: {...{}} (TeX would take a group holding only
+    an accent as the accent itself, so {\hat{x}_1}_2 is a double subscript; {\hat{x}_1{}}_2 is not).
+
+    >>> _atom(r"\hat{\beta}_1")
+    '{\\hat{\\beta}_1{}}'
+    """
+    return "{" + tex + "{}}"
 
 
 def _escaped_name(name: Any) -> str:

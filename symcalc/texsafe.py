@@ -118,6 +118,8 @@ _ONE_ARGUMENT = frozenset(("mathbf mathrm mathit mathcal mathsf mathtt mathfrak 
 _SYMBOLS = frozenset(_GREEK + ("prime ell hbar imath jmath nabla partial infty star ast dagger ddagger top "
                                "bot circ bullet cdot times pm mp aleph emptyset varnothing langle rangle "
                                "lvert rvert lVert rVert vert Vert quad").split())
+#: the accents (TeX's accent atoms): a group holding only one passes its scripts on, {\hat{x}^2}^3
+_ACCENTS = frozenset("hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring widehat widetilde".split())
 _DELIMITER_COMMANDS = frozenset("langle rangle lvert rvert lVert rVert vert Vert | { }".split())
 #: every command a ``latex`` key (and a name printed as maths) may use
 ALLOWED_COMMANDS = frozenset(_ONE_ARGUMENT | _SYMBOLS | {"left", "right"})
@@ -207,10 +209,15 @@ class _Checker:
     def peek(self):
         return self.tokens[self.pos] if self.pos < len(self.tokens) else (None, None)
 
-    def group(self, closing: bool) -> None:
-        """Atoms up to a closing brace (closing=True) or the end; \\left/\\right pair up inside."""
+    def group(self, closing: bool) -> set[str]:
+        """Atoms up to a closing brace (closing=True) or the end; \\left/\\right pair up inside.
+
+        Returns the scripts the group passes on: TeX takes a group holding one
+        accent atom as that atom, so {\\hat{x}^2}^3 is a double superscript.
+        """
         scripts: set[str] = set()
         open_lefts = 0
+        atoms, passes_on = 0, False
         while self.pos < len(self.tokens):
             cmd, ch = self.peek()
             if ch == "}":
@@ -218,6 +225,8 @@ class _Checker:
                     raise _Refused("unbalanced braces")
                 break
             self.pos += 1
+            if ch == " ":
+                continue
             if ch in ("_", "^"):
                 kind = "sub" if ch == "_" else "sup"
                 if kind in scripts:
@@ -229,9 +238,10 @@ class _Checker:
                 if "sup" in scripts:
                     raise _Refused("a prime after a superscript")
                 continue
-            scripts = set()
+            scripts, atoms, passes_on = set(), atoms + 1, False
             if ch == "{":
-                self.group(closing=True)
+                scripts = self.group(closing=True)
+                passes_on = bool(scripts) or self._last_group_was_accent
                 self.pos += 1  # the closing brace
             elif ch is not None:
                 if ch not in _PLAIN:
@@ -243,11 +253,16 @@ class _Checker:
                     raise _Refused(r"\right without \left")
             else:
                 self.command(cmd)
+                passes_on = cmd in _ACCENTS
         else:
             if closing:
                 raise _Refused("unbalanced braces")
         if open_lefts:
             raise _Refused(r"\left without \right")
+        self._last_group_was_accent = atoms == 1 and passes_on
+        return scripts if self._last_group_was_accent else set()
+
+    _last_group_was_accent = False
 
     def command(self, cmd: str) -> None:
         if len(cmd) == 1 and not cmd.isalpha():

@@ -15,6 +15,7 @@ templates use anyway or one the escaping function itself emits.
 from __future__ import annotations
 
 import io
+import random
 import re
 import shutil
 import subprocess
@@ -204,13 +205,15 @@ def test_escape_text_of_any_text_is_inert(text):
 ALLOWED_MATHS = [r"\Sigma", r"\mathbf{x}", r"\hat{\beta}_1", r"\boldsymbol{\mu}", r"\tilde{X}^{(2)}", "w_t",
                  r"\Sigma^{-1}", r"\mathcal{L}", r"\bar{x}'", r"\vec{v}", r"\ddot{q}", r"\mathrm{d}x", r"\varphi",
                  r"\left( a \right)", r"\mathbb{R}", r"\operatorname{softmax}", r"x_{i,j}^{2}", r"\hat\beta",
-                 r"\left\| w \right\|", r"\theta\,\prime", r"\|x\|", r"\Omega_{\mathrm{in}}"]
+                 r"\left\| w \right\|", r"\theta\,\prime", r"\|x\|", r"\Omega_{\mathrm{in}}",
+                 r"{\hat{X}_{2}}^{3}", r"{\mathbf{X}^{2}}^{3}", r"{\hat{X}^{2}{}}^{3}"]
 REFUSED_MATHS = [r"\input{/etc/passwd}", r"\include{x}", r"\openin5=x", r"\read5 to\x", r"\write18{touch x}",
                  r"\csname input\endcsname", r"\catcode`\^=7", r"\def\x{y}", r"\let\x\y", r"\lstinputlisting{a}",
                  r"\immediate", r"\special{x}", r"\usepackage{x}", "x^^5cinput", r"x % comment", "x}", "{x",
                  r"a \\ b", "a\rb", "a\nb", "a\x00b", "x#1", "a & b", "$x$", "~x", r"\text{x}", r"\verb|x|",
                  r"\mathbf", "x_", "x^", "x_1_2", "x^1^2", r"\left( x", r"x \right)", r"\hat{x}^{2}'", "λ",
-                 r"\alphax", "@", r"\@", r"\mathscr{L}", "x" * 201, r"\begin{x}", r"\end{lstlisting}"]
+                 r"\alphax", "@", r"\@", r"\mathscr{L}", "x" * 201, r"\begin{x}", r"\end{lstlisting}",
+                 r"{\hat{X}^{2}}^{3}", r"{{\vec{v}_1}}_2", "x_1 _2"]  # the last three: TeX's double scripts
 
 
 @pytest.mark.parametrize("tex", ALLOWED_MATHS)
@@ -267,7 +270,7 @@ def test_unsafe_names_print_as_escaped_text(name, make):
 def test_safe_names_keep_their_maths():
     assert latex(sp.Symbol("alpha_1")) == r"\alpha_{1}"
     assert latex(sp.Symbol(r"\Sigma_12")) == r"\Sigma_{12}"
-    assert latex(sp.Symbol(r"\hat{\beta}_3")) == r"{\hat{\beta}}_{3}"
+    assert latex(sp.Symbol(r"\hat{\beta}_3")) == r"{\hat{\beta}{}}_{3}"
     assert latex(sp.MatrixSymbol("W", 2, 2).T) == r"W^\top"
     assert latex(sp.Function("f")(sp.Symbol("x"))) == r"f{\left(x \right)}"
     assert latex(r"text $ %") == r"\text{text \$ \%}"  # a str is text, never raw TeX
@@ -312,7 +315,7 @@ def test_every_refused_latex_key_is_a_problem_file_error(key):
 def test_an_allowed_latex_key_names_the_entries():
     p = sc.load_problem(_latex_key_problem(r"\hat{\beta}"))
     tex = sc.report(p, figures=False).tex
-    assert r"{\hat{\beta}}_{1}" in tex and r"{\hat{\beta}}_{2}" in tex
+    assert r"{\hat{\beta}{}}_{1}" in tex and r"{\hat{\beta}{}}_{2}" in tex
 
 
 # ---------------------------------------------------------------------------
@@ -482,13 +485,26 @@ def test_random_text_builds_to_a_pdf(tmp_path, title, description):
 
 @pytest.mark.tex
 def test_every_escapable_character_and_allowed_maths_build(tmp_path):
-    """Every character below U+0180 (plus the mapped symbols) in text, every allowed maths example in $...$."""
+    """Every character below U+0180 (plus mapped symbols) as text; allowed maths, and names (hostile,
+    random) as the printer sets them, in $...$: one document, and it builds."""
     _need_tex()
     from symcalc.report import template_env
     chars = "".join(chr(i) for i in range(1, 0x180)) + "λ≥∇ℝ‖…—“”学😀"
-    names = [sp.Symbol(n) for n in ALLOWED_MATHS + HOSTILE_NAMES + ["Lscr", "xnorm", "x__1", "_x", "x_", "a b"]]
+    rng = random.Random(11)
+    pieces = ["\\", "{", "}", "_", "^", "$", "%", "#", "&", "~", "'", " ", "x", "1", "alpha", "hat", "mathbf",
+              "input", "λ", "\n", "[", "]"]
+    randoms = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(80)]
+    names = ALLOWED_MATHS + HOSTILE_NAMES + randoms + ["Lscr", "xnorm", "x__1", "_x", "x_", "a b", "x_1_2",
+                                                       r"\hat{\beta}_1_2", r"\tilde{X}^{(2)}_3", r"\mathbf{x}_12"]
+    maths_pieces = [r"\alpha", r"\hat", r"\mathbf", r"\left(", r"\right)", r"\,", "{", "}", "_", "^", "'", "x",
+                    "1", " ", "(", "]", "+", r"\vec", r"\prime", r"\|"]
+    accepted = [t for t in ("".join(rng.choice(maths_pieces) for _ in range(rng.randint(1, 10))) for _ in range(3000))
+                if math_problem(t) is None]
+    assert len(accepted) > 100
+    printed = [latex(sp.Symbol(n)) for n in names] + [latex(sp.Function(n)(sp.Symbol("t")) ** 2) for n in names]
     preamble = template_env().get_template("preamble.tex.j2").render(title=chars)
-    body = escape_text(chars) + "\n\n" + "\n\n".join(f"${latex(s)}$ and ${t}$" for s, t in zip(names, ALLOWED_MATHS * 3))
+    body = (escape_text(chars) + "\n\n" + "\n\n".join(f"${t}$" for t in ALLOWED_MATHS + accepted) + "\n\n"
+            + "\n\n".join(f"${t}$" for t in printed))
     Report(tex=preamble + "\\begin{document}\n" + body + "\n\\end{document}\n").to_pdf(tmp_path / "chars.pdf")
 
 
