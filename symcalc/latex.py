@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.printer import Printer
 
 from symcalc.texsafe import escape_text, is_safe_math
 
@@ -240,6 +241,10 @@ class SymcalcLatexPrinter(LatexPrinter):
 
     def _print_str(self, expr):
         return r"\text{" + escape_text(expr) + "}"
+
+    def emptyPrinter(self, expr):
+        """An object with no printer of its own: its str() in typewriter, escaped like all user text."""
+        return r"\text{\ttfamily " + escape_text(Printer.emptyPrinter(self, expr)) + "}"
 
     # --- scalars --------------------------------------------------------
     def _is_differential(self, expr) -> bool:

@@ -276,6 +276,14 @@ def test_safe_names_keep_their_maths():
     assert latex(r"text $ %") == r"\text{text \$ \%}"  # a str is text, never raw TeX
 
 
+def test_objects_without_a_printer_print_as_escaped_text():
+    class Evil:
+        def __str__(self):
+            return "\\input{/etc/passwd}\n\n%"
+    for tex in (latex(Evil()), latex([Evil()]), latex(sp.Tuple(1, 2)) + latex(Evil())):
+        assert not re.search(r"\\input(?![A-Za-z])", tex) and "\n" not in tex and _unescaped(tex, "%") == 0
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.text(min_size=1, max_size=20))
 def test_any_symbol_name_prints_as_safe_maths_or_as_its_escaped_text(name):
