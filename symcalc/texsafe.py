@@ -119,7 +119,8 @@ _SYMBOLS = frozenset(_GREEK + ("prime ell hbar imath jmath nabla partial infty s
                                "bot circ bullet cdot times pm mp aleph emptyset varnothing langle rangle "
                                "lvert rvert lVert rVert vert Vert quad").split())
 #: the accents (TeX's accent atoms): a group holding only one passes its scripts on, {\hat{x}^2}^3
-_ACCENTS = frozenset("hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring widehat widetilde".split())
+_ACCENTS = frozenset(("hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring "
+                      "widehat widetilde").split())
 _DELIMITER_COMMANDS = frozenset("langle rangle lvert rvert lVert rVert vert Vert | { }".split())
 #: every command a ``latex`` key (and a name printed as maths) may use
 ALLOWED_COMMANDS = frozenset(_ONE_ARGUMENT | _SYMBOLS | {"left", "right"})

@@ -255,7 +255,8 @@ HOSTILE_NAMES = [r"\input{/etc/passwd}", r"x}\input{/etc/passwd}", r"\write18{to
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-@pytest.mark.parametrize("make", [sp.Symbol, lambda n: sp.MatrixSymbol(n, 2, 1), lambda n: sp.Function(n)(sp.Symbol("t")),
+@pytest.mark.parametrize("make", [sp.Symbol, lambda n: sp.MatrixSymbol(n, 2, 1),
+                                  lambda n: sp.Function(n)(sp.Symbol("t")),
                                   lambda n: sp.Function(n)(sp.Symbol("t")) ** 2, lambda n: sp.Dummy(n)],
                          ids=["Symbol", "MatrixSymbol", "Function", "Function-power", "Dummy"])
 def test_unsafe_names_print_as_escaped_text(name, make):
@@ -479,8 +480,8 @@ def test_tex_itself_may_not_read_outside_its_directory_nor_shell_out(tmp_path):
 
 
 @pytest.mark.tex
-@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
-                                                                                    HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(title=st.text(min_size=1, max_size=30), description=st.text(min_size=1, max_size=60))
 def test_random_text_builds_to_a_pdf(tmp_path, title, description):
     _need_tex()
