@@ -226,11 +226,37 @@ def landscape_figure(study) -> bytes | None:
         _mark_critical_points(ax, study, ax_syms, box)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-        ax.set_xlabel(f"${sp.latex(sl.x)}$")
-        ax.set_ylabel(f"${sp.latex(sl.y)}$")
+        ax.set_xlabel(axis_label(sl.x))
+        ax.set_ylabel(axis_label(sl.y))
         ax.set_aspect("auto")
         ax.set_title("Loss landscape and gradient flow")
         return _pdf_bytes(fig, plt)
+
+
+def axis_label(sym: Any) -> str:
+    r"""A symbol as an axis label: maths when its name is safe maths that matplotlib's mathtext
+    reads, else the name as plain text (shown as written; drawing never fails on it).
+
+    >>> import sympy as sp
+    >>> axis_label(sp.Symbol("alpha_1")), axis_label(sp.Symbol("a$b{")), axis_label(sp.Symbol(r"\input{x}"))
+    ('$\\alpha_{1}$', 'a\\$b{', '\\input{x}')
+    """
+    from symcalc.latex import latex
+    tex = latex(sym)
+    if r"\text{" in tex:  # the printer set the name as escaped TeX text, which mathtext does not read
+        return plain_label(str(sym))
+    try:
+        from matplotlib.mathtext import MathTextParser
+        MathTextParser("path").parse(f"${tex}$")
+    except Exception:  # noqa: BLE001 - mathtext raises ValueError and others on what it cannot read
+        return plain_label(str(sym))
+    return f"${tex}$"
+
+
+def plain_label(text: str) -> str:
+    """Text matplotlib shows as written: line breaks become spaces, ``$`` cannot start maths."""
+    from symcalc.texsafe import LINE_BREAKS
+    return "".join(" " if ch in LINE_BREAKS else ch for ch in str(text)).replace("$", r"\$")
 
 
 def _levels(Z: np.ndarray) -> np.ndarray:
@@ -345,8 +371,8 @@ def field_figure(study) -> bytes | None:
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"${sp.latex(wrt[0])}$")
-        ax.set_ylabel(f"${sp.latex(wrt[1])}$")
+        ax.set_xlabel(axis_label(wrt[0]))
+        ax.set_ylabel(axis_label(wrt[1]))
         ax.set_title("Vector field")
         return _pdf_bytes(fig, plt)
 

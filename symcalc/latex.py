@@ -28,10 +28,17 @@ import re
 from typing import Any, Sequence
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.printer import Printer
+
+from symcalc.texsafe import escape_text, is_safe_math
 
 __all__ = ["SymcalcLatexPrinter", "latex", "options", "equation", "matrix_block", "visible_width",
            "escape_text", "DEFAULT_WIDTH"]
+
+#: a name SymPy's own layout handles: letters, digits and underscores
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 #: the width budget of one display line, in visible characters (A4, 11pt, 2.2 cm margins)
 DEFAULT_WIDTH = 62
@@ -165,13 +172,20 @@ class SymcalcLatexPrinter(LatexPrinter):
 
     def _print_ElementwiseApplyFunction(self, expr):
         fn = expr.function
-        name = getattr(fn, "__name__", None) or self._print(fn)
+        name = getattr(fn, "__name__", None)
         if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
             body = fn.expr.subs(fn.variables[0], sp.Dummy("."))
-            name = str(body.func.__name__) if body.args else self._print(fn)
+            name = str(body.func.__name__) if body.args else None
         known = {"sigmoid": r"\sigma", "softplus": r"\operatorname{softplus}", "exp": r"\exp",
                  "log": r"\log", "tanh": r"\tanh"}
-        head = known.get(str(name), rf"\operatorname{{{name}}}")
+        if name is None:  # no name: the function as SymPy prints it (already LaTeX)
+            head = rf"\operatorname{{{self._print(fn)}}}"
+        elif str(name) in known:
+            head = known[str(name)]
+        elif re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", str(name)):
+            head = rf"\operatorname{{{name}}}"
+        else:  # a user's name: maths only when it is safe maths
+            head = self._deal_with_super_sub(str(name))
         return rf"{head}\left({self._print(expr.expr)}\right)"
 
     def _paren_if_sum(self, arg):
@@ -179,6 +193,58 @@ class SymcalcLatexPrinter(LatexPrinter):
         if isinstance(arg, (sp.MatAdd, sp.Add, sp.MatMul, sp.Mul)):
             return rf"\left({text}\right)"
         return text
+
+    # --- names: user text, printed as maths only when it is safe maths ----
+    def _deal_with_super_sub(self, string: str, style="plain") -> str:
+        r"""A Symbol / MatrixSymbol / Function name: SymPy's rendering when that is allowed
+        maths (see :mod:`symcalc.texsafe`), else the name as escaped text.
+
+        >>> latex(sp.Symbol(r"\input{/etc/passwd}"))
+        '\\text{\\textbackslash{}input\\{/etc/passwd\\}}'
+        >>> latex(sp.Symbol("beta_1")), latex(sp.Symbol(r"\hat{\beta}_12"))
+        ('\\beta_{1}', '{\\hat{\\beta}{}}_{12}')
+        """
+        tex = self._name_tex(string, style)
+        return tex if tex is not None else _escaped_name(string)
+
+    def _name_tex(self, string: str, style: str = "plain") -> str | None:
+        """SymPy's rendering of a name, or None when it is not allowed maths."""
+        if not isinstance(string, str) or not is_safe_math(string.replace("_", " ").replace("^", " ")):
+            return None
+        braced = re.fullmatch(r"(.*\}.*)_(\d+)", string)
+        if braced and is_safe_math(braced.group(1)):
+            # SymPy leaves a name with braces as it is: \mathbf{x}_12 would print as x_1 2
+            tex = _atom(super()._deal_with_super_sub(braced.group(1), style)) + "_{" + braced.group(2) + "}"
+        else:
+            tex = super()._deal_with_super_sub(string, style)
+        return tex if is_safe_math(tex) else None
+
+    def _hprint_Function(self, func: str) -> str:
+        """A function's name: SymPy's layout (\\operatorname{...}) for a plain identifier,
+        otherwise the name as a symbol would print (safe maths or escaped text)."""
+        if _PLAIN_IDENTIFIER.fullmatch(str(func)):
+            return super()._hprint_Function(func)
+        return self._deal_with_super_sub(str(func))
+
+    def _print_Function(self, expr, exp=None):
+        """An undefined function with a name that is not a plain identifier: its name, then (args)."""
+        if isinstance(expr, AppliedUndef) and not _PLAIN_IDENTIFIER.fullmatch(expr.func.__name__):
+            head = self._hprint_Function(expr.func.__name__)
+            if exp is not None:
+                head = _atom(head) + f"^{{{exp}}}"
+            args = ",".join(self._print(a) for a in expr.args)
+            return head + r"{\left(" + args + r" \right)}"
+        return super()._print_Function(expr, exp)
+
+    def _print_Str(self, expr):
+        return self._deal_with_super_sub(str(expr.name))
+
+    def _print_str(self, expr):
+        return r"\text{" + escape_text(expr) + "}"
+
+    def emptyPrinter(self, expr):
+        """An object with no printer of its own: its str() in typewriter, escaped like all user text."""
+        return r"\text{\ttfamily " + escape_text(Printer.emptyPrinter(self, expr)) + "}"
 
     # --- scalars --------------------------------------------------------
     def _is_differential(self, expr) -> bool:
@@ -214,6 +280,25 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _atom(tex: str) -> str:
+    r"""``tex`` as one atom that takes new scripts: {...{}} (TeX would take a group holding only
+    an accent as the accent itself, so {\hat{x}_1}_2 is a double subscript; {\hat{x}_1{}}_2 is not).
+
+    >>> _atom(r"\hat{\beta}_1")
+    '{\\hat{\\beta}_1{}}'
+    """
+    return "{" + tex + "{}}"
+
+
+def _escaped_name(name: Any) -> str:
+    r"""A name that is not allowed maths, set as text: it shows what was written and never runs.
+
+    >>> _escaped_name("x}%")
+    '\\text{x\\}\\%}'
+    """
+    return r"\text{" + escape_text(name) + "}"
 
 
 def _is_negative_term(t: Any) -> bool:
@@ -597,52 +682,3 @@ def _matrix_width(M: sp.Matrix) -> int:
         cols.append(max(visible_width(latex(M[i, j])) for i in range(M.rows)))
     return sum(cols) + 3 * M.cols + 2
 
-
-_TEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                 "#": r"\#", "^": r"\textasciicircum{}", "_": r"\_", "~": r"\textasciitilde{}",
-                 "%": r"\%"}
-
-
-_GREEK_LETTERS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-                  "varsigma sigma tau upsilon phi chi psi omega").split()
-_UNICODE_MATH = {chr(0x3B1 + i): "\\" + name for i, name in enumerate(_GREEK_LETTERS) if name != "omicron"}
-_UNICODE_MATH.update({chr(0x391 + i): "\\" + name.capitalize() for i, name in enumerate(_GREEK_LETTERS)
-                      if name in ("gamma", "delta", "theta", "lambda", "xi", "pi", "sigma", "upsilon", "phi",
-                                  "psi", "omega")})
-_UNICODE_MATH.update({
-    "∇": r"\nabla", "∂": r"\partial", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx",
-    "∈": r"\in", "∘": r"\circ", "⊙": r"\odot", "⊗": r"\otimes", "×": r"\times", "·": r"\cdot",
-    "→": r"\to", "⇒": r"\Rightarrow", "∞": r"\infty", "∑": r"\sum", "∏": r"\prod", "√": r"\surd",
-    "‖": r"\|", "±": r"\pm", "⊤": r"\top", "ℝ": r"\mathbb{R}", "²": r"^2", "³": r"^3", "⁻": r"^-",
-    "¹": r"^1", "−": "-", "∫": r"\int", "∀": r"\forall", "∃": r"\exists", "⊂": r"\subset",
-})
-_UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
-                 "…": r"\ldots{}", " ": "~"}
-
-
-def _escape_char(ch: str) -> str:
-    if ch in _TEX_SPECIALS:
-        return _TEX_SPECIALS[ch]
-    if ord(ch) < 128:
-        return ch
-    if ch in _UNICODE_MATH:
-        return r"\ensuremath{" + _UNICODE_MATH[ch] + "}"
-    if ch in _UNICODE_TEXT:
-        return _UNICODE_TEXT[ch]
-    if ord(ch) < 0x180:  # Latin-1 and Latin Extended-A: T1 fonts have them
-        return ch
-    return "?"  # pdflatex has no glyph (CJK, emoji, ...): a visible placeholder, never a build error
-
-
-def escape_text(text: Any) -> str:
-    r"""User text made safe for LaTeX (specials escaped, never interpreted).
-
-    Greek letters and common maths symbols become maths (λ -> \lambda); accented
-    Latin letters stay; characters pdflatex cannot typeset become '?'.
-
-    >>> escape_text("50% of x_1 & y")
-    '50\\% of x\\_1 \\& y'
-    >>> escape_text("λ ≥ 0, café")
-    '\\ensuremath{\\lambda} \\ensuremath{\\ge} 0, café'
-    """
-    return "".join(_escape_char(ch) for ch in str(text))

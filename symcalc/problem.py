@@ -492,12 +492,23 @@ def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, 
         if s == "positive" and shape:
             raise ctx.error(f"{key}.structure", "positive only for a scalar", list(shape))
     description = _expect(spec.get("description", ""), str, ctx, f"{key}.description", "a string")
-    latex_name = _expect(spec.get("latex", ""), str, ctx, f"{key}.latex", "a string")
+    latex_name = _latex_name(spec.get("latex", ""), ctx, f"{key}.latex")
     if value is not None:
         value = _check_value(value, shape, ctx, f"{key}.value")
     var = Variable(name, shape, structure, description, None, value, constant)
     var.symbol = _make_symbol(var, notation, latex_name)
     return var
+
+
+def _latex_name(value: Any, ctx: _Ctx, key: str) -> str:
+    """A variable's ``latex`` key: LaTeX maths from symcalc.texsafe's allow-list, or a ProblemFileError."""
+    from symcalc.texsafe import math_problem
+    text = _expect(value, str, ctx, key, "a string")
+    why = math_problem(text) if text else None
+    if why is not None:
+        raise ctx.error(key, "a LaTeX name from letters, digits, Greek letters, accents and fonts "
+                             rf"(e.g. \Sigma, \hat{{\beta}}, \mathbf{{x}}): {why}", text)
+    return text
 
 
 def _shape_of_value(value: Any) -> list[int]:

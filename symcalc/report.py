@@ -7,7 +7,14 @@ writes it (and its figures), ``.to_pdf(path)`` builds the PDF.
 
 Templates hold structure only; every formula arrives as finished LaTeX from
 :mod:`symcalc.latex`; user text is escaped by the environment itself (anything
-that is not marked :class:`TeX` is escaped on output).
+that is not marked :class:`TeX` is escaped on output, with
+:func:`symcalc.texsafe.escape_text`). A string is marked :class:`TeX` only when
+symcalc built it: formulas from the LaTeX printer (which sets unsafe names as
+text), symcalc's own words, and user text that went through ``escape_text``.
+The generated kernel is shown from a separate file (``\lstinputlisting``), so
+no text in it can end the listing; pdflatex runs without shell escape and may
+read and write only files in its build directory (``openin_any=p``,
+``openout_any=p``).
 
 >>> import sympy as sp, symcalc as sc
 >>> x, y = sp.symbols("x y")
@@ -31,8 +38,9 @@ from typing import Any, Callable
 import sympy as sp
 
 from symcalc.core import Derivation
-from symcalc.errors import InputTypeError, LaTeXBuildError, TeXNotFoundError
-from symcalc.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, escape_text, latex, visible_width
+from symcalc.errors import InputError, InputTypeError, LaTeXBuildError, TeXNotFoundError
+from symcalc.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, latex, visible_width
+from symcalc.texsafe import escape_text, listing_text
 
 __all__ = ["report", "Report", "TeX", "template_env", "INSTALL_HINT"]
 
@@ -41,7 +49,11 @@ INSTALL_HINT = ("install TeX Live, e.g. on Debian/Ubuntu: sudo apt-get install -
 
 
 class TeX(str):
-    """A string that is already LaTeX: the template environment prints it as is."""
+    """A string that is already LaTeX: the template environment prints it as is.
+
+    Only symcalc's own LaTeX is marked TeX; user text inside it must have gone
+    through :func:`~symcalc.texsafe.escape_text` (or the LaTeX printer).
+    """
 
 
 def _finalize(value: Any) -> Any:
@@ -98,18 +110,27 @@ def template_env():
 
 @dataclass
 class Report:
-    """A rendered report: ``tex`` and the figure files it includes."""
+    """A rendered report: ``tex``, the figure files it includes and the listings it inputs.
+
+    ``listings`` maps a file name to source code the ``.tex`` shows with
+    ``\\lstinputlisting`` (written next to it, as printable ASCII).
+    """
 
     tex: str
     figures: dict[str, bytes] = field(default_factory=dict)
     log: str = ""  # the pdflatex log of the last to_pdf
+    listings: dict[str, str] = field(default_factory=dict)
 
     def write_tex(self, path: str | os.PathLike) -> Path:
-        """Write the .tex (and its figure PDFs next to it); returns the path."""
+        """Write the .tex (and its figure PDFs and listings next to it); returns the path."""
         path = Path(path)
+        files = {name: data for name, data in self.figures.items()}
+        files.update({name: listing_text(text).encode("ascii") for name, text in self.listings.items()})
+        for name in files:
+            _check_file_name(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.tex, encoding="utf-8")
-        for name, data in self.figures.items():
+        for name, data in files.items():
             (path.parent / name).write_bytes(data)
         return path
 
@@ -129,11 +150,9 @@ class Report:
                                    f"was written to {tex_path}. To build PDFs, {INSTALL_HINT}")
         with tempfile.TemporaryDirectory(prefix="symcalc-report-") as tmp:
             src = self.write_tex(Path(tmp) / "report.tex")
-            cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
-                   "-pdflatex=pdflatex %O %S", src.name]
             try:
-                proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=300,
-                                      env=dict(os.environ, max_print_line="10000"))
+                proc = subprocess.run(_latexmk_command(latexmk, src.name), cwd=tmp, capture_output=True,
+                                      text=True, errors="replace", timeout=300, env=_tex_environment())
             except subprocess.TimeoutExpired:
                 raise LaTeXBuildError(f"LaTeX did not finish building {path.name} within 300 s") from None
             log_path = Path(tmp) / "report.log"
@@ -145,6 +164,32 @@ class Report:
         if keep_log:
             path.with_suffix(".log").write_text(self.log, encoding="utf-8")
         return path
+
+
+def _latexmk_command(latexmk: str, name: str) -> list[str]:
+    """latexmk with pdflatex, no shell escape, stopping at the first error."""
+    return [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+            "-pdflatex=pdflatex -no-shell-escape %O %S", name]
+
+
+def _tex_environment() -> dict[str, str]:
+    """The environment of the TeX run: paranoid file access (the build directory only, no dot files).
+
+    >>> env = _tex_environment()
+    >>> env["openin_any"], env["openout_any"], env["shell_escape"]
+    ('p', 'p', 'f')
+    """
+    return dict(os.environ, max_print_line="10000", openin_any="p", openout_any="p", shell_escape="f")
+
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+
+
+def _check_file_name(name: str) -> None:
+    """A file written next to the .tex must be a plain name in that directory (what openin_any=p allows)."""
+    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name):
+        raise InputError(f"a report file must be a plain file name in the report's directory "
+                         f"(letters, digits, '-', '_', '.'), not {name!r}")
 
 
 _FILE_LINE = re.compile(r"^(?:\./)?[^\s:]+\.(?:tex|sty|cls):\d+: .*$", re.M)
@@ -188,9 +233,9 @@ def report(source: Any, *, title: str | None = None, figures: bool = True, kerne
     if isinstance(source, Study):
         from symcalc.latex import options
         with options(bold_vectors=source.problem.report.bold_vectors):
-            ctx, figs = _study_context(source, figures, kernel, progress)
+            ctx, figs, listings = _study_context(source, figures, kernel, progress)
     elif isinstance(source, Derivation):
-        ctx, figs = _derivation_context(source), {}
+        ctx, figs, listings = _derivation_context(source), {}, {}
     else:
         raise InputTypeError("report() takes a problem file path, a Problem, a Study or a Derivation, "
                              f"not {type(source).__name__}")
@@ -198,7 +243,7 @@ def report(source: Any, *, title: str | None = None, figures: bool = True, kerne
         ctx["title"] = title
     progress("rendering LaTeX")
     tex = template_env().get_template("report.tex.j2").render(**ctx)
-    return Report(tex=tex, figures=figs)
+    return Report(tex=tex, figures=figs, listings=listings)
 
 
 # ---------------------------------------------------------------------------
@@ -261,7 +306,7 @@ def _derivation_context(d: Derivation) -> dict:
     return ctx
 
 
-def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> tuple[dict, dict]:
+def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> tuple[dict, dict, dict]:
     p = study.problem
     ctx = _empty_context()
     ctx["title"] = p.report.title or p.title
@@ -307,25 +352,29 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
         ctx["vectorization"] = _vectorization_context(study.vectorization, p)
     figs: dict[str, bytes] = {}
     figure_notes: list[str] = []
+    # file names unique per report: several .tex files may share a directory
+    prefix = _slug(Path(p.source).stem) if p.source not in ("<text>", "command line") else "report"
     if want_figures and p.report.figure:
         progress("drawing figures")
         from symcalc import figures as F
-        prefix = _slug(Path(p.source).stem) if p.source not in ("<text>", "command line") else "report"
         try:
             drawn = F.figures_for(study)
         except Exception as exc:  # noqa: BLE001 - a figure is optional: say why it is missing
             drawn = []
             figure_notes.append(f"the figure could not be drawn: {type(exc).__name__}: {exc}")
         for name, caption, data in drawn:
-            name = f"{prefix}-{name}"  # unique per report: several .tex files may share a directory
+            name = f"{prefix}-{name}"
             figs[name] = data
             ctx["figures"].append(dict(file=name, caption=caption))
+    listings: dict[str, str] = {}
     show_kernel = p.report.kernel if kernel is None else kernel
     if show_kernel and study.kernel_source:
-        ctx["kernel"] = TeX(study.kernel_source)
+        # a file of its own: nothing in the source (comments, strings) can end the listing
+        listings[f"{prefix}-kernel.py"] = study.kernel_source
+        ctx["kernel"] = TeX(f"{prefix}-kernel.py")
     ctx["notes"] = list(study.notes) + figure_notes
     ctx["summary"] = _summary(study)
-    return ctx, figs
+    return ctx, figs, listings
 
 
 # --- pieces -------------------------------------------------------------------
@@ -537,7 +586,7 @@ def _landscape_context(L, p) -> dict:
 
 def _short_number(e: Any) -> str:
     """Rationals exactly; other numbers to 4 significant digits (\approx)."""
-    e = sp.sympify(e)
+    e = sp.sympify(e, strict=True)  # numbers from the engine; never text
     if e.is_number and not e.is_Rational:
         value = complex(sp.N(e))
         if abs(value.imag) < 1e-12:
@@ -548,8 +597,8 @@ def _short_number(e: Any) -> str:
 def _point_tex(point: dict) -> str:
     items = []
     for k, v in point.items():
-        key = latex(k) if isinstance(k, sp.Basic) else escape_text(k)
-        val = v if isinstance(v, sp.Basic) else sp.sympify(v)
+        key = latex(k if isinstance(k, sp.Basic) else sp.Symbol(str(k)))  # the printer escapes unsafe names
+        val = v if isinstance(v, sp.Basic) else sp.sympify(v, strict=True)
         if isinstance(v, float):
             val_tex = f"{v:.3g}"
         else:
@@ -620,10 +669,12 @@ def _value_latex(v: Any) -> str:
         return f"{v:.6g}"
     if isinstance(v, (list, tuple)):
         v = sp.Matrix(v)
+    if isinstance(v, str):  # text is shown, never evaluated
+        return r"\text{" + escape_text(v) + "}"
     try:
-        v = sp.sympify(v)
+        v = sp.sympify(v, strict=True)
     except (sp.SympifyError, TypeError):
-        return escape_text(v)
+        return r"\text{" + escape_text(v) + "}"
     if isinstance(v, sp.MatrixBase):
         return latex(v.applyfunc(lambda e: sp.Float(e, 6) if e.is_number and not e.is_Integer else e))
     if v.is_number and not v.is_Integer:
