@@ -43,6 +43,7 @@ from symcalc.compile import (CodeNames, _argument_listing, _array_shape, _as_sym
 from symcalc.compile import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
+from symcalc.inputs import as_choice, as_title
 from symcalc.numpy_printer import StableNumPyPrinter, _nonnegative_vector, stabilize, stabilize_matrix
 
 __all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
@@ -618,8 +619,7 @@ def _is_matrix_problem(f, wrt) -> bool:
 
 
 def _check_backend(backend):
-    if backend not in BACKENDS:
-        raise InputError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    as_choice(backend, BACKENDS, "backend")
     if backend == "jax":
         try:
             import jax  # noqa: F401
@@ -651,6 +651,7 @@ def compile_array_api(f, wrt, params=(), backend: str = "array_api", *, gradient
     array([1., 0.])
     """
     _check_backend(backend)
+    name = as_title(name)
     _reject_text(wrt, "wrt")
     _reject_text(params, "params")
     if _is_matrix_problem(f, wrt):

@@ -51,6 +51,7 @@ import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
+from symcalc.inputs import as_choice, as_title
 from symcalc.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
@@ -1076,12 +1077,11 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     >>> compile(sp.log(1 + sp.exp(x)), [x]).value(np.array([[1000.0], [-1000.0]]))
     array([1000.,    0.])
     """
+    backend = as_choice(backend, BACKENDS + ARRAY_BACKENDS, "backend")
+    name = as_title(name)
     if backend in ARRAY_BACKENDS:
         from symcalc.array_api import compile_array_api
         return compile_array_api(f, wrt, params, backend, gradient=gradient, hessian=hessian, name=name)
-    if backend not in BACKENDS:
-        choices = ", ".join(map(repr, BACKENDS + ARRAY_BACKENDS))
-        raise InputError(f"backend must be one of {choices}, got {backend!r}")
     if _is_matrix_problem(f, wrt, params):
         return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
     f = _scalar_expr(f)

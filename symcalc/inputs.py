@@ -196,3 +196,34 @@ def _kind(obj: Any) -> str:
 def _short(obj: Any, limit: int = 60) -> str:
     s = repr(obj) if not isinstance(obj, sp.Basic) else sp.sstr(obj)
     return s if len(s) <= limit else s[:limit - 3] + "..."
+
+
+def as_choice(value: Any, choices: Iterable[str], what: str) -> str:
+    """``value`` when it is one of the option strings ``choices``, else one clear InputError.
+
+    >>> as_choice("numpy", ("numpy", "native"), "backend")
+    'numpy'
+    >>> as_choice(["numpy"], ("numpy", "native"), "backend")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputError: backend must be one of 'numpy', 'native', got ['numpy']
+    """
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise InputError(f"{what} must be one of {', '.join(map(repr, choices))}, got {_short(value)}")
+    return value
+
+
+def as_title(value: Any, what: str = "name") -> str | None:
+    """A title given by the user: a string (kept as data, never run) or None.
+
+    >>> as_title("Kernel; import os")
+    'Kernel; import os'
+    >>> as_title(3)
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputTypeError: name must be a string or None, not int
+    """
+    if value is None or isinstance(value, str):
+        return value
+    raise InputTypeError(f"{what} must be a string or None, not {type(value).__name__}")

@@ -130,15 +130,7 @@ FLAG_SLOTS = {("parse", "allow_undeclared"), ("parse_latex", "allow_undeclared")
 #: holes this sweep found in modules other helpers of issue 11 own (compile.py, array_api.py,
 #: landscape.py); strict xfail, so each entry must be removed when its fix is merged
 KNOWN_HOLES = {
-    ("compile", "gradient"): "compile.py _derive_explicit: sp.sympify(g) of gradient=[text] runs it",
-    ("compile", "hessian"): "compile.py _derive_explicit: sp.Matrix(hessian=[[text]]) runs it",
-    ("compile", "name"): 'compile.py: name=\'t"""; <code>; """\' runs <code> (kernel docstring)',
-    ("compile_array_api", "gradient"): "array_api.py: a text gradient is an AttributeError",
-    ("compile_array_api", "hessian"): "array_api.py: sp.Matrix(hessian=[[text]]) runs it",
-    ("compile_array_api", "name"): 'array_api.py: name=\'t"""; <code>; """\' runs <code>',
     ("critical_points", "budget"): "landscape.py: a text budget is a TypeError",
-    ("compile", "backend"): "compile.py: backend=np.array([...]) is NumPy's ValueError, not ours",
-    ("compile_array_api", "backend"): "array_api.py: backend=np.array([...]) is a ValueError",
     ("classify", "point"): "landscape.py _point: sp.sympify(value) of point={x: [text]} runs it",
 }
 
