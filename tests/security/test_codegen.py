@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
+from symcalc.errors import ProblemFileError
 from symcalc.array_api import compile_array_api
 from symcalc.errors import InputError, SymcalcError
 from symcalc.structure import logistic_loss, norm_squared
@@ -397,7 +398,12 @@ def test_a_hostile_problem_title_and_latex_key_run_nothing_through_the_kernel_an
     text = ("title = '\"\"\"; import os; os.system(\"touch SENTINEL\"); \"\"\"'\n"
             'analyses = ["gradient", "kernel"]\n' + body
             + ("[constants]\n" if notation == "components" else "") + "lambda = { value = 0.5 }\n")
-    study = sc.load_problem(text).run()
+    # a latex key with a line break is refused when the file is read (texsafe's allow-list) ...
+    with pytest.raises(ProblemFileError, match="latex"):
+        sc.load_problem(text)
+    assert not sentinel.exists()
+    # ... and the hostile title alone goes through the kernel analysis as data
+    study = sc.load_problem(text.replace("\\r    " + sentinel_code(sentinel) + "  #", "")).run()
     assert study.kernel_source is not None, study.notes
     assert_safe_source(study.kernel_source)
     assert not (tmp_path / "SENTINEL").exists() and not sentinel.exists()
