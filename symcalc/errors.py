@@ -84,3 +84,7 @@ def reject_text(obj: object, what: str) -> None:
             f"{what} is a string ({obj!r}); symcalc never evaluates text. "
             "Build it from SymPy objects, or read it with symcalc.parse(text, symbols=...)."
         )
+
+
+class BudgetExceededError(SymcalcError, TimeoutError):
+    """A call took longer than its time budget (``budget=`` seconds); nothing runs on after it."""

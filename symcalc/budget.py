@@ -1,0 +1,211 @@
+"""Time budgets: every entry point that reads user input stops at its budget.
+
+A budget is enforced *in the calling thread*: when time is up, a watchdog timer
+raises an exception inside the thread that is doing the work (between two Python
+bytecodes, as ``KeyboardInterrupt`` would), the work unwinds, and the call raises
+:class:`~symcalc.errors.BudgetExceededError`. Nothing runs on after the call
+returns: there is no worker thread left computing, and the watchdog is cancelled
+when the block ends.
+
+>>> import time
+>>> from symcalc.budget import within
+>>> from symcalc.errors import BudgetExceededError
+>>> try:
+...     with within(0.2, "a busy loop"):
+...         while True:
+...             pass
+... except BudgetExceededError as exc:
+...     print(exc)
+a busy loop took longer than its budget of 0.2 s (pass budget=... to allow more)
+>>> with within(None, "no limit"):   # None: no budget
+...     1 + 1
+2
+
+Budgets nest: an inner block never outlives the block around it (it gets the
+smaller of its own budget and what is left of the outer one).
+
+Limits: code that spends a long time inside one C call (a SymEngine LLVM
+compilation, one BLAS call) is interrupted when that call returns. The default
+budgets (:data:`DEFAULT_BUDGETS`) are generous for real work and listed in
+``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+import time
+from typing import Callable
+
+from .errors import BudgetExceededError, InputError
+
+__all__ = ["within", "remaining", "budgeted", "DEFAULT_BUDGETS", "BudgetExceededError"]
+
+#: Seconds each public entry point may take by default (``budget=None`` lifts the limit).
+DEFAULT_BUDGETS: dict[str, float] = {
+    "parse": 10.0,
+    "gradient": 300.0,
+    "hessian": 300.0,
+    "jacobian": 300.0,
+    "derive": 300.0,
+    "critical_points": 10.0,
+    "compile": 600.0,
+    "load_problem": 60.0,
+    "report": 1800.0,
+    "verify": 60.0,
+}
+
+#: After the deadline, the watchdog raises again this often (seconds) in case library code
+#: swallowed the first interrupt (a bare ``except:``).
+_REPEAT = 0.05
+
+
+class _Expired(BaseException):
+    """Raised inside the working thread at its deadline.
+
+    A BaseException (like KeyboardInterrupt), so that library code's
+    ``except Exception`` does not swallow it; turned into
+    BudgetExceededError where the budget's block ends.
+    """
+
+
+_state = threading.local()
+_DEFAULT = object()
+
+
+def _stack() -> list["_Deadline"]:
+    if not hasattr(_state, "stack"):
+        _state.stack = []
+    return _state.stack
+
+
+def _raise_in(thread_id: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Expired))
+
+
+def _clear_pending(thread_id: int) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+
+
+class _Deadline:
+    """One budgeted block of one thread: its deadline and its watchdog timer."""
+
+    def __init__(self, seconds: float, what: str):
+        self.seconds = seconds
+        self.what = what
+        self.deadline = time.monotonic() + seconds
+        self.thread_id = threading.get_ident()
+        self.lock = threading.Lock()
+        self.active = True
+        self.fired = False
+        self.timer: threading.Timer | None = None
+
+    def arm(self, delay: float) -> None:
+        self.timer = threading.Timer(max(delay, 0.0), self._fire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _fire(self) -> None:
+        with self.lock:
+            if not self.active:
+                return
+            self.fired = True
+            _raise_in(self.thread_id)
+            self.arm(_REPEAT)
+
+    def disarm(self) -> None:
+        """No interrupt after this returns: the timer is stopped and joined, a pending one cleared."""
+        with self.lock:
+            self.active = False
+            timer = self.timer
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+        if self.fired:
+            _clear_pending(self.thread_id)
+
+    def error(self) -> BudgetExceededError:
+        return BudgetExceededError(
+            f"{self.what} took longer than its budget of {self.seconds:g} s "
+            "(pass budget=... to allow more)"
+        )
+
+
+def remaining() -> float | None:
+    """Seconds left in the innermost budget of this thread (None when there is none).
+
+    >>> with within(5, "work"):
+    ...     0 < remaining() <= 5
+    True
+    >>> remaining() is None
+    True
+    """
+    stack = _stack()
+    if not stack:
+        return None
+    return max(min(d.deadline for d in stack) - time.monotonic(), 0.0)
+
+
+class within:
+    """Run the block within ``seconds`` (None: no limit of its own), else BudgetExceededError.
+
+    ``what`` names the work in the error ("parse", "compile", ...). Inside an
+    enclosing budget that ends sooner, the enclosing one decides.
+    """
+
+    def __init__(self, seconds: float | None, what: str):
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not seconds > 0):
+            raise InputError(f"the budget of {what} must be a positive number of seconds or None, "
+                             f"not {seconds!r}")
+        self.seconds = seconds
+        self.what = what
+        self.deadline: _Deadline | None = None
+
+    def __enter__(self) -> "within":
+        left = remaining()
+        if self.seconds is not None and (left is None or self.seconds < left):
+            self.deadline = _Deadline(self.seconds, self.what)
+            _stack().append(self.deadline)
+            self.deadline.arm(self.seconds)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        d = self.deadline
+        if d is None:
+            return False
+        try:
+            d.disarm()
+        except _Expired:  # arrived while disarming
+            d.disarm()
+        _stack().remove(d)
+        if d.fired and (exc_type is None or issubclass(exc_type, _Expired)):
+            raise d.error() from None
+        return False
+
+
+def budgeted(entry: str) -> Callable:
+    """Decorator: the function takes ``budget=`` (seconds; default DEFAULT_BUDGETS[entry]).
+
+    >>> @budgeted("parse")
+    ... def slow():
+    ...     while True:
+    ...         pass
+    >>> slow(budget=0.1)
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.BudgetExceededError: parse took longer than its budget of 0.1 s (pass budget=... to allow more)
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, budget: float | None | object = _DEFAULT, **kwargs):
+            seconds = DEFAULT_BUDGETS[entry] if budget is _DEFAULT else budget
+            with within(seconds, entry):  # type: ignore[arg-type]
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap
