@@ -52,6 +52,7 @@ DEFAULT_BUDGETS: dict[str, float] = {
     "critical_points": 10.0,
     "compile": 600.0,
     "load_problem": 60.0,
+    "Problem.run": 1800.0,
     "report": 1800.0,
     "verify": 60.0,
 }
