@@ -50,6 +50,7 @@ DEFAULT_BUDGETS: dict[str, float] = {
     "jacobian": 300.0,
     "derive": 300.0,
     "critical_points": 10.0,
+    "classify": 5.0,          # exact eigenvalues; numeric ones after this
     "compile": 600.0,
     "load_problem": 60.0,
     "Problem.run": 1800.0,
