@@ -651,7 +651,10 @@ def _scalar_fn(f):
 
 def _log(args):
     if len(args) == 2:
-        return sp.log(_as_scalar(args[0]), _as_scalar(args[1]))
+        value, base = _as_scalar(args[0]), _as_scalar(args[1])
+        if _is_matrix(value) or _is_matrix(base):
+            raise _Refused("log(value, base) takes scalars (log(A) alone applies to every entry)")
+        return sp.log(value, base)
     return _elementwise(sp.log, args[0])
 
 
@@ -1347,12 +1350,14 @@ def _power(base, exponent, src: _Source, op: Token):
         raise _Refused("an exponent must be a scalar")
     if exponent.is_Number:
         if abs(exponent) > LIMITS["max_exponent"]:
-            raise src.error(f"exponent {exponent} is too large (limit "
+            raise src.error(f"exponent {_short_number(exponent)} is too large (limit "
                             f"{LIMITS['max_exponent']})", op.pos)
         if isinstance(base, sp.Basic) and base.is_Rational and base != 0:
             size = max(abs(base.p), abs(base.q))
             if float(abs(exponent)) * math.log10(size) > LIMITS["max_result_digits"]:
-                raise src.error(f"{base}^{exponent} has too many digits", op.pos)
+                raise src.error(f"{_short_number(base)}^{_short_number(exponent)} would have more "
+                                f"than {LIMITS['max_result_digits']} digits "
+                                "(parse.LIMITS['max_result_digits'])", op.pos)
     if _is_matrix(base):
         if base.shape == (1, 1):
             base = _as_scalar(base)
@@ -1371,9 +1376,19 @@ def _power(base, exponent, src: _Source, op: Token):
     result = base ** exponent
     if isinstance(result, sp.Pow) and result.exp.is_Number and \
             abs(result.exp) > LIMITS["max_exponent"]:
-        raise src.error(f"the exponent {result.exp} is too large (limit "
+        raise src.error(f"the exponent {_short_number(result.exp)} is too large (limit "
                         f"{LIMITS['max_exponent']})", op.pos)
     return result
+
+
+def _short_number(v) -> str:
+    """A number as written, or 'a number of N digits' when it is long.
+
+    >>> _short_number(sp.Integer(12)), _short_number(sp.Integer(10) ** 40)
+    ('12', 'a number of 41 digits')
+    """
+    text = str(v)
+    return text if len(text) <= 24 else f"a number of {len(text)} digits"
 
 
 def _check_matrix_power(base, exponent) -> None:
