@@ -25,7 +25,8 @@ Budgets nest: an inner block never outlives the block around it (it gets the
 smaller of its own budget and what is left of the outer one).
 
 Limits: code that spends a long time inside one C call (a SymEngine LLVM
-compilation, one BLAS call) is interrupted when that call returns. The default
+compilation, one BLAS call) is interrupted when that call returns; an import in
+progress is never interrupted (the interrupt comes when it has finished). The default
 budgets (:data:`DEFAULT_BUDGETS`) are generous for real work and listed in
 ``docs/security.md``.
 """
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 import threading
 import time
 from typing import Callable
@@ -83,7 +85,37 @@ def _stack() -> list["_Deadline"]:
 
 
 def _raise_in(thread_id: int) -> None:
+    _quiet_unraisable()
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Expired))
+
+
+def _importing(thread_id: int) -> bool:
+    """Whether the thread is running an import (a module interrupted half-way stays broken:
+    ``symengine`` imported under a too-small budget failed every later import)."""
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _DropExpired:
+    """sys.unraisablehook that drops an interrupt delivered inside a __del__ or weakref
+    callback (Python prints those as "Exception ignored in ..." with a traceback); the
+    watchdog raises again _REPEAT seconds later, where it is not ignored."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, unraisable) -> None:
+        if not isinstance(unraisable.exc_value, _Expired):
+            self.inner(unraisable)
+
+
+def _quiet_unraisable() -> None:
+    if not isinstance(sys.unraisablehook, _DropExpired):
+        sys.unraisablehook = _DropExpired(sys.unraisablehook)
 
 
 def _clear_pending(thread_id: int) -> None:
@@ -111,6 +143,9 @@ class _Deadline:
     def _fire(self) -> None:
         with self.lock:
             if not self.active:
+                return
+            if _importing(self.thread_id):   # never stop an import half-way: try again soon
+                self.arm(_REPEAT)
                 return
             self.fired = True
             _raise_in(self.thread_id)

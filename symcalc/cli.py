@@ -1045,9 +1045,12 @@ def _report_error(err: Exception, command: str, term: Terminal) -> int:
     SymcalcErrors are the user's mistakes (or a limit / budget); anything else is a
     bug of symcalc, said so in one line (SYMCALC_TRACEBACK=1 shows the traceback).
     """
-    from symcalc.errors import SymcalcError
+    from symcalc.errors import BudgetExceededError, SymcalcError
     if isinstance(err, SymcalcError):
-        term.err(f"symcalc: error: {printable(str(err))}")
+        message = str(err)
+        if isinstance(err, BudgetExceededError):
+            message = message.replace("pass budget=...", "pass --budget SECONDS")
+        term.err(f"symcalc: error: {printable(message)}")
         return EXIT_BAD_INPUT
     if isinstance(err, BrokenPipeError):  # e.g. piped into head
         return EXIT_OK
