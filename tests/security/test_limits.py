@@ -524,3 +524,14 @@ def test_a_budget_never_interrupts_an_import_half_way(tmp_path, monkeypatch):
                 while True:      # the interrupt arrives here, after the import
                     pass
     assert sys.modules["slow_import_probe"].DONE
+
+
+def test_powers_of_symbolic_literals_up_to_the_limit_are_quick_and_right():
+    limit = P.LIMITS["max_matrix_power"]
+    with bounded(5.0):
+        value = sc.parse(f"[[x, 1], [1, y]]^{limit}", [x, y])
+    m = sp.Matrix([[x, 1], [1, y]])
+    point = {x: sp.Rational(3, 7), y: -2}
+    assert sp.Matrix(value).subs(point) == (m.subs(point)) ** limit
+    with bounded(5.0):
+        sc.parse("[[x,1 ], [1, y]]^3^3", [x, y])    # found by the fuzz run: 5 s before
