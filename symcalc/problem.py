@@ -760,7 +760,34 @@ def _parse(text: str, namespace: dict[str, Any], ctx: _Ctx, key: str, latex: boo
     try:
         return fn(text, namespace)
     except SymcalcError as exc:
-        raise ProblemFileError(f"{ctx.source}: [{key}]: cannot read the expression: {exc}") from None
+        raise ProblemFileError(f"{ctx.source}: [{key}]: cannot read the expression: "
+                               f"{_located(exc)}") from None
+
+
+def _located(exc: SymcalcError, width: int = 60) -> str:
+    """A parse error as one line, then the part of the expression's line around the
+    position with a caret under it (an expression may be long or span lines).
+
+    >>> from symcalc.errors import ParseError
+    >>> print(_located(ParseError("unknown name 'z'", "x +\\n2 z", 6)))
+    unknown name 'z' (line 2 of the expression)
+      2 z
+        ^
+    """
+    text, pos = getattr(exc, "text", None), getattr(exc, "position", None)
+    message = str(exc).split("\n", 1)[0]
+    if text is None or pos is None:
+        return message
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    end = len(text) if end < 0 else end
+    if "\n" in text:
+        message += f" (line {text.count(chr(10), 0, pos) + 1} of the expression)"
+    left = max(start, pos - width // 2)
+    right = min(end, left + width)
+    shown = ("..." if left > start else "") + text[left:right] + ("..." if right < end else "")
+    caret = pos - left + (3 if left > start else 0)
+    return f"{message}\n  {shown}\n  {' ' * caret}^"
 
 
 def _to_scalar(expr: Any, ctx: _Ctx, key: str) -> Any:

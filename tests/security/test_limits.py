@@ -550,3 +550,16 @@ def test_inverses_of_symbolic_literals_are_quick_and_right():
             value = sp.Matrix(sc.parse(formula, [x, y]))
         product = (value.subs(point) * (m.subs(point)) ** -power).evalf(30)
         assert (product - sp.eye(3)).norm() < 1e-20
+
+
+def test_expression_errors_in_files_show_a_short_context():
+    long = "x + " * 2000 + "z"
+    err = refused(lambda: sc.load_problem(f'objective = "{long}"\n[variables]\nx = "scalar"\n'),
+                  "<text>: [objective]", "unknown name 'z'", error=ProblemFileError)
+    lines = str(err).splitlines()
+    assert len(lines) == 3 and all(len(line) < 200 for line in lines)
+    assert lines[1][lines[2].index("^")] == "z"
+    err = refused(lambda: sc.load_problem('objective = """x +\n  2 z"""\n[variables]\nx = "scalar"\n'),
+                  "line 2 of the expression", error=ProblemFileError)
+    lines = str(err).splitlines()
+    assert lines[1][lines[2].index("^")] == "z"
