@@ -553,7 +553,7 @@ def test_inverses_of_symbolic_literals_are_quick_and_right():
 
 
 def test_expression_errors_in_files_show_a_short_context():
-    long = "x + " * 2000 + "z"
+    long = "x + " * 1000 + "z"
     err = refused(lambda: sc.load_problem(f'objective = "{long}"\n[variables]\nx = "scalar"\n'),
                   "<text>: [objective]", "unknown name 'z'", error=ProblemFileError)
     lines = str(err).splitlines()
