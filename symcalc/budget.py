@@ -33,8 +33,10 @@ budgets (:data:`DEFAULT_BUDGETS`) are generous for real work and listed in
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import functools
+import os
 import sys
 import threading
 import time
@@ -75,6 +77,15 @@ class _Expired(BaseException):
 
 
 _state = threading.local()
+
+
+def _forget_deadlines_after_fork() -> None:
+    """In a forked child: the parent's deadlines have no watchdog here; drop them."""
+    _state.stack = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_deadlines_after_fork)
 _DEFAULT = object()
 
 
@@ -123,43 +134,48 @@ def _clear_pending(thread_id: int) -> None:
 
 
 class _Deadline:
-    """One budgeted block of one thread: its deadline and its watchdog timer."""
+    """One budgeted block of one thread: its deadline and its watchdog.
+
+    The watchdog is a low-level thread (``_thread``), not a ``threading.Thread``: it is
+    not counted by ``threading.active_count()``, so code that forks only while the
+    process has one thread (verify's isolated workers) keeps forking, as it should:
+    the watchdog holds no lock but its own while it raises, and a forked child has no
+    watchdog and forgets the deadlines it inherited. (A ``threading.Timer`` made
+    verify fall back to its fork server, whose workers re-ran unguarded scripts.)
+    """
 
     def __init__(self, seconds: float, what: str):
         self.seconds = seconds
         self.what = what
         self.deadline = time.monotonic() + seconds
         self.thread_id = threading.get_ident()
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()      # guards active / fired
+        self.cancelled = _thread.allocate_lock()  # held while armed; released to cancel
         self.active = True
         self.fired = False
-        self.timer: threading.Timer | None = None
 
-    def arm(self, delay: float) -> None:
-        self.timer = threading.Timer(max(delay, 0.0), self._fire)
-        self.timer.daemon = True
-        self.timer.start()
+    def arm(self) -> None:
+        self.cancelled.acquire()
+        _thread.start_new_thread(self._watch, ())
 
-    def _fire(self) -> None:
-        with self.lock:
-            if not self.active:
-                return
-            if _importing(self.thread_id):   # never stop an import half-way: try again soon
-                self.arm(_REPEAT)
-                return
-            self.fired = True
-            _raise_in(self.thread_id)
-            self.arm(_REPEAT)
+    def _watch(self) -> None:
+        """Sleep until the deadline (or a cancel), then interrupt; again every _REPEAT s."""
+        delay = self.deadline - time.monotonic()   # from the deadline: the thread may start late
+        while not self.cancelled.acquire(timeout=min(max(delay, 0.0), threading.TIMEOUT_MAX)):
+            with self.lock:
+                if not self.active:
+                    return
+                if not _importing(self.thread_id):   # never stop an import half-way
+                    self.fired = True
+                    _raise_in(self.thread_id)
+            delay = _REPEAT
 
     def disarm(self) -> None:
-        """No interrupt after this returns: the timer is stopped and joined, a pending one cleared."""
+        """No interrupt after this returns: the watchdog is stopped, a pending one cleared."""
         with self.lock:
-            self.active = False
-            timer = self.timer
-        if timer is not None:
-            timer.cancel()
-            if timer is not threading.current_thread():
-                timer.join()
+            was_active, self.active = self.active, False
+        if was_active:
+            self.cancelled.release()
         if self.fired:
             _clear_pending(self.thread_id)
 
@@ -206,7 +222,7 @@ class within:
         if self.seconds is not None and (left is None or self.seconds < left):
             self.deadline = _Deadline(self.seconds, self.what)
             _stack().append(self.deadline)
-            self.deadline.arm(self.seconds)
+            self.deadline.arm()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

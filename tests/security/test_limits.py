@@ -355,9 +355,9 @@ def test_errors_from_a_file_name_the_file(tmp_path):
 
 def test_load_problem_and_run_take_a_budget():
     claims = "".join(f'[[claims]]\nof = "gradient"\nexpr = "2x + {i} - {i}"\n' for i in range(100))
-    refused(lambda: sc.load_problem(HEAD + claims, budget=0.001), "load_problem",
-            error=BudgetExceededError)
-    problem = sc.load_problem(HEAD + claims, budget=None)
+    problem = sc.load_problem(HEAD + claims, budget=None)   # (imports done: never interrupted)
+    many = HEAD + '[[claims]]\nof = "gradient"\nexpr = [' + ", ".join(['"2x"'] * 4000) + "]\n"
+    refused(lambda: sc.load_problem(many, budget=0.05), "load_problem", error=BudgetExceededError)
     cpu = time.process_time()
     refused(lambda: problem.run(budget=0.01), "Problem.run", error=BudgetExceededError)
     _assert_quiet_after(cpu)
@@ -563,3 +563,19 @@ def test_expression_errors_in_files_show_a_short_context():
                   "line 2 of the expression", error=ProblemFileError)
     lines = str(err).splitlines()
     assert lines[1][lines[2].index("^")] == "z"
+
+
+def test_a_budget_does_not_change_how_verify_isolates_its_workers(tmp_path):
+    """A script without a __main__ guard: with a threading.Timer watchdog alive, verify chose
+    its fork server, whose workers re-ran the script (RuntimeError): every claim undecided."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import symcalc as sc\n"
+        f"p = sc.load_problem({str(ROOT / 'examples' / 'wrong_derivation.toml')!r})\n"
+        "study = p.run()\n"            # under the default Problem.run budget
+        "print([c.holds for c in study.claims])\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=ENV,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "None" not in proc.stdout and "False" in proc.stdout, proc.stdout
