@@ -477,8 +477,8 @@ def load_problem(path_or_text: str | Path) -> "Problem":
     """
     text, source = _read_source(path_or_text)
     if len(text) > LIMITS["max_chars"]:
-        raise ProblemFileError(f"{source}: the file has {len(text)} characters; the limit is "
-                               f"{LIMITS['max_chars']} (symcalc.problem.LIMITS['max_chars'])")
+        raise ProblemFileError(f"{source}: the file has more than {LIMITS['max_chars']} characters "
+                               "(symcalc.problem.LIMITS['max_chars'])")
     error = _nesting_error(text, source)
     if error is not None:
         raise error
@@ -500,7 +500,10 @@ def _read_source(path_or_text: str | Path) -> tuple[str, str]:
     ):
         path = Path(path_or_text)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            if path.exists() and not path.is_file():   # a FIFO or a device would block or never end
+                raise ProblemFileError(f"{path}: not a regular file")
+            with path.open(encoding="utf-8") as fh:        # at most one character over the limit
+                return fh.read(LIMITS["max_chars"] + 1), str(path)
         except FileNotFoundError:
             raise ProblemFileError(f"{path}: no such problem file") from None
         except (OSError, UnicodeDecodeError) as exc:

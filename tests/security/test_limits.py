@@ -579,3 +579,18 @@ def test_a_budget_does_not_change_how_verify_isolates_its_workers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "None" not in proc.stdout and "False" in proc.stdout, proc.stdout
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)                      # reading it would block for ever
+    refused(lambda: sc.load_problem(fifo), "not a regular file", error=ProblemFileError)
+    refused(lambda: sc.load_problem(Path("/dev/zero")), "not a regular file", error=ProblemFileError)
+
+
+def test_a_huge_file_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setitem(PR.LIMITS, "max_chars", 1000)
+    path = tmp_path / "big.toml"
+    path.write_text(HEAD + "# " + "x" * 5000 + "\n", encoding="utf-8")
+    refused(lambda: sc.load_problem(path), f"{path}: the file has more than 1000 characters", "max_chars",
+            error=ProblemFileError)
