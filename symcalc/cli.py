@@ -34,7 +34,9 @@ EXIT_CODES = """\
 exit codes:
   0  ok: the command did its work and everything it checks holds
   1  a check failed (a wrong hand derivation, a failed self-check)
-  2  bad input (unreadable file, unknown name, malformed formula) or undecided"""
+  2  bad input (unreadable file, unknown name, malformed formula, a size over a
+     limit, a time budget used up: --budget) or undecided; always one error
+     message, never a traceback (docs/security.md)"""
 
 FORMULA_HELP = """\
 formulas:
@@ -906,6 +908,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"symcalc: error: {message}\n(see {self.prog} --help)\n")
 
 
+def _budget_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="stop (exit 2) when the whole command takes longer than this "
+                        "(default: the per-step budgets of docs/security.md)")
+
+
 def _formula_options(p: argparse.ArgumentParser, analyses: bool = True) -> None:
     p.add_argument("--wrt", nargs="+", metavar="VAR",
                    help="the variables: x, w:3 (vector), A:2x3 (matrix), S:3x3:symmetric")
@@ -941,6 +949,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "latex", "json"), default="text",
                    help="output format (default: text)")
     p.add_argument("--steps", action="store_true", help="also show the derivation steps, each with its rule")
+    _budget_option(p)
     p.set_defaults(handler=cmd_derive)
 
     p = sub.add_parser("verify", formatter_class=fmt, epilog=VERIFY_EPILOG,
@@ -977,6 +986,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--matrix", action="store_true", help="matrix notation (BLAS kernels)")
     p.add_argument("--backend", choices=("numpy", "native"), default="numpy",
                    help="numpy (default) or native (SymEngine LLVM; the written source is NumPy)")
+    _budget_option(p)
     p.set_defaults(handler=cmd_compile, field=None, analyses=None)
 
     p = sub.add_parser("report", formatter_class=fmt, epilog=REPORT_EPILOG,
@@ -989,6 +999,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tex", action="store_true", help="write the LaTeX source only (no TeX needed)")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 when a check failed or a hand derivation is wrong")
+    _budget_option(p)
     p.set_defaults(handler=cmd_report)
     return parser
 
@@ -1016,22 +1027,60 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
     if args.command is None:
         parser.print_help(term.stderr)
         return EXIT_BAD_INPUT
+    from symcalc.budget import within
+
     try:
-        return args.handler(args, term)
+        with within(getattr(args, "budget", None), f"symcalc {args.command}"):
+            return args.handler(args, term)
     except KeyboardInterrupt:
         term.err("symcalc: interrupted")
         return 130
     except Exception as err:  # noqa: BLE001 - one clear line for the user's mistakes
-        from symcalc.errors import SymcalcError
-        if isinstance(err, SymcalcError):
-            term.err(f"symcalc: error: {err}")
-            return EXIT_BAD_INPUT
-        if isinstance(err, BrokenPipeError):  # e.g. piped into head
-            return EXIT_OK
-        if isinstance(err, OSError):
-            term.err(f"symcalc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "))
-            return EXIT_BAD_INPUT
-        raise
+        return _report_error(err, args.command, term)
+
+
+def _report_error(err: Exception, command: str, term: Terminal) -> int:
+    """One error message for the user (never a traceback); the exit code.
+
+    SymcalcErrors are the user's mistakes (or a limit / budget); anything else is a
+    bug of symcalc, said so in one line (SYMCALC_TRACEBACK=1 shows the traceback).
+    """
+    from symcalc.errors import BudgetExceededError, SymcalcError
+    if isinstance(err, SymcalcError):
+        message = str(err)
+        if isinstance(err, BudgetExceededError):
+            message = message.replace("pass budget=...", "pass --budget SECONDS")
+        term.err(f"symcalc: error: {printable(message)}")
+        return EXIT_BAD_INPUT
+    if isinstance(err, BrokenPipeError):  # e.g. piped into head
+        return EXIT_OK
+    if isinstance(err, OSError):
+        term.err(printable(f"symcalc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": ")))
+        return EXIT_BAD_INPUT
+    if os.environ.get("SYMCALC_TRACEBACK"):
+        raise err
+    what = {RecursionError: "the input is nested too deeply",
+            MemoryError: "the input needs more memory than there is"}.get(type(err))
+    if what is None:
+        what = (f"internal error ({type(err).__name__}) in symcalc {command}; please report it "
+                "with the input (SYMCALC_TRACEBACK=1 shows where)")
+    term.err(f"symcalc: error: {what}")
+    return EXIT_BAD_INPUT
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(message: str) -> str:
+    """A message with the control characters of user text shown escaped, not sent to the terminal.
+
+    (A formula or a problem file may hold terminal escape sequences or bidirectional
+    overrides; in an error message they are shown, never obeyed.)
+
+    >>> print(printable("unknown name 'a\\x1b[2J'"))
+    unknown name 'a\\x1b[2J'
+    """
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), message)
 
 
 if __name__ == "__main__":  # pragma: no cover

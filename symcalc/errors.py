@@ -131,3 +131,7 @@ def _children(item: object, place: str) -> list[tuple[object, str]]:
     if kind in ("U", "S", "O") and hasattr(item, "tolist"):   # NumPy text or object array
         return [(item.tolist(), place)]
     return []
+
+
+class BudgetExceededError(SymcalcError, TimeoutError):
+    """A call took longer than its time budget (``budget=`` seconds); nothing runs on after it."""

@@ -13,40 +13,47 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 import sympy as sp
 
+from .budget import DEFAULT_BUDGETS, within
 from .calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
 from .core import Step
-from .errors import InputError, NotCriticalError
+from .errors import BudgetExceededError, InputError, NotCriticalError
 from .rules.landscape import LANDSCAPE_RULES
 
-#: Seconds that critical_points and exact eigenvalues may take before giving up.
-SOLVE_BUDGET = 10.0
+#: Seconds that critical_points may spend in sp.solve before giving up (budget.DEFAULT_BUDGETS).
+SOLVE_BUDGET = DEFAULT_BUDGETS["critical_points"]
+#: Seconds that classify may spend on exact eigenvalues before it takes numeric ones.
+EIGENVALUE_BUDGET = DEFAULT_BUDGETS["classify"]
 
 
-def _run_with_budget(fn, seconds: float):
-    """Run ``fn()`` in a daemon thread; (True, value) if it finished in time, else (False, None)."""
-    box: dict[str, Any] = {}
+def _run_with_budget(fn, seconds: float | None, what: str):
+    """``fn()`` in this thread within ``seconds``: (True, value), or (False, None) at the budget.
 
-    def target():
-        try:
-            box["value"] = fn()
-        except Exception as exc:  # reported to the caller below
-            box["error"] = exc
+    The work is interrupted where it is (budget.within): nothing runs on after this
+    returns, no thread is left behind. An enclosing budget that ends first is not
+    caught here: it ends the enclosing call.
 
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
+    >>> _run_with_budget(lambda: 6 * 7, 1.0, "a sum")
+    (True, 42)
+    >>> def spin():
+    ...     while True:
+    ...         pass
+    >>> _run_with_budget(spin, 0.1, "a busy loop")
+    (False, None)
+    """
+    block = within(seconds, what)
+    try:
+        with block:
+            return True, fn()
+    except BudgetExceededError:
+        if block.deadline is None or not block.deadline.fired:
+            raise   # an inner budget of fn's own, or one around us: not ours to absorb
         return False, None
-    if "error" in box:
-        raise box["error"]
-    return True, box["value"]
 
 
 class CriticalPoints(list):
@@ -80,7 +87,8 @@ def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalP
     f, syms = _scalar(f), _wrt_symbols(wrt)
     grad = list(gradient(f, syms))
     try:
-        done, sols = _run_with_budget(lambda: sp.solve(grad, syms, dict=True), budget)
+        done, sols = _run_with_budget(lambda: sp.solve(grad, syms, dict=True), budget,
+                                      "critical_points (sp.solve)")
     except NotImplementedError as exc:
         raise InputError(f"SymPy cannot solve grad f = 0 for this f: {exc}") from None
     if not done:
@@ -114,7 +122,7 @@ def _eigenvalues(H: sp.Matrix) -> tuple[list, bool]:
     """Eigenvalues with multiplicity: exact (and real) when SymPy finds them quickly, else numeric."""
     if not H.free_symbols and H.shape[0] <= 4:
         try:
-            done, ev = _run_with_budget(H.eigenvals, 5.0)
+            done, ev = _run_with_budget(H.eigenvals, EIGENVALUE_BUDGET, "exact eigenvalues")
         except (NotImplementedError, sp.MatrixError):
             done, ev = False, None
         if done and ev and all(sp.sympify(v).is_real for v in ev):

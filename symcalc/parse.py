@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr
 
+from .budget import budgeted
 from .errors import ParseError, ShapeError
 from .functions import sigmoid, softplus
 
@@ -47,6 +48,11 @@ LIMITS = {
     "max_digits": 100,         # digits of one number literal
     "max_exponent": 1_000,     # |n| of a numeric exponent
     "max_result_digits": 20_000,  # digits of an exact numeric power
+    "max_literal_entries": 1_024,  # entries of one matrix literal [[...], ...]
+    "max_matrix_entries": 10_000,  # entries of an explicit result (kron of literals)
+    "max_matrix_power": 32,    # |n| of A^n for a matrix literal with symbols in it
+    "max_symbolic_inverse": 5,  # largest n x n literal with symbols that inv / ^-1 takes
+    "max_symbolic_det": 8,     # largest n x n literal with symbols that det takes
 }
 
 _GREEK = (
@@ -64,6 +70,44 @@ _UNICODE_GREEK = {
 }
 
 _UNICODE_OPS = {"−": "-", "·": "*", "⋅": "*", "×": "*", "∘": "∘", "⊙": "∘", "÷": "/"}
+
+_SUPERSCRIPT_DIGITS = {c: str(d) for d, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
+_SUPERSCRIPT_MINUS = "⁻"
+
+
+def _is_digit(c: str) -> bool:
+    """An ASCII digit (``str.isdigit`` also accepts '²' and other scripts' digits)."""
+    return "0" <= c <= "9" and len(c) == 1
+
+
+def _starts_number(text: str, i: int) -> bool:
+    return _is_digit(text[i]) or (text[i] == "." and i + 1 < len(text) and _is_digit(text[i + 1]))
+
+
+def _superscript_tokens(text: str, i: int, src: "_Source") -> tuple[list["Token"], int]:
+    """``x²``, ``x⁻¹``: a run of superscript digits (after an optional ⁻) is a power.
+
+    >>> toks, end = _superscript_tokens("x⁻¹²", 1, _Source("x⁻¹²"))
+    >>> [t.value for t in toks], end
+    (['^', '(', '-', '12', ')'], 4)
+    """
+    start, j = i, i
+    negative = text[j] == _SUPERSCRIPT_MINUS
+    j += negative
+    digits = ""
+    while j < len(text) and text[j] in _SUPERSCRIPT_DIGITS:
+        digits += _SUPERSCRIPT_DIGITS[text[j]]
+        j += 1
+    if not digits:
+        raise src.error("a superscript minus '⁻' must be followed by superscript digits (x⁻¹)",
+                        start)
+    if len(digits) > LIMITS["max_digits"]:
+        raise src.error(f"number with more than {LIMITS['max_digits']} digits", start)
+    toks = [Token("op", "^", start), Token("op", "(", start)]
+    if negative:
+        toks.append(Token("op", "-", start))
+    toks += [Token("num", digits, start), Token("op", ")", j)]
+    return toks, j
 
 
 # ======================================================================================
@@ -123,7 +167,7 @@ def _check_left_hand_side(text: str, end: int, src: "_Source"):
 
 
 def _number_token(text: str, i: int, src: _Source) -> tuple[Token, int]:
-    m = re.compile(r"\d+(\.\d*)?|\.\d+").match(text, i)
+    m = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+").match(text, i)
     digits = m.group(0)
     if re.compile(r"[eE][+-]?\d").match(text, m.end()):
         raise src.error("scientific notation (1e-3) is not supported: write 0.001 or 1/1000",
@@ -146,9 +190,12 @@ def _lex_math(src: _Source) -> list[Token]:
         c = text[i]
         if c.isspace():
             i += 1
-        elif c.isdigit() or (c == "." and i + 1 < len(text) and text[i + 1].isdigit()):
+        elif _starts_number(text, i):
             tok, i = _number_token(text, i, src)
             out.append(tok)
+        elif c in _SUPERSCRIPT_DIGITS or c == _SUPERSCRIPT_MINUS:
+            toks, i = _superscript_tokens(text, i, src)
+            out.extend(toks)
         elif c.isalpha() and c.isascii() or c == "_":
             m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
             name = m.group(0)
@@ -295,7 +342,7 @@ class _LatexLexer:
             self.lex_one()
         elif self.peek():
             c = self.peek()
-            if c.isdigit():
+            if _is_digit(c):
                 self.emit("num", c, self.i)
             elif c.isalpha():
                 self.emit("name", c, self.i, run=True)
@@ -330,9 +377,13 @@ class _LatexLexer:
         c, i = self.peek(), self.i
         if c.isspace():
             self.i += 1
-        elif c.isdigit() or (c == "." and self.peek(1).isdigit()):
+        elif _starts_number(self.text, i):
             tok, self.i = _number_token(self.text, i, self.src)
             self.out.append(tok)
+        elif c in _SUPERSCRIPT_DIGITS or c == _SUPERSCRIPT_MINUS:
+            toks, self.i = _superscript_tokens(self.text, i, self.src)
+            for tok in toks:
+                self.emit(tok.kind, tok.value, tok.pos)
         elif c.isascii() and c.isalpha():
             m = re.compile(r"[A-Za-z]+").match(self.text, i)
             self.emit("name", m.group(0), i, run=True)
@@ -547,7 +598,7 @@ class _LatexLexer:
                 if inner == "1":
                     raise self.error(f"\\{name}{{1}} (the all-ones vector) is not supported: "
                                      "write sum(...) for a sum of entries", pos)
-                if re.fullmatch(r"\d+", inner):
+                if re.fullmatch(r"[0-9]+", inner):
                     self.emit("num", inner, ipos)
                     return
                 raise self.error(f"\\{name}{{{raw}}}: expected a name inside", ipos)
@@ -600,14 +651,20 @@ def _scalar_fn(f):
 
 def _log(args):
     if len(args) == 2:
-        return sp.log(_as_scalar(args[0]), _as_scalar(args[1]))
+        value, base = _as_scalar(args[0]), _as_scalar(args[1])
+        if _is_matrix(value) or _is_matrix(base):
+            raise _Refused("log(value, base) takes scalars (log(A) alone applies to every entry)")
+        return sp.log(value, base)
     return _elementwise(sp.log, args[0])
 
 
 def _det(args):
     v = args[0]
     if isinstance(v, MatrixBase):
-        return v.det()
+        _check_symbolic_square(v, "max_symbolic_det", "determinant")
+        # Berkowitz is division-free: polynomial time in the size for symbolic entries
+        # (SymPy's default, Bareiss, took 6 s for a 5 x 5 of distinct symbols).
+        return v.det(method="berkowitz") if _has_symbols(v) else v.det()
     if isinstance(v, MatrixExpr):
         return _as_scalar(v) if v.shape == (1, 1) else sp.Determinant(v)
     return v
@@ -625,10 +682,31 @@ def _trace(args):
 def _inverse(args):
     v = args[0]
     if isinstance(v, MatrixBase):
-        return v.inv()
+        _check_symbolic_square(v, "max_symbolic_inverse", "inverse")
+        return _symbolic_inverse(v) if _has_symbols(v) else v.inv()
     if isinstance(v, MatrixExpr):
         return sp.Inverse(v)
     return 1 / v
+
+
+def _symbolic_inverse(v: MatrixBase) -> MatrixBase:
+    """adj(V) / det(V), both by Berkowitz (division-free), for a literal with symbols.
+
+    SymPy's default inverse simplifies as it eliminates: 60 s for a 3 x 3 of sines;
+    this takes milliseconds. Singular (det expands to 0): NonInvertibleMatrixError.
+
+    >>> a, b = sp.symbols("a b")
+    >>> _symbolic_inverse(sp.Matrix([[a, 1], [0, b]]))
+    Matrix([
+    [1/a, -1/(a*b)],
+    [  0,      1/b]])
+    """
+    if v.shape[0] != v.shape[1]:
+        raise _ShapeMismatch(f"only a square matrix has an inverse; this one is {_dims(v)}")
+    det = v.det(method="berkowitz")
+    if sp.expand(det) == 0:
+        raise sp.matrices.exceptions.NonInvertibleMatrixError("det == 0")
+    return sp.ImmutableMatrix(v.adjugate(method="berkowitz") / det)
 
 
 def _transpose(args):
@@ -662,6 +740,8 @@ def _diag(args):
 
 
 def _kron(args):
+    if all(isinstance(a, MatrixBase) for a in args):
+        _check_explicit_entries([a.shape for a in args], "Kronecker product")
     return sp.kronecker_product(*args)
 
 
@@ -755,10 +835,24 @@ class _Parser:
             return fn(*args)
         except ParseError:
             raise
-        except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError) as exc:
-            message = f"cannot combine these: {_short(exc)}"
-            if isinstance(exc, _ShapeMismatch) or "shape" in str(exc).lower():
-                raise ShapeMismatchError(message, self.src.text, tok.pos) from None
+        except _ShapeMismatch as exc:
+            raise ShapeMismatchError(f"cannot combine these: {exc}", self.src.text,
+                                     tok.pos) from None
+        except _TooLarge as exc:
+            raise self.src.error(str(exc), tok.pos) from None
+        except _Refused as exc:
+            raise self.src.error(f"cannot combine these: {exc}", tok.pos) from None
+        except sp.matrices.exceptions.NonInvertibleMatrixError:
+            raise self.src.error("this matrix is not invertible (its determinant is 0)",
+                                 tok.pos) from None
+        except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError,
+                ArithmeticError) as exc:
+            # SymPy's own message (and a Python exception's text) is not shown: it speaks
+            # of SymPy's internals. Say what was combined instead.
+            message = f"cannot {_operation(tok)} {_kinds(args)}"
+            if "shape" in str(exc).lower():
+                raise ShapeMismatchError(message + " (their sizes do not fit)", self.src.text,
+                                         tok.pos) from None
             raise self.src.error(message, tok.pos) from None
 
     # -- grammar ---------------------------------------------------------------------
@@ -970,7 +1064,7 @@ class _Parser:
 
     def identity(self, name):
         """I_n (or I_3): the identity matrix of a declared size n."""
-        m = re.fullmatch(r"I_?([A-Za-z][A-Za-z0-9]*|\d+)", name)
+        m = re.fullmatch(r"I_?([A-Za-z][A-Za-z0-9]*|[0-9]+)", name)
         if not m or (m.group(1).isalpha() and "_" not in name and len(name) > 2):
             return None
         size = m.group(1)
@@ -992,18 +1086,8 @@ class _Parser:
         known.update({k: v for k, v in CONSTANTS.items() if k not in known})
         if not known:
             return None
-        names = sorted(known, key=len, reverse=True)
-
-        def split(s):
-            if not s:
-                return []
-            for n in names:
-                if s.startswith(n):
-                    rest = split(s[len(n):])
-                    if rest is not None:
-                        return [known[n]] + rest
-            return None
-        parts = split(t.value)
+        names = _split_letters(t.value, sorted(known, key=len, reverse=True))
+        parts = None if names is None else [known[n] for n in names]
         return parts if parts and len(parts) > 1 else None
 
     def unknown_name_message(self, name):
@@ -1079,6 +1163,11 @@ class _Parser:
                 rows = [[v] for v in rows[0]]
         self.expect("]", opener)
         self.leave()
+        entries = sum(len(r) for r in rows)
+        if entries > LIMITS["max_literal_entries"]:
+            raise self.src.error(f"this matrix has {entries} entries; the limit is "
+                                 f"{LIMITS['max_literal_entries']} "
+                                 "(parse.LIMITS['max_literal_entries'])", opener.pos)
         widths = {len(r) for r in rows}
         if len(widths) != 1:
             raise self.src.error("the rows of this matrix have different lengths "
@@ -1101,17 +1190,108 @@ class _Parser:
         return v
 
 
+def _split_letters(run: str, names: list[str]) -> list[str] | None:
+    """Split ``run`` into a sequence of ``names`` (None when it cannot be), in linear time.
+
+    The preference is that of a depth-first search trying ``names`` in their order at
+    each position (longest first, as the parser passes them), but found without
+    backtracking: ``fits[i]`` says whether ``run[i:]`` can be split at all (computed
+    from the end), and the walk from the start takes the first name that leaves a
+    splittable rest.
+
+    >>> _split_letters("xyx", ["xy", "x", "y"])
+    ['xy', 'x']
+    >>> _split_letters("aab", ["aa", "a", "b"])
+    ['aa', 'b']
+    >>> _split_letters("a" * 5000 + "c", ["aa", "a", "b"]) is None
+    True
+    """
+    names = [m for m in names if m]
+    n = len(run)
+    fits = [False] * n + [True]
+    for i in range(n - 1, -1, -1):
+        fits[i] = any(run.startswith(name, i) and fits[i + len(name)] for name in names)
+    if not fits[0]:
+        return None
+    out, i = [], 0
+    while i < n:
+        name = next(m for m in names if run.startswith(m, i) and fits[i + len(m)])
+        out.append(name)
+        i += len(name)
+    return out
+
+
 class ShapeMismatchError(ParseError, ShapeError):
     """The formula multiplies or adds matrices whose sizes do not fit (says where)."""
 
 
-class _ShapeMismatch(TypeError):
+class _Refused(TypeError):
+    """An operation the parser's own rules refuse; its message is written for the user."""
+
+
+class _ShapeMismatch(_Refused):
     pass
 
 
-def _short(exc) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+class _TooLarge(_Refused):
+    """The work asked for is over one of the LIMITS (checked before it starts)."""
+
+
+def _has_symbols(v) -> bool:
+    return isinstance(v, sp.Basic) and bool(v.free_symbols)
+
+
+def _check_symbolic_square(v, limit: str, what: str) -> None:
+    """An explicit matrix with symbols in it is at most LIMITS[limit] x LIMITS[limit] for ``what``."""
+    n = LIMITS[limit]
+    if isinstance(v, MatrixBase) and max(v.shape) > n and _has_symbols(v):
+        raise _TooLarge(f"the {what} of a {_dims(v)} matrix with symbols in it is too costly "
+                        f"to compute (limit {n} x {n}, parse.LIMITS['{limit}']): use a "
+                        "MatrixSymbol for it")
+
+
+def _check_explicit_entries(shapes, what: str) -> None:
+    """An explicit result of ``what`` has at most LIMITS['max_matrix_entries'] entries."""
+    entries = math.prod(r * c for r, c in shapes)
+    if entries > LIMITS["max_matrix_entries"]:
+        raise _TooLarge(f"the {what} would have {entries} entries; the limit is "
+                        f"{LIMITS['max_matrix_entries']} (parse.LIMITS['max_matrix_entries'])")
+
+
+_OPERATIONS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "^": "raise to a power",
+               "∘": "take the elementwise product of", "⊗": "take the Kronecker product of"}
+
+
+def _operation(tok: Token) -> str:
+    """The verb for what the token does: 'multiply', "apply 'det' to", ..."""
+    if tok.kind == "name":
+        return f"apply '{tok.value}' to"
+    return _OPERATIONS.get(tok.value, "multiply")
+
+
+def _kind(v) -> str:
+    """'a scalar', 'a 3 x 2 matrix', 'a n x n matrix expression' (never SymPy's text)."""
+    if isinstance(v, MatrixBase):
+        return f"a {_dims(v)} matrix"
+    if isinstance(v, MatrixExpr):
+        return f"a {_dims(v)} matrix expression"
+    if isinstance(v, sp.Basic) and not isinstance(v, sp.Expr):
+        return f"a {type(v).__name__}"
+    return "a scalar"
+
+
+def _kinds(args) -> str:
+    """The operands of an operation, by kind: 'a 2 x 2 matrix and a scalar'."""
+    flat = []
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            flat.extend(a)
+        elif not isinstance(a, str):
+            flat.append(a)
+    kinds = [_kind(v) for v in flat]
+    if len(kinds) <= 1:
+        return kinds[0] if kinds else "these"
+    return ", ".join(kinds[:-1]) + " and " + kinds[-1]
 
 
 # --------------------------------------------------------------------------------------
@@ -1163,7 +1343,7 @@ def _mul(a, b):
 def _div(a, b):
     b = _as_scalar(b)
     if _is_matrix(b):
-        raise TypeError("division by a matrix: write the inverse, A^{-1}")
+        raise _Refused("division by a matrix: write the inverse, A^{-1}")
     if _is_matrix(a) and a.shape == (1, 1):
         a = _as_scalar(a)
     return a / b
@@ -1177,7 +1357,7 @@ def _hadamard_op(a, b):
 
 def _kron_op(a, b):
     if _is_matrix(a) and _is_matrix(b):
-        return sp.kronecker_product(a, b)
+        return _kron([a, b])
     return _mul(a, b)
 
 
@@ -1187,15 +1367,17 @@ _BINARY = {"*": _mul, "/": _div, "∘": _hadamard_op, "⊗": _kron_op}
 def _power(base, exponent, src: _Source, op: Token):
     exponent = _as_scalar(exponent)
     if _is_matrix(exponent):
-        raise TypeError("an exponent must be a scalar")
+        raise _Refused("an exponent must be a scalar")
     if exponent.is_Number:
         if abs(exponent) > LIMITS["max_exponent"]:
-            raise src.error(f"exponent {exponent} is too large (limit "
+            raise src.error(f"exponent {_short_number(exponent)} is too large (limit "
                             f"{LIMITS['max_exponent']})", op.pos)
         if isinstance(base, sp.Basic) and base.is_Rational and base != 0:
             size = max(abs(base.p), abs(base.q))
             if float(abs(exponent)) * math.log10(size) > LIMITS["max_result_digits"]:
-                raise src.error(f"{base}^{exponent} has too many digits", op.pos)
+                raise src.error(f"{_short_number(base)}^{_short_number(exponent)} would have more "
+                                f"than {LIMITS['max_result_digits']} digits "
+                                "(parse.LIMITS['max_result_digits'])", op.pos)
     if _is_matrix(base):
         if base.shape == (1, 1):
             base = _as_scalar(base)
@@ -1204,16 +1386,83 @@ def _power(base, exponent, src: _Source, op: Token):
         elif exponent.is_Integer:
             if base.shape[0] != base.shape[1]:
                 raise _ShapeMismatch(f"only a square matrix has powers; this one is {_dims(base)}")
+            _check_matrix_power(base, exponent)
+            if isinstance(base, MatrixBase) and _has_symbols(base):
+                if exponent < 0:
+                    base, exponent = _inverse([base]), -exponent
+                # plain repeated squaring: SymPy's default simplifies every product
+                # (3 s for [[x,1],[1,y]]^32; this takes 0.02 s and gives the same matrix)
+                return base.pow(exponent, method="multiply")
             return base ** exponent
         else:
-            raise TypeError("a matrix power must be an integer (use .^ or hadamard for "
-                            "elementwise powers)")
+            raise _Refused("a matrix power must be an integer (use .^ or hadamard for "
+                           "elementwise powers)")
+    if exponent.is_Number:
+        _check_power_growth(base, exponent)
     result = base ** exponent
     if isinstance(result, sp.Pow) and result.exp.is_Number and \
             abs(result.exp) > LIMITS["max_exponent"]:
-        raise src.error(f"the exponent {result.exp} is too large (limit "
+        raise src.error(f"the exponent {_short_number(result.exp)} is too large (limit "
                         f"{LIMITS['max_exponent']})", op.pos)
     return result
+
+
+def _short_number(v) -> str:
+    """A number as written, or 'a number of N digits' when it is long.
+
+    >>> _short_number(sp.Integer(12)), _short_number(sp.Integer(10) ** 40)
+    ('12', 'a number of 41 digits')
+    """
+    text = str(v)
+    return text if len(text) <= 24 else f"a number of {len(text)} digits"
+
+
+def _check_matrix_power(base, exponent) -> None:
+    """A^n of a matrix literal: |n| bounded when it has symbols; A^-n needs the inverse."""
+    if not isinstance(base, MatrixBase):
+        return
+    limit = LIMITS["max_matrix_power"]
+    if _has_symbols(base) and abs(exponent) > limit:
+        raise _TooLarge(f"the power {exponent} of a {_dims(base)} matrix with symbols in it is "
+                        f"too costly to compute (limit {limit}, parse.LIMITS['max_matrix_power'])")
+    if exponent < 0:
+        _check_symbolic_square(base, "max_symbolic_inverse", "inverse")
+
+
+def _check_power_growth(base, exponent) -> None:
+    """Refuse b^n whose automatic expansion is over the limits, before SymPy computes it.
+
+    SymPy distributes an integer power over a product and multiplies nested exponents:
+    ((3x)^1000)^1000 is 3^1000000 x^1000000. Each factor of the base is checked: a
+    power x^e becomes x^(e n) (|e n| <= max_exponent) and a rational c becomes c^n
+    (at most max_result_digits digits).
+
+    >>> x = sp.Symbol("x")
+    >>> _check_power_growth(2 * x ** 1000, sp.Integer(1000))
+    Traceback (most recent call last):
+    ...
+    symcalc.parse._TooLarge: this power would raise x to the power 1000000 (limit 1000, parse.LIMITS['max_exponent'])
+    """
+    n = abs(exponent)
+    if not n.is_finite:
+        return
+    for factor in sp.Mul.make_args(base):
+        if factor.is_Rational and factor != 0:
+            size = max(abs(factor.p), abs(factor.q))
+            if float(n) * math.log10(size) > LIMITS["max_result_digits"]:
+                raise _TooLarge(f"this power would give a number of more than "
+                                f"{LIMITS['max_result_digits']} digits "
+                                "(parse.LIMITS['max_result_digits'])")
+        elif isinstance(factor, sp.Pow) and factor.exp.is_Number:
+            grown = abs(factor.exp) * n
+            if grown > LIMITS["max_exponent"]:
+                raise _TooLarge(f"this power would raise {_kind_or_name(factor.base)} to the "
+                                f"power {grown} (limit {LIMITS['max_exponent']}, "
+                                "parse.LIMITS['max_exponent'])")
+
+
+def _kind_or_name(v) -> str:
+    return v.name if isinstance(v, sp.Symbol) else "an expression"
 
 
 # ======================================================================================
@@ -1255,12 +1504,15 @@ def _run(text, symbols, allow_undeclared, latex):
         raise ParseError("the formula is nested too deeply") from None
 
 
+@budgeted("parse")
 def parse(text: str, symbols=None, allow_undeclared: bool | None = None):
     """Read everyday math syntax into a SymPy object (never evaluated as Python).
 
     symbols: a dict name -> SymPy object (Symbols, MatrixSymbols), or a list of them.
     allow_undeclared: create plain Symbols for names not in ``symbols``; by default
     only when no ``symbols`` are given.
+    budget: seconds (default ``DEFAULT_BUDGETS["parse"]``; None: no limit), else
+    BudgetExceededError. Sizes are checked before work starts (:data:`LIMITS`).
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
@@ -1278,6 +1530,7 @@ def parse(text: str, symbols=None, allow_undeclared: bool | None = None):
     return _run(text, symbols, allow_undeclared, latex=False)
 
 
+@budgeted("parse")
 def parse_latex(text: str, symbols=None, allow_undeclared: bool | None = None):
     """Read a LaTeX formula (the subset in ``docs/grammar.md``) into a SymPy object.
 
@@ -1303,6 +1556,7 @@ def looks_like_latex(text: str) -> bool:
     return bool(_LATEX_HINT.search(text))
 
 
+@budgeted("parse")
 def parse_any(text: str, symbols=None, allow_undeclared: bool | None = None,
               syntax: str = "auto"):
     """parse or parse_latex, chosen by ``syntax`` ("math", "latex" or "auto")."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import random
+import reprlib
 import tomllib
 from dataclasses import dataclass, field as _field
 from pathlib import Path
@@ -33,14 +34,27 @@ from typing import Any, Callable, Sequence
 
 import sympy as sp
 
+from symcalc.budget import budgeted
 from symcalc.core import Check, Derivation
 from symcalc.errors import ProblemFileError, SymcalcError
 
 __all__ = [
     "load_problem", "Problem", "Study", "Variable", "Claim", "ReportOptions", "SliceSpec",
     "FieldAnalysis", "Landscape", "PointReport", "DescentIdentity", "ClaimResult",
-    "FiniteDifference", "GaussianIdentity", "VectorizationTable", "ANALYSES",
+    "FiniteDifference", "GaussianIdentity", "VectorizationTable", "ANALYSES", "LIMITS",
 ]
+
+#: Limits checked when a problem file is loaded, before the work they would cause
+#: (docs/security.md). Generous for hand derivations; raise them here for bigger problems.
+LIMITS = {
+    "max_chars": 1_000_000,     # characters of TOML text
+    "max_nesting": 32,          # arrays / inline tables / dotted keys nested in each other
+    "max_names": 150,           # variables + constants declared (114 for 38 atoms in 3-D)
+    "max_entries": 10_000,      # entries of one variable or constant (a 100 x 100 matrix)
+    "max_total_entries": 20_000,  # entries of all variables and constants together
+    "max_claims": 100,          # [[claims]] tables
+    "max_expressions": 5_000,   # expression strings read (objective, field, claim entries)
+}
 
 # ---------------------------------------------------------------------------
 # The format, as data
@@ -332,16 +346,129 @@ class _Ctx:
 
     def __init__(self, source: str):
         self.source = source
+        self.expressions = 0   # expression strings read so far
+        self.entries = 0       # entries of the variables and constants declared so far
 
     def error(self, key: str, expected: str, got: Any = None) -> ProblemFileError:
         msg = f"{self.source}: [{key}]: expected {expected}"
         if got is not None:
-            msg += f", got {got!r}"
+            msg += f", got {_shown(got)}"
         return ProblemFileError(msg)
 
+    def over_limit(self, key: str, what: str, limit: str) -> ProblemFileError:
+        return ProblemFileError(f"{self.source}: [{key}]: {what}; the limit is {LIMITS[limit]} "
+                                f"(symcalc.problem.LIMITS['{limit}'])")
 
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxlevel = 80, 80, 6, 6, 3
+
+
+def _shown(value: Any) -> str:
+    """A short one-line repr of a value from the file (bounded in length and depth).
+
+    >>> _shown(list(range(100)))
+    '[0, 1, 2, 3, 4, 5, ...]'
+    """
+    return _SHOWN.repr(value)
+
+
+def _nesting_error(text: str, source: str) -> ProblemFileError | None:
+    """The first place where arrays / inline tables nest deeper than LIMITS['max_nesting'].
+
+    One linear pass that skips comments and all four kinds of TOML strings (tomllib
+    recurses once per level and would hit Python's recursion limit first).
+
+    >>> _nesting_error("x = " + "[" * 40 + "]" * 40, "<text>")
+    ProblemFileError("<text>: line 1: arrays or inline tables nested more than 32 deep (symcalc.problem.LIMITS['max_nesting'])")
+    >>> _nesting_error('x = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["', "<text>") is None
+    True
+    """
+    limit, depth, i, n = LIMITS["max_nesting"], 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+        elif c in "\"'":
+            i = _end_of_string(text, i)
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                line = text.count("\n", 0, i) + 1
+                return ProblemFileError(f"{source}: line {line}: arrays or inline tables nested "
+                                        f"more than {limit} deep (symcalc.problem.LIMITS['max_nesting'])")
+            i += 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+            i += 1
+        else:
+            i += 1
+    return None
+
+
+def _end_of_string(text: str, i: int) -> int:
+    """Index after the TOML string starting at ``i`` (basic, literal, or multi-line)."""
+    q = text[i]
+    if text.startswith(q * 3, i):
+        j = i + 3
+        while True:
+            k = text.find(q * 3, j)
+            if k < 0:
+                return len(text)
+            if q == "'" or not _escaped(text, k):
+                end = k + 3
+                while end < len(text) and text[end] == q and end - k < 5:  # """a"""" ends a"
+                    end += 1
+                return end
+            j = k + 1
+    j = i + 1
+    while j < len(text) and text[j] != "\n":
+        if text[j] == "\\" and q == '"':
+            j += 2
+            continue
+        if text[j] == q:
+            return j + 1
+        j += 1
+    return j
+
+
+def _escaped(text: str, k: int) -> bool:
+    """Whether the character at ``k`` follows an odd number of backslashes."""
+    count = 0
+    while k - count - 1 >= 0 and text[k - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
+    """Tables nested deeper than LIMITS['max_nesting'] through dotted keys (a.b.c... = 1).
+
+    Walked with an explicit stack: no recursion, whatever the depth.
+    """
+    limit = LIMITS["max_nesting"]
+    stack: list[tuple[Any, list[str]]] = [(data, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > limit:
+            where = ".".join(path[:3]) + "..."
+            return ProblemFileError(f"{source}: [{where}]: tables nested more than {limit} deep "
+                                    "(symcalc.problem.LIMITS['max_nesting'])")
+        if isinstance(value, dict):
+            stack.extend((v, path + [str(k)[:40]]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, path + ["[]"]) for v in value)
+    return None
+
+
+@budgeted("load_problem")
 def load_problem(path_or_text: str | Path) -> "Problem":
     """Read a problem file (a path, or TOML text) into a :class:`Problem`.
+
+    ``budget=`` seconds (default ``DEFAULT_BUDGETS["load_problem"]``; None: no limit).
+    Sizes are checked against :data:`LIMITS` before the work they would cause; every
+    error is one :class:`~symcalc.errors.ProblemFileError` naming the file and the key
+    (and the line, where TOML gives one).
 
     >>> load_problem('objective = "x"\\nvariables = {x = "scalar"}\\ncolour = 1')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -349,10 +476,21 @@ def load_problem(path_or_text: str | Path) -> "Problem":
     symcalc.errors.ProblemFileError: <text>: [colour]: expected one of the keys analyses, ...
     """
     text, source = _read_source(path_or_text)
+    if len(text) > LIMITS["max_chars"]:
+        raise ProblemFileError(f"{source}: the file has more than {LIMITS['max_chars']} characters "
+                               "(symcalc.problem.LIMITS['max_chars'])")
+    error = _nesting_error(text, source)
+    if error is not None:
+        raise error
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemFileError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:   # not reached after _nesting_error; never a traceback
+        raise ProblemFileError(f"{source}: not valid TOML: nested too deeply") from None
+    error = _data_nesting_error(data, source)
+    if error is not None:
+        raise error
     return _build_problem(data, _Ctx(source))
 
 
@@ -362,7 +500,10 @@ def _read_source(path_or_text: str | Path) -> tuple[str, str]:
     ):
         path = Path(path_or_text)
         try:
-            return path.read_text(encoding="utf-8"), str(path)
+            if path.exists() and not path.is_file():   # a FIFO or a device would block or never end
+                raise ProblemFileError(f"{path}: not a regular file")
+            with path.open(encoding="utf-8") as fh:        # at most one character over the limit
+                return fh.read(LIMITS["max_chars"] + 1), str(path)
         except FileNotFoundError:
             raise ProblemFileError(f"{path}: no such problem file") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -394,6 +535,10 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
         raise ctx.error("notation", '"components" or "matrix"', notation)
     seed = _expect(data.get("seed", 0), int, ctx, "seed", "an integer")
 
+    declared = sum(len(data.get(k)) for k in ("variables", "constants") if isinstance(data.get(k), dict))
+    if declared > LIMITS["max_names"]:
+        raise ctx.over_limit("variables", f"{declared} variables and constants are declared",
+                             "max_names")
     variables = [_build_variable(n, spec, ctx, "variables", notation, False)
                  for n, spec in _expect(data.get("variables", {}), dict, ctx, "variables", "a table").items()]
     constants = [_build_variable(n, spec, ctx, "constants", notation, True)
@@ -445,6 +590,8 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
         raise ctx.error("analyses", "analyses for " + ("an objective" if has_obj else "a vector field"), sorted(wrong)[0])
 
     claims = _expect(data.get("claims", []), list, ctx, "claims", "an array of tables [[claims]]")
+    if len(claims) > LIMITS["max_claims"]:
+        raise ctx.over_limit("claims", f"the file has {len(claims)} claims", "max_claims")
     problem.claims = [_build_claim(i, c, namespace, ctx, has_obj) for i, c in enumerate(claims)]
     if "gaussian" in data:
         problem.gaussian = _build_gaussian(data["gaussian"], problem, ctx)
@@ -483,6 +630,7 @@ def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, 
     if not isinstance(shape, list) or len(shape) > 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ctx.error(f"{key}.shape", "a list of 0, 1 or 2 positive integers, e.g. [3] or [2, 3]", shape)
     shape = tuple(shape)
+    _check_entries(shape, ctx, f"{key}.shape")
     structure = tuple(_expect(spec.get("structure", []), list, ctx, f"{key}.structure", "a list of names"))
     for s in structure:
         if s not in STRUCTURES:
@@ -509,6 +657,17 @@ def _latex_name(value: Any, ctx: _Ctx, key: str) -> str:
         raise ctx.error(key, "a LaTeX name from letters, digits, Greek letters, accents and fonts "
                              rf"(e.g. \Sigma, \hat{{\beta}}, \mathbf{{x}}): {why}", text)
     return text
+
+
+def _check_entries(shape: tuple, ctx: _Ctx, key: str) -> None:
+    """A declaration's entries, and all declarations' together, are within LIMITS."""
+    entries = math.prod(shape)
+    if entries > LIMITS["max_entries"]:
+        raise ctx.over_limit(key, f"shape {list(shape)} has {entries} entries", "max_entries")
+    ctx.entries += entries
+    if ctx.entries > LIMITS["max_total_entries"]:
+        raise ctx.over_limit(key, f"the variables and constants have {ctx.entries} entries "
+                             "together", "max_total_entries")
 
 
 def _shape_of_value(value: Any) -> list[int]:
@@ -608,10 +767,41 @@ def _parse(text: str, namespace: dict[str, Any], ctx: _Ctx, key: str, latex: boo
     import importlib
     parse_mod = importlib.import_module("symcalc.parse")
     fn = parse_mod.parse_latex if latex else parse_mod.parse
+    ctx.expressions += 1
+    if ctx.expressions > LIMITS["max_expressions"]:
+        raise ctx.over_limit(key, f"more than {LIMITS['max_expressions']} expressions to read",
+                             "max_expressions")
     try:
         return fn(text, namespace)
     except SymcalcError as exc:
-        raise ProblemFileError(f"{ctx.source}: [{key}]: cannot read the expression: {exc}") from None
+        raise ProblemFileError(f"{ctx.source}: [{key}]: cannot read the expression: "
+                               f"{_located(exc)}") from None
+
+
+def _located(exc: SymcalcError, width: int = 60) -> str:
+    """A parse error as one line, then the part of the expression's line around the
+    position with a caret under it (an expression may be long or span lines).
+
+    >>> from symcalc.errors import ParseError
+    >>> print(_located(ParseError("unknown name 'z'", "x +\\n2 z", 6)))
+    unknown name 'z' (line 2 of the expression)
+      2 z
+        ^
+    """
+    text, pos = getattr(exc, "text", None), getattr(exc, "position", None)
+    message = str(exc).split("\n", 1)[0]
+    if text is None or pos is None:
+        return message
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    end = len(text) if end < 0 else end
+    if "\n" in text:
+        message += f" (line {text.count(chr(10), 0, pos) + 1} of the expression)"
+    left = max(start, pos - width // 2)
+    right = min(end, left + width)
+    shown = ("..." if left > start else "") + text[left:right] + ("..." if right < end else "")
+    caret = pos - left + (3 if left > start else 0)
+    return f"{message}\n  {shown}\n  {' ' * caret}^"
 
 
 def _to_scalar(expr: Any, ctx: _Ctx, key: str) -> Any:
@@ -827,8 +1017,12 @@ class Problem:
                 subs[c.symbol] = sp.nsimplify(c.value)
         return subs
 
+    @budgeted("Problem.run")
     def run(self, progress: Callable[[str], None] | None = None) -> Study:
-        """Derive, analyse and check everything the file asks for."""
+        """Derive, analyse and check everything the file asks for.
+
+        ``budget=`` seconds (default ``DEFAULT_BUDGETS["Problem.run"]``; None: no limit).
+        """
         return _run(self, progress or (lambda msg: None))
 
 
