@@ -45,6 +45,7 @@ from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
 from symcalc.numpy_printer import StableNumPyPrinter, _nonnegative_vector, stabilize, stabilize_matrix
+from symcalc.budget import budgeted
 
 __all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
            "BACKENDS", "XP_HELPERS"]
@@ -634,6 +635,7 @@ def _check_backend(backend):
         _cupy_namespace()
 
 
+@budgeted("compile")
 def compile_array_api(f, wrt, params=(), backend: str = "array_api", *, gradient=None, hessian=None,
                       name: str | None = None) -> ArrayKernel:
     """Compile f, its gradient and Hessian into an :class:`ArrayKernel` (array API source).

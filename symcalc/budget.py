@@ -36,6 +36,7 @@ from __future__ import annotations
 import _thread
 import ctypes
 import functools
+import inspect
 import os
 import sys
 import threading
@@ -53,6 +54,12 @@ DEFAULT_BUDGETS: dict[str, float] = {
     "hessian": 300.0,
     "jacobian": 300.0,
     "derive": 300.0,
+    "divergence": 300.0,
+    "laplacian": 300.0,
+    "curl": 300.0,
+    "is_conservative": 300.0,
+    "potential": 300.0,
+    "descent_rate": 300.0,
     "critical_points": 10.0,
     "classify": 5.0,          # exact eigenvalues; numeric ones after this
     "compile": 600.0,
@@ -239,6 +246,14 @@ class within:
         return False
 
 
+def _with_budget(sig: inspect.Signature, default: float) -> inspect.Signature:
+    """The signature plus a keyword-only ``budget`` (before ``**kwargs``), as help() shows it."""
+    params = list(sig.parameters.values())
+    extra = inspect.Parameter("budget", inspect.Parameter.KEYWORD_ONLY, default=default)
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    return sig.replace(parameters=params[:at] + [extra] + params[at:])
+
+
 def budgeted(entry: str) -> Callable:
     """Decorator: the function takes ``budget=`` (seconds; default DEFAULT_BUDGETS[entry]).
 
@@ -250,6 +265,9 @@ def budgeted(entry: str) -> Callable:
     Traceback (most recent call last):
     ...
     symcalc.errors.BudgetExceededError: parse took longer than its budget of 0.1 s (pass budget=... to allow more)
+    >>> import inspect
+    >>> inspect.signature(slow)
+    <Signature (*, budget=10.0)>
     """
 
     def wrap(fn: Callable) -> Callable:
@@ -259,6 +277,8 @@ def budgeted(entry: str) -> Callable:
             with within(seconds, entry):  # type: ignore[arg-type]
                 return fn(*args, **kwargs)
 
+        run.__signature__ = _with_budget(inspect.signature(fn), DEFAULT_BUDGETS[entry])  # type: ignore[attr-defined]
+        run.budget_entry = entry  # type: ignore[attr-defined]
         return run
 
     return wrap

@@ -29,6 +29,7 @@ import sympy as sp
 from . import fastdiff
 from .errors import NotConservativeError, ShapeError
 from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text
+from symcalc.budget import budgeted
 
 # ---------------------------------------------------------------------------
 # Input checking: every public function goes through symcalc.inputs
@@ -72,6 +73,7 @@ def _matrix_engine():
 # ---------------------------------------------------------------------------
 
 
+@budgeted("gradient")
 def gradient(f: Any, wrt: Any) -> sp.Matrix:
     """The gradient of a scalar ``f`` as a column (the shape of ``wrt``).
 
@@ -88,6 +90,7 @@ def gradient(f: Any, wrt: Any) -> sp.Matrix:
     return sp.Matrix(fastdiff.gradient_entries(f, syms))
 
 
+@budgeted("hessian")
 def hessian(f: Any, wrt: Any) -> sp.Matrix:
     """The symmetric n x n Hessian of a scalar ``f``, taken from its gradient.
 
@@ -104,6 +107,7 @@ def hessian(f: Any, wrt: Any) -> sp.Matrix:
     return fastdiff.hessian_from_gradient(fastdiff.gradient_entries(f, syms), syms)
 
 
+@budgeted("jacobian")
 def jacobian(F: Any, wrt: Any) -> sp.Matrix:
     """The m x n Jacobian dF_i/dx_j of a vector-valued ``F``.
 
@@ -120,6 +124,7 @@ def jacobian(F: Any, wrt: Any) -> sp.Matrix:
     return fastdiff.jacobian_entries(comps, syms)
 
 
+@budgeted("divergence")
 def divergence(F: Any, wrt: Any) -> sp.Expr:
     """The divergence sum_i dF_i/dx_i.
 
@@ -132,6 +137,7 @@ def divergence(F: Any, wrt: Any) -> sp.Expr:
     return sp.Add(*[sp.diff(c, s) for c, s in zip(comps, syms)])
 
 
+@budgeted("laplacian")
 def laplacian(f: Any, wrt: Any) -> sp.Expr:
     """The Laplacian, the trace of the Hessian.
 
@@ -144,6 +150,7 @@ def laplacian(f: Any, wrt: Any) -> sp.Expr:
     return sp.Add(*[sp.diff(f, s, 2) for s in syms])
 
 
+@budgeted("curl")
 def curl(F: Any, wrt: Any) -> sp.Matrix:
     """The curl: 3 x 1 for n = 3; otherwise the n x n antisymmetric matrix
     C[i, j] = dF_j/dx_i - dF_i/dx_j (twice the antisymmetric part of the Jacobian,
@@ -231,6 +238,7 @@ def is_zero(expr: Any) -> bool:
 # ---------------------------------------------------------------------------
 
 
+@budgeted("is_conservative")
 def is_conservative(F: Any, wrt: Any) -> bool:
     """True when the field's curl (antisymmetric Jacobian part) vanishes.
 
@@ -308,6 +316,7 @@ def _potential_by_radial_homotopy(comps, syms, from_infinity: bool) -> sp.Expr |
     return -value if from_infinity else value
 
 
+@budgeted("potential")
 def potential(F: Any, wrt: Any) -> sp.Expr:
     """A scalar phi with gradient(phi) == F, checked before it is returned.
 

@@ -53,6 +53,7 @@ from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
 from symcalc.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
+from symcalc.budget import budgeted
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -1052,6 +1053,7 @@ def _scipy_triple(kernel, params):
 # ---------------------------------------------------------------------------
 # The public entry point
 # ---------------------------------------------------------------------------
+@budgeted("compile")
 def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian=None,
             name: str | None = None, opt_level: int | None = None):
     """Compile f and its gradient and Hessian into a batched :class:`Kernel`.

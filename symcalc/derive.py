@@ -30,6 +30,7 @@ from symcalc.errors import InputError, NoRuleError, SelfCheckError
 from symcalc.inputs import as_expr, as_matrix, as_symbols, reject_text
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
 from symcalc.rules.scalar import SCALAR_RULES
+from symcalc.budget import budgeted
 
 #: The tables the walker reads, in order of precedence.
 DIFFERENTIAL_TABLES = (MATRIX_RULES, SCALAR_RULES)
@@ -280,6 +281,7 @@ def _is_matrix_problem(f, wrt) -> bool:
                                                f.atoms(MatrixSymbol))
 
 
+@budgeted("derive")
 def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     """Derive the gradient (order=1) and Hessian (order=2) of f, or the Jacobian of a
     vector-valued F, with every step named and self-checked.

@@ -19,10 +19,11 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from .budget import DEFAULT_BUDGETS, within
+from .budget import DEFAULT_BUDGETS, budgeted, within
 from .calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
 from .core import Step
 from .errors import BudgetExceededError, InputError, NotCriticalError
+from .inputs import as_expr
 from .rules.landscape import LANDSCAPE_RULES
 
 #: Seconds that critical_points may spend in sp.solve before giving up (budget.DEFAULT_BUDGETS).
@@ -70,7 +71,7 @@ class CriticalPoints(list):
 
 
 def _is_real_point(point: Mapping[sp.Symbol, sp.Expr]) -> bool:
-    return all(sp.sympify(v).is_real is not False for v in point.values())
+    return all(sp.sympify(v, strict=True).is_real is not False for v in point.values())
 
 
 def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalPoints:
@@ -125,7 +126,7 @@ def _eigenvalues(H: sp.Matrix) -> tuple[list, bool]:
             done, ev = _run_with_budget(H.eigenvals, EIGENVALUE_BUDGET, "exact eigenvalues")
         except (NotImplementedError, sp.MatrixError):
             done, ev = False, None
-        if done and ev and all(sp.sympify(v).is_real for v in ev):
+        if done and ev and all(sp.sympify(v, strict=True).is_real for v in ev):
             values = [sp.nsimplify(v) if v.is_Float else v for v, k in ev.items() for _ in range(k)]
             if sum(ev.values()) == H.shape[0]:
                 return sorted(values, key=lambda v: float(v)), True
@@ -186,15 +187,11 @@ def _checked_point(point: Mapping, syms: list[sp.Symbol]) -> dict:
         sym = by_name.get(key) if isinstance(key, str) else key
         if sym not in syms:
             raise InputError(f"point names {key}, which is not one of the variables {syms}")
-        out[sym] = sp.sympify(value) if not isinstance(value, str) else _reject(value)
+        out[sym] = as_expr(value, f"point[{sym}]", exact_floats=False)
     missing = [s for s in syms if s not in out]
     if missing:
         raise InputError(f"point gives no value for {missing}")
     return out
-
-
-def _reject(value: str):
-    raise InputError(f"point values must be numbers or SymPy expressions, not text ({value!r})")
 
 
 @dataclass
@@ -213,6 +210,7 @@ class DescentRate:
     steps: list[Step]
 
 
+@budgeted("descent_rate")
 def descent_rate(f: Any, wrt: Any) -> DescentRate:
     """The rate of change of f along gradient flow dx/dt = -grad f.
 

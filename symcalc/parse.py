@@ -35,7 +35,7 @@ import sympy as sp
 from sympy import MatrixBase, MatrixExpr
 
 from .budget import budgeted
-from .errors import ParseError, ShapeError
+from .errors import ParseError, ShapeError, reject_text
 from .functions import sigmoid, softplus
 
 __all__ = ["parse", "parse_latex", "parse_any", "looks_like_latex", "LIMITS"]
@@ -1474,10 +1474,12 @@ def _symbol_table(symbols) -> dict[str, Any]:
     if isinstance(symbols, Mapping):
         table = {}
         for k, v in symbols.items():
+            reject_text(v, f"symbols[{str(k)!r}]")   # names are text; what they stand for is not
             table[str(k)] = v
         return table
     table = {}
     for s in symbols:
+        reject_text(s, "an entry of symbols")
         table[_name_of(s)] = s
     return table
 

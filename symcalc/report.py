@@ -41,6 +41,7 @@ from symcalc.core import Derivation
 from symcalc.errors import InputError, InputTypeError, LaTeXBuildError, TeXNotFoundError
 from symcalc.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, latex, visible_width
 from symcalc.texsafe import escape_text, listing_text
+from symcalc.budget import budgeted
 
 __all__ = ["report", "Report", "TeX", "template_env", "INSTALL_HINT"]
 
@@ -213,6 +214,7 @@ def _build_error_message(log: str, output: str, path: Path) -> str:
 # ---------------------------------------------------------------------------
 
 
+@budgeted("report")
 def report(source: Any, *, title: str | None = None, figures: bool = True, kernel: bool | None = None,
            progress: Callable[[str], None] | None = None) -> Report:
     """A :class:`Report` of a problem file, Problem, Study or Derivation.

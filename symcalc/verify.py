@@ -1252,8 +1252,10 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
     try:
         while final is None:
             left = hard_end - time.monotonic()
-            if left <= 0 or not receiver.poll(left):
+            if left <= 0:
                 break
+            if not receiver.poll(min(left, 0.1)):   # in slices: an enclosing budget can interrupt
+                continue
             try:
                 msg = receiver.recv()
             except (EOFError, OSError):

@@ -127,12 +127,9 @@ CALLABLE_SLOTS = {("report", "progress")}
 FLAG_SLOTS = {("parse", "allow_undeclared"), ("parse_latex", "allow_undeclared"),
               ("report", "figures"), ("report", "kernel"), ("compile", "opt_level")}
 
-#: holes this sweep found in modules other helpers of issue 11 own (compile.py, array_api.py,
-#: landscape.py); strict xfail, so each entry must be removed when its fix is merged
-KNOWN_HOLES = {
-    ("critical_points", "budget"): "landscape.py: a text budget is a TypeError",
-    ("classify", "point"): "landscape.py _point: sp.sympify(value) of point={x: [text]} runs it",
-}
+#: (function, parameter) -> why it is a known hole; strict xfail, so a fixed hole fails the
+#: sweep until its entry goes. Empty: every hole the sweep found is closed.
+KNOWN_HOLES: dict[tuple[str, str], str] = {}
 
 
 def _payloads(sentinel: Path) -> list[str]:
