@@ -28,7 +28,7 @@ import sympy as sp
 
 from . import fastdiff
 from .errors import NotConservativeError, ShapeError
-from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text
+from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
 from symcalc.budget import budgeted
 
 # ---------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _numeric_probe_is_zero(expr: sp.Expr, probes: int = 6, seed: int = 20261128)
     syms = sorted(expr.free_symbols, key=str)
     rng = random.Random(seed)
     try:
-        fn = sp.lambdify(syms, expr, modules="mpmath")
+        fn = safe_lambdify(syms, expr, modules="mpmath")
     except Exception:  # noqa: BLE001 - a construct mpmath cannot print: evaluate with SymPy
         fn = None
     evaluated = 0

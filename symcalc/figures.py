@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from symcalc.inputs import safe_lambdify
+
 __all__ = ["figures_for", "landscape_figure", "field_figure", "gradient_flow"]
 
 _RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 9, "axes.titlesize": 10,
@@ -127,7 +129,7 @@ def _numeric(expr: Any, p, args: list) -> Any:
     e = expr.subs(subs) if hasattr(expr, "subs") else expr
     if hasattr(e, "has") and e.has(sigmoid, softplus):
         e = e.applyfunc(lambda t: t.rewrite(sp.exp)) if isinstance(e, sp.MatrixBase) else e.rewrite(sp.exp)
-    return sp.lambdify(args, e, modules="numpy")
+    return safe_lambdify(args, e, modules="numpy")
 
 
 def _eval_grid(fn, X, Y) -> np.ndarray:

@@ -227,3 +227,35 @@ def as_title(value: Any, what: str = "name") -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise InputTypeError(f"{what} must be a string or None, not {type(value).__name__}")
+
+
+def safe_lambdify(args: Any, expr: Any, modules: str):
+    """``sympy.lambdify`` that never prints a user's name into the code it generates.
+
+    lambdify writes Python source from the names of symbols and functions; a symbol
+    named ``sin`` would shadow the function, and an undefined function's name is printed
+    as it is. Here every argument is renamed to a Dummy first (``dummify``), a free symbol
+    that is not an argument is refused, and so is an undefined function (no numeric
+    meaning).
+
+    >>> import sympy as sp
+    >>> s = sp.Symbol("sin")
+    >>> safe_lambdify([s], sp.sin(s) + s, "math")(0.5) == __import__("math").sin(0.5) + 0.5
+    True
+    >>> safe_lambdify([s], sp.Function("f")(s), "math")
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.InputError: cannot evaluate the undefined function f numerically
+    """
+    from sympy.core.function import AppliedUndef
+
+    arg_list = list(args) if isinstance(args, (list, tuple)) else [args]
+    target = expr if isinstance(expr, sp.Basic) else sp.ImmutableMatrix(expr)
+    undefined = sorted({type(a).__name__ for a in target.atoms(AppliedUndef)})
+    if undefined:
+        raise InputError(f"cannot evaluate the undefined function {', '.join(undefined)} numerically")
+    loose = target.free_symbols - set(arg_list)
+    if loose:
+        raise InputError(f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} "
+                         "has no value")
+    return sp.lambdify(args, expr, modules=modules, dummify=True)

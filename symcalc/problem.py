@@ -37,6 +37,7 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.core import Check, Derivation
 from symcalc.errors import ProblemFileError, SymcalcError
+from symcalc.inputs import safe_lambdify
 
 __all__ = [
     "load_problem", "Problem", "Study", "Variable", "Claim", "ReportOptions", "SliceSpec",
@@ -1136,7 +1137,7 @@ def _loop_work(problem: Problem) -> dict:
     values = problem.constant_values()
     path = {x: cx + r * sp.cos(t), y: cy + r * sp.sin(t)}
     P, Q = (sp.sympify(c).subs(values).subs(path) for c in problem.field)
-    integrand = sp.lambdify(t, P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath")
+    integrand = safe_lambdify([t], P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath")
     with mpmath.workdps(30):
         work = mpmath.quad(integrand, [0, mpmath.pi / 2, mpmath.pi, 3 * mpmath.pi / 2, 2 * mpmath.pi])
     return {"center": (cx, cy), "radius": r, "work": float(mpmath.re(work))}
