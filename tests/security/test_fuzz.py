@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
+from helpers_toml import toml_string
 from symcalc.errors import ProblemFileError, SymcalcError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,19 +152,6 @@ def test_fuzz_the_problem_loader():
 # ---------------------------------------------------------------------------
 # hypothesis: random text in every string field of a problem file
 # ---------------------------------------------------------------------------
-
-def toml_string(text: str) -> str:
-    """A TOML basic string holding exactly ``text`` (control characters escaped)."""
-    out = []
-    for c in text:
-        if c in '"\\':
-            out.append("\\" + c)
-        elif ord(c) < 0x20 or ord(c) == 0x7F:
-            out.append(f"\\u{ord(c):04X}")
-        else:
-            out.append(c)
-    return '"' + "".join(out) + '"'
-
 
 def test_toml_string_round_trips():
     import tomllib

@@ -13,7 +13,6 @@ for, write the report's LaTeX, and for a few, build the PDF and compile a kernel
 from __future__ import annotations
 
 import ast
-import json
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import symcalc as sc
+from helpers_toml import toml_string
 from symcalc.errors import SymcalcError
 
 #: wall-clock guard per case: a hang guard for a loaded 2-core machine, not a timing test
@@ -41,11 +41,6 @@ def arena(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     return tmp_path / "SENTINEL", secret, out
-
-
-def _toml_str(s: str) -> str:
-    """A TOML basic string holding s exactly (json's escapes are TOML's)."""
-    return json.dumps(s)
 
 
 BASE = """
@@ -143,7 +138,7 @@ def test_payloads_in_text_fields_never_run_or_read(arena, k):
     text, report title), through load, run (gradient, Hessian, kernel) and the report."""
     sentinel, secret, out = arena
     payload = _payloads(sentinel, secret)[k]
-    values = {key: _toml_str(payload) for key in ("title", "description", "vdesc", "ctext", "rtitle")}
+    values = {key: toml_string(payload) for key in ("title", "description", "vdesc", "ctext", "rtitle")}
     _run_case(BASE.format(**values), out, sentinel)
 
 
@@ -156,7 +151,7 @@ def test_pdf_never_typesets_a_file_outside_the_output(arena):
     sentinel, secret, out = arena
     f = str(secret)
     payload = f"\\end{{lstlisting}}\\lstinputlisting{{{f}}} \\input{{{f}}} ^^5cinput{{{f}}}"
-    values = {k: _toml_str(payload) for k in ("title", "description", "vdesc", "ctext", "rtitle")}
+    values = {k: toml_string(payload) for k in ("title", "description", "vdesc", "ctext", "rtitle")}
     texts = _run_case(BASE.format(**values), out, sentinel, pdf=True)
     assert len(texts) >= 3, "the report was not built"
 
@@ -174,7 +169,7 @@ title = "t"
 objective = "w.T*w"
 analyses = ["gradient", "kernel"]
 [variables]
-w = {{ shape = [2], latex = {_toml_str(key)} }}
+w = {{ shape = [2], latex = {toml_string(key)} }}
 """
     with pytest.raises(SymcalcError) as info:
         sc.load_problem(text).run()
@@ -302,7 +297,7 @@ def test_random_names_and_titles_round_trip(arena, a, b, title):
     if a == b:
         return
     sentinel, _, out = arena
-    text = (f"title = {_toml_str(title)}\nobjective = \"{a}^2*{b} + 3*{b}^3\"\n"
+    text = (f"title = {toml_string(title)}\nobjective = \"{a}^2*{b} + 3*{b}^3\"\n"
             f"analyses = [\"gradient\", \"kernel\"]\n[variables]\n{a} = \"scalar\"\n{b} = \"scalar\"\n")
     try:
         problem = sc.load_problem(text)

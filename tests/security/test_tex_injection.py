@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
+from helpers_toml import toml_string
 from symcalc.core import Derivation
 from symcalc.errors import InputError, LaTeXBuildError, ProblemFileError, SymcalcError
 from symcalc.latex import latex
@@ -95,33 +96,20 @@ def _braces_balance(tex: str) -> bool:
     return depth == 0
 
 
-def _toml_string(text: str) -> str:
-    """A TOML basic string holding ``text`` exactly."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def _problem(title: str, description: str, claim_text: str, var_description: str, kernel: bool = False) -> str:
     analyses = '["gradient", "hessian", "finite_differences"' + (', "kernel"' if kernel else "") + "]"
     return f"""
-title = {_toml_string(title)}
-description = {_toml_string(description)}
+title = {toml_string(title)}
+description = {toml_string(description)}
 objective = "x^2 + 3*y^2"
 analyses = {analyses}
 [variables]
-x = {{ shape = [], description = {_toml_string(var_description)} }}
+x = {{ shape = [], description = {toml_string(var_description)} }}
 y = "scalar"
 [[claims]]
 of = "gradient"
 expr = "[2*x, 6*y]"
-text = {_toml_string(claim_text)}
+text = {toml_string(claim_text)}
 [report]
 figure = false
 """
@@ -301,7 +289,7 @@ def _latex_key_problem(key: str) -> str:
 title = "latex key"
 objective = "w^T w"
 [variables]
-w = {{ shape = [2], latex = {_toml_string(key)} }}
+w = {{ shape = [2], latex = {toml_string(key)} }}
 """
 
 
