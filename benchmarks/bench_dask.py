@@ -1,6 +1,6 @@
 """Rows per second of the logistic-regression gradient and Hessian: NumPy in memory vs Dask.
 
-One symcalc kernel (symcalc.array_api.compile_array_api of structure.logistic_loss)
+One symcalc kernel (symcalc.codegen.array_api.compile_array_api of structure.logistic_loss)
 runs on
 
 * NumPy, the whole X (rows x features) in memory, BLAS pinned to 1 thread;
@@ -9,7 +9,7 @@ runs on
   in row blocks of 25k / 100k / 400k rows and persisted there, so the timing is the
   computation (per-block products plus the tree reduction of the partial sums), not
   the transfer of X from the client. Two Dask paths: the kernel called on the Dask
-  arrays (one task per operation and block), and symcalc.distributed.blockwise (one
+  arrays (one task per operation and block), and symcalc.codegen.distributed.blockwise (one
   NumPy kernel call per block, then a tree sum of the partial results).
 
 Each figure is the median of --repeat runs; rows per second = total rows / seconds.
@@ -47,8 +47,8 @@ def _median_time(fn, repeat):
 
 def _kernels():
     import symcalc as sc
-    from symcalc.array_api import compile_array_api
-    from symcalc.structure import logistic_loss
+    from symcalc.codegen.array_api import compile_array_api
+    from symcalc.expr.structure import logistic_loss
 
     X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
     f = logistic_loss(X, w, y)
@@ -76,7 +76,7 @@ def bench_dask(kernel, rows, features, workers, chunk, repeat, seed=0):
     import dask.array as da
     from distributed import wait
 
-    from symcalc.distributed import blockwise, local_cluster
+    from symcalc.codegen.distributed import blockwise, local_cluster
 
     w = np.random.default_rng(seed).standard_normal(features) / np.sqrt(features)
     with local_cluster(n_workers=workers, threads_per_worker=1, memory_limit="6GiB"):

@@ -22,9 +22,9 @@ from sympy.core.cache import clear_cache
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from symcalc.densities import gaussian_logpdf  # noqa: E402
-from symcalc.derive import derive  # noqa: E402
-from symcalc.structure import (elementwise, logistic_loss, matrix_symbol, norm_squared,  # noqa: E402
+from symcalc.expr.densities import gaussian_logpdf  # noqa: E402
+from symcalc.derivation.walker import derive  # noqa: E402
+from symcalc.expr.structure import (elementwise, logistic_loss, matrix_symbol, norm_squared,  # noqa: E402
                                positive_definite, softmax_cross_entropy, squared_error, vector)
 
 SIZES = ["symbolic", 10, 100, 1000]

@@ -155,7 +155,7 @@ def row_lj(repeat, count=10_000):
 # --------------------------------------------------------------------------- row 2: logistic regression
 def row_logistic(repeat, m=20_000, n=200):
     Xs = sc.matrix_symbol("X", "m", "n"); ws = sc.vector("w", "n"); ys = sc.vector("y", "m")
-    from symcalc.structure import logistic_loss
+    from symcalc.expr.structure import logistic_loss
     k = sc.compile(logistic_loss(Xs, ws, ys), ws, params=[Xs, ys])
     rng = np.random.default_rng(0)
     X = rng.normal(size=(m, n)) / np.sqrt(n)
@@ -236,7 +236,7 @@ DERIVE_SCRIPT = r"""
 import json, resource, sys, time
 sys.path.insert(0, {here!r}); sys.path.insert(0, {root!r})
 import bench_common as bc
-from symcalc import native
+from symcalc.codegen import native
 import symengine as se
 out = {{}}
 f, q = bc.lennard_jones(20)

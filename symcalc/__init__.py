@@ -7,84 +7,67 @@ Matrix([
 [2*x*y],
 [ x**2]])
 
-The public names are loaded lazily, so ``import symcalc`` stays fast: a stage
-module (compile, report, verify, ...) is imported the first time one of its
-names is used.
+The public names are listed once, below, with the stage module that defines
+each; they are loaded lazily, so ``import symcalc`` stays fast (the command
+line's ``--help`` loads neither SymPy nor NumPy): a stage module is imported the
+first time one of its names is used. The stage packages are named with nouns
+(``symcalc.codegen``, ``symcalc.verification``, ...), so no module shadows a
+public function: ``symcalc.compile`` is always the function.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 __version__ = "0.1.0"
 
 # public name -> module that defines it (one line each; keep sorted by module)
 _API = {
     # records shared by all stages
-    "Rule": "core", "Step": "core", "Check": "core", "Derivation": "core",
+    "Rule": "records", "Step": "records", "Check": "records", "Derivation": "records",
     # errors
     "SymcalcError": "errors", "InputError": "errors", "ShapeError": "errors",
     "NotConservativeError": "errors", "NotCriticalError": "errors", "NoRuleError": "errors",
     "ParseError": "errors", "SelfCheckError": "errors", "TeXNotFoundError": "errors",
-    "LaTeXBuildError": "errors", "ProblemFileError": "errors",
+    "LaTeXBuildError": "errors", "ProblemFileError": "errors", "BudgetExceededError": "errors",
     # named functions
-    "sigmoid": "functions", "softplus": "functions",
+    "sigmoid": "expr.functions", "softplus": "expr.functions",
     # calculus on explicit symbols (and dispatch to the matrix engine)
-    "gradient": "calculus", "hessian": "calculus", "jacobian": "calculus",
-    "divergence": "calculus", "laplacian": "calculus", "curl": "calculus",
-    "is_conservative": "calculus", "potential": "calculus",
+    "gradient": "derivation.calculus", "hessian": "derivation.calculus", "jacobian": "derivation.calculus",
+    "divergence": "derivation.calculus", "laplacian": "derivation.calculus", "curl": "derivation.calculus",
+    "is_conservative": "derivation.calculus", "potential": "derivation.calculus",
     # the landscape
-    "critical_points": "landscape", "classify": "landscape", "descent_rate": "landscape",
-    "Classification": "landscape", "DescentRate": "landscape", "CriticalPoints": "landscape",
+    "critical_points": "analysis.landscape", "classify": "analysis.landscape", "descent_rate": "analysis.landscape",
+    "Classification": "analysis.landscape", "DescentRate": "analysis.landscape", "CriticalPoints": "analysis.landscape",
     # vectorization
-    "vec": "vectorize", "unvec": "vectorize", "vech": "vectorize",
-    "duplication_matrix": "vectorize", "elimination_matrix": "vectorize",
-    "commutation_matrix": "vectorize",
+    "vec": "expr.vectorize", "unvec": "expr.vectorize", "vech": "expr.vectorize",
+    "duplication_matrix": "expr.vectorize", "elimination_matrix": "expr.vectorize",
+    "commutation_matrix": "expr.vectorize",
     # the derivation engine and the matrix calculus
-    "derive": "derive",
-    "symmetric": "structure", "positive_definite": "structure", "diagonal": "structure",
-    "matrix_symbol": "structure", "vector": "structure", "structure_of": "structure",
-    "as_scalar": "structure", "elementwise": "structure", "hadamard": "structure",
-    "hadamard_power": "structure", "ones": "structure", "sum_entries": "structure",
-    "dot": "structure", "quadratic_form": "structure", "norm": "structure",
-    "norm_squared": "structure", "logsumexp": "structure", "softmax": "structure",
-    "softmax_cross_entropy": "structure", "logistic_loss": "structure", "squared_error": "structure",
-    "CommutationMatrix": "matrix_calculus", "Vec": "matrix_calculus", "symmetrizer": "matrix_calculus",
-    "gaussian_logpdf": "densities",
+    "derive": "derivation.walker",
+    "symmetric": "expr.structure", "positive_definite": "expr.structure", "diagonal": "expr.structure",
+    "matrix_symbol": "expr.structure", "vector": "expr.structure", "structure_of": "expr.structure",
+    "as_scalar": "expr.structure", "elementwise": "expr.structure", "hadamard": "expr.structure",
+    "hadamard_power": "expr.structure", "ones": "expr.structure", "sum_entries": "expr.structure",
+    "dot": "expr.structure", "quadratic_form": "expr.structure", "norm": "expr.structure",
+    "norm_squared": "expr.structure", "logsumexp": "expr.structure", "softmax": "expr.structure",
+    "softmax_cross_entropy": "expr.structure", "logistic_loss": "expr.structure", "squared_error": "expr.structure",
+    "CommutationMatrix": "derivation.matrix", "Vec": "derivation.matrix", "symmetrizer": "derivation.matrix",
+    "gaussian_logpdf": "expr.densities",
     # verification and parsing
-    "verify": "verify", "verify_gradient": "verify", "verify_hessian": "verify",
-    "verify_jacobian": "verify", "Verdict": "verify",
-    "parse": "parse", "parse_latex": "parse",
+    "verify": "verification.claims", "verify_gradient": "verification.claims", "verify_hessian": "verification.claims",
+    "verify_jacobian": "verification.claims", "Verdict": "verification.claims",
+    "parse": "parsing.parser", "parse_latex": "parsing.parser",
     # compilation
-    "compile": "compile", "Kernel": "compile", "MatrixKernel": "compile",
-    "compile_array_api": "array_api", "ArrayKernel": "array_api",
+    "compile": "codegen.kernels", "Kernel": "codegen.kernels", "MatrixKernel": "codegen.kernels",
+    "compile_array_api": "codegen.array_api", "ArrayKernel": "codegen.array_api",
     # problem files and reports
-    "load_problem": "problem", "Problem": "problem", "Study": "problem",
-    "text": "text",
-    "report": "report", "Report": "report",
+    "load_problem": "study.problem", "Problem": "study.problem", "Study": "study.problem",
+    "text": "printing.text",
+    "report": "reporting.build", "Report": "reporting.build",
 }
 
 __all__ = sorted(_API) + ["__version__"]
-
-
-class _Package(types.ModuleType):
-    """Keeps ``symcalc.compile`` (and derive, verify, parse, report) the *function*.
-
-    Importing the stage module ``symcalc.compile`` makes Python set the package
-    attribute ``compile`` to the module; for the stage modules named after their
-    main function, the function is stored instead. (``importlib.import_module``
-    still returns the module.)
-    """
-
-    def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and _API.get(name) == name and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):

@@ -1,5 +1,5 @@
 """``python -m symcalc`` runs the command-line interface."""
 
-from symcalc.cli import main
+from symcalc.cli.command import main
 
 raise SystemExit(main())

@@ -43,7 +43,7 @@ import threading
 import time
 from typing import Callable
 
-from .errors import BudgetExceededError, InputError
+from symcalc.errors import BudgetExceededError, InputError
 
 __all__ = ["within", "remaining", "budgeted", "DEFAULT_BUDGETS", "BudgetExceededError"]
 

@@ -1,4 +1,4 @@
-"""Array-API kernels (symcalc.array_api): one generated source on NumPy, Dask (local
+"""Array-API kernels (symcalc.codegen.array_api): one generated source on NumPy, Dask (local
 scheduler here; the distributed cluster is in test_dask.py), JAX and CuPy.
 
 Every derivative is checked against routes that do not use the kernel: SymPy's
@@ -18,9 +18,9 @@ import sympy as sp
 pytest.importorskip("array_api_compat")
 
 import symcalc as sc  # noqa: E402
-from symcalc.array_api import ArrayAPIPrinter, compile_array_api, namespace_of
+from symcalc.codegen.array_api import ArrayAPIPrinter, compile_array_api, namespace_of
 from symcalc.errors import InputError, InputTypeError, ShapeError  # noqa: E402
-from symcalc.structure import logistic_loss, softmax_cross_entropy, squared_error  # noqa: E402
+from symcalc.expr.structure import logistic_loss, softmax_cross_entropy, squared_error  # noqa: E402
 
 from helpers_numeric import central_gradient  # noqa: E402
 
@@ -114,7 +114,7 @@ def test_squared_error_and_softmax_cross_entropy_by_central_differences():
 
 
 def test_a_penalty_named_lambda_with_assumptions(data):
-    from symcalc.structure import norm_squared
+    from symcalc.expr.structure import norm_squared
     lam = sp.Symbol("lambda", positive=True)
     k = compile_array_api(logistic_loss(X, w, y) + lam * norm_squared(w), w, params=[X, y, lam])
     assert "def gradient(xp, v0, p0, p1, p2):" in k.source      # generator names: lambda is p2
@@ -312,8 +312,8 @@ def _printer_corpus():
     """Scalar and matrix constructs with a special lowering in StableNumPyPrinter."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction as Elementwise
 
-    from symcalc.functions import sigmoid, softplus
-    from symcalc.numpy_printer import logsumexp
+    from symcalc.expr.functions import sigmoid, softplus
+    from symcalc.codegen.numpy_printer import logsumexp
 
     a, b, c = sp.symbols("a b c", real=True)
     n = sp.Symbol("n", integer=True, positive=True)
@@ -336,7 +336,7 @@ def test_the_array_api_printer_writes_no_numpy_name():
     array-API printer overrides: no construct may leak an np. call into an xp kernel."""
     import re
 
-    from symcalc.numpy_printer import StableNumPyPrinter
+    from symcalc.codegen.numpy_printer import StableNumPyPrinter
 
     for e in _printer_corpus():
         np_code, xp_code = StableNumPyPrinter().doprint(e), ArrayAPIPrinter().doprint(e)
@@ -411,7 +411,7 @@ def test_sc_compile_delegates_array_backends_to_array_api_kernels():
     import sympy as sp
 
     import symcalc as sc
-    from symcalc.structure import logistic_loss, matrix_symbol, vector
+    from symcalc.expr.structure import logistic_loss, matrix_symbol, vector
 
     X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
     k = sc.compile(logistic_loss(X, w, y), w, params=[X, y], backend="array_api")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symcalc.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, parse_variable_spec, to_declaration
+from symcalc.cli.command import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, parse_variable_spec, to_declaration
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -76,7 +76,7 @@ def test_version():
 
 def test_help_starts_fast_without_heavy_imports():
     probe = ("import sys, io, contextlib\n"
-             "from symcalc.cli import main\n"
+             "from symcalc.cli.command import main\n"
              "with contextlib.redirect_stdout(io.StringIO()):\n"
              "    main(['--help']); main(['derive', '--help']); main(['report', '--help'])\n"
              "heavy = {'matplotlib', 'jax', 'torch', 'sympy', 'rich', 'numpy', 'jinja2'}\n"
@@ -219,7 +219,7 @@ def test_derive_vectorization_section(tmp_path, fmt):
 
 
 def test_derive_exits_1_when_a_check_fails(monkeypatch):
-    from symcalc import problem as problem_module
+    from symcalc.study import problem as problem_module
     original = problem_module.Problem.run
 
     def broken_run(self, progress=None):
@@ -363,7 +363,7 @@ def _rosenbrock():
 
 
 def test_compile_writes_the_kernel_source_as_a_standalone_module(tmp_path):
-    from symcalc.compile import compile as compile_kernel
+    from symcalc.codegen.kernels import compile as compile_kernel
 
     out_path = tmp_path / "kernels.py"
     code, out, err = run("compile", "(a - x)^2 + 100*(y - x^2)^2", "--wrt", "x", "y", "--param", "a",
@@ -465,7 +465,7 @@ def test_report_pdf_as_a_subprocess(tmp_path):
 
 
 def test_report_without_tex_says_how_to_install_it_and_writes_the_tex(tmp_path, monkeypatch):
-    report_module = importlib.import_module("symcalc.report")   # the module (sc.report is the function)
+    report_module = importlib.import_module("symcalc.reporting.build")   # the module (sc.report is the function)
     monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
     problem = write(tmp_path, "land.toml", LANDSCAPE)
     code, _, err = run("report", str(problem), "-o", str(tmp_path / "land.pdf"))
@@ -509,7 +509,7 @@ class _FakeTerminal(io.StringIO):
 
 
 def test_progress_is_shown_on_a_terminal_and_silent_otherwise(monkeypatch):
-    import symcalc.cli as cli
+    import symcalc.cli.command as cli
     seen = []
     original = cli._Progress.update
     monkeypatch.setattr(cli._Progress, "update", lambda self, text: (seen.append(text), original(self, text)))

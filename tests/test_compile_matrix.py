@@ -10,7 +10,7 @@ import sympy as sp
 
 import symcalc as sc
 from symcalc.errors import InputError, ShapeError
-from symcalc.structure import (matrix_symbol, logistic_loss, norm_squared,
+from symcalc.expr.structure import (matrix_symbol, logistic_loss, norm_squared,
                                positive_definite, quadratic_form, softmax_cross_entropy, squared_error, vector)
 
 RNG = np.random.default_rng(7)

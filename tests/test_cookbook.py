@@ -21,10 +21,10 @@ import sympy as sp
 from sympy import Identity, KroneckerProduct, MatrixExpr, OneMatrix, Trace, det
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from symcalc.derive import derive
-from symcalc.matrix_calculus import to_explicit
+from symcalc.derivation.walker import derive
+from symcalc.derivation.matrix import to_explicit
 from symcalc.rules.matrix import hadamard
-from symcalc.structure import (diagonal, matrix_symbol, norm, norm_squared, structure_of,
+from symcalc.expr.structure import (diagonal, matrix_symbol, norm, norm_squared, structure_of,
                                sum_entries, symmetric, vector)
 
 n, m = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)

@@ -19,10 +19,10 @@ import dask.array as da  # noqa: E402
 from distributed import get_task_stream  # noqa: E402
 
 import symcalc as sc  # noqa: E402
-from symcalc.array_api import compile_array_api  # noqa: E402
-from symcalc.distributed import evaluate, local_cluster, row_chunks  # noqa: E402
+from symcalc.codegen.array_api import compile_array_api  # noqa: E402
+from symcalc.codegen.distributed import evaluate, local_cluster, row_chunks  # noqa: E402
 from symcalc.errors import InputError, ShapeError  # noqa: E402
-from symcalc.structure import logistic_loss  # noqa: E402
+from symcalc.expr.structure import logistic_loss  # noqa: E402
 
 from helpers_numeric import central_gradient  # noqa: E402
 
@@ -64,7 +64,7 @@ def test_cluster_has_two_single_threaded_worker_processes_with_blas_pinned(clien
     assert all(info["nthreads"] == 1 for info in workers.values())
     pids = client.run(__import__("os").getpid)
     assert len(set(pids.values())) == 2 and __import__("os").getpid() not in pids.values()
-    from symcalc.distributed import blas_threads
+    from symcalc.codegen.distributed import blas_threads
     assert all(all(t == 1 for t in ts) for ts in client.run(blas_threads).values())
 
 
@@ -170,7 +170,7 @@ def test_wrong_shape_on_dask_names_the_argument(kernel, data):
 # blockwise: one NumPy kernel call per row block, then a tree sum
 # ---------------------------------------------------------------------------
 def test_blockwise_matches_numpy_on_the_cluster(client, kernel, data):
-    from symcalc.distributed import blockwise
+    from symcalc.codegen.distributed import blockwise
     wn, Xn, yn = data
     with get_task_stream(client) as ts:
         v, g, H = dask.compute(*blockwise(kernel, "value_gradient_hessian", wn, Xn, yn, rows=ROWS))
@@ -186,8 +186,8 @@ def test_blockwise_matches_numpy_on_the_cluster(client, kernel, data):
 
 
 def test_blockwise_refuses_a_loss_that_is_not_a_sum_over_rows(kernel, data):
-    from symcalc.distributed import blockwise, row_separable
-    from symcalc.structure import norm_squared
+    from symcalc.codegen.distributed import blockwise, row_separable
+    from symcalc.expr.structure import norm_squared
     lam = sp.Symbol("lam", positive=True)
     ridge = compile_array_api(logistic_loss(X, w, y) + lam * norm_squared(w), w, params=[X, y, lam])
     assert row_separable(kernel) is True and row_separable(ridge) is False
@@ -212,7 +212,7 @@ def test_evaluate_chunks_the_batch_of_an_explicit_kernel(client):
 
 
 def test_newton_fit_on_the_cluster_matches_newton_in_memory(client, kernel, data):
-    from symcalc.distributed import blockwise
+    from symcalc.codegen.distributed import blockwise
     wn, Xn, yn = data
     Xd, yd = row_chunks(Xn, yn, rows=ROWS)
     w_dask, w_np = np.zeros(N), np.zeros(N)

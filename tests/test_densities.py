@@ -10,11 +10,11 @@ import pytest
 import sympy as sp
 from scipy.stats import multivariate_normal
 
-from symcalc.densities import gaussian_logpdf
-from symcalc.derive import derive
+from symcalc.expr.densities import gaussian_logpdf
+from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, ShapeError
-from symcalc.matrix_calculus import matrix_gradient, matrix_hessian, to_explicit
-from symcalc.structure import matrix_symbol, positive_definite, vector
+from symcalc.derivation.matrix import matrix_gradient, matrix_hessian, to_explicit
+from symcalc.expr.structure import matrix_symbol, positive_definite, vector
 
 sys.path.insert(0, os.path.dirname(__file__))   # the shared identity checker
 from test_cookbook import run_identity  # noqa: E402

@@ -6,14 +6,14 @@ import pytest
 import sympy as sp
 from sympy import Trace
 
-from symcalc.core import Derivation, Rule
-from symcalc.derive import derive
+from symcalc.records import Derivation, Rule
+from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
-from symcalc.functions import sigmoid, softplus
+from symcalc.expr.functions import sigmoid, softplus
 from symcalc.rules import all_rules
 from symcalc.rules.matrix import MATRIX_RULES
 from symcalc.rules.scalar import SCALAR_RULES
-from symcalc.structure import logistic_loss, matrix_symbol, vector
+from symcalc.expr.structure import logistic_loss, matrix_symbol, vector
 
 x, y, z = sp.symbols("x y z")
 RULE_IDS = {id(r) for r in all_rules()}
@@ -136,6 +136,6 @@ def test_cyclic_trace_step_is_recorded_when_it_moves_something():
 
 def test_sc_derive_is_callable_after_the_module_is_imported():
     import symcalc as sc
-    import symcalc.derive  # noqa: F401  (binds the package attribute to the module)
+    import symcalc.derivation.walker  # noqa: F401  (binds the package attribute to the module)
     d = sc.derive(x**2, x)
     assert d.results["gradient"] == sp.Matrix([2 * x])

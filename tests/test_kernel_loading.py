@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from concurrent.futures import ThreadPoolExecutor
 
-compile_module = importlib.import_module("symcalc.compile")
+compile_module = importlib.import_module("symcalc.codegen.kernels")
 
 
 def test_concurrent_loads_all_see_a_complete_module(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""symcalc.latex: ML notation from printer methods, and layouts that fit the page."""
+"""symcalc.printing.latex: ML notation from printer methods, and layouts that fit the page."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import pytest
 import sympy as sp
 
-from symcalc.functions import sigmoid, softplus
-from symcalc.latex import (DEFAULT_WIDTH, _Names, _shared, equation, escape_text, latex,
+from symcalc.expr.functions import sigmoid, softplus
+from symcalc.printing.latex import (DEFAULT_WIDTH, _Names, _shared, equation, escape_text, latex,
                            matrix_block, options, visible_width)
 
 X = sp.MatrixSymbol("X", 3, 3)

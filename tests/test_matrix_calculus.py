@@ -16,12 +16,12 @@ import sympy as sp
 from sympy import Identity, KroneckerProduct, MatrixExpr, OneMatrix, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.derive import derive
+from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, NoRuleError, ShapeError
-from symcalc.functions import sigmoid, softplus
-from symcalc.matrix_calculus import (CommutationMatrix, Vec, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
+from symcalc.expr.functions import sigmoid, softplus
+from symcalc.derivation.matrix import (CommutationMatrix, Vec, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
                                      normalize, to_explicit)
-from symcalc.structure import (as_scalar, diagonal, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
+from symcalc.expr.structure import (as_scalar, diagonal, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
                                norm_squared, ones, positive_definite, softmax,
                                softmax_cross_entropy, squared_error, sum_entries, symmetric,
                                vector)

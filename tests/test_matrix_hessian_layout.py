@@ -8,7 +8,7 @@ import numpy as np
 import sympy as sp
 
 import symcalc as sc
-from symcalc.matrix_calculus import CommutationMatrix, Vec, to_explicit
+from symcalc.derivation.matrix import CommutationMatrix, Vec, to_explicit
 
 ROOT = Path(__file__).resolve().parents[1]
 

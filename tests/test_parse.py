@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symcalc.errors import ParseError
-from symcalc.functions import sigmoid, softplus
-from symcalc.parse import looks_like_latex, parse, parse_any, parse_latex
-from symcalc.structure import matrix_symbol, positive_definite, symmetric, vector
+from symcalc.expr.functions import sigmoid, softplus
+from symcalc.parsing.parser import looks_like_latex, parse, parse_any, parse_latex
+from symcalc.expr.structure import matrix_symbol, positive_definite, symmetric, vector
 
 x, y, w, z = sp.symbols("x y w z")
 n = sp.Symbol("n", integer=True, positive=True)

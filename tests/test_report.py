@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.core import Derivation, Rule
+from symcalc.records import Derivation, Rule
 from symcalc.errors import LaTeXBuildError, TeXNotFoundError
-from symcalc.report import Report, _templates_dir, template_env
+from symcalc.reporting.build import Report, _templates_dir, template_env
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -170,7 +170,7 @@ y = "scalar"
 
 def test_a_figure_that_cannot_be_drawn_becomes_a_note(monkeypatch):
     import importlib
-    figures = importlib.import_module("symcalc.figures")
+    figures = importlib.import_module("symcalc.reporting.figures")
 
     def broken(study):
         raise ValueError("no numbers here")

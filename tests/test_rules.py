@@ -17,14 +17,14 @@ from sympy import HadamardPower, Identity, KroneckerProduct, MatrixSymbol, Trace
 from sympy.codegen.cfunctions import log1p
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.core import Rule
-from symcalc.derive import Canonicalizer, Differentiator, derive
-from symcalc.functions import sigmoid, softplus
-from symcalc.matrix_calculus import to_explicit
+from symcalc.records import Rule
+from symcalc.derivation.walker import Canonicalizer, Differentiator, derive
+from symcalc.expr.functions import sigmoid, softplus
+from symcalc.derivation.matrix import to_explicit
 from symcalc.rules import all_rules, all_tables
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS, elementwise, hadamard
 from symcalc.rules.scalar import SCALAR_RULES
-from symcalc.structure import diagonal, logistic_loss, matrix_symbol, symmetric, vector
+from symcalc.expr.structure import diagonal, logistic_loss, matrix_symbol, symmetric, vector
 
 x, y = sp.symbols("x y")
 t = sp.Symbol("t")

@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.functions import softplus
-from symcalc.structure import logistic_loss, matrix_symbol, vector
+from symcalc.expr.functions import softplus
+from symcalc.expr.structure import logistic_loss, matrix_symbol, vector
 
 optimize = pytest.importorskip("scipy.optimize")
 

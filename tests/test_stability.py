@@ -9,10 +9,10 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.functions import sigmoid, softplus
-from symcalc.numpy_printer import StableNumPyPrinter, logsumexp, numpy_code, stabilize
-from symcalc.structure import elementwise, positive_definite, vector
-from symcalc.structure import logsumexp as vec_logsumexp
+from symcalc.expr.functions import sigmoid, softplus
+from symcalc.codegen.numpy_printer import StableNumPyPrinter, logsumexp, numpy_code, stabilize
+from symcalc.expr.structure import elementwise, positive_definite, vector
+from symcalc.expr.structure import logsumexp as vec_logsumexp
 
 mpmath.mp.dps = 50
 z = sp.Symbol("z")
@@ -122,7 +122,7 @@ def test_log_det_through_slogdet_and_cholesky():
     ns = {"np": np}
     printer = StableNumPyPrinter()
     code = printer.doprint(sp.log(sp.det(S)))
-    from symcalc.numpy_printer import HELPERS
+    from symcalc.codegen.numpy_printer import HELPERS
     for h in printer.helpers_used:
         exec(HELPERS[h], ns)
     big = np.diag(np.full(200, 1000.0))       # det = 1e600 overflows a float; log det does not

@@ -8,8 +8,8 @@ from sympy import MatrixSymbol, Trace
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
-from symcalc.functions import sigmoid
-from symcalc.structure import (DiagonalMatrixSymbol, PositiveDefiniteMatrixSymbol,
+from symcalc.expr.functions import sigmoid
+from symcalc.expr.structure import (DiagonalMatrixSymbol, PositiveDefiniteMatrixSymbol,
                                SymmetricMatrixSymbol, as_scalar, diagonal, dim, dot, elementwise,
                                hadamard, hadamard_power, logsumexp, matrix_symbol, norm,
                                norm_squared, ones, positive_definite, quadratic_form, softmax,
@@ -88,7 +88,7 @@ def test_sum_entries_softmax_logsumexp():
 
 def test_numeric_values_of_helpers():
     import numpy as np
-    from symcalc.matrix_calculus import to_explicit
+    from symcalc.derivation.matrix import to_explicit
     z = vector("z", 3)
     zv = np.array([[0.3], [-1.2], [2.0]])
     env = {z: sp.ImmutableMatrix(zv)}

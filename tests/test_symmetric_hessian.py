@@ -21,9 +21,9 @@ from sympy import Trace
 
 import symcalc as sc
 from symcalc.errors import NoRuleError, SelfCheckError
-from symcalc.matrix_calculus import (CommutationMatrix, check_symmetric_hessian, derive_matrix,
+from symcalc.derivation.matrix import (CommutationMatrix, check_symmetric_hessian, derive_matrix,
                                      to_explicit)
-from symcalc.vectorize import duplication_matrix
+from symcalc.expr.vectorize import duplication_matrix
 
 
 # --------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.text import text
+from symcalc.printing.text import text
 
 X, w, y = sc.matrix_symbol("X", "m", "n"), sc.vector("w", "n"), sc.vector("y", "m")
 z, t = sc.vector("z", "k"), sc.vector("t", "k")

@@ -9,8 +9,8 @@ import sympy as sp
 
 import symcalc as sc
 from symcalc.errors import InputError, ParseError
-from symcalc.structure import matrix_symbol, positive_definite, quadratic_form, vector
-from symcalc.verify import (Verdict, declare, parse_assumptions, verify, verify_from_text,
+from symcalc.expr.structure import matrix_symbol, positive_definite, quadratic_form, vector
+from symcalc.verification.claims import (Verdict, declare, parse_assumptions, verify, verify_from_text,
                             verify_gradient, verify_hessian)
 
 x, y = sp.symbols("x y")
@@ -170,7 +170,7 @@ def test_budget_must_be_positive():
 # Matrix claims when the matrix engine cannot answer: the entry-by-entry route
 # --------------------------------------------------------------------------------------
 def test_entry_by_entry_route(monkeypatch):
-    import symcalc.calculus as calculus
+    import symcalc.derivation.calculus as calculus
 
     def unavailable(*args, **kwargs):
         raise NotImplementedError("engine switched off for this test")
@@ -254,8 +254,8 @@ def test_verify_from_text_bad_input():
 
 
 def test_public_names_are_callable_after_importing_the_modules():
-    import symcalc.parse  # noqa: F401 - binds symcalc.parse to the module
-    import symcalc.verify  # noqa: F401
+    import symcalc.parsing.parser  # noqa: F401 - binds symcalc.parse to the module
+    import symcalc.verification.claims  # noqa: F401
     assert sc.parse("2x", {"x": x}) == 2 * x
     assert sc.verify("2x", 2 * x).holds is True
     assert sc.parse_latex(r"\frac{x}{2}", [x]) == x / 2
@@ -273,8 +273,8 @@ def test_docstring_examples():
 
     import importlib
 
-    parse_module = importlib.import_module("symcalc.parse")
-    verify_module = importlib.import_module("symcalc.verify")
+    parse_module = importlib.import_module("symcalc.parsing.parser")
+    verify_module = importlib.import_module("symcalc.verification.claims")
     for module in (parse_module, verify_module):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -17,8 +17,8 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.functions import sigmoid
-from symcalc.structure import (logistic_loss, matrix_symbol, positive_definite, quadratic_form,
+from symcalc.expr.functions import sigmoid
+from symcalc.expr.structure import (logistic_loss, matrix_symbol, positive_definite, quadratic_form,
                                squared_error, symmetric, vector)
 
 x, y, r, t, mu_s = sp.symbols("x y r t mu")

@@ -1,6 +1,6 @@
 """Rule tables: derivative rules as data, looked up by the walker by node class.
 
-A table maps SymPy classes to an ordered list of :class:`symcalc.core.Rule`
+A table maps SymPy classes to an ordered list of :class:`symcalc.records.Rule`
 records. The walker (``symcalc.derive``) asks the table for the rules of a
 node's class (following the MRO) and calls ``rule.apply`` on each in order
 until one answers (``None`` means "not mine"); it never names a rule.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from symcalc.core import Rule
+from symcalc.records import Rule
 
 
 class RuleTable:

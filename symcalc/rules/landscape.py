@@ -1,6 +1,6 @@
 """Rules of the loss landscape: the descent identity and the second-derivative test.
 
-One record each; ``symcalc.landscape`` applies them and records them as steps,
+One record each; ``symcalc.analysis.landscape`` applies them and records them as steps,
 the report prints them.
 
 >>> from symcalc.rules.landscape import LANDSCAPE_RULES
@@ -10,7 +10,7 @@ the report prints them.
 
 from __future__ import annotations
 
-from symcalc.core import Rule
+from symcalc.records import Rule
 from symcalc.rules import RuleTable
 
 LANDSCAPE_RULES = RuleTable("landscape", "gradient flow and critical points")

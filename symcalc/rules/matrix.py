@@ -1,6 +1,6 @@
 """Matrix differential rules, canonical-form rules and the identification theorems.
 
-Three tables, all flat lists of :class:`symcalc.core.Rule` records:
+Three tables, all flat lists of :class:`symcalc.records.Rule` records:
 
 * ``MATRIX_RULES``: ``apply(node, d)`` returns the differential of a matrix
   construct (or of a scalar made from matrices: trace, determinant, log det).
@@ -30,8 +30,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from sympy.codegen.cfunctions import log1p
 
-from symcalc.core import Rule
-from symcalc.functions import sigmoid, softplus
+from symcalc.records import Rule
+from symcalc.expr.functions import sigmoid, softplus
 from symcalc.rules import RuleTable
 
 MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")

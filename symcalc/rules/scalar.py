@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.core.function import AppliedUndef
 
-from symcalc.core import Rule
-from symcalc.functions import sigmoid, softplus
+from symcalc.records import Rule
+from symcalc.expr.functions import sigmoid, softplus
 from symcalc.rules import RuleTable
 
 SCALAR_RULES = RuleTable("scalar", "differentials of scalar expressions")

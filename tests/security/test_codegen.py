@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 import symcalc as sc
 from symcalc.errors import ProblemFileError
-from symcalc.array_api import compile_array_api
+from symcalc.codegen.array_api import compile_array_api
 from symcalc.errors import InputError, SymcalcError
-from symcalc.structure import logistic_loss, norm_squared
+from symcalc.expr.structure import logistic_loss, norm_squared
 
-compile_module = importlib.import_module("symcalc.compile")  # the module (sc.compile is the function)
+compile_module = importlib.import_module("symcalc.codegen.kernels")  # the module (sc.compile is the function)
 
 LINE_BREAKS = ["\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
 RNG = np.random.default_rng(11)
@@ -346,7 +346,7 @@ _PLAIN_DERIVATIVES = []   # (gradient, Hessian) of _PLAIN, derived once (the mat
 
 def _derivatives_renamed(symbols):
     """The matrix derivatives of _PLAIN with its symbols replaced by `symbols` (sizes first)."""
-    from symcalc import calculus
+    from symcalc.derivation import calculus
     if not _PLAIN_DERIVATIVES:
         f, w, _ = _PLAIN
         _PLAIN_DERIVATIVES.extend([calculus.gradient(f, w), calculus.hessian(f, w)])

@@ -93,7 +93,7 @@ def _check(fn, text):
 
 
 def test_fuzz_the_parser():
-    parse_any = importlib.import_module("symcalc.parse").parse_any
+    parse_any = importlib.import_module("symcalc.parsing.parser").parse_any
     rng = random.Random(20260611)
     start = time.monotonic()
     outcomes = {"ok": 0, "error": 0}

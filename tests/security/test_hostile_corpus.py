@@ -267,7 +267,7 @@ def test_cli_gives_one_line_errors_for_hostile_files(arena):
     for i, text in enumerate(cases):
         p = out / f"bad{i}.toml"
         p.write_text(text)
-        r = subprocess.run([sys.executable, "-m", "symcalc.cli", "derive", str(p)],
+        r = subprocess.run([sys.executable, "-m", "symcalc.cli.command", "derive", str(p)],
                            capture_output=True, text=True, timeout=GUARD)
         assert r.returncode == 2, (text[:80], r.stdout, r.stderr)
         assert "Traceback" not in r.stderr

@@ -26,10 +26,10 @@ import sympy as sp
 import symcalc as sc
 from symcalc.budget import DEFAULT_BUDGETS, within
 from symcalc.errors import BudgetExceededError, ParseError, ProblemFileError, SymcalcError
-from symcalc.landscape import _run_with_budget, critical_points
+from symcalc.analysis.landscape import _run_with_budget, critical_points
 
-P = importlib.import_module("symcalc.parse")      # the module (sc.parse is the function)
-PR = importlib.import_module("symcalc.problem")
+P = importlib.import_module("symcalc.parsing.parser")      # the module (sc.parse is the function)
+PR = importlib.import_module("symcalc.study.problem")
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -486,7 +486,7 @@ def test_cli_budget_gives_one_clean_error(tmp_path):
 def test_cli_internal_errors_are_one_line_too(monkeypatch):
     import io
 
-    from symcalc import cli
+    from symcalc.cli import command as cli
 
     def boom(args, term):
         raise RuntimeError("deep inside\nwith a second line")

@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 
 import symcalc as sc
 from helpers_toml import toml_string
-from symcalc.core import Derivation
+from symcalc.records import Derivation
 from symcalc.errors import InputError, LaTeXBuildError, ProblemFileError, SymcalcError
-from symcalc.latex import latex
-from symcalc.report import Report, _latexmk_command, _tex_environment, _value_latex
-from symcalc.texsafe import (ALLOWED_COMMANDS, LINE_BREAKS, check_math, escape_text, is_safe_math, listing_text,
+from symcalc.printing.latex import latex
+from symcalc.reporting.build import Report, _latexmk_command, _tex_environment, _value_latex
+from symcalc.printing.texsafe import (ALLOWED_COMMANDS, LINE_BREAKS, check_math, escape_text, is_safe_math, listing_text,
                              math_problem)
 
 PASSWD = re.compile(r"root:[^\s]*:0:0")  # the first line of /etc/passwd, however it is typeset
@@ -374,7 +374,7 @@ def test_figure_labels_never_break_drawing():
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    from symcalc.figures import axis_label
+    from symcalc.reporting.figures import axis_label
     for name in HOSTILE_NAMES + ["$", "$$", r"\frac{", "{", "}", r"$\alpha$", r"\\", "x_1", r"\hat{\beta}_1"]:
         label = axis_label(sp.Symbol(name))
         assert not any(ch in label for ch in LINE_BREAKS)
@@ -485,7 +485,7 @@ def test_every_escapable_character_and_allowed_maths_build(tmp_path):
     """Every character below U+0180 (plus mapped symbols) as text; allowed maths, and names (hostile,
     random) as the printer sets them, in $...$: one document, and it builds."""
     _need_tex()
-    from symcalc.report import template_env
+    from symcalc.reporting.build import template_env
     chars = "".join(chr(i) for i in range(1, 0x180)) + "λ≥∇ℝ‖…—“”学😀"
     rng = random.Random(11)
     pieces = ["\\", "{", "}", "_", "^", "$", "%", "#", "&", "~", "'", " ", "x", "1", "alpha", "hat", "mathbf",
@@ -510,7 +510,7 @@ def test_every_escapable_character_and_allowed_maths_build(tmp_path):
 # ---------------------------------------------------------------------------
 
 def _cli(*argv):
-    from symcalc.cli import main
+    from symcalc.cli.command import main
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()

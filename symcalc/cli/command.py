@@ -333,7 +333,7 @@ def load_target(args: argparse.Namespace):
     """A Problem from a problem file (the first argument ends in .toml) or from
     the formula and options on the command line."""
     from symcalc.errors import SymcalcError
-    from symcalc.problem import load_problem
+    from symcalc.study.problem import load_problem
 
     target = args.expression
     if is_problem_file(target):
@@ -384,7 +384,7 @@ _PRETTY_WIDTH = 60  # wider pretty-printed maths falls back to one-line text
 
 def _math_text(expr: Any, pretty: bool) -> str:
     import sympy as sp
-    from symcalc.text import text
+    from symcalc.printing.text import text
     if expr is None:
         return "-"
     if isinstance(expr, sp.Basic) and expr.atoms(sp.MatrixSymbol):
@@ -561,8 +561,8 @@ def render_text(term: Terminal, sections: list[tuple[str, list]], summary: str, 
 def _plain(obj: Any) -> Any:
     """JSON-ready form: SymPy objects as {"text", "latex"}."""
     import sympy as sp
-    from symcalc.latex import latex
-    from symcalc.text import text
+    from symcalc.printing.latex import latex
+    from symcalc.printing.text import text
 
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
@@ -630,7 +630,7 @@ def study_json(study, steps: bool = False) -> dict:
 def study_latex(study, steps: bool = False) -> str:
     """A LaTeX fragment (amsmath) with the results, ready to paste into a paper;
     with ``steps``, the derivation first: one aligned line per step, its rule named."""
-    from symcalc.latex import equation, latex, options
+    from symcalc.printing.latex import equation, latex, options
 
     lines = [f"% symcalc derive: {study.problem.title} ({study.problem.source})"]
     if study.problem.objective is not None:
@@ -700,7 +700,7 @@ def cmd_verify(args: argparse.Namespace, term: Terminal) -> int:
 
 def _verify_problem_file(args, term: Terminal) -> int:
     from symcalc.errors import InputError
-    from symcalc.problem import load_problem
+    from symcalc.study.problem import load_problem
 
     problem = load_problem(Path(args.expression))
     if not problem.claims:
@@ -747,7 +747,7 @@ def to_declaration(spec: str) -> str:
 
 def _verify_arguments(args, term: Terminal) -> int:
     from symcalc.errors import InputError
-    from symcalc.verify import verify_from_text
+    from symcalc.verification.claims import verify_from_text
 
     if not args.claim:
         raise InputError("give the hand derivation to check with --claim \"...\" (or a problem file)")
@@ -841,7 +841,7 @@ def _entries_with_values(c) -> list[tuple[Any, Any]]:
 
 
 def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
-    from symcalc.compile import compile as compile_kernel
+    from symcalc.codegen.kernels import compile as compile_kernel
     from symcalc.errors import InputError
 
     problem = load_target(args)
@@ -871,8 +871,8 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
-    from symcalc.problem import load_problem
-    from symcalc.report import report as build_report
+    from symcalc.study.problem import load_problem
+    from symcalc.reporting.build import report as build_report
 
     source = Path(args.problem)
     problem = load_problem(source)

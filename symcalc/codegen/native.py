@@ -209,7 +209,7 @@ def back_map(wrt, params=()):
 
 def to_sympy(expr, names):
     """A SymEngine expression as SymPy, with the caller's own Symbols (assumptions kept)."""
-    return sp.sympify(expr).xreplace(names)
+    return sp.sympify(expr, strict=True).xreplace(names)
 
 
 def derive(f, wrt):
@@ -269,7 +269,7 @@ def cse_to_sympy(exprs, names, prefix="t"):
 
 def _native_form(expr):
     """Rewrite symcalc's named functions into forms SymEngine's LLVM backend compiles stably."""
-    from symcalc.functions import sigmoid, softplus
+    from symcalc.expr.functions import sigmoid, softplus
 
     def rewrite(node):
         if isinstance(node, softplus):
@@ -285,7 +285,7 @@ def _native_form(expr):
 def _convert_derivatives(f, wrt, params, grad, upper):
     """SymPy f / gradient / Hessian (named functions allowed) -> SymEngine, in native form."""
     def conv(e):
-        return _renamed(_native_form(sp.sympify(e)), wrt, params)[0]
+        return _renamed(_native_form(sp.sympify(e, strict=True)), wrt, params)[0]
 
     args = _renamed(sp.S.Zero, wrt, params)[1]
     return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}

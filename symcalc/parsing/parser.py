@@ -34,9 +34,9 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr
 
-from .budget import budgeted
-from .errors import ParseError, ShapeError, reject_text
-from .functions import sigmoid, softplus
+from symcalc.budget import budgeted
+from symcalc.errors import ParseError, ShapeError, reject_text
+from symcalc.expr.functions import sigmoid, softplus
 
 __all__ = ["parse", "parse_latex", "parse_any", "looks_like_latex", "LIMITS"]
 
@@ -640,7 +640,7 @@ def _elementwise(f: Callable, v):
     if isinstance(v, MatrixBase):
         return v.applyfunc(f)
     if isinstance(v, MatrixExpr):
-        from .structure import elementwise
+        from symcalc.expr.structure import elementwise
         return elementwise(f, v)
     return f(v)
 
@@ -720,7 +720,7 @@ def _transpose_of(v):
 
 
 def _sum(args):
-    from .structure import sum_entries
+    from symcalc.expr.structure import sum_entries
     v = args[0]
     if isinstance(v, MatrixBase):
         return sum(v)
@@ -1441,7 +1441,7 @@ def _check_power_growth(base, exponent) -> None:
     >>> _check_power_growth(2 * x ** 1000, sp.Integer(1000))
     Traceback (most recent call last):
     ...
-    symcalc.parse._TooLarge: this power would raise x to the power 1000000 (limit 1000, parse.LIMITS['max_exponent'])
+    symcalc.parsing.parser._TooLarge: this power would raise x to the power 1000000 (limit 1000, parse.LIMITS['max_exponent'])
     """
     n = abs(exponent)
     if not n.is_finite:

@@ -7,7 +7,7 @@ print as a person writes them, evaluate numerically and rewrite to ``exp`` /
 to overflow-free NumPy code.
 
 >>> import sympy as sp
->>> from symcalc.functions import sigmoid, softplus
+>>> from symcalc.expr.functions import sigmoid, softplus
 >>> x = sp.Symbol("x")
 >>> sp.diff(softplus(x), x)
 sigmoid(x)
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .inputs import as_expr
+from symcalc.inputs import as_expr
 
 
 class _PositiveRealFunction(sp.Function):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from symcalc.functions import sigmoid, softplus
+from symcalc.expr.functions import sigmoid, softplus
 
 __all__ = ["StableNumPyPrinter", "stabilize", "stabilize_matrix", "logsumexp", "vector_logsumexp",
            "HELPERS", "helper_source", "numpy_code"]
@@ -385,7 +385,7 @@ class StableNumPyPrinter(NumPyPrinter):
 
     Every module-qualified call goes through :meth:`_np` and every helper call
     through :meth:`_helper_call`, so a printer for another array namespace
-    (:class:`symcalc.array_api.ArrayAPIPrinter`) overrides those two and the
+    (:class:`symcalc.codegen.array_api.ArrayAPIPrinter`) overrides those two and the
     few constructs its namespace lacks (:meth:`_outer`, :meth:`_diag`,
     :meth:`_solve`, :meth:`_power`).
 
@@ -459,7 +459,7 @@ class StableNumPyPrinter(NumPyPrinter):
 
     # -- scalar functions -------------------------------------------------------
     def _print_Function(self, expr):
-        # log1p / expm1 protected from SymEngine's CSE as opaque functions (symcalc.native)
+        # log1p / expm1 protected from SymEngine's CSE as opaque functions (symcalc.codegen.native)
         name = type(expr).__name__
         if name in ("np_log1p", "np_expm1"):
             return self._call(name[3:], self._print(expr.args[0]))

@@ -15,7 +15,7 @@ verify, report) reads the same objects:
   powers ``HadamardPower``, all-ones matrices ``OneMatrix``.
 
 >>> import sympy as sp
->>> from symcalc.structure import symmetric, vector, quadratic_form
+>>> from symcalc.expr.structure import symmetric, vector, quadratic_form
 >>> S = symmetric("S", 3); x = vector("x", 3)
 >>> S.T == S, S.I.T == S.I
 (True, True)
@@ -31,7 +31,7 @@ from sympy import (HadamardPower, HadamardProduct, Identity, Lambda, MatrixExpr,
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
-from symcalc.functions import sigmoid, softplus
+from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
 __all__ = [

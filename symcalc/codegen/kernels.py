@@ -3,7 +3,7 @@
 ``compile(f, wrt, params=(), backend="numpy")`` derives the gradient and the
 Hessian (SymEngine fast path, Hessian from the gradient, upper triangle only),
 shares common subexpressions across value, gradient and Hessian, lowers
-overflow-prone patterns to stable forms (:mod:`symcalc.numpy_printer`), and
+overflow-prone patterns to stable forms (:mod:`symcalc.codegen.numpy_printer`), and
 writes the kernel as a readable, standalone Python module (it imports numpy
 only) into a cache directory, then imports it, so ``inspect.getsource`` and
 ``pdb`` work on it.
@@ -52,13 +52,13 @@ import sympy as sp
 from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
-from symcalc.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
+from symcalc.codegen.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
 from symcalc.budget import budgeted
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
 BACKENDS = ("numpy", "native")
-#: Backends served by the array-API kernels of :mod:`symcalc.array_api`.
+#: Backends served by the array-API kernels of :mod:`symcalc.codegen.array_api`.
 ARRAY_BACKENDS = ("array_api", "dask", "jax", "cupy")
 _FORMULA_CHARS = 600  # longest formula quoted in a generated comment
 
@@ -323,7 +323,7 @@ class _Derivatives:
     """
 
     def __init__(self, f, wrt, params=(), gradient=None, hessian=None):
-        from symcalc import native
+        from symcalc.codegen import native
 
         self.wrt = list(wrt)
         self.names = native.back_map(wrt, params)
@@ -342,14 +342,14 @@ class _Derivatives:
     def sympy_gradient(self):
         if self.engine == "sympy":
             return list(self.grad)
-        return [sp.sympify(g).xreplace(self.names) for g in self.grad]
+        return [sp.sympify(g, strict=True).xreplace(self.names) for g in self.grad]
 
     def cse(self, exprs, names: CodeNames):
         """CSE of some of f / gradient / Hessian entries, as stabilized SymPy pieces in the
         code names (``names``), temporaries ``t0, t1, ...``."""
         prefix = names.TEMP_PREFIX
         if self.engine == "symengine":
-            from symcalc import native
+            from symcalc.codegen import native
             to_code = {internal: names.symbol(user) for internal, user in self.names.items()}
             repl, reduced = native.cse_to_sympy(exprs, to_code, prefix)
             return [(t, stabilize(e)) for t, e in repl], [stabilize(e) for e in reduced]
@@ -365,13 +365,13 @@ class _Derivatives:
         if len(text) > 80:
             return None
         if self.engine == "symengine":
-            text = str(sp.sympify(e).xreplace(self.names))
+            text = str(sp.sympify(e, strict=True).xreplace(self.names))
         return text
 
     def sympy_upper(self):
         if self.engine == "sympy":
             return dict(self.upper)
-        return {k: sp.sympify(v).xreplace(self.names) for k, v in self.upper.items()}
+        return {k: sp.sympify(v, strict=True).xreplace(self.names) for k, v in self.upper.items()}
 
 
 def _larger_than(expr, limit) -> bool:
@@ -393,7 +393,7 @@ def _refuse_unevaluated(exprs):
 
 def _derive_explicit(f, wrt, gradient=None, hessian=None):
     """Gradient list and Hessian (upper triangle dict) as SymPy, Hessian from the gradient."""
-    from symcalc import fastdiff
+    from symcalc.derivation import fastdiff
 
     names = {sp.Symbol(s.name): s for s in wrt}
 
@@ -558,7 +558,7 @@ def _shared_temporaries(d, exprs, names: CodeNames):
     repl, reduced = d.cse([e for _, e in nonconst], names) if nonconst else ([], [])
     repl, reduced = _inline_negations(repl, reduced)
     repl, reduced = _lower_powers(repl, reduced, names.TEMP_PREFIX)
-    final = [sp.sympify(e) if _is_constant(e) else None for e in exprs]
+    final = [sp.sympify(e, strict=True) if _is_constant(e) else None for e in exprs]
     for (k, _), r in zip(nonconst, reduced):
         final[k] = r
     return repl, final
@@ -911,7 +911,7 @@ class Kernel:
         """The native result, or None after falling back to NumPy (with a warning)."""
         if self._native is None:
             return None
-        from symcalc.native import NativeUnsupported
+        from symcalc.codegen.native import NativeUnsupported
         try:
             if out is not None:
                 return getattr(self._native, method)(x, ps, batch, out=out)
@@ -1068,7 +1068,7 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     backend : "numpy" (generated NumPy source) or "native" (SymEngine's LLVM
         compiler; falls back to NumPy with a warning where it cannot); or
         "array_api", "dask", "jax", "cupy": one array-API kernel source that runs
-        on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.array_api`).
+        on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.codegen.array_api`).
     gradient, hessian : optional precomputed derivatives (skip the derivation).
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: 1 up to 40
@@ -1082,7 +1082,7 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     backend = as_choice(backend, BACKENDS + ARRAY_BACKENDS, "backend")
     name = as_title(name)
     if backend in ARRAY_BACKENDS:
-        from symcalc.array_api import compile_array_api
+        from symcalc.codegen.array_api import compile_array_api
         return compile_array_api(f, wrt, params, backend, gradient=gradient, hessian=hessian, name=name)
     if _is_matrix_problem(f, wrt, params):
         return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
@@ -1096,7 +1096,7 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     title = name or f"Kernel for f({', '.join(map(str, wrt))})"
     native = None
     if backend == "native":
-        from symcalc import native as native_mod
+        from symcalc.codegen import native as native_mod
         try:
             if d.engine == "symengine":
                 native = native_mod.NativeKernel(f_stable, wrt, params, d.derived, opt_level=opt_level)
@@ -1177,7 +1177,7 @@ def _matrix_scalar(f):
 
 
 def _matrix_derivatives(f, wrt, gradient, hessian):
-    from symcalc import calculus
+    from symcalc.derivation import calculus
 
     if gradient is None:
         gradient = calculus.gradient(f, wrt)
@@ -1201,7 +1201,7 @@ def kernel_functions(with_hessian: bool) -> list[tuple[str, list[str]]]:
 def _matrix_source(title, f, G, H, wrt, params):
     names = CodeNames(wrt, params, matrix=True)
     printer = _kernel_printer()
-    from symcalc.numpy_printer import _nonnegative_vector
+    from symcalc.codegen.numpy_printer import _nonnegative_vector
     arg_syms = names.variables + names.parameters
     arg_names = [a.name for a in arg_syms]
     dim_lines = _dimension_lines(arg_syms)
@@ -1347,7 +1347,7 @@ class MatrixKernel:
     ``path``, ``module``.
 
     >>> import numpy as np
-    >>> from symcalc.structure import matrix_symbol, squared_error, vector
+    >>> from symcalc.expr.structure import matrix_symbol, squared_error, vector
     >>> A, x, b = matrix_symbol("A", "m", "n"), vector("x", "n"), vector("b", "m")
     >>> k = compile(squared_error(A, x, b), x, params=[A, b])
     >>> A_, b_ = np.eye(3, 2), np.ones(3)

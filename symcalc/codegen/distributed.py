@@ -1,6 +1,6 @@
 """Run compiled kernels on Dask: a local cluster, a remote one, and row-chunked data.
 
-A kernel from :func:`symcalc.array_api.compile_array_api` (or ``sc.compile(...,
+A kernel from :func:`symcalc.codegen.array_api.compile_array_api` (or ``sc.compile(...,
 backend="dask")``) called on Dask arrays returns *lazy* Dask arrays: a sum over
 samples such as the logistic-regression gradient ``X.T @ (sigmoid(X @ w) - y)`` is a
 graph with one small task per row block and a tree reduction of the partial sums, so
@@ -10,8 +10,8 @@ client is current runs ``.compute()``:
 .. code-block:: python
 
     import symcalc as sc
-    from symcalc.array_api import compile_array_api
-    from symcalc.distributed import local_cluster, row_chunks
+    from symcalc.codegen.array_api import compile_array_api
+    from symcalc.codegen.distributed import local_cluster, row_chunks
 
     k = compile_array_api(sc.logistic_loss(X, w, y), w, params=[X, y], backend="dask")
     with local_cluster(n_workers=2) as client:          # worker processes on this machine
@@ -159,7 +159,7 @@ def evaluate(kernel, method: str, *args, rows: int = 100_000):
     e.g. m of X (m, n) and y (m,)) are chunked by ``rows``; the others (w) are one block.
 
     >>> import numpy as np, symcalc as sc
-    >>> from symcalc.array_api import compile_array_api
+    >>> from symcalc.codegen.array_api import compile_array_api
     >>> X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
     >>> k = compile_array_api(sc.squared_error(X, w, y), w, params=[X, y])
     >>> g = evaluate(k, "gradient", np.ones(2), np.ones((6, 2)), np.zeros(6), rows=4)
@@ -170,7 +170,7 @@ def evaluate(kernel, method: str, *args, rows: int = 100_000):
     import numpy as np
     import sympy as sp
 
-    from symcalc.array_api import _array_shape
+    from symcalc.codegen.array_api import _array_shape
 
     if method not in kernel.METHODS:
         raise InputError(f"method must be one of {', '.join(kernel.METHODS)}, got {method!r}")
@@ -213,7 +213,7 @@ class BlockFunction:
     def __call__(self, *args):
         import array_api_compat.numpy as xp
 
-        from symcalc.array_api import _load_source
+        from symcalc.codegen.array_api import _load_source
 
         module, _ = _load_source(self.source, "block")
         return getattr(module, self.method)(xp, *args)
@@ -223,7 +223,7 @@ def _sample_axes(kernel):
     """For a matrix kernel: per argument, True when its first axis is a sample dimension."""
     import sympy as sp
 
-    from symcalc.array_api import _array_shape
+    from symcalc.codegen.array_api import _array_shape
 
     syms = [kernel.wrt] + list(kernel.params)
     own = {d for d in _array_shape(kernel.wrt) if isinstance(d, sp.Symbol)}
@@ -242,7 +242,7 @@ def row_separable(kernel, seed: int = 0) -> bool:
     import numpy as np
     import sympy as sp
 
-    from symcalc.array_api import _array_shape
+    from symcalc.codegen.array_api import _array_shape
 
     cached = getattr(kernel, "_row_separable", None)
     if cached is not None:
@@ -281,7 +281,7 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
     Returns a Dask array ((), (n,), (n, n)), or a tuple of them for the fused methods.
 
     >>> import numpy as np, symcalc as sc
-    >>> from symcalc.array_api import compile_array_api
+    >>> from symcalc.codegen.array_api import compile_array_api
     >>> X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
     >>> k = compile_array_api(sc.logistic_loss(X, w, y), w, params=[X, y])
     >>> g = blockwise(k, "gradient", np.zeros(2), np.ones((6, 2)), np.ones(6), rows=4)
@@ -292,7 +292,7 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
     import dask.array as da
     import numpy as np
 
-    from symcalc.array_api import _array_shape, namespace_of
+    from symcalc.codegen.array_api import _array_shape, namespace_of
 
     if kernel.kind != "matrix":
         raise InputError("blockwise works on matrix-form kernels; an explicit-symbol kernel is already "

@@ -35,7 +35,7 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 
 from symcalc.budget import budgeted
-from symcalc.core import Check, Derivation
+from symcalc.records import Check, Derivation
 from symcalc.errors import ProblemFileError, SymcalcError
 from symcalc.inputs import safe_lambdify
 
@@ -201,7 +201,7 @@ class DescentIdentity:
 
     ``holds``: the chain rule along a path, with the *derived* gradient as the
     flow, gives minus its squared norm (checks the derivation), and
-    symcalc.landscape.descent_rate proved the identity; ``steps``: that proof.
+    symcalc.analysis.landscape.descent_rate proved the identity; ``steps``: that proof.
     """
 
     rate: Any          # the symbolic dL/dt along the flow
@@ -287,7 +287,7 @@ class Study:
 
     Fields (stable):
       problem         the Problem
-      derivations     name -> symcalc.core.Derivation ("objective", "field")
+      derivations     name -> symcalc.records.Derivation ("objective", "field")
       results         name -> SymPy object: "gradient", "hessian", "jacobian",
                       "divergence", "curl", "potential", "score" (what was run)
       field           FieldAnalysis or None
@@ -358,7 +358,7 @@ class _Ctx:
 
     def over_limit(self, key: str, what: str, limit: str) -> ProblemFileError:
         return ProblemFileError(f"{self.source}: [{key}]: {what}; the limit is {LIMITS[limit]} "
-                                f"(symcalc.problem.LIMITS['{limit}'])")
+                                f"(symcalc.study.problem.LIMITS['{limit}'])")
 
 
 _SHOWN = reprlib.Repr()
@@ -381,7 +381,7 @@ def _nesting_error(text: str, source: str) -> ProblemFileError | None:
     recurses once per level and would hit Python's recursion limit first).
 
     >>> _nesting_error("x = " + "[" * 40 + "]" * 40, "<text>")
-    ProblemFileError("<text>: line 1: arrays or inline tables nested more than 32 deep (symcalc.problem.LIMITS['max_nesting'])")
+    ProblemFileError("<text>: line 1: arrays or inline tables nested more than 32 deep (symcalc.study.problem.LIMITS['max_nesting'])")
     >>> _nesting_error('x = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["', "<text>") is None
     True
     """
@@ -398,7 +398,7 @@ def _nesting_error(text: str, source: str) -> ProblemFileError | None:
             if depth > limit:
                 line = text.count("\n", 0, i) + 1
                 return ProblemFileError(f"{source}: line {line}: arrays or inline tables nested "
-                                        f"more than {limit} deep (symcalc.problem.LIMITS['max_nesting'])")
+                                        f"more than {limit} deep (symcalc.study.problem.LIMITS['max_nesting'])")
             i += 1
         elif c in "]}":
             depth = max(depth - 1, 0)
@@ -454,7 +454,7 @@ def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
         if len(path) > limit:
             where = ".".join(path[:3]) + "..."
             return ProblemFileError(f"{source}: [{where}]: tables nested more than {limit} deep "
-                                    "(symcalc.problem.LIMITS['max_nesting'])")
+                                    "(symcalc.study.problem.LIMITS['max_nesting'])")
         if isinstance(value, dict):
             stack.extend((v, path + [str(k)[:40]]) for k, v in value.items())
         elif isinstance(value, list):
@@ -479,7 +479,7 @@ def load_problem(path_or_text: str | Path) -> "Problem":
     text, source = _read_source(path_or_text)
     if len(text) > LIMITS["max_chars"]:
         raise ProblemFileError(f"{source}: the file has more than {LIMITS['max_chars']} characters "
-                               "(symcalc.problem.LIMITS['max_chars'])")
+                               "(symcalc.study.problem.LIMITS['max_chars'])")
     error = _nesting_error(text, source)
     if error is not None:
         raise error
@@ -650,8 +650,8 @@ def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, 
 
 
 def _latex_name(value: Any, ctx: _Ctx, key: str) -> str:
-    """A variable's ``latex`` key: LaTeX maths from symcalc.texsafe's allow-list, or a ProblemFileError."""
-    from symcalc.texsafe import math_problem
+    """A variable's ``latex`` key: LaTeX maths from symcalc.printing.texsafe's allow-list, or a ProblemFileError."""
+    from symcalc.printing.texsafe import math_problem
     text = _expect(value, str, ctx, key, "a string")
     why = math_problem(text) if text else None
     if why is not None:
@@ -707,7 +707,7 @@ def _make_symbol(var: Variable, notation: str, latex_name: str) -> Any:
     if not var.shape:
         return sp.Symbol(var.name)
     if notation == "matrix":
-        from symcalc import structure as ST
+        from symcalc.expr import structure as ST
         rows, cols = (var.shape[0], 1) if len(var.shape) == 1 else var.shape
         if "positive_definite" in var.structure:
             return ST.positive_definite(var.name, rows)
@@ -747,7 +747,7 @@ def _entry_matrix(var: Variable, base: str) -> sp.Matrix:
 # Expressions
 # ---------------------------------------------------------------------------
 
-from symcalc.functions import sigmoid, softplus  # noqa: E402
+from symcalc.expr.functions import sigmoid, softplus  # noqa: E402
 
 _RESERVED = {"sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "atan", "abs",
              "sigmoid", "softplus", "pi", "sigma", "tr", "det", "inv", "T", "e", "diag", "sum"}
@@ -766,7 +766,7 @@ def _namespace(decls: Sequence[Variable]) -> dict[str, Any]:
 def _parse(text: str, namespace: dict[str, Any], ctx: _Ctx, key: str, latex: bool = False) -> Any:
     """Text -> SymPy with symcalc.parse (never eval); errors name the file and key."""
     import importlib
-    parse_mod = importlib.import_module("symcalc.parse")
+    parse_mod = importlib.import_module("symcalc.parsing.parser")
     fn = parse_mod.parse_latex if latex else parse_mod.parse
     ctx.expressions += 1
     if ctx.expressions > LIMITS["max_expressions"]:
@@ -1136,7 +1136,7 @@ def _loop_work(problem: Problem) -> dict:
     x, y = problem.wrt
     values = problem.constant_values()
     path = {x: cx + r * sp.cos(t), y: cy + r * sp.sin(t)}
-    P, Q = (sp.sympify(c).subs(values).subs(path) for c in problem.field)
+    P, Q = (sp.sympify(c, strict=True).subs(values).subs(path) for c in problem.field)
     integrand = safe_lambdify([t], P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath")
     with mpmath.workdps(30):
         work = mpmath.quad(integrand, [0, mpmath.pi / 2, mpmath.pi, 3 * mpmath.pi / 2, 2 * mpmath.pi])
@@ -1151,31 +1151,35 @@ def _is_zero(value: Any) -> bool:
 
 # --- adapters to the engine modules ---------------------------------------
 
+_STAGE_MODULES = {"verify": "symcalc.verification.claims", "landscape": "symcalc.analysis.landscape",
+                  "vectorize": "symcalc.expr.vectorize"}
+
+
 def _module(name: str):
     """The module symcalc.<name> (not the same-named public function, e.g. verify)."""
     import importlib
-    return importlib.import_module(f"symcalc.{name}")
+    return importlib.import_module(_STAGE_MODULES[name])
 
 
 def _derive(f: Any, wrt: list, order: int, problem: Problem) -> Derivation:
-    """symcalc.derive.derive with the problem's unknowns."""
-    from symcalc.derive import derive
+    """symcalc.derivation.walker.derive with the problem's unknowns."""
+    from symcalc.derivation.walker import derive
     target = wrt[0] if problem.notation == "matrix" and len(wrt) == 1 else wrt
     return derive(f, target, order)
 
 
 def _curl(F: list, wrt: list) -> Any:
-    from symcalc.calculus import curl
+    from symcalc.derivation.calculus import curl
     return curl(sp.Matrix(F), wrt)
 
 
 def _is_conservative(F: list, wrt: list) -> bool:
-    from symcalc.calculus import is_conservative
+    from symcalc.derivation.calculus import is_conservative
     return bool(is_conservative(sp.Matrix(F), wrt))
 
 
 def _potential(F: list, wrt: list) -> Any:
-    from symcalc.calculus import potential
+    from symcalc.derivation.calculus import potential
     return potential(sp.Matrix(F), wrt)
 
 
@@ -1407,7 +1411,7 @@ def _descent_identity(problem: Problem, gradient: Any) -> DescentIdentity:
     rate = rate.subs(flow).subs({p: w for w, p in paths.items()})
     norm2 = sum((e**2 for e in g), sp.S.Zero)
     holds = _is_zero_expr(rate + norm2, problem)
-    from symcalc.landscape import descent_rate
+    from symcalc.analysis.landscape import descent_rate
     proof = descent_rate(f, wrt)
     holds = holds and bool(proof.holds)
     if problem.notation == "matrix":
@@ -1489,7 +1493,7 @@ def _kernel_source(problem: Problem, study: Study) -> str | None:
     if problem.objective is None:
         study.notes.append("kernel source: only objectives are compiled, not vector fields")
         return None
-    from symcalc.compile import compile as compile_kernel
+    from symcalc.codegen.kernels import compile as compile_kernel
     wrt = problem.wrt[0] if problem.notation == "matrix" and len(problem.wrt) == 1 else problem.wrt
     params = []
     for c in problem.constants:

@@ -7,7 +7,7 @@ is the sum of the entries, ``.*`` the elementwise product, ``diag(v)`` the
 diagonal matrix of a vector, and a 1 x 1 matrix stands for its only entry.
 
 >>> import sympy as sp
->>> from symcalc.structure import vector, matrix_symbol, logistic_loss
+>>> from symcalc.expr.structure import vector, matrix_symbol, logistic_loss
 >>> X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
 >>> text(logistic_loss(X, w, y))
 'sum(softplus(X*w)) - y.T*X*w'
@@ -131,7 +131,7 @@ def text(expr: Any) -> str:
     """One line of text for a SymPy object, in symcalc's notation.
 
     >>> import sympy as sp
-    >>> from symcalc.structure import vector, matrix_symbol, logistic_loss
+    >>> from symcalc.expr.structure import vector, matrix_symbol, logistic_loss
     >>> import symcalc as sc
     >>> X, w, y = matrix_symbol("X", "m", "n"), vector("w", "n"), vector("y", "m")
     >>> text(sc.hessian(logistic_loss(X, w, y), w))

@@ -5,7 +5,7 @@ A :class:`Rule` is data: the engine applies it, the report prints it. A
 report, the CLI and the notebooks read.
 
 >>> import sympy as sp
->>> from symcalc.core import Rule, Step, Derivation
+>>> from symcalc.records import Rule, Step, Derivation
 >>> r = Rule("power", "Power rule", r"\\mathrm{d}(u^n) = n u^{n-1}\\,\\mathrm{d}u")
 >>> x = sp.Symbol("x")
 >>> d = Derivation(expr=x**2, wrt=(x,))

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import InputError, InputTypeError, ShapeError
-from .inputs import as_matrix, reject_text
+from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.inputs import as_matrix, reject_text
 
 _ORDERS = {"col": "F", "column": "F", "F": "F", "row": "C", "C": "C"}
 

@@ -7,7 +7,7 @@ checked element by element against ``sympy.diff`` at a concrete size and by
 central differences; a mismatch raises ``SelfCheckError``.
 
 >>> import sympy as sp
->>> from symcalc.structure import matrix_symbol, vector, squared_error
+>>> from symcalc.expr.structure import matrix_symbol, vector, squared_error
 >>> A = matrix_symbol("A", "m", "n"); x = vector("x", "n"); b = vector("b", "m")
 >>> matrix_gradient(squared_error(A, x, b), x)
 2*A.T*(A*x - b)
@@ -28,12 +28,12 @@ from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Invers
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.core import Derivation
-from symcalc.derive import Canonicalizer, Differentiator, differential_symbol
+from symcalc.records import Derivation
+from symcalc.derivation.walker import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
-from symcalc.structure import dim, structure_of
+from symcalc.expr.structure import dim, structure_of
 
 __all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
            "CommutationMatrix", "Vec", "symmetrizer",
@@ -56,7 +56,7 @@ def _check_variable(X):
 def normalize(f):
     """Scalar functions of 1 x 1 matrices become functions of Trace(M).
 
-    >>> from symcalc.structure import vector
+    >>> from symcalc.expr.structure import vector
     >>> x = vector("x", "n")
     >>> normalize(x.T*x), normalize(sp.log(x.T*x))
     (Trace(x.T*x), log(Trace(x.T*x)))
@@ -572,7 +572,7 @@ def check_symmetric_hessian(d: Derivation, f, X, G, H_raw, seed=20261128):
     """Check the Hessian N H N with respect to a symmetric X: D^T (N H N) D against
     sympy.diff in the free entries vech(X), and (N H N) vec(V) against a central
     difference of the symmetric gradient along a random symmetric V."""
-    from symcalc.vectorize import duplication_matrix
+    from symcalc.expr.vectorize import duplication_matrix
     f, G, H_raw = _exact_floats(f, G, H_raw)
     H = _sandwich(H_raw, X.rows)            # rebuilt at the (possibly shrunk) size
     cc = pick_concrete(f, X, seed, extra=(H,))
@@ -966,7 +966,7 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     """The Derivation of the gradient (and Hessian) of scalar f, or the Jacobian of a
     vector-valued F, with respect to the MatrixSymbol X.
 
-    >>> from symcalc.structure import vector, matrix_symbol
+    >>> from symcalc.expr.structure import vector, matrix_symbol
     >>> x = vector("x", "n"); A = matrix_symbol("A", "n", "n")
     >>> d = derive_matrix(x.T*A*x, x, order=2)
     >>> d.results["gradient"], d.results["hessian"]
@@ -1108,7 +1108,7 @@ def _cached(f, X, order):
 def matrix_gradient(f, X):
     """The gradient of a scalar f with respect to X: a MatrixExpr of X's shape.
 
-    >>> from symcalc.structure import matrix_symbol
+    >>> from symcalc.expr.structure import matrix_symbol
     >>> X = matrix_symbol("X", "n", "n")
     >>> matrix_gradient(sp.log(sp.det(X)), X)
     X.T**(-1)
@@ -1123,7 +1123,7 @@ def matrix_gradient(f, X):
 def matrix_hessian(f, x):
     """The Hessian of a scalar f: n x n for a vector x; mn x mn (vec, Kronecker form) for X.
 
-    >>> from symcalc.structure import matrix_symbol
+    >>> from symcalc.expr.structure import matrix_symbol
     >>> X = matrix_symbol("X", "n", "k"); A = matrix_symbol("A", "n", "n")
     >>> matrix_hessian(sp.Trace(X.T*A*X), X)
     KroneckerProduct(I, A + A.T)
@@ -1134,7 +1134,7 @@ def matrix_hessian(f, x):
 def matrix_jacobian(F, x):
     """The m x n Jacobian of a column-vector matrix expression F (m x 1) wrt x (n x 1).
 
-    >>> from symcalc.structure import matrix_symbol, vector
+    >>> from symcalc.expr.structure import matrix_symbol, vector
     >>> A = matrix_symbol("A", "m", "n"); x = vector("x", "n")
     >>> matrix_jacobian(A*x, x)
     A

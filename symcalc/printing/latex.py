@@ -32,7 +32,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.printer import Printer
 
-from symcalc.texsafe import escape_text, is_safe_math
+from symcalc.printing.texsafe import escape_text, is_safe_math
 
 __all__ = ["SymcalcLatexPrinter", "latex", "options", "equation", "matrix_block", "visible_width",
            "escape_text", "DEFAULT_WIDTH"]
@@ -197,7 +197,7 @@ class SymcalcLatexPrinter(LatexPrinter):
     # --- names: user text, printed as maths only when it is safe maths ----
     def _deal_with_super_sub(self, string: str, style="plain") -> str:
         r"""A Symbol / MatrixSymbol / Function name: SymPy's rendering when that is allowed
-        maths (see :mod:`symcalc.texsafe`), else the name as escaped text.
+        maths (see :mod:`symcalc.printing.texsafe`), else the name as escaped text.
 
         >>> latex(sp.Symbol(r"\input{/etc/passwd}"))
         '\\text{\\textbackslash{}input\\{/etc/passwd\\}}'
@@ -337,7 +337,7 @@ def latex(expr: Any, **opts: Any) -> str:
     r"""LaTeX of a SymPy object (or a list / number) in symcalc's notation.
 
     >>> import sympy as sp
-    >>> from symcalc.functions import sigmoid
+    >>> from symcalc.expr.functions import sigmoid
     >>> latex(sigmoid(sp.Symbol("z")))
     '\\sigma\\left(z\\right)'
     """
@@ -351,7 +351,7 @@ def latex(expr: Any, **opts: Any) -> str:
     if isinstance(expr, (list, tuple)):
         return ", ".join(latex(e, **opts) for e in expr)
     if isinstance(expr, (int, float)):
-        expr = sp.sympify(expr)
+        expr = sp.sympify(expr, strict=True)
     return printer.doprint(expr)
 
 

@@ -1,14 +1,14 @@
 r"""Derivation reports: LaTeX from Jinja templates, compiled to PDF with latexmk.
 
-``report(x)`` accepts a problem file path, a :class:`~symcalc.problem.Problem`,
-a :class:`~symcalc.problem.Study` or a bare :class:`~symcalc.core.Derivation`
+``report(x)`` accepts a problem file path, a :class:`~symcalc.study.problem.Problem`,
+a :class:`~symcalc.study.problem.Study` or a bare :class:`~symcalc.records.Derivation`
 and returns a :class:`Report`: ``.tex`` is the document, ``.write_tex(path)``
 writes it (and its figures), ``.to_pdf(path)`` builds the PDF.
 
 Templates hold structure only; every formula arrives as finished LaTeX from
-:mod:`symcalc.latex`; user text is escaped by the environment itself (anything
+:mod:`symcalc.printing.latex`; user text is escaped by the environment itself (anything
 that is not marked :class:`TeX` is escaped on output, with
-:func:`symcalc.texsafe.escape_text`). A string is marked :class:`TeX` only when
+:func:`symcalc.printing.texsafe.escape_text`). A string is marked :class:`TeX` only when
 symcalc built it: formulas from the LaTeX printer (which sets unsafe names as
 text), symcalc's own words, and user text that went through ``escape_text``.
 The generated kernel is shown from a separate file (``\lstinputlisting``), so
@@ -37,10 +37,10 @@ from typing import Any, Callable
 
 import sympy as sp
 
-from symcalc.core import Derivation
+from symcalc.records import Derivation
 from symcalc.errors import InputError, InputTypeError, LaTeXBuildError, TeXNotFoundError
-from symcalc.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, latex, visible_width
-from symcalc.texsafe import escape_text, listing_text
+from symcalc.printing.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, latex, visible_width
+from symcalc.printing.texsafe import escape_text, listing_text
 from symcalc.budget import budgeted
 
 __all__ = ["report", "Report", "TeX", "template_env", "INSTALL_HINT"]
@@ -53,7 +53,7 @@ class TeX(str):
     """A string that is already LaTeX: the template environment prints it as is.
 
     Only symcalc's own LaTeX is marked TeX; user text inside it must have gone
-    through :func:`~symcalc.texsafe.escape_text` (or the LaTeX printer).
+    through :func:`~symcalc.printing.texsafe.escape_text` (or the LaTeX printer).
     """
 
 
@@ -77,7 +77,7 @@ def _templates_dir():
             return root
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def template_env():
@@ -221,11 +221,11 @@ def report(source: Any, *, title: str | None = None, figures: bool = True, kerne
 
     >>> import sympy as sp, symcalc as sc
     >>> x = sp.Symbol("x")
-    >>> d = sc.core.Derivation(expr=x**3, wrt=(x,), results={"gradient": sp.Matrix([3*x**2])})
+    >>> d = sc.Derivation(expr=x**3, wrt=(x,), results={"gradient": sp.Matrix([3*x**2])})
     >>> "3 x^{2}" in sc.report(d).tex
     True
     """
-    from symcalc.problem import Problem, Study, load_problem
+    from symcalc.study.problem import Problem, Study, load_problem
 
     progress = progress or (lambda msg: None)
     if isinstance(source, (str, os.PathLike)):
@@ -233,7 +233,7 @@ def report(source: Any, *, title: str | None = None, figures: bool = True, kerne
     if isinstance(source, Problem):
         source = source.run(progress=progress)
     if isinstance(source, Study):
-        from symcalc.latex import options
+        from symcalc.printing.latex import options
         with options(bold_vectors=source.problem.report.bold_vectors):
             ctx, figs, listings = _study_context(source, figures, kernel, progress)
     elif isinstance(source, Derivation):
@@ -358,7 +358,7 @@ def _study_context(study, want_figures: bool, kernel: bool | None, progress) -> 
     prefix = _slug(Path(p.source).stem) if p.source not in ("<text>", "command line") else "report"
     if want_figures and p.report.figure:
         progress("drawing figures")
-        from symcalc import figures as F
+        from symcalc.reporting import figures as F
         try:
             drawn = F.figures_for(study)
         except Exception as exc:  # noqa: BLE001 - a figure is optional: say why it is missing
@@ -447,12 +447,12 @@ def _vector_field_body(F: sp.Matrix, wrt: list) -> str:
     lines = []
     for i, comp in enumerate(F):
         lines.append(equation(rf"F_{{{i + 1}}}", comp, width=_WIDTH, names=names, where=False))
-    from symcalc.latex import _where_lines
+    from symcalc.printing.latex import _where_lines
     return "\\\\\n".join(lines + _where_lines(names, _WIDTH))
 
 
 def _steps(d: Derivation, limit: int, start: int = 1) -> tuple[list[dict], int]:
-    from symcalc.latex import options
+    from symcalc.printing.latex import options
     out = []
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
     differentials = {"d" + getattr(w, "name", str(w)) for w in wrt}
@@ -483,7 +483,7 @@ def _is_math(x: Any) -> bool:
 
 def _transition_body(before: Any, after: Any) -> str:
     """before ==> after on one line when it fits, else over two (or more) lines."""
-    from symcalc.latex import _where_lines
+    from symcalc.printing.latex import _where_lines
     names = _Names("v")
     b_tex = latex(before) if _is_math(before) else r"\text{%s}" % escape_text(before)
     a_tex = latex(after) if _is_math(after) else r"\text{%s}" % escape_text(after)

@@ -1,6 +1,6 @@
 """The walker: differentiate by the rule tables, bring to canonical form, identify.
 
-``derive(f, wrt, order)`` returns a :class:`symcalc.core.Derivation` with the
+``derive(f, wrt, order)`` returns a :class:`symcalc.records.Derivation` with the
 results, the ordered steps (each naming its rule) and the self-checks. The
 walker knows no rule by name: it looks a node's class up in the tables of
 ``symcalc.rules`` and applies the first rule that answers. A construct without
@@ -25,7 +25,7 @@ from typing import Iterable
 import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 
-from symcalc.core import Derivation
+from symcalc.records import Derivation
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
 from symcalc.inputs import as_expr, as_matrix, as_symbols, reject_text
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
@@ -304,6 +304,6 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     f = _read_function(f)
     reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):
-        from symcalc.matrix_calculus import derive_matrix
+        from symcalc.derivation.matrix import derive_matrix
         return derive_matrix(f, wrt, order, check=check)
     return _derive_scalar(f, wrt, order, check)

@@ -4,9 +4,9 @@ Layout convention, kept everywhere: a gradient has the shape of its variable
 (a column for a vector of symbols), the Jacobian dF/dx of F in R^m by x in R^n
 is m x n, and the Hessian is the Jacobian of the gradient (symmetric).
 
-For explicit symbols the work is element-wise (through :mod:`symcalc.fastdiff`);
+For explicit symbols the work is element-wise (through :mod:`symcalc.derivation.fastdiff`);
 when the variable is a MatrixSymbol, or f is written with MatrixSymbols, the
-call goes to the closed-form matrix engine (:mod:`symcalc.matrix_calculus`).
+call goes to the closed-form matrix engine (:mod:`symcalc.derivation.matrix`).
 
 >>> import sympy as sp
 >>> x, y, z = sp.symbols("x y z")
@@ -26,9 +26,9 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from . import fastdiff
-from .errors import NotConservativeError, ShapeError
-from .inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
+from symcalc.derivation import fastdiff
+from symcalc.errors import NotConservativeError, ShapeError
+from symcalc.inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
 from symcalc.budget import budgeted
 
 # ---------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def _is_matrix_problem(f: Any, wrt: Any) -> bool:
 
 
 def _matrix_engine():
-    from . import matrix_calculus
+    from symcalc.derivation import matrix as matrix_calculus
     return matrix_calculus
 
 

@@ -19,12 +19,12 @@ from typing import Any, Mapping
 import numpy as np
 import sympy as sp
 
-from .budget import DEFAULT_BUDGETS, budgeted, within
-from .calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
-from .core import Step
-from .errors import BudgetExceededError, InputError, NotCriticalError
-from .inputs import as_expr
-from .rules.landscape import LANDSCAPE_RULES
+from symcalc.budget import DEFAULT_BUDGETS, budgeted, within
+from symcalc.derivation.calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
+from symcalc.records import Step
+from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
+from symcalc.inputs import as_expr
+from symcalc.rules.landscape import LANDSCAPE_RULES
 
 #: Seconds that critical_points may spend in sp.solve before giving up (budget.DEFAULT_BUDGETS).
 SOLVE_BUDGET = DEFAULT_BUDGETS["critical_points"]

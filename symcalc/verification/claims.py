@@ -46,10 +46,10 @@ import sympy as sp
 from sympy import MatrixBase, MatrixExpr, MatrixSymbol
 from sympy.core.sympify import _sympify
 
-from .errors import InputError, InputTypeError, ShapeError
-from .functions import expand_named
-from .inputs import as_expr, as_matrix, reject_text
-from .parse import ShapeMismatchError, parse_any
+from symcalc.errors import InputError, InputTypeError, ShapeError
+from symcalc.expr.functions import expand_named
+from symcalc.inputs import as_expr, as_matrix, reject_text
+from symcalc.parsing.parser import ShapeMismatchError, parse_any
 
 __all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jacobian",
            "verify_from_text", "parse_assumptions", "declare"]
@@ -274,7 +274,7 @@ def _declared_facts(pairs) -> tuple[dict[str, dict], dict[str, str]]:
 
 
 def _restructured(M: MatrixSymbol, structure: str) -> MatrixSymbol:
-    from . import structure as st
+    from symcalc.expr import structure as st
     cls = {"symmetric": st.SymmetricMatrixSymbol, "positive_definite": st.PositiveDefiniteMatrixSymbol,
            "diagonal": st.DiagonalMatrixSymbol}[structure]
     if M.shape[0] != M.shape[1]:
@@ -327,7 +327,7 @@ def declare(spec: str):
     ((m, n), True, 'positive_definite')
     """
     import re
-    from .structure import matrix_symbol
+    from symcalc.expr.structure import matrix_symbol
     if not isinstance(spec, str):
         if isinstance(spec, (sp.Symbol, MatrixSymbol)):
             return spec
@@ -709,7 +709,7 @@ def _explicit(e, point: _Point):
     matrices = {k: v for k, v in point.values.items() if isinstance(k, MatrixSymbol)}
     if not matrices or not e.atoms(MatrixSymbol):
         return None
-    from .matrix_calculus import to_explicit
+    from symcalc.derivation.matrix import to_explicit
     scalars = {k: v for k, v in point.values.items() if not isinstance(k, MatrixSymbol)}
     try:
         out = to_explicit(e.xreplace(scalars) if scalars else e, matrices)
@@ -1208,7 +1208,7 @@ def _context(job):
             method = "fork"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["symcalc.verify"])  # workers start with SymPy loaded
+        ctx.set_forkserver_preload(["symcalc.verification.claims"])  # workers start with SymPy loaded
         _FORKSERVER_OWNER[:] = [os.getpid()]
     return ctx
 
@@ -1445,9 +1445,9 @@ def _wrt_list(wrt):
 
 
 def _engine(kind: str, f, wrt):
-    """(truth or None, reason) from symcalc.calculus; None when the engine cannot answer."""
+    """(truth or None, reason) from symcalc.derivation.calculus; None when the engine cannot answer."""
     try:
-        from . import calculus
+        from symcalc.derivation import calculus
         fn = getattr(calculus, kind)
         if isinstance(f, MatrixBase) and not isinstance(wrt, MatrixSymbol):
             f = list(f)        # explicit components, not a matrix expression

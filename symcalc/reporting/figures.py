@@ -43,8 +43,8 @@ def _pyplot():
 
 def figures_for(study) -> list[tuple[str, str, bytes]]:
     """The figures of a Study, as (file name, LaTeX caption, PDF bytes)."""
-    from symcalc.latex import latex
-    from symcalc.report import TeX
+    from symcalc.printing.latex import latex
+    from symcalc.reporting.build import TeX
 
     p = study.problem
     out = []
@@ -97,12 +97,12 @@ def constant_subs(p) -> tuple[dict, dict]:
     Returns (substitution, the drawn ones) so captions can say what was drawn.
     """
     import random
-    from symcalc.problem import _random_assignment
+    from symcalc.study.problem import _random_assignment
     subs = dict(p.constant_values())
     drawn = {}
     symbolic = [c for c in p.constants if c.value is None]
     if symbolic:
-        from symcalc.problem import _entry_matrix
+        from symcalc.study.problem import _entry_matrix
         draw = _random_assignment(p, random.Random(p.seed + 11))
         for c in symbolic:
             if isinstance(c.symbol, sp.MatrixSymbol):  # matrix notation: onto the entry symbols
@@ -122,7 +122,7 @@ def constant_subs(p) -> tuple[dict, dict]:
 
 def _numeric(expr: Any, p, args: list) -> Any:
     """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
-    from symcalc.functions import sigmoid, softplus
+    from symcalc.expr.functions import sigmoid, softplus
     subs = constant_subs(p)[0]
     if p.report.slice is not None:
         subs.update(_fixed_values(p))
@@ -243,7 +243,7 @@ def axis_label(sym: Any) -> str:
     >>> axis_label(sp.Symbol("alpha_1")), axis_label(sp.Symbol("a$b{")), axis_label(sp.Symbol(r"\input{x}"))
     ('$\\alpha_{1}$', 'a\\$b{', '\\input{x}')
     """
-    from symcalc.latex import latex
+    from symcalc.printing.latex import latex
     tex = latex(sym)
     if r"\text{" in tex:  # the printer set the name as escaped TeX text, which mathtext does not read
         return plain_label(str(sym))
@@ -257,7 +257,7 @@ def axis_label(sym: Any) -> str:
 
 def plain_label(text: str) -> str:
     """Text matplotlib shows as written: line breaks become spaces, ``$`` cannot start maths."""
-    from symcalc.texsafe import LINE_BREAKS
+    from symcalc.printing.texsafe import LINE_BREAKS
     return "".join(" " if ch in LINE_BREAKS else ch for ch in str(text)).replace("$", r"\$")
 
 
@@ -389,7 +389,7 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
 
 
 def _default_slice(p):
-    from symcalc.problem import SliceSpec
+    from symcalc.study.problem import SliceSpec
     return SliceSpec(p.wrt[0], p.wrt[1])
 
 

@@ -1,7 +1,7 @@
 """Log-densities as SymPy matrix expressions, ready to differentiate in closed form.
 
->>> from symcalc.structure import vector, positive_definite
->>> from symcalc.matrix_calculus import matrix_gradient, matrix_hessian
+>>> from symcalc.expr.structure import vector, positive_definite
+>>> from symcalc.derivation.matrix import matrix_gradient, matrix_hessian
 >>> x, mu = vector("x", "n"), vector("mu", "n"); Sigma = positive_definite("Sigma", "n")
 >>> f = gaussian_logpdf(x, mu, Sigma)
 >>> matrix_hessian(f, x)
@@ -25,7 +25,7 @@ def gaussian_logpdf(x, mu, Sigma):
     with ``positive_definite("Sigma", n)``; a general MatrixSymbol is accepted and taken
     to be SPD). Returns a SymPy scalar (the quadratic form as ``Trace`` of a 1 x 1 matrix).
 
-    >>> from symcalc.structure import vector, positive_definite
+    >>> from symcalc.expr.structure import vector, positive_definite
     >>> f = gaussian_logpdf(vector("x", 2), vector("mu", 2), positive_definite("S", 2))
     >>> sorted(str(a) for a in f.args)
     ['-Trace((-mu.T + x.T)*S**(-1)*(-mu + x))/2', '-log(2*pi)', '-log(Determinant(S))/2']

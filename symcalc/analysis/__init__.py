@@ -1,0 +1,1 @@
+"""Reading results: the loss landscape (critical points, classification, the descent identity)."""

@@ -1,0 +1,5 @@
+"""The symcalc command: ``symcalc derive | verify | compile | report`` (see docs/cli.md)."""
+
+from symcalc.cli.command import main
+
+__all__ = ["main"]

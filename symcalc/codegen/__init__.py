@@ -1,0 +1,1 @@
+"""Kernels: generated NumPy, array-API and native code, the loader, Dask."""

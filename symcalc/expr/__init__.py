@@ -1,0 +1,1 @@
+"""Expressions: the named functions, declared structure, vectorization, densities."""

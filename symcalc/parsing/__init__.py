@@ -1,0 +1,1 @@
+"""The safe text and LaTeX grammar (no eval, no sympify of text)."""

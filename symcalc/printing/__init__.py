@@ -1,0 +1,1 @@
+"""Printers: LaTeX, symcalc's text notation, escaping of user text."""

@@ -1,0 +1,1 @@
+"""Reports: the template context, figures, the LaTeX build."""

@@ -1,0 +1,1 @@
+"""Problem files: the schema, loading, running a study."""

@@ -1,0 +1,1 @@
+"""Checking claims: hand derivations against the derived truth, never trusting text."""
