@@ -258,4 +258,8 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
     if loose:
         raise InputError(f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} "
                          "has no value")
-    return sp.lambdify(args, expr, modules=modules, dummify=True)
+    # lambdify also puts each symbol's name in the function's namespace: rename them all
+    renamed = {a: sp.Dummy(f"arg{i}") for i, a in enumerate(arg_list)}
+    code_args = [renamed[a] for a in arg_list] if isinstance(args, (list, tuple)) else renamed[args]
+    return sp.lambdify(code_args, target.xreplace(renamed) if isinstance(expr, sp.Basic)
+                       else sp.ImmutableMatrix(expr).xreplace(renamed), modules=modules, dummify=True)
