@@ -78,8 +78,8 @@ class HandLJ:
     def _pairs(self, q):
         B = q.shape[0]
         p = np.ascontiguousarray(q.T).reshape(self.n, 3, B)
-        d = p[self.i] - p[self.j]                       # (P, 3, B)
-        r2 = np.einsum("pkb,pkb->pb", d, d)             # (P, B)
+        d = p[self.i] - p[self.j]  # (P, 3, B)
+        r2 = np.einsum("pkb,pkb->pb", d, d)  # (P, B)
         return d, r2
 
     def energy(self, q):
@@ -92,9 +92,9 @@ class HandLJ:
         d, r2 = self._pairs(q)
         inv = 1 / r2
         s6 = inv * inv * inv * self.sigma**6
-        coef = self.eps * (24 * s6 - 48 * s6 * s6) * inv          # dE/dd = coef * d
+        coef = self.eps * (24 * s6 - 48 * s6 * s6) * inv  # dE/dd = coef * d
         fij = (coef[:, None, :] * d).reshape(len(self.i), 3 * B)  # (P, 3B)
-        g = (self.incidence @ fij).reshape(3 * self.n, B)         # BLAS: pairs -> atoms
+        g = (self.incidence @ fij).reshape(3 * self.n, B)  # BLAS: pairs -> atoms
         return g.T
 
     def hessian(self, q):
@@ -102,9 +102,9 @@ class HandLJ:
         d, r2 = self._pairs(q)
         inv = 1 / r2
         s6 = inv * inv * inv * self.sigma**6
-        a = self.eps * (24 * s6 - 48 * s6 * s6) * inv                  # coefficient of I
-        b = self.eps * (672 * s6 * s6 - 192 * s6) * inv * inv          # coefficient of d d^T
-        blocks = (b[:, None, None, :] * d[:, :, None, :]) * d[:, None, :, :]   # (P, 3, 3, B)
+        a = self.eps * (24 * s6 - 48 * s6 * s6) * inv  # coefficient of I
+        b = self.eps * (672 * s6 * s6 - 192 * s6) * inv * inv  # coefficient of d d^T
+        blocks = (b[:, None, None, :] * d[:, :, None, :]) * d[:, None, :, :]  # (P, 3, 3, B)
         k = np.arange(3)
         blocks[:, k, k, :] += a[:, None, :]
         H = np.zeros((n, 3, n, 3, B))

@@ -50,7 +50,9 @@ def _kernels():
     from symcalc.codegen.array_api import compile_array_api
     from symcalc.expr.structure import logistic_loss
 
-    X = sc.matrix_symbol("X", "m", "n"); w = sc.vector("w", "n"); y = sc.vector("y", "m")
+    X = sc.matrix_symbol("X", "m", "n")
+    w = sc.vector("w", "n")
+    y = sc.vector("y", "m")
     f = logistic_loss(X, w, y)
     return compile_array_api(f, w, params=[X, y]), sc.compile(f, w, params=[X, y])
 
@@ -64,9 +66,12 @@ def bench_numpy(kernel, ref, rows, features, repeat, seed=0):
     y = (rng.random(rows) < 0.5).astype(float)
     out = []
     with threadpool_limits(1):
-        for label, k in (("NumPy in memory (array-API kernel)", kernel), ("NumPy in memory (sc.compile)", ref)):
-            tg = _median_time(lambda: k.gradient(w, X, y), repeat)
-            th = _median_time(lambda: k.hessian(w, X, y), repeat)
+        for label, k in (
+            ("NumPy in memory (array-API kernel)", kernel),
+            ("NumPy in memory (sc.compile)", ref),
+        ):
+            tg = _median_time(lambda k=k: k.gradient(w, X, y), repeat)
+            th = _median_time(lambda k=k: k.hessian(w, X, y), repeat)
             out.append((label, "-", "-", tg, th))
     return out
 
@@ -90,21 +95,27 @@ def bench_dask(kernel, rows, features, workers, chunk, repeat, seed=0):
         bh = _median_time(lambda: dask.compute(blockwise(kernel, "hessian", w, X, y)), repeat)
         blocks = X.numblocks[0]
     name = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
-    return [(f"{name}, kernel on Dask arrays", f"{chunk:,}", blocks, tg, th),
-            (f"{name}, blockwise", f"{chunk:,}", blocks, bg, bh)]
+    return [
+        (f"{name}, kernel on Dask arrays", f"{chunk:,}", blocks, tg, th),
+        (f"{name}, blockwise", f"{chunk:,}", blocks, bg, bh),
+    ]
 
 
 def machine_line():
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.processor() or platform.machine()}, "
-            f"Python {platform.python_version()}, {datetime.date.today().isoformat()}")
+    return (
+        f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, {datetime.date.today().isoformat()}"
+    )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--features", type=int, default=50)
-    ap.add_argument("--chunks", type=int, nargs="+", default=None, help="rows per block (25k 100k 400k)")
+    ap.add_argument(
+        "--chunks", type=int, nargs="+", default=None, help="rows per block (25k 100k 400k)"
+    )
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="200k rows, chunks 25k/100k, 1 repeat")
@@ -120,20 +131,32 @@ def main(argv=None):
     results = bench_numpy(kernel, ref, args.rows, args.features, args.repeat)
     for workers in args.workers:
         for chunk in args.chunks:
-            results.extend(bench_dask(kernel, args.rows, args.features, workers, chunk, args.repeat))
+            results.extend(
+                bench_dask(kernel, args.rows, args.features, workers, chunk, args.repeat)
+            )
     mb = args.rows * args.features * 8 / 2**20
-    print(f"Logistic regression, {args.rows:,} rows x {args.features} features (X = {mb:,.0f} MiB float64, "
-          "fits in memory here)")
-    print(f"Machine: {machine_line()}; dask {dask.__version__}, distributed {distributed.__version__}, "
-          f"numpy {np.__version__}")
-    print("BLAS pinned to 1 thread (threadpoolctl) in the NumPy runs and in every Dask worker; "
-          f"worker processes with 1 thread each; median of {args.repeat} runs.\n")
+    print(
+        f"Logistic regression, {args.rows:,} rows x {args.features} features (X = {mb:,.0f} MiB float64, "
+        "fits in memory here)"
+    )
+    print(
+        f"Machine: {machine_line()}; dask {dask.__version__}, distributed {distributed.__version__}, "
+        f"numpy {np.__version__}"
+    )
+    print(
+        "BLAS pinned to 1 thread (threadpoolctl) in the NumPy runs and in every Dask worker; "
+        f"worker processes with 1 thread each; median of {args.repeat} runs.\n"
+    )
     base_g, base_h = results[0][3], results[0][4]
-    print("| run | chunk rows | blocks | gradient rows/s | Hessian rows/s | gradient vs NumPy | Hessian vs NumPy |")
+    print(
+        "| run | chunk rows | blocks | gradient rows/s | Hessian rows/s | gradient vs NumPy | Hessian vs NumPy |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, chunk, blocks, tg, th in results:
-        print(f"| {label} | {chunk} | {blocks} | {args.rows / tg:,.0f} | {args.rows / th:,.0f} | "
-              f"{base_g / tg:.2f}x | {base_h / th:.2f}x |")
+        print(
+            f"| {label} | {chunk} | {blocks} | {args.rows / tg:,.0f} | {args.rows / th:,.0f} | "
+            f"{base_g / tg:.2f}x | {base_h / th:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

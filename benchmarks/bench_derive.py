@@ -22,10 +22,18 @@ from sympy.core.cache import clear_cache
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from symcalc.expr.densities import gaussian_logpdf  # noqa: E402
 from symcalc.derivation.walker import derive  # noqa: E402
-from symcalc.expr.structure import (elementwise, logistic_loss, matrix_symbol, norm_squared,  # noqa: E402
-                               positive_definite, softmax_cross_entropy, squared_error, vector)
+from symcalc.expr.densities import gaussian_logpdf  # noqa: E402
+from symcalc.expr.structure import (
+    elementwise,
+    logistic_loss,
+    matrix_symbol,
+    norm_squared,  # noqa: E402
+    positive_definite,
+    softmax_cross_entropy,
+    squared_error,
+    vector,
+)
 
 SIZES = ["symbolic", 10, 100, 1000]
 
@@ -61,7 +69,7 @@ def best_time(f, wrt, order, check, repeat, cold=False):
     best = float("inf")
     for _ in range(repeat):
         if cold:
-            clear_cache()          # SymPy's global cache: time a first derivation
+            clear_cache()  # SymPy's global cache: time a first derivation
         t0 = time.perf_counter()
         derive(f, wrt, order=order, check=check)
         best = min(best, time.perf_counter() - t0)
@@ -77,12 +85,15 @@ def main(argv=None):
         for name, f, wrt, order in problems(size):
             rows.setdefault(name, {})[size] = (
                 best_time(f, wrt, order, False, args.repeat, cold=True),
-                best_time(f, wrt, order, True, 1, cold=True))
-    print(f"Closed-form gradient + Hessian with symcalc.derive, SymPy cache cleared before "
-          f"each run: derive only (best of {args.repeat}) / derive + self-checks (one run); "
-          f"seconds. "
-          f"{datetime.date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SymPy {sp.__version__}. Dimension n (m = 2n).\n")
+                best_time(f, wrt, order, True, 1, cold=True),
+            )
+    print(
+        f"Closed-form gradient + Hessian with symcalc.derive, SymPy cache cleared before "
+        f"each run: derive only (best of {args.repeat}) / derive + self-checks (one run); "
+        f"seconds. "
+        f"{datetime.date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SymPy {sp.__version__}. Dimension n (m = 2n).\n"
+    )
     head = " | ".join(f"n={s}" for s in SIZES)
     print(f"| problem | {head} |")
     print("|---|" + "---|" * len(SIZES))

@@ -26,14 +26,16 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
+import bench_common as bc  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
-import bench_common as bc  # noqa: E402
 import symcalc as sc  # noqa: E402
 
 
@@ -79,7 +81,7 @@ def block(x):
     return x.block_until_ready() if hasattr(x, "block_until_ready") else x
 
 
-ROWS: list[tuple] = []   # (row, quantity, peer, seconds, ratio text)
+ROWS: list[tuple] = []  # (row, quantity, peer, seconds, ratio text)
 
 
 def record(row, quantity, results: dict, reference: str):
@@ -101,13 +103,22 @@ def row_lj(repeat, count=10_000):
     assert np.allclose(k_np.hessian(X[:50]), hand.hessian(X[:50]), rtol=1e-9, atol=1e-6)
     assert np.allclose(k_nat.hessian(X[:50]), hand.hessian(X[:50]), rtol=1e-9, atol=1e-6)
     peers = {
-        "energy": {"hand NumPy": lambda: hand.energy(X), "symcalc numpy": lambda: k_np.value(X),
-                   "symcalc native": lambda: k_nat.value(X)},
-        "forces": {"hand NumPy": lambda: hand.gradient(X), "symcalc numpy": lambda: k_np.gradient(X),
-                   "symcalc native": lambda: k_nat.gradient(X)},
-        "Hessian": {"hand NumPy": lambda: hand.hessian(X), "symcalc numpy": lambda: k_np.hessian(X),
-                    "symcalc native": lambda: k_nat.hessian(X),
-                    "symcalc native, out= reused": lambda: k_nat.hessian(X, out=H_out)},
+        "energy": {
+            "hand NumPy": lambda: hand.energy(X),
+            "symcalc numpy": lambda: k_np.value(X),
+            "symcalc native": lambda: k_nat.value(X),
+        },
+        "forces": {
+            "hand NumPy": lambda: hand.gradient(X),
+            "symcalc numpy": lambda: k_np.gradient(X),
+            "symcalc native": lambda: k_nat.gradient(X),
+        },
+        "Hessian": {
+            "hand NumPy": lambda: hand.hessian(X),
+            "symcalc numpy": lambda: k_np.hessian(X),
+            "symcalc native": lambda: k_nat.hessian(X),
+            "symcalc native, out= reused": lambda: k_nat.hessian(X, out=H_out),
+        },
     }
     slow = {}
     if jax is not None:
@@ -154,8 +165,11 @@ def row_lj(repeat, count=10_000):
 
 # --------------------------------------------------------------------------- row 2: logistic regression
 def row_logistic(repeat, m=20_000, n=200):
-    Xs = sc.matrix_symbol("X", "m", "n"); ws = sc.vector("w", "n"); ys = sc.vector("y", "m")
+    Xs = sc.matrix_symbol("X", "m", "n")
+    ws = sc.vector("w", "n")
+    ys = sc.vector("y", "m")
     from symcalc.expr.structure import logistic_loss
+
     k = sc.compile(logistic_loss(Xs, ws, ys), ws, params=[Xs, ys])
     rng = np.random.default_rng(0)
     X = rng.normal(size=(m, n)) / np.sqrt(n)
@@ -165,13 +179,17 @@ def row_logistic(repeat, m=20_000, n=200):
     Xd = d[:, None] * X
     r = rng.normal(size=m)
     assert np.allclose(k.hessian(w, X, y), bc.hand_logistic_hessian(w, X, y))
-    grads = {"the two BLAS calls it needs (X @ w, X.T @ r)": lambda: (X @ w, X.T @ r),
-             "one BLAS call (X.T @ r)": lambda: X.T @ r,
-             "hand NumPy": lambda: bc.hand_logistic_gradient(w, X, y),
-             "symcalc (matrix form)": lambda: k.gradient(w, X, y)}
-    hessians = {"one BLAS call (X.T @ DX)": lambda: X.T @ Xd,
-                "hand NumPy": lambda: bc.hand_logistic_hessian(w, X, y),
-                "symcalc (matrix form)": lambda: k.hessian(w, X, y)}
+    grads = {
+        "the two BLAS calls it needs (X @ w, X.T @ r)": lambda: (X @ w, X.T @ r),
+        "one BLAS call (X.T @ r)": lambda: X.T @ r,
+        "hand NumPy": lambda: bc.hand_logistic_gradient(w, X, y),
+        "symcalc (matrix form)": lambda: k.gradient(w, X, y),
+    }
+    hessians = {
+        "one BLAS call (X.T @ DX)": lambda: X.T @ Xd,
+        "hand NumPy": lambda: bc.hand_logistic_hessian(w, X, y),
+        "symcalc (matrix form)": lambda: k.hessian(w, X, y),
+    }
     if jax is not None:
         jnp = jax.numpy
         Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w)
@@ -196,8 +214,12 @@ def row_logistic(repeat, m=20_000, n=200):
     res_h = interleaved(hessians, repeat)
     if torch is not None:
         res_h["torch.func.hessian"] = once(lambda: torch.func.hessian(tloss)(wt), 1)
-    record(f"2. Logistic regression m={m}, n={n}", "gradient", res_g,
-           "the two BLAS calls it needs (X @ w, X.T @ r)")
+    record(
+        f"2. Logistic regression m={m}, n={n}",
+        "gradient",
+        res_g,
+        "the two BLAS calls it needs (X @ w, X.T @ r)",
+    )
     record(f"2. Logistic regression m={m}, n={n}", "Hessian", res_h, "one BLAS call (X.T @ DX)")
 
 
@@ -208,10 +230,14 @@ def row_rosenbrock(repeat, n=100, count=1000):
     k_nat = sc.compile(f, x, backend="native")
     hand = bc.HandRosenbrock()
     P = np.random.default_rng(1).normal(size=(count, n))
-    assert np.allclose(k_np.hessian(P), hand.hessian(P)) and np.allclose(k_np.gradient(P), hand.gradient(P))
-    fns = {"hand NumPy": lambda: (hand.gradient(P), hand.hessian(P)),
-           "symcalc numpy": lambda: (k_np.gradient(P), k_np.hessian(P)),
-           "symcalc native": lambda: (k_nat.gradient(P), k_nat.hessian(P))}
+    assert np.allclose(k_np.hessian(P), hand.hessian(P)) and np.allclose(
+        k_np.gradient(P), hand.gradient(P)
+    )
+    fns = {
+        "hand NumPy": lambda: (hand.gradient(P), hand.hessian(P)),
+        "symcalc numpy": lambda: (k_np.gradient(P), k_np.hessian(P)),
+        "symcalc native": lambda: (k_nat.gradient(P), k_nat.hessian(P)),
+    }
     if jax is not None:
         jnp = jax.numpy
 
@@ -222,13 +248,22 @@ def row_rosenbrock(repeat, n=100, count=1000):
         jg, jh = jax.jit(jax.vmap(jax.grad(rosen))), jax.jit(jax.vmap(jax.hessian(rosen)))
         fns["jax.jit(vmap)"] = lambda: (block(jg(Pj)), block(jh(Pj)))
     if torch is not None:
+
         def trosen(v):
             return (100 * (v[1:] - v[:-1] ** 2) ** 2 + (1 - v[:-1]) ** 2).sum()
 
         Pt = torch.as_tensor(P)
-        tg, th = torch.func.vmap(torch.func.grad(trosen)), torch.func.vmap(torch.func.hessian(trosen))
+        tg, th = (
+            torch.func.vmap(torch.func.grad(trosen)),
+            torch.func.vmap(torch.func.hessian(trosen)),
+        )
         fns["torch.func vmap"] = lambda: (tg(Pt), th(Pt))
-    record(f"3. Rosenbrock n={n}, {count} points", "gradient + Hessian", interleaved(fns, repeat), "hand NumPy")
+    record(
+        f"3. Rosenbrock n={n}, {count} points",
+        "gradient + Hessian",
+        interleaved(fns, repeat),
+        "hand NumPy",
+    )
 
 
 # --------------------------------------------------------------------------- row 4: derive + compile
@@ -272,19 +307,27 @@ TARGETS = {
 
 
 def table(derive):
-    lines = ["| row | quantity | implementation | median | vs reference | target |",
-             "|---|---|---|---:|---:|---|"]
+    lines = [
+        "| row | quantity | implementation | median | vs reference | target |",
+        "|---|---|---|---:|---:|---|",
+    ]
     for row, quantity, peer, sec, ratio in ROWS:
         target = TARGETS.get((row[0], quantity, peer))
         verdict = ""
         if target and target[1] is not None:
             verdict = f"{target[0]}: {'met' if target[1](ratio) else 'NOT met'}"
-        lines.append(f"| {row} | {quantity} | {peer} | {sec * 1e3:.1f} ms | {ratio:.2f}x | {verdict} |")
+        lines.append(
+            f"| {row} | {quantity} | {peer} | {sec * 1e3:.1f} ms | {ratio:.2f}x | {verdict} |"
+        )
     lines.append("")
     lines.append("| 4. derivation and compile | seconds / MB | target |")
     lines.append("|---|---:|---|")
-    limits = {"LJ-20 derive (gradient + Hessian)": 0.3, "LJ-20 compile native (factor + LLVM, gradient + Hessian)": 3.0,
-              "Rosenbrock n=200 derive": 0.1, "peak memory MB": 500}
+    limits = {
+        "LJ-20 derive (gradient + Hessian)": 0.3,
+        "LJ-20 compile native (factor + LLVM, gradient + Hessian)": 3.0,
+        "Rosenbrock n=200 derive": 0.1,
+        "peak memory MB": 500,
+    }
     for key, value in derive.items():
         lim = limits[key]
         lines.append(f"| {key} | {value:.3f} | < {lim}: {'met' if value < lim else 'NOT met'} |")
@@ -292,15 +335,21 @@ def table(derive):
 
 
 def machine():
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
-            f"{i.get('num_threads')} threads by default)" for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+        f"{i.get('num_threads')} threads by default)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    return (f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, NumPy {np.__version__}\n"
-            f"- BLAS: {'; '.join(blas)}; pinned to 1 thread with threadpoolctl for every row\n"
-            f"- OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}\n"
-            f"- jax {getattr(jax, '__version__', 'not installed')} (x64, 1 thread), "
-            f"torch {getattr(torch, '__version__', 'not installed')} (1 thread)\n")
+    return (
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}\n"
+        f"- BLAS: {'; '.join(blas)}; pinned to 1 thread with threadpoolctl for every row\n"
+        f"- OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']}, OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}\n"
+        f"- jax {getattr(jax, '__version__', 'not installed')} (x64, 1 thread), "
+        f"torch {getattr(torch, '__version__', 'not installed')} (1 thread)\n"
+    )
 
 
 def main(argv=None):
@@ -309,7 +358,9 @@ def main(argv=None):
     ap.add_argument("--rows", default="1234")
     args = ap.parse_args(argv)
     repeat = 3 if args.quick else 9
-    derive = row_derive() if "4" in args.rows else {}   # first: a fresh process, before the heavy peers
+    derive = (
+        row_derive() if "4" in args.rows else {}
+    )  # first: a fresh process, before the heavy peers
     with threadpool_limits(1):
         if "1" in args.rows:
             row_lj(repeat)

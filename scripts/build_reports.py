@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def build_one(source: str, out_dir: str, tex_only: bool, verbose: bool = False) -> tuple[str, str, float, str]:
+def build_one(
+    source: str, out_dir: str, tex_only: bool, verbose: bool = False
+) -> tuple[str, str, float, str]:
     """(example, output path, seconds, error message or "")."""
     import symcalc as sc
     from symcalc.errors import SymcalcError
@@ -46,6 +48,7 @@ def build_one(source: str, out_dir: str, tex_only: bool, verbose: bool = False) 
         return source, str(target), time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
     except Exception:  # noqa: BLE001 - report every example, do not stop at the first
         import traceback
+
         return source, str(target), time.perf_counter() - start, traceback.format_exc(limit=-4)
     return source, str(target), time.perf_counter() - start, ""
 
@@ -53,10 +56,14 @@ def build_one(source: str, out_dir: str, tex_only: bool, verbose: bool = False) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("examples", nargs="*", help="problem files (default: examples/*.toml)")
-    parser.add_argument("--out", "-o", default="reports", help="output directory (default: reports/)")
+    parser.add_argument(
+        "--out", "-o", default="reports", help="output directory (default: reports/)"
+    )
     parser.add_argument("--tex", action="store_true", help="write .tex only, do not run LaTeX")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel builds (default: 2)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="print each stage of each build")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="print each stage of each build"
+    )
     args = parser.parse_args(argv)
     sources = args.examples or sorted(str(p) for p in (ROOT / "examples").glob("*.toml"))
     if not sources:

@@ -32,9 +32,12 @@ def strip(nb: dict) -> dict:
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items()
-                            if k in ("tags", "slideshow")}
-    nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in KEEP_NOTEBOOK_METADATA}
+        cell["metadata"] = {
+            k: v for k, v in cell.get("metadata", {}).items() if k in ("tags", "slideshow")
+        }
+    nb["metadata"] = {
+        k: v for k, v in nb.get("metadata", {}).items() if k in KEEP_NOTEBOOK_METADATA
+    }
     return nb
 
 
@@ -44,9 +47,13 @@ def text_of(nb: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", nargs="*", type=Path)
-    parser.add_argument("--check", action="store_true", help="report, do not write; exit 1 if any needs stripping")
+    parser.add_argument(
+        "--check", action="store_true", help="report, do not write; exit 1 if any needs stripping"
+    )
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parent.parent
     paths = args.paths or sorted((root / "notebooks").glob("*.ipynb"))

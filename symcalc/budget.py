@@ -41,7 +41,7 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from symcalc.errors import BudgetExceededError, InputError
 
@@ -61,7 +61,7 @@ DEFAULT_BUDGETS: dict[str, float] = {
     "potential": 300.0,
     "descent_rate": 300.0,
     "critical_points": 10.0,
-    "classify": 5.0,          # exact eigenvalues; numeric ones after this
+    "classify": 5.0,  # exact eigenvalues; numeric ones after this
     "compile": 600.0,
     "load_problem": 60.0,
     "Problem.run": 1800.0,
@@ -96,7 +96,7 @@ if hasattr(os, "register_at_fork"):
 _DEFAULT = object()
 
 
-def _stack() -> list["_Deadline"]:
+def _stack() -> list[_Deadline]:
     if not hasattr(_state, "stack"):
         _state.stack = []
     return _state.stack
@@ -104,7 +104,9 @@ def _stack() -> list["_Deadline"]:
 
 def _raise_in(thread_id: int) -> None:
     _quiet_unraisable()
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_Expired))
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(_Expired)
+    )
 
 
 def _importing(thread_id: int) -> bool:
@@ -156,7 +158,7 @@ class _Deadline:
         self.what = what
         self.deadline = time.monotonic() + seconds
         self.thread_id = threading.get_ident()
-        self.lock = _thread.allocate_lock()      # guards active / fired
+        self.lock = _thread.allocate_lock()  # guards active / fired
         self.cancelled = _thread.allocate_lock()  # held while armed; released to cancel
         self.active = True
         self.fired = False
@@ -167,12 +169,12 @@ class _Deadline:
 
     def _watch(self) -> None:
         """Sleep until the deadline (or a cancel), then interrupt; again every _REPEAT s."""
-        delay = self.deadline - time.monotonic()   # from the deadline: the thread may start late
+        delay = self.deadline - time.monotonic()  # from the deadline: the thread may start late
         while not self.cancelled.acquire(timeout=min(max(delay, 0.0), threading.TIMEOUT_MAX)):
             with self.lock:
                 if not self.active:
                     return
-                if not _importing(self.thread_id):   # never stop an import half-way
+                if not _importing(self.thread_id):  # never stop an import half-way
                     self.fired = True
                     _raise_in(self.thread_id)
             delay = _REPEAT
@@ -216,15 +218,18 @@ class within:
     """
 
     def __init__(self, seconds: float | None, what: str):
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                    or not seconds > 0):
-            raise InputError(f"the budget of {what} must be a positive number of seconds or None, "
-                             f"not {seconds!r}")
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0
+        ):
+            raise InputError(
+                f"the budget of {what} must be a positive number of seconds or None, "
+                f"not {seconds!r}"
+            )
         self.seconds = seconds
         self.what = what
         self.deadline: _Deadline | None = None
 
-    def __enter__(self) -> "within":
+    def __enter__(self) -> within:
         left = remaining()
         if self.seconds is not None and (left is None or self.seconds < left):
             self.deadline = _Deadline(self.seconds, self.what)

@@ -128,7 +128,7 @@ def _children(item: object, place: str) -> list[tuple[object, str]]:
     if isinstance(item, (set, frozenset)):
         return [(v, f"an entry of {place}") for v in item]
     kind = getattr(getattr(item, "dtype", None), "kind", None)
-    if kind in ("U", "S", "O") and hasattr(item, "tolist"):   # NumPy text or object array
+    if kind in ("U", "S", "O") and hasattr(item, "tolist"):  # NumPy text or object array
         return [(item.tolist(), place)]
     return []
 

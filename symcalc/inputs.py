@@ -28,23 +28,32 @@ symcalc.errors.InputTypeError: A[0][1] is a string ('x'); symcalc never evaluate
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any
 
 import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError, reject_text
 
-__all__ = ["reject_text", "as_expr", "as_scalar_expr", "as_matrix", "as_items", "as_symbols",
-           "is_container"]
+__all__ = [
+    "reject_text",
+    "as_expr",
+    "as_scalar_expr",
+    "as_matrix",
+    "as_items",
+    "as_symbols",
+    "is_container",
+]
 
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 def is_container(obj: Any) -> bool:
     """A Python container or an array (what ``as_matrix`` reads), not a SymPy object."""
-    return isinstance(obj, _CONTAINERS) or (hasattr(obj, "ndim") and hasattr(obj, "tolist")
-                                             and not isinstance(obj, sp.Basic))
+    return isinstance(obj, _CONTAINERS) or (
+        hasattr(obj, "ndim") and hasattr(obj, "tolist") and not isinstance(obj, sp.Basic)
+    )
 
 
 def as_expr(obj: Any, what: str = "the argument", *, exact_floats: bool = False) -> sp.Basic:
@@ -72,10 +81,11 @@ def as_expr(obj: Any, what: str = "the argument", *, exact_floats: bool = False)
     if isinstance(obj, Fraction):
         return sp.Rational(obj.numerator, obj.denominator)
     try:
-        return sp.sympify(obj, strict=True)     # strict: numbers, NumPy scalars, _sympy_()
+        return sp.sympify(obj, strict=True)  # strict: numbers, NumPy scalars, _sympy_()
     except (sp.SympifyError, TypeError, ValueError, AttributeError):
-        raise InputTypeError(f"{what} must be a SymPy expression or a number, "
-                             f"got {_kind(obj)}") from None
+        raise InputTypeError(
+            f"{what} must be a SymPy expression or a number, got {_kind(obj)}"
+        ) from None
 
 
 def as_scalar_expr(obj: Any, what: str = "f") -> sp.Expr:
@@ -87,8 +97,10 @@ def as_scalar_expr(obj: Any, what: str = "f") -> sp.Expr:
     reject_text(obj, what)
     if isinstance(obj, sp.MatrixBase):
         if obj.shape != (1, 1):
-            raise ShapeError(f"{what} must be a scalar, got a {obj.rows} x {obj.cols} Matrix; "
-                             "use jacobian() for a vector-valued function")
+            raise ShapeError(
+                f"{what} must be a scalar, got a {obj.rows} x {obj.cols} Matrix; "
+                "use jacobian() for a vector-valued function"
+            )
         obj = obj[0, 0]
     e = as_expr(obj, what)
     if not isinstance(e, sp.Expr):
@@ -96,7 +108,9 @@ def as_scalar_expr(obj: Any, what: str = "f") -> sp.Expr:
     return e
 
 
-def as_matrix(obj: Any, what: str = "the matrix", *, exact_floats: bool = False) -> sp.ImmutableMatrix:
+def as_matrix(
+    obj: Any, what: str = "the matrix", *, exact_floats: bool = False
+) -> sp.ImmutableMatrix:
     """An explicit ImmutableMatrix from a Matrix, a list of rows, a flat list (a column)
     or a NumPy array; every entry goes through :func:`as_expr`.
 
@@ -125,14 +139,21 @@ def as_matrix(obj: Any, what: str = "the matrix", *, exact_floats: bool = False)
     if all(isinstance(r, (list, tuple)) for r in obj):
         lengths = tuple(len(r) for r in obj)
         if len(set(lengths)) != 1 or lengths[0] == 0:
-            raise ShapeError(f"{what} has rows of different lengths {lengths}"
-                             if len(set(lengths)) != 1 else f"{what} has empty rows")
-        rows = [[_entry(v, f"{what}[{i}][{j}]", exact_floats) for j, v in enumerate(r)]
-                for i, r in enumerate(obj)]
+            raise ShapeError(
+                f"{what} has rows of different lengths {lengths}"
+                if len(set(lengths)) != 1
+                else f"{what} has empty rows"
+            )
+        rows = [
+            [_entry(v, f"{what}[{i}][{j}]", exact_floats) for j, v in enumerate(r)]
+            for i, r in enumerate(obj)
+        ]
         return sp.ImmutableMatrix(rows)
     if any(isinstance(r, (list, tuple)) for r in obj):
         raise ShapeError(f"{what} mixes rows (lists) and single entries")
-    return sp.ImmutableMatrix([[_entry(v, f"{what}[{i}]", exact_floats)] for i, v in enumerate(obj)])
+    return sp.ImmutableMatrix(
+        [[_entry(v, f"{what}[{i}]", exact_floats)] for i, v in enumerate(obj)]
+    )
 
 
 def _entry(v: Any, what: str, exact_floats: bool) -> sp.Expr:
@@ -153,15 +174,21 @@ def as_items(obj: Any, what: str, kind: str) -> list:
     reject_text(obj, what)
     if isinstance(obj, sp.MatrixBase):
         if obj.cols != 1 and obj.rows != 1:
-            raise ShapeError(f"{what} must be a vector (a row or a column), got a {obj.rows} x {obj.cols} Matrix")
+            raise ShapeError(
+                f"{what} must be a vector (a row or a column), got a {obj.rows} x {obj.cols} Matrix"
+            )
         items = list(obj)
     elif isinstance(obj, (dict, set, frozenset)):
-        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {_kind(obj)}")
+        raise InputTypeError(
+            f"{what} must be a sequence of {kind} or a column Matrix, got {_kind(obj)}"
+        )
     elif isinstance(obj, Iterable) and not isinstance(obj, sp.Basic):
         items = list(obj)
-        reject_text(items, what)            # a generator is only seen once it is listed
+        reject_text(items, what)  # a generator is only seen once it is listed
     else:
-        raise InputTypeError(f"{what} must be a sequence of {kind} or a column Matrix, got {type(obj).__name__}")
+        raise InputTypeError(
+            f"{what} must be a sequence of {kind} or a column Matrix, got {type(obj).__name__}"
+        )
     if not items:
         raise InputError(f"{what} is empty: give at least one entry")
     return items
@@ -182,7 +209,9 @@ def as_symbols(wrt: Any, what: str = "wrt") -> list[sp.Symbol]:
     seen = set()
     for k, s in enumerate(items):
         if not isinstance(s, sp.Symbol):
-            raise InputTypeError(f"{what}[{k}] = {_short(s)} is not a Symbol (it is a {type(s).__name__})")
+            raise InputTypeError(
+                f"{what}[{k}] = {_short(s)} is not a Symbol (it is a {type(s).__name__})"
+            )
         if s in seen:
             raise InputError(f"the variable {s} appears twice in {what}")
         seen.add(s)
@@ -195,7 +224,7 @@ def _kind(obj: Any) -> str:
 
 def _short(obj: Any, limit: int = 60) -> str:
     s = repr(obj) if not isinstance(obj, sp.Basic) else sp.sstr(obj)
-    return s if len(s) <= limit else s[:limit - 3] + "..."
+    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def as_choice(value: Any, choices: Iterable[str], what: str) -> str:
@@ -210,7 +239,9 @@ def as_choice(value: Any, choices: Iterable[str], what: str) -> str:
     """
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{what} must be one of {', '.join(map(repr, choices))}, got {_short(value)}")
+        raise InputError(
+            f"{what} must be one of {', '.join(map(repr, choices))}, got {_short(value)}"
+        )
     return value
 
 
@@ -253,13 +284,22 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
     target = expr if isinstance(expr, sp.Basic) else sp.ImmutableMatrix(expr)
     undefined = sorted({type(a).__name__ for a in target.atoms(AppliedUndef)})
     if undefined:
-        raise InputError(f"cannot evaluate the undefined function {', '.join(undefined)} numerically")
+        raise InputError(
+            f"cannot evaluate the undefined function {', '.join(undefined)} numerically"
+        )
     loose = target.free_symbols - set(arg_list)
     if loose:
-        raise InputError(f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} "
-                         "has no value")
+        raise InputError(
+            f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} has no value"
+        )
     # lambdify also puts each symbol's name in the function's namespace: rename them all
     renamed = {a: sp.Dummy(f"arg{i}") for i, a in enumerate(arg_list)}
     code_args = [renamed[a] for a in arg_list] if isinstance(args, (list, tuple)) else renamed[args]
-    return sp.lambdify(code_args, target.xreplace(renamed) if isinstance(expr, sp.Basic)
-                       else sp.ImmutableMatrix(expr).xreplace(renamed), modules=modules, dummify=True)
+    return sp.lambdify(
+        code_args,
+        target.xreplace(renamed)
+        if isinstance(expr, sp.Basic)
+        else sp.ImmutableMatrix(expr).xreplace(renamed),
+        modules=modules,
+        dummify=True,
+    )

@@ -16,8 +16,9 @@ report, the CLI and the notebooks read.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def pair_energy(n_atoms, pair, dim=3):
 
 
 def lennard_jones(r2):
-    return 4 * (r2 ** -6 - r2 ** -3)
+    return 4 * (r2**-6 - r2**-3)
 
 
 def morse(r2, D=1, a=sp.Rational(3, 2), r0=1):

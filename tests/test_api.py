@@ -19,12 +19,14 @@ def test_every_public_name_resolves(name):
 def test_stage_functions_stay_functions_after_every_module_is_imported():
     """No module shadows a public function: the stage packages are named with nouns, and
     symcalc/__init__.py patches nothing (no module-class swap)."""
-    code = ("import pkgutil, importlib, types, symcalc as sc\n"
-            "for m in pkgutil.walk_packages(sc.__path__, 'symcalc.'):\n"
-            "    if not m.name.endswith('__main__'):\n"
-            "        importlib.import_module(m.name)\n"
-            "bad = [n for n in sc.__all__ if isinstance(getattr(sc, n), types.ModuleType)]\n"
-            "print(bad, type(sc).__name__)")
+    code = (
+        "import pkgutil, importlib, types, symcalc as sc\n"
+        "for m in pkgutil.walk_packages(sc.__path__, 'symcalc.'):\n"
+        "    if not m.name.endswith('__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = [n for n in sc.__all__ if isinstance(getattr(sc, n), types.ModuleType)]\n"
+        "print(bad, type(sc).__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[] module"

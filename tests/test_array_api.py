@@ -17,12 +17,12 @@ import sympy as sp
 
 pytest.importorskip("array_api_compat")
 
+from helpers_numeric import central_gradient  # noqa: E402
+
 import symcalc as sc  # noqa: E402
 from symcalc.codegen.array_api import ArrayAPIPrinter, compile_array_api, namespace_of
 from symcalc.errors import InputError, InputTypeError, ShapeError  # noqa: E402
 from symcalc.expr.structure import logistic_loss, softmax_cross_entropy, squared_error  # noqa: E402
-
-from helpers_numeric import central_gradient  # noqa: E402
 
 HAVE_JAX = importlib.util.find_spec("jax") is not None
 
@@ -30,13 +30,16 @@ HAVE_JAX = importlib.util.find_spec("jax") is not None
 def _cupy_available() -> bool:
     try:
         import cupy
+
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
 
 
 needs_jax = pytest.mark.skipif(not HAVE_JAX, reason="JAX is not installed (pip install 'jax[cpu]')")
-needs_cupy = pytest.mark.skipif(not _cupy_available(), reason="CuPy / a CUDA device is not available")
+needs_cupy = pytest.mark.skipif(
+    not _cupy_available(), reason="CuPy / a CUDA device is not available"
+)
 
 X = sc.matrix_symbol("X", "m", "n")
 w = sc.vector("w", "n")
@@ -59,7 +62,7 @@ def data():
 
 def _elementwise_truth(Xn, yn, wn):
     """Value, gradient and Hessian of the logistic loss from sympy.diff on concrete numbers."""
-    ws = sp.symbols("w0:%d" % len(wn))
+    ws = sp.symbols(f"w0:{len(wn)}")
     z = [sum(sp.Float(Xn[i, j]) * ws[j] for j in range(len(wn))) for i in range(len(yn))]
     f = sum(sp.log(1 + sp.exp(zi)) - sp.Float(yi) * zi for zi, yi in zip(z, yn))
     at = dict(zip(ws, wn))
@@ -79,7 +82,9 @@ def test_logistic_matches_sympy_elementwise_and_central_differences(logistic, da
     np.testing.assert_allclose(logistic.hessian(wn, Xn, yn), H, rtol=1e-10, atol=1e-12)
     fd = central_gradient(lambda t: float(logistic.value(t, Xn, yn)), wn)
     np.testing.assert_allclose(logistic.gradient(wn, Xn, yn), fd, rtol=1e-6, atol=1e-8)
-    fd_h = np.array([central_gradient(lambda t: logistic.gradient(t, Xn, yn)[k], wn) for k in range(3)])
+    fd_h = np.array(
+        [central_gradient(lambda t, k=k: logistic.gradient(t, Xn, yn)[k], wn) for k in range(3)]
+    )
     np.testing.assert_allclose(logistic.hessian(wn, Xn, yn), fd_h, rtol=1e-6, atol=1e-8)
 
 
@@ -94,17 +99,22 @@ def test_fused_methods_agree_with_the_single_ones(logistic, data):
 
 
 def test_squared_error_and_softmax_cross_entropy_by_central_differences():
-    A = sc.matrix_symbol("A", "m", "n"); x = sc.vector("x", "n"); b = sc.vector("b", "m")
+    A = sc.matrix_symbol("A", "m", "n")
+    x = sc.vector("x", "n")
+    b = sc.vector("b", "m")
     k = compile_array_api(squared_error(A, x, b), x, params=[A, b])
     rng = np.random.default_rng(3)
     An, bn, xn = rng.normal(size=(6, 3)), rng.normal(size=6), rng.normal(size=3)
     assert np.isclose(k.value(xn, An, bn), np.sum((An @ xn - bn) ** 2))
     fd = central_gradient(lambda t: float(k.value(t, An, bn)), xn)
     np.testing.assert_allclose(k.gradient(xn, An, bn), fd, rtol=1e-6)
-    fd_h = np.array([central_gradient(lambda t: k.gradient(t, An, bn)[i], xn) for i in range(3)])
+    fd_h = np.array(
+        [central_gradient(lambda t, i=i: k.gradient(t, An, bn)[i], xn) for i in range(3)]
+    )
     np.testing.assert_allclose(k.hessian(xn, An, bn), fd_h, rtol=1e-6, atol=1e-8)
 
-    z = sc.vector("z", "n"); t = sc.vector("t", "n")
+    z = sc.vector("z", "n")
+    t = sc.vector("t", "n")
     ce = compile_array_api(softmax_cross_entropy(z, t), z, params=[t])
     zn, tn = rng.normal(size=4), np.array([0.0, 1.0, 0.0, 0.0])
     p = np.exp(zn) / np.exp(zn).sum()
@@ -115,19 +125,23 @@ def test_squared_error_and_softmax_cross_entropy_by_central_differences():
 
 def test_a_penalty_named_lambda_with_assumptions(data):
     from symcalc.expr.structure import norm_squared
+
     lam = sp.Symbol("lambda", positive=True)
     k = compile_array_api(logistic_loss(X, w, y) + lam * norm_squared(w), w, params=[X, y, lam])
-    assert "def gradient(xp, v0, p0, p1, p2):" in k.source      # generator names: lambda is p2
+    assert "def gradient(xp, v0, p0, p1, p2):" in k.source  # generator names: lambda is p2
     wn, Xn, yn = data
     z = Xn @ wn
-    np.testing.assert_allclose(k.gradient(wn, Xn, yn, 0.3), Xn.T @ (1 / (1 + np.exp(-z)) - yn) + 0.6 * wn)
-    np.testing.assert_allclose(k.hessian(wn, Xn, yn, 0.3) - k.hessian(wn, Xn, yn, 0.0), 0.6 * np.eye(3),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        k.gradient(wn, Xn, yn, 0.3), Xn.T @ (1 / (1 + np.exp(-z)) - yn) + 0.6 * wn
+    )
+    np.testing.assert_allclose(
+        k.hessian(wn, Xn, yn, 0.3) - k.hessian(wn, Xn, yn, 0.0), 0.6 * np.eye(3), atol=1e-12
+    )
 
 
 def test_explicit_symbols_batched_against_sympy_and_central_differences():
     x1, x2, a = sp.symbols("x y a")
-    f = (a - x1) ** 2 + 100 * (x2 - x1 ** 2) ** 2 + sp.log(1 + sp.exp(x1 * x2))
+    f = (a - x1) ** 2 + 100 * (x2 - x1**2) ** 2 + sp.log(1 + sp.exp(x1 * x2))
     k = compile_array_api(f, [x1, x2], params=[a])
     pts = np.random.default_rng(0).normal(size=(4, 3, 2))
     assert k.value(pts, 1.5).shape == (4, 3)
@@ -157,7 +171,7 @@ def test_symbols_with_assumptions_keep_their_hessian():
 
 def test_constant_hessian_entries_fill_the_batch():
     x1, x2 = sp.symbols("x1 x2")
-    k = compile_array_api(x1 ** 2 + 3 * x1 * x2, [x1, x2])
+    k = compile_array_api(x1**2 + 3 * x1 * x2, [x1, x2])
     H = k.hessian(np.zeros((5, 2)))
     assert H.shape == (5, 2, 2)
     np.testing.assert_array_equal(H[3], [[2.0, 3.0], [3.0, 0.0]])
@@ -190,6 +204,7 @@ def test_numpy_is_stable_at_z_1000(logistic):
 def test_dask_local_scheduler_is_stable_at_z_1000(logistic):
     import dask
     import dask.array as da
+
     with dask.config.set(scheduler="synchronous"):
         _check_extreme(logistic, lambda a: da.from_array(a, chunks=2) if a.ndim else a, 1e-12)
 
@@ -197,21 +212,26 @@ def test_dask_local_scheduler_is_stable_at_z_1000(logistic):
 @needs_jax
 def test_jax_is_stable_at_z_1000(logistic):
     import jax.numpy as jnp
+
     _check_extreme(logistic, jnp.asarray, 1e-6)
 
 
 def test_softmax_cross_entropy_hessian_is_stable_at_z_1000():
-    z = sc.vector("z", "n"); t = sc.vector("t", "n")
+    z = sc.vector("z", "n")
+    t = sc.vector("t", "n")
     k = compile_array_api(softmax_cross_entropy(z, t), z, params=[t])
     tn = np.array([0.0, 1.0, 0.0])
     backends = [np.asarray]
     if HAVE_JAX:
         import jax.numpy as jnp
+
         backends.append(jnp.asarray)
     for zn in (np.array([0.3, -1.2, 2.0]), np.array([1000.0, -1000.0, 999.0])):
         p = np.exp(zn - zn.max()) / np.exp(zn - zn.max()).sum()  # softmax by hand
         for to in backends:
-            tol = 1e-12 if to is np.asarray else 1e-4  # float32: |z| * eps = 1000 * 6e-8 after the shift
+            tol = (
+                1e-12 if to is np.asarray else 1e-4
+            )  # float32: |z| * eps = 1000 * 6e-8 after the shift
             v, g, H = (np.asarray(r, dtype=float) for r in k.value_gradient_hessian(to(zn), to(tn)))
             assert np.isclose(v, zn.max() + np.log(np.exp(zn - zn.max()).sum()) - zn[1], rtol=tol)
             np.testing.assert_allclose(g, p - tn, atol=tol)
@@ -236,13 +256,15 @@ def test_explicit_softplus_and_sigmoid_are_stable_at_z_1000():
 def test_jax_arrays_give_jax_results_matching_numpy(logistic, data):
     import jax
     import jax.numpy as jnp
+
     wn, Xn, yn = data
     args = [jnp.asarray(a, dtype=jnp.float32) for a in (wn, Xn, yn)]
     g = logistic.gradient(*args)
     assert isinstance(g, jax.Array) and g.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(g), logistic.gradient(wn, Xn, yn), rtol=2e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(logistic.hessian(*args)), logistic.hessian(wn, Xn, yn),
-                               rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(logistic.hessian(*args)), logistic.hessian(wn, Xn, yn), rtol=2e-5, atol=1e-6
+    )
     # and the symbolic truth, through the jax result
     _, g_true, _ = _elementwise_truth(Xn, yn, wn)
     np.testing.assert_allclose(np.asarray(g), g_true, rtol=2e-5, atol=1e-6)
@@ -252,37 +274,48 @@ def test_jax_arrays_give_jax_results_matching_numpy(logistic, data):
 def test_backend_jax_converts_numpy_and_matches_jax_grad(data):
     import jax
     import jax.numpy as jnp
+
     wn, Xn, yn = data
     k = compile_array_api(logistic_loss(X, w, y), w, params=[X, y], backend="jax")
     g = k.gradient(wn, Xn, yn)
     assert isinstance(g, jax.Array)
     Xj, yj = jnp.asarray(Xn, dtype=jnp.float32), jnp.asarray(yn, dtype=jnp.float32)
-    ref = jax.grad(lambda t: jnp.sum(jnp.logaddexp(0.0, Xj @ t) - yj * (Xj @ t)))(jnp.asarray(wn, jnp.float32))
+    ref = jax.grad(lambda t: jnp.sum(jnp.logaddexp(0.0, Xj @ t) - yj * (Xj @ t)))(
+        jnp.asarray(wn, jnp.float32)
+    )
     np.testing.assert_allclose(np.asarray(g), np.asarray(ref), rtol=2e-5, atol=1e-6)
 
 
 @needs_jax
 def test_jax_explicit_symbols():
     import jax.numpy as jnp
+
     x1, x2 = sp.symbols("x1 x2")
     k = compile_array_api(sp.sin(x1) * sp.exp(x2), [x1, x2], backend="jax")
     pts = np.random.default_rng(1).normal(size=(6, 2))
     H = np.asarray(k.hessian(jnp.asarray(pts, jnp.float32)))
-    ref = np.stack([[-np.sin(pts[:, 0]) * np.exp(pts[:, 1]), np.cos(pts[:, 0]) * np.exp(pts[:, 1])],
-                    [np.cos(pts[:, 0]) * np.exp(pts[:, 1]), np.sin(pts[:, 0]) * np.exp(pts[:, 1])]])
+    ref = np.stack(
+        [
+            [-np.sin(pts[:, 0]) * np.exp(pts[:, 1]), np.cos(pts[:, 0]) * np.exp(pts[:, 1])],
+            [np.cos(pts[:, 0]) * np.exp(pts[:, 1]), np.sin(pts[:, 0]) * np.exp(pts[:, 1])],
+        ]
+    )
     np.testing.assert_allclose(H, np.moveaxis(ref, (0, 1), (1, 2)), rtol=1e-5, atol=1e-6)
 
 
 @needs_cupy
 def test_cupy_matches_numpy(logistic, data):  # pragma: no cover - needs a GPU
     import cupy
+
     wn, Xn, yn = data
     g = logistic.gradient(*(cupy.asarray(a) for a in (wn, Xn, yn)))
     assert isinstance(g, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(g), logistic.gradient(wn, Xn, yn), rtol=1e-12)
 
 
-@pytest.mark.skipif(_cupy_available(), reason="CuPy and a device are present: the real test runs instead")
+@pytest.mark.skipif(
+    _cupy_available(), reason="CuPy and a device are present: the real test runs instead"
+)
 def test_backend_cupy_without_a_device_says_so():
     with pytest.raises(InputError, match="CuPy / a CUDA device is not available"):
         compile_array_api(logistic_loss(X, w, y), w, params=[X, y], backend="cupy")
@@ -295,7 +328,9 @@ def test_source_is_a_real_file_calling_the_namespace_only(logistic):
     src = logistic.source
     assert "np." not in src and "import numpy" not in src
     assert "xp.logaddexp(0.0, " in src and "_sigmoid(xp, " in src
-    assert "p0.T @" in src  # the sum over samples is a product with X^T = p0.T (a reduction on Dask)
+    assert (
+        "p0.T @" in src
+    )  # the sum over samples is a product with X^T = p0.T (a reduction on Dask)
     assert logistic.path.read_text() == src
     assert "def gradient(xp, v0, p0, p1):" in inspect.getsource(logistic.module.gradient)  # w, X, y
 
@@ -303,7 +338,10 @@ def test_source_is_a_real_file_calling_the_namespace_only(logistic):
 def test_printer_uses_array_api_names():
     z = sp.Symbol("z")
     p = ArrayAPIPrinter()
-    assert p.doprint(sp.atan2(z, 1) + sp.asin(z)) in ("xp.asin(z) + xp.atan2(z, 1)", "xp.atan2(z, 1) + xp.asin(z)")
+    assert p.doprint(sp.atan2(z, 1) + sp.asin(z)) in (
+        "xp.asin(z) + xp.atan2(z, 1)",
+        "xp.atan2(z, 1) + xp.asin(z)",
+    )
     assert p.doprint(sp.sqrt(z)) == "xp.sqrt(z)"
     assert p.doprint(sp.log(1 + z)) == "xp.log1p(z)"
 
@@ -312,8 +350,8 @@ def _printer_corpus():
     """Scalar and matrix constructs with a special lowering in StableNumPyPrinter."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction as Elementwise
 
-    from symcalc.expr.functions import sigmoid, softplus
     from symcalc.codegen.numpy_printer import logsumexp
+    from symcalc.expr.functions import sigmoid, softplus
 
     a, b, c = sp.symbols("a b c", real=True)
     n = sp.Symbol("n", integer=True, positive=True)
@@ -322,13 +360,46 @@ def _printer_corpus():
     d = sp.Dummy("d")
     exp_u = Elementwise(sp.Lambda(d, sp.exp(d)), u)
     total = sp.Trace(sp.OneMatrix(1, n) * exp_u)
-    return [sigmoid(a), softplus(a), logsumexp(a, b), logsumexp(a, b, c), sp.log(1 + a), sp.exp(a) - 1,
-            sp.exp(a) - 1 + b, a**b, a**20, sp.sqrt(a), a**sp.Rational(-3, 2), sp.Max(a, b), sp.Min(a, b, c),
-            sp.asin(a) + sp.atan2(a, b), sp.log(a), sp.pi * a, sp.log(sp.det(A)), sp.det(A), A.I,
-            sp.Trace(A), sp.Trace(A * B), sp.Identity(n), sp.ZeroMatrix(n, 1), sp.OneMatrix(n, n),
-            sp.OneMatrix(1, n) * A, A * sp.OneMatrix(n, 1), u * v.T, A.I * u, B * A.I * u, A.I * B,
-            sp.DiagMatrix(u), sp.DiagMatrix(u) * A, A * sp.DiagMatrix(u), A.T * sp.DiagMatrix(exp_u) * A,
-            sp.log(total), exp_u / total, sp.HadamardPower(u, sp.S.Half), sp.Matrix([[a, b], [c, a]])]
+    return [
+        sigmoid(a),
+        softplus(a),
+        logsumexp(a, b),
+        logsumexp(a, b, c),
+        sp.log(1 + a),
+        sp.exp(a) - 1,
+        sp.exp(a) - 1 + b,
+        a**b,
+        a**20,
+        sp.sqrt(a),
+        a ** sp.Rational(-3, 2),
+        sp.Max(a, b),
+        sp.Min(a, b, c),
+        sp.asin(a) + sp.atan2(a, b),
+        sp.log(a),
+        sp.pi * a,
+        sp.log(sp.det(A)),
+        sp.det(A),
+        A.I,
+        sp.Trace(A),
+        sp.Trace(A * B),
+        sp.Identity(n),
+        sp.ZeroMatrix(n, 1),
+        sp.OneMatrix(n, n),
+        sp.OneMatrix(1, n) * A,
+        A * sp.OneMatrix(n, 1),
+        u * v.T,
+        A.I * u,
+        B * A.I * u,
+        A.I * B,
+        sp.DiagMatrix(u),
+        sp.DiagMatrix(u) * A,
+        A * sp.DiagMatrix(u),
+        A.T * sp.DiagMatrix(exp_u) * A,
+        sp.log(total),
+        exp_u / total,
+        sp.HadamardPower(u, sp.S.Half),
+        sp.Matrix([[a, b], [c, a]]),
+    ]
 
 
 def test_the_array_api_printer_writes_no_numpy_name():
@@ -376,7 +447,7 @@ def test_wrong_shapes_name_the_argument(logistic, data):
     with pytest.raises(InputError, match=r"expected 3 argument"):
         logistic.gradient(wn, Xn)
     x1 = sp.Symbol("x1")
-    k = compile_array_api(x1 ** 2, [x1])
+    k = compile_array_api(x1**2, [x1])
     with pytest.raises(ShapeError, match=r"x must have shape \(\.\.\., 1\)"):
         k.value(np.zeros((3, 2)))
 
@@ -385,11 +456,16 @@ def test_wrong_shapes_name_the_argument(logistic, data):
 def test_mixing_array_libraries_names_the_arguments(logistic, data):
     import dask.array as da
     import jax.numpy as jnp
+
     wn, Xn, yn = data
-    with pytest.raises(InputError, match=r"mixing array libraries: X is a dask array, y is a jax array"):
+    with pytest.raises(
+        InputError, match=r"mixing array libraries: X is a dask array, y is a jax array"
+    ):
         logistic.gradient(wn, da.from_array(Xn), jnp.asarray(yn))
     kd = compile_array_api(logistic_loss(X, w, y), w, params=[X, y], backend="dask")
-    with pytest.raises(InputError, match=r"X is a jax array, but this kernel was compiled with backend='dask'"):
+    with pytest.raises(
+        InputError, match=r"X is a jax array, but this kernel was compiled with backend='dask'"
+    ):
         kd.gradient(wn, jnp.asarray(Xn), yn)
 
 
@@ -418,7 +494,9 @@ def test_sc_compile_delegates_array_backends_to_array_api_kernels():
     assert isinstance(k, sc.ArrayKernel)
     rng = np.random.default_rng(5)
     Xn, wn, yn = rng.normal(size=(40, 3)), rng.normal(size=3), (rng.random(40) < 0.5).astype(float)
-    ref = sc.compile(logistic_loss(X, w, y), w, params=[X, y])  # the NumPy backend, independently lowered
+    ref = sc.compile(
+        logistic_loss(X, w, y), w, params=[X, y]
+    )  # the NumPy backend, independently lowered
     np.testing.assert_allclose(k.gradient(wn, Xn, yn), ref.gradient(wn, Xn, yn), rtol=1e-12)
     with pytest.raises(ValueError, match="backend must be one of"):
         sc.compile(sp.Symbol("x") ** 2, [sp.Symbol("x")], backend="fortran")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from cases_explicit import GOOD_POINTS, SCALAR_CASES, lennard_jones, morse, pair_energy
+from helpers_numeric import central_gradient, complex_step_gradient, evaluate, numeric_function
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symcalc as sc
 from symcalc.derivation.calculus import is_zero
-from cases_explicit import GOOD_POINTS, SCALAR_CASES, lennard_jones, morse, pair_energy
-from helpers_numeric import central_gradient, complex_step_gradient, evaluate, numeric_function
 
 x, y, z, w = sp.symbols("x y z w", real=True)
 
@@ -47,7 +48,9 @@ def test_hessian_is_symmetric_and_matches_central_differences_of_gradient(name):
     assert H == H.T
     p = _point(name, len(syms), seed=1)
     grad_fn = sp.lambdify([syms], list(sp.Matrix([sp.diff(f, s) for s in syms])), "numpy")
-    ref = np.array([central_gradient(lambda q, i=i: grad_fn(list(q))[i], p, h=1e-5) for i in range(len(syms))])
+    ref = np.array(
+        [central_gradient(lambda q, i=i: grad_fn(list(q))[i], p, h=1e-5) for i in range(len(syms))]
+    )
     np.testing.assert_allclose(evaluate(H, syms, p), ref, rtol=1e-5, atol=1e-5)
 
 
@@ -180,19 +183,22 @@ def test_2d_potential_and_curl_matrix():
 # --- bad input ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: sc.gradient(sp.Matrix([x, y]), [x, y]), "scalar"),
-    (lambda: sc.gradient("x**2", [x]), "never evaluates text"),
-    (lambda: sc.gradient(x**2, [x, 2]), "not a Symbol"),
-    (lambda: sc.gradient(x**2, [x * y]), "not a Symbol"),
-    (lambda: sc.gradient(x**2, [x, x]), "twice"),
-    (lambda: sc.gradient(x**2, []), "empty"),
-    (lambda: sc.hessian(x**2, ["x"]), "never evaluates text"),
-    (lambda: sc.curl([x, y], [x, y, z]), "2 components but there are 3 variables"),
-    (lambda: sc.divergence([x, y, z], [x, y]), "3 components but there are 2"),
-    (lambda: sc.jacobian(sp.Matrix([[x, y], [y, x]]), [x, y]), "vector"),
-    (lambda: sc.jacobian(42, [x]), "sequence"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sc.gradient(sp.Matrix([x, y]), [x, y]), "scalar"),
+        (lambda: sc.gradient("x**2", [x]), "never evaluates text"),
+        (lambda: sc.gradient(x**2, [x, 2]), "not a Symbol"),
+        (lambda: sc.gradient(x**2, [x * y]), "not a Symbol"),
+        (lambda: sc.gradient(x**2, [x, x]), "twice"),
+        (lambda: sc.gradient(x**2, []), "empty"),
+        (lambda: sc.hessian(x**2, ["x"]), "never evaluates text"),
+        (lambda: sc.curl([x, y], [x, y, z]), "2 components but there are 3 variables"),
+        (lambda: sc.divergence([x, y, z], [x, y]), "3 components but there are 2"),
+        (lambda: sc.jacobian(sp.Matrix([[x, y], [y, x]]), [x, y]), "vector"),
+        (lambda: sc.jacobian(42, [x]), "sequence"),
+    ],
+)
 def test_bad_input_names_the_problem(call, message):
     with pytest.raises((ValueError, TypeError)) as err:
         call()

@@ -22,7 +22,14 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symcalc.cli.command import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, parse_variable_spec, to_declaration
+from symcalc.cli.command import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    main,
+    parse_variable_spec,
+    to_declaration,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -55,13 +62,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 # help, version, start-up
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("command", [[], ["derive"], ["verify"], ["compile"], ["report"]])
 def test_every_help_has_examples_and_exit_codes(command):
     code, text, _ = run(*command, "--help")
     assert code == EXIT_OK
     assert "examples:" in text
     assert "exit codes:" in text and "0  ok" in text and "2  bad input" in text
-    assert "symcalc " + (command[0] if command else "derive") in text  # an example of the command itself
+    assert (
+        "symcalc " + (command[0] if command else "derive") in text
+    )  # an example of the command itself
 
 
 def test_no_command_prints_help_and_exits_2():
@@ -75,26 +85,36 @@ def test_version():
 
 
 def test_help_starts_fast_without_heavy_imports():
-    probe = ("import sys, io, contextlib\n"
-             "from symcalc.cli.command import main\n"
-             "with contextlib.redirect_stdout(io.StringIO()):\n"
-             "    main(['--help']); main(['derive', '--help']); main(['report', '--help'])\n"
-             "heavy = {'matplotlib', 'jax', 'torch', 'sympy', 'rich', 'numpy', 'jinja2'}\n"
-             "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=ENV, timeout=60)
+    probe = (
+        "import sys, io, contextlib\n"
+        "from symcalc.cli.command import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help']); main(['derive', '--help']); main(['report', '--help'])\n"
+        "heavy = {'matplotlib', 'jax', 'torch', 'sympy', 'rich', 'numpy', 'jinja2'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=ENV, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
 
 def test_python_m_symcalc_help_as_a_subprocess():
-    proc = subprocess.run([sys.executable, "-m", "symcalc", "--help"], capture_output=True, text=True,
-                          env=ENV, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "symcalc", "--help"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
     assert proc.returncode == 0 and "derive" in proc.stdout and "exit codes" in proc.stdout
 
 
 # ---------------------------------------------------------------------------
 # derive
 # ---------------------------------------------------------------------------
+
 
 def test_derive_gradient_and_hessian_match_sympy():
     x, y = sp.symbols("x y")
@@ -131,17 +151,29 @@ def test_derive_latex_fragment():
 
 
 def test_derive_critical_points_and_descent_identity():
-    code, data = run_json("derive", "x^3 - 3*x + y^2", "--wrt", "x", "y",
-                          "--analyses", "gradient", "hessian", "critical_points", "descent")
+    code, data = run_json(
+        "derive",
+        "x^3 - 3*x + y^2",
+        "--wrt",
+        "x",
+        "y",
+        "--analyses",
+        "gradient",
+        "hessian",
+        "critical_points",
+        "descent",
+    )
     assert code == EXIT_OK
-    kinds = {(sym(p["point"]["x"]["text"]), sym(p["point"]["y"]["text"])): p["kind"]
-             for p in data["critical_points"]}
+    kinds = {
+        (sym(p["point"]["x"]["text"]), sym(p["point"]["y"]["text"])): p["kind"]
+        for p in data["critical_points"]
+    }
     # independent: the Hessian diag(6x, 2) is positive definite at x = 1, indefinite at x = -1
     assert kinds == {(1, 0): "minimum", (-1, 0): "saddle"}
     assert data["descent"]["holds"] is True
     x, y = sp.symbols("x y")
     rate = sym(data["descent"]["rate"]["text"])
-    assert sp.expand(rate + (3 * x**2 - 3)**2 + (2 * y)**2) == 0
+    assert sp.expand(rate + (3 * x**2 - 3) ** 2 + (2 * y) ** 2) == 0
 
 
 def test_derive_steps_name_their_rules():
@@ -164,13 +196,18 @@ def test_derive_field_gradient_is_conservative_with_potential():
     assert code == EXIT_OK and data["conservative"] is True
     x, y = sp.symbols("x y")
     phi = sym(data["results"]["potential"]["text"])
-    assert sp.simplify(phi.diff(x) - 2 * x * y) == 0 and sp.simplify(phi.diff(y) - x**2 - sp.cos(y)) == 0
+    assert (
+        sp.simplify(phi.diff(x) - 2 * x * y) == 0
+        and sp.simplify(phi.diff(y) - x**2 - sp.cos(y)) == 0
+    )
 
 
 def test_derive_constants_and_latex_input():
     code, data = run_json("derive", r"\frac{a x^2}{2}", "--latex", "--wrt", "x", "--const", "a")
     a, x = sp.symbols("a x")
-    assert sp.simplify(sp.Matrix(sym(data["results"]["gradient"]["text"])) - sp.Matrix([a * x])) == sp.zeros(1, 1)
+    assert sp.simplify(
+        sp.Matrix(sym(data["results"]["gradient"]["text"])) - sp.Matrix([a * x])
+    ) == sp.zeros(1, 1)
     assert [c["name"] for c in data["constants"]] == ["a"]
 
 
@@ -186,8 +223,11 @@ def test_derive_vector_variable():
 
 
 def test_derive_problem_file(tmp_path):
-    path = write(tmp_path, "bowl.toml", 'title = "A bowl"\nobjective = "x^2 + 3*y^2"\n'
-                                        '[variables]\nx = "scalar"\ny = "scalar"\n')
+    path = write(
+        tmp_path,
+        "bowl.toml",
+        'title = "A bowl"\nobjective = "x^2 + 3*y^2"\n[variables]\nx = "scalar"\ny = "scalar"\n',
+    )
     code, out, _ = run("derive", str(path))
     assert code == EXIT_OK and "== A bowl ==" in out and "6*y" in out
 
@@ -212,7 +252,7 @@ def test_derive_vectorization_section(tmp_path, fmt):
         data = json.loads(out)["vectorization"]
         assert list(sym(data["vec"]["text"])) == column_major
         K = sp.Matrix(sym(data["commutation"]["text"]))
-        assert K * sp.Matrix(column_major) == sp.Matrix(list(a))   # K vec(A) = vec(A^T) = row-major
+        assert K * sp.Matrix(column_major) == sp.Matrix(list(a))  # K vec(A) = vec(A^T) = row-major
     else:
         assert f"vec (column-major): {column_major}".replace("'", "") in out
         assert "commutation K(2,3)" in out
@@ -220,6 +260,7 @@ def test_derive_vectorization_section(tmp_path, fmt):
 
 def test_derive_exits_1_when_a_check_fails(monkeypatch):
     from symcalc.study import problem as problem_module
+
     original = problem_module.Problem.run
 
     def broken_run(self, progress=None):
@@ -236,20 +277,24 @@ def test_derive_exits_1_when_a_check_fails(monkeypatch):
 # bad input: one clear line, exit 2, no traceback
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv, words", [
-    (["derive", "x^2*y + sin(z)", "--wrt", "x", "y"], ["unknown name 'z'", "^"]),
-    (["derive", "x^2 + (y", "--wrt", "x", "y"], ["the formula"]),
-    (["derive", "x^2"], ["--wrt"]),
-    (["derive", "x^2", "--wrt", "2x"], ['"2x" is not a variable']),
-    (["derive", "x^2", "--wrt", "x[n]"], ["symbolic sizes"]),
-    (["derive", "no_such_file.toml"], ["no_such_file.toml", "no such problem file"]),
-    (["derive", "x^2", "--wrt", "x", "--analyses", "colour"], ["analyses", "colour"]),
-    (["verify", "sin(x)", "--wrt", "x"], ["--claim"]),
-    (["verify", "sin(x)", "--wrt", "x", "--claim", "cos(x"], ["cos(x"]),
-    (["compile", "x^2", "--wrt", "x", "-o", "kernels.txt"], [".py file"]),
-    (["compile", "--field", "x; y", "--wrt", "x", "y"], []),
-    (["report", "no_such_file.toml"], ["no such problem file"]),
-])
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["derive", "x^2*y + sin(z)", "--wrt", "x", "y"], ["unknown name 'z'", "^"]),
+        (["derive", "x^2 + (y", "--wrt", "x", "y"], ["the formula"]),
+        (["derive", "x^2"], ["--wrt"]),
+        (["derive", "x^2", "--wrt", "2x"], ['"2x" is not a variable']),
+        (["derive", "x^2", "--wrt", "x[n]"], ["symbolic sizes"]),
+        (["derive", "no_such_file.toml"], ["no_such_file.toml", "no such problem file"]),
+        (["derive", "x^2", "--wrt", "x", "--analyses", "colour"], ["analyses", "colour"]),
+        (["verify", "sin(x)", "--wrt", "x"], ["--claim"]),
+        (["verify", "sin(x)", "--wrt", "x", "--claim", "cos(x"], ["cos(x"]),
+        (["compile", "x^2", "--wrt", "x", "-o", "kernels.txt"], [".py file"]),
+        (["compile", "--field", "x; y", "--wrt", "x", "y"], []),
+        (["report", "no_such_file.toml"], ["no such problem file"]),
+    ],
+)
 def test_bad_input_is_one_clear_error_with_exit_2(argv, words):
     code, out, err = run(*argv)
     assert code == EXIT_BAD_INPUT, (out, err)
@@ -267,19 +312,29 @@ def test_unknown_key_in_a_problem_file_names_file_and_key(tmp_path):
 
 def test_usage_error_exits_2():
     code, _, err = run("derive", "--no-such-option")
-    assert code == EXIT_BAD_INPUT and "--no-such-option" in err and err.startswith("symcalc: error:")
+    assert (
+        code == EXIT_BAD_INPUT and "--no-such-option" in err and err.startswith("symcalc: error:")
+    )
 
 
 def test_code_is_never_evaluated():
-    code, _, err = run("derive", "__import__('os').system('touch /tmp/symcalc_pwned')", "--wrt", "x")
+    code, _, err = run(
+        "derive", "__import__('os').system('touch /tmp/symcalc_pwned')", "--wrt", "x"
+    )
     assert code == EXIT_BAD_INPUT and not Path("/tmp/symcalc_pwned").exists()
 
 
 def test_variable_specs():
     assert parse_variable_spec("w:3") == ("w", {"shape": [3]})
     assert parse_variable_spec("A[2, 3]") == ("A", {"shape": [2, 3]})
-    assert parse_variable_spec("S[3,3] spd") == ("S", {"shape": [3, 3], "structure": ["positive_definite"]})
-    assert parse_variable_spec("a=-2.5e-1", allow_value=True) == ("a", {"shape": [], "value": -0.25})
+    assert parse_variable_spec("S[3,3] spd") == (
+        "S",
+        {"shape": [3, 3], "structure": ["positive_definite"]},
+    )
+    assert parse_variable_spec("a=-2.5e-1", allow_value=True) == (
+        "a",
+        {"shape": [], "value": -0.25},
+    )
     assert to_declaration("S:3x3:symmetric") == "S[3,3] symmetric"
     assert to_declaration("Sigma[n,n] spd") == "Sigma[n,n] spd"
 
@@ -288,13 +343,16 @@ def test_variable_specs():
 # verify
 # ---------------------------------------------------------------------------
 
+
 def test_verify_right_claim_exits_0():
     code, out, _ = run("verify", "sin(x^2)", "--wrt", "x", "--claim", "2x cos(x^2)")
     assert code == EXIT_OK and "HOLDS" in out
 
 
 def test_verify_wrong_claim_exits_1_with_a_counterexample_that_is_real():
-    code, data = run_json("verify", "sigmoid(x)", "--wrt", "x", "--claim", "sigmoid(x)*(1 + sigmoid(x))")
+    code, data = run_json(
+        "verify", "sigmoid(x)", "--wrt", "x", "--claim", "sigmoid(x)*(1 + sigmoid(x))"
+    )
     assert code == EXIT_FAILED and data["holds"] is False
     x0 = float(sp.Rational(sym(data["counterexample"]["x"]["text"])))
     s = 1 / (1 + np.exp(-x0))
@@ -302,7 +360,9 @@ def test_verify_wrong_claim_exits_1_with_a_counterexample_that_is_real():
     assert not np.isclose(claimed, true)
     assert np.isclose(data["claim_value"]["value"], claimed, rtol=1e-8)
     assert np.isclose(data["truth_value"]["value"], true, rtol=1e-8)
-    code, out, _ = run("verify", "sigmoid(x)", "--wrt", "x", "--claim", "sigmoid(x)*(1 + sigmoid(x))")
+    code, out, _ = run(
+        "verify", "sigmoid(x)", "--wrt", "x", "--claim", "sigmoid(x)*(1 + sigmoid(x))"
+    )
     assert "FAILS" in out and "counterexample: at (x = " in out
 
 
@@ -310,7 +370,10 @@ def test_verify_matrix_claim_depends_on_symmetry():
     base = ["verify", "x^T A x", "--wrt", "x[n]", "--claim", "2 A x"]
     assert run(*base, "--const", "A[n,n]")[0] == EXIT_FAILED
     assert run(*base, "--const", "A[n,n] symmetric")[0] == EXIT_OK
-    assert run("verify", "x^T A x", "--wrt", "x:3", "--claim", "(A + A^T) x", "--const", "A:3x3")[0] == EXIT_OK
+    assert (
+        run("verify", "x^T A x", "--wrt", "x:3", "--claim", "(A + A^T) x", "--const", "A:3x3")[0]
+        == EXIT_OK
+    )
 
 
 def test_verify_value_claim_and_positivity():
@@ -320,7 +383,10 @@ def test_verify_value_claim_and_positivity():
 
 
 def test_verify_problem_file_claims(tmp_path):
-    path = write(tmp_path, "claims.toml", """\
+    path = write(
+        tmp_path,
+        "claims.toml",
+        """\
 title = "Two hand derivations"
 objective = "sin(x^2) + y^3"
 [variables]
@@ -332,7 +398,8 @@ expr = ["2*x*cos(x^2)", "3*y^2"]
 [[claims]]
 of = "gradient"
 expr = ["x*cos(x^2)", "3*y^2"]
-""")
+""",
+    )
     code, out, _ = run("verify", str(path))
     assert code == EXIT_FAILED
     assert "1 of 2 hand derivations hold" in out and "HOLDS" in out and "FAILS" in out
@@ -350,6 +417,7 @@ def test_verify_problem_file_without_claims_is_bad_input(tmp_path):
 # compile
 # ---------------------------------------------------------------------------
 
+
 def _import(path: Path):
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -359,39 +427,55 @@ def _import(path: Path):
 
 def _rosenbrock():
     x, y, a = sp.symbols("x y a")
-    return (a - x)**2 + 100 * (y - x**2)**2, [x, y], [a]
+    return (a - x) ** 2 + 100 * (y - x**2) ** 2, [x, y], [a]
 
 
 def test_compile_writes_the_kernel_source_as_a_standalone_module(tmp_path):
     from symcalc.codegen.kernels import compile as compile_kernel
 
     out_path = tmp_path / "kernels.py"
-    code, out, err = run("compile", "(a - x)^2 + 100*(y - x^2)^2", "--wrt", "x", "y", "--param", "a",
-                         "-o", str(out_path))
+    code, out, err = run(
+        "compile",
+        "(a - x)^2 + 100*(y - x^2)^2",
+        "--wrt",
+        "x",
+        "y",
+        "--param",
+        "a",
+        "-o",
+        str(out_path),
+    )
     assert code == EXIT_OK and out == "" and f"wrote {out_path}" in err
     source = out_path.read_text()
     f, wrt, params = _rosenbrock()
     kernel = compile_kernel(f, wrt, params=params)
-    assert source == kernel.source                       # the same kernel the library compiles
-    imports = {line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports == {"numpy"}                           # standalone
+    assert source == kernel.source  # the same kernel the library compiles
+    imports = {
+        line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))
+    }
+    assert imports == {"numpy"}  # standalone
     module = _import(out_path)
     assert all(callable(getattr(module, name)) for name in ("value", "gradient", "hessian"))
     # and that kernel is right: compare with finite differences of f at random points
     pts, a = np.random.default_rng(3).normal(size=(5, 2)), 1.3
     fn = sp.lambdify([*wrt, *params], f, "numpy")
     h = 1e-6
-    fd = np.stack([(fn(*(pts + h * e).T, a) - fn(*(pts - h * e).T, a)) / (2 * h) for e in np.eye(2)], axis=-1)
+    fd = np.stack(
+        [(fn(*(pts + h * e).T, a) - fn(*(pts - h * e).T, a)) / (2 * h) for e in np.eye(2)], axis=-1
+    )
     assert np.allclose(kernel.gradient(pts, a), fd, rtol=1e-6, atol=1e-5)
 
 
 def test_compile_problem_file_substitutes_constant_values(tmp_path):
-    problem = write(tmp_path, "q.toml", 'objective = "c*x^2 + y"\n[variables]\nx = "scalar"\ny = "scalar"\n'
-                                        '[constants]\nc = 3\n')
+    problem = write(
+        tmp_path,
+        "q.toml",
+        'objective = "c*x^2 + y"\n[variables]\nx = "scalar"\ny = "scalar"\n[constants]\nc = 3\n',
+    )
     code, out, _ = run("compile", str(problem))
     assert code == EXIT_OK and "def gradient" in out
-    assert "parameters: none" in out                     # c = 3 was substituted, not a parameter
-    assert "6*x" in out.replace(" ", "")                   # df/dx = 6 x
+    assert "parameters: none" in out  # c = 3 was substituted, not a parameter
+    assert "6*x" in out.replace(" ", "")  # df/dx = 6 x
 
 
 RIDGE = """\
@@ -411,7 +495,7 @@ def test_compile_matrix_problem_takes_the_data_as_arrays(tmp_path):
     problem = write(tmp_path, "ridge.toml", RIDGE)
     out_path = tmp_path / "ridge_kernels.py"
     code, _, err = run("compile", str(problem), "-o", str(out_path))
-    assert code == EXIT_OK and "parameters X, y" in err       # lam = 0.5 is substituted
+    assert code == EXIT_OK and "parameters X, y" in err  # lam = 0.5 is substituted
     module = _import(out_path)
     rng = np.random.default_rng(0)
     X, y, w = rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=2)
@@ -420,19 +504,25 @@ def test_compile_matrix_problem_takes_the_data_as_arrays(tmp_path):
 
 
 def test_compile_matrix_constant_without_value_in_components_becomes_entry_parameters(tmp_path):
-    problem = write(tmp_path, "quad.toml", 'objective = "x.T*A*x"\n[variables]\nx = { shape = [2] }\n'
-                                           '[constants]\nA = { shape = [2, 2] }\n')
+    problem = write(
+        tmp_path,
+        "quad.toml",
+        'objective = "x.T*A*x"\n[variables]\nx = { shape = [2] }\n'
+        "[constants]\nA = { shape = [2, 2] }\n",
+    )
     code, out, err = run("compile", str(problem))
     assert code == EXIT_OK and "def gradient" in out
-    assert "A_11, A_12, A_21, A_22" in out                      # parameters in row-major order
+    assert "A_11, A_12, A_21, A_22" in out  # parameters in row-major order
 
 
 # ---------------------------------------------------------------------------
 # report
 # ---------------------------------------------------------------------------
 
-LANDSCAPE = 'title = "Saddle and minimum"\nobjective = "x^3 - 3*x + y^2"\n' \
-            'analyses = ["gradient", "hessian", "critical_points"]\n[variables]\nx = "scalar"\ny = "scalar"\n'
+LANDSCAPE = (
+    'title = "Saddle and minimum"\nobjective = "x^3 - 3*x + y^2"\n'
+    'analyses = ["gradient", "hessian", "critical_points"]\n[variables]\nx = "scalar"\ny = "scalar"\n'
+)
 
 
 def test_report_tex_only(tmp_path):
@@ -452,20 +542,29 @@ def test_report_tex_default_name(tmp_path, monkeypatch):
 
 
 @pytest.mark.tex
-@pytest.mark.skipif(not os.environ.get("CI") and not (shutil.which("latexmk") and shutil.which("pdftotext")),
-                    reason="needs TeX and pdftotext (CI installs them, and there this test always runs)")
+@pytest.mark.skipif(
+    not os.environ.get("CI") and not (shutil.which("latexmk") and shutil.which("pdftotext")),
+    reason="needs TeX and pdftotext (CI installs them, and there this test always runs)",
+)
 def test_report_pdf_as_a_subprocess(tmp_path):
     problem = write(tmp_path, "land.toml", LANDSCAPE)
     pdf = tmp_path / "land.pdf"
-    proc = subprocess.run([sys.executable, "-m", "symcalc", "report", str(problem), "-o", str(pdf)],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "symcalc", "report", str(problem), "-o", str(pdf)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Saddle and minimum" in text and "saddle" in text.lower()
 
 
 def test_report_without_tex_says_how_to_install_it_and_writes_the_tex(tmp_path, monkeypatch):
-    report_module = importlib.import_module("symcalc.reporting.build")   # the module (sc.report is the function)
+    report_module = importlib.import_module(
+        "symcalc.reporting.build"
+    )  # the module (sc.report is the function)
     monkeypatch.setattr(report_module.shutil, "which", lambda name: None)
     problem = write(tmp_path, "land.toml", LANDSCAPE)
     code, _, err = run("report", str(problem), "-o", str(tmp_path / "land.pdf"))
@@ -475,23 +574,53 @@ def test_report_without_tex_says_how_to_install_it_and_writes_the_tex(tmp_path, 
 
 
 def test_report_strict_exits_1_for_a_wrong_hand_derivation(tmp_path):
-    problem = write(tmp_path, "wrong.toml", 'objective = "x^3"\n[variables]\nx = "scalar"\n'
-                                            '[[claims]]\nof = "gradient"\nexpr = ["3*x"]\n')
+    problem = write(
+        tmp_path,
+        "wrong.toml",
+        'objective = "x^3"\n[variables]\nx = "scalar"\n'
+        '[[claims]]\nof = "gradient"\nexpr = ["3*x"]\n',
+    )
     assert run("report", str(problem), "--tex", "-o", str(tmp_path / "w.tex"))[0] == EXIT_OK
-    assert run("report", str(problem), "--tex", "--strict", "-o", str(tmp_path / "w.tex"))[0] == EXIT_FAILED
+    assert (
+        run("report", str(problem), "--tex", "--strict", "-o", str(tmp_path / "w.tex"))[0]
+        == EXIT_FAILED
+    )
 
 
 # ---------------------------------------------------------------------------
 # as a user runs it
 # ---------------------------------------------------------------------------
 
+
 def test_subprocess_exit_codes_and_json_on_stdout():
-    proc = subprocess.run([sys.executable, "-m", "symcalc", "verify", "x^2", "--wrt", "x", "--claim", "x",
-                           "--format", "json"], capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "symcalc",
+            "verify",
+            "x^2",
+            "--wrt",
+            "x",
+            "--claim",
+            "x",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert proc.returncode == EXIT_FAILED
     assert json.loads(proc.stdout)["holds"] is False
-    proc = subprocess.run([sys.executable, "-m", "symcalc", "derive", "--wrt", "x", "--", "-x^2"],
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "symcalc", "derive", "--wrt", "x", "--", "-x^2"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert proc.returncode == EXIT_OK and "[-2*x]" in proc.stdout
 
 
@@ -510,16 +639,31 @@ class _FakeTerminal(io.StringIO):
 
 def test_progress_is_shown_on_a_terminal_and_silent_otherwise(monkeypatch):
     import symcalc.cli.command as cli
+
     seen = []
     original = cli._Progress.update
-    monkeypatch.setattr(cli._Progress, "update", lambda self, text: (seen.append(text), original(self, text)))
+    monkeypatch.setattr(
+        cli._Progress, "update", lambda self, text: (seen.append(text), original(self, text))
+    )
     err = _FakeTerminal()
     out = io.StringIO()
-    code = main(["derive", "x^3 - 3*x + y^2", "--wrt", "x", "y", "--analyses", "gradient", "critical_points"],
-                stdout=out, stderr=err)
+    code = main(
+        [
+            "derive",
+            "x^3 - 3*x + y^2",
+            "--wrt",
+            "x",
+            "y",
+            "--analyses",
+            "gradient",
+            "critical_points",
+        ],
+        stdout=out,
+        stderr=err,
+    )
     assert code == EXIT_OK
-    assert "deriving" in err.getvalue()                          # a live status on the terminal
-    assert any("critical points" in m for m in seen)             # ... told what is being done
-    assert "\x1b[" not in out.getvalue()                        # stdout was not a terminal: plain
+    assert "deriving" in err.getvalue()  # a live status on the terminal
+    assert any("critical points" in m for m in seen)  # ... told what is being done
+    assert "\x1b[" not in out.getvalue()  # stdout was not a terminal: plain
     code, _, quiet = run("derive", "x^3 - 3*x + y^2", "--wrt", "x", "y")
     assert code == EXIT_OK and quiet == ""

@@ -31,8 +31,16 @@ def test_latex_fragment_compiles(tmp_path):
         pytest.fail("pdflatex is needed (CI installs TeX Live)")
     _, out, _ = _run("derive", "x^2 sin(x)", "--wrt", "x", "--format", "latex", "--steps")
     doc = tmp_path / "frag.tex"
-    doc.write_text("\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n" + out +
-                   "\n\\end{document}\n")
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    doc.write_text(
+        "\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n"
+        + out
+        + "\n\\end{document}\n"
+    )
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-2000:]

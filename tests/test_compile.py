@@ -9,7 +9,6 @@ import inspect
 import itertools
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -34,7 +33,7 @@ def lennard_jones(n_atoms):
     e = 0
     for i, j in itertools.combinations(range(n_atoms), 2):
         r2 = sum((q[3 * i + k] - q[3 * j + k]) ** 2 for k in range(3))
-        e += 4 * (r2 ** -6 - r2 ** -3)
+        e += 4 * (r2**-6 - r2**-3)
     return e, list(q)
 
 
@@ -57,13 +56,18 @@ def sympy_reference(f, wrt, params=()):
     args = list(wrt) + list(params)
     g = [sp.diff(f, v) for v in wrt]
     H = [[sp.diff(gi, v) for v in wrt] for gi in g]
-    return (sp.lambdify(args, f, "numpy"), sp.lambdify(args, g, "numpy"), sp.lambdify(args, H, "numpy"))
+    return (
+        sp.lambdify(args, f, "numpy"),
+        sp.lambdify(args, g, "numpy"),
+        sp.lambdify(args, H, "numpy"),
+    )
 
 
 def central_gradient(fun, x, h=1e-6):
     g = np.zeros_like(x)
     for i in range(x.shape[-1]):
-        e = np.zeros(x.shape[-1]); e[i] = h
+        e = np.zeros(x.shape[-1])
+        e[i] = h
         g[..., i] = (fun(x + e) - fun(x - e)) / (2 * h)
     return g
 
@@ -80,7 +84,9 @@ def test_rosenbrock_matches_sympy_elementwise(backend):
     for b in range(7):
         assert np.isclose(v[b], fv(*pts[b], av[b]), rtol=1e-12)
         np.testing.assert_allclose(g[b], gv(*pts[b], av[b]), rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(H[b], np.array(hv(*pts[b], av[b]), dtype=float), rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(
+            H[b], np.array(hv(*pts[b], av[b]), dtype=float), rtol=1e-12, atol=1e-9
+        )
 
 
 @pytest.mark.parametrize("backend", ["numpy", "native"])
@@ -94,8 +100,9 @@ def test_lennard_jones_matches_sympy_and_finite_differences(backend):
         np.testing.assert_allclose(G[b], gv(*X[b]), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(H[b], np.array(hv(*X[b]), dtype=float), rtol=1e-10, atol=1e-8)
     np.testing.assert_allclose(G, central_gradient(k.value, X), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(H[..., 0, :], central_gradient(lambda y: k.gradient(y)[..., 0], X),
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        H[..., 0, :], central_gradient(lambda y: k.gradient(y)[..., 0], X), rtol=1e-5, atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("backend", ["numpy", "native"])
@@ -108,8 +115,12 @@ def test_morse_cluster_gradient_and_hessian_by_central_differences(backend):
     H = k.hessian(X)
     assert np.allclose(H, np.swapaxes(H, -1, -2))
     for i in (0, 5, 11):
-        np.testing.assert_allclose(H[..., i, :], central_gradient(lambda y: k.gradient(y)[..., i], X),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            H[..., i, :],
+            central_gradient(lambda y, i=i: k.gradient(y)[..., i], X),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 def test_native_and_numpy_backends_agree_on_fused_outputs():
@@ -128,7 +139,7 @@ def test_batched_shapes_and_broadcast_params():
     f, x, (a,) = rosenbrock(3)
     k = sc.compile(f, x, params=[a])
     pts = RNG.normal(size=(2, 4, 3))
-    av = RNG.normal(size=(4,))          # broadcasts over the last batch axis
+    av = RNG.normal(size=(4,))  # broadcasts over the last batch axis
     assert k.value(pts, av).shape == (2, 4)
     assert k.gradient(pts, av).shape == (2, 4, 3)
     H = k.hessian(pts, av)
@@ -140,12 +151,13 @@ def test_batched_shapes_and_broadcast_params():
 
 def test_constant_and_zero_entries_broadcast_over_the_batch():
     x, y, z = sp.symbols("x y z")
-    k = sc.compile(x**2 + 3 * y + z, [x, y, z])          # Hessian: one variable entry, rest constant/zero
+    k = sc.compile(x**2 + 3 * y + z, [x, y, z])  # Hessian: one variable entry, rest constant/zero
     pts = RNG.normal(size=(5, 3))
     G, H = k.gradient(pts), k.hessian(pts)
     np.testing.assert_allclose(G[:, 1], 3.0)
     np.testing.assert_allclose(G[:, 2], 1.0)
-    expected = np.zeros((5, 3, 3)); expected[:, 0, 0] = 2.0
+    expected = np.zeros((5, 3, 3))
+    expected[:, 0, 0] = 2.0
     np.testing.assert_allclose(H, expected)
 
 
@@ -156,7 +168,9 @@ def test_dtype_float32_in_float32_out_and_ints_become_float64():
     for method in (k.value, k.gradient, k.hessian):
         assert method(X.astype(np.float32)).dtype == np.float32
         assert method(X).dtype == np.float64
-    np.testing.assert_allclose(k.gradient(X.astype(np.float32)), k.gradient(X), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        k.gradient(X.astype(np.float32)), k.gradient(X), rtol=1e-3, atol=1e-3
+    )
     x, y = sp.symbols("x y")
     assert sc.compile(x * y, [x, y]).value(np.array([2, 3])).dtype == np.float64
     kn = sc.compile(f, q, backend="native")
@@ -216,9 +230,9 @@ def test_source_is_standalone_readable_and_inspectable():
     assert [a.name for n in imports for a in n.names] == ["numpy"]
     assert k.path.exists() and k.path.read_text() == k.source
     assert inspect.getsource(k.module.hessian) in k.source
-    assert "f = x**3 + exp(x*y)" in k.source                      # the formula, in the docstring
-    assert "# df/dx = " in k.source                                # and per entry, in comments
-    assert "**3" not in inspect.getsource(k.module.gradient)       # integer powers as products
+    assert "f = x**3 + exp(x*y)" in k.source  # the formula, in the docstring
+    assert "# df/dx = " in k.source  # and per entry, in comments
+    assert "**3" not in inspect.getsource(k.module.gradient)  # integer powers as products
     # the module runs on its own, without symcalc
     ns = {}
     exec(compile(k.source, "kernel", "exec"), ns)

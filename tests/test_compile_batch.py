@@ -53,8 +53,11 @@ def _gaussian():
     def truth(xs):
         Ss = sp.Matrix(Sv)
         r = sp.Matrix(xs) - sp.Matrix(muv)
-        return (-(r.T * Ss.inv() * r)[0, 0] / 2 - sp.log(Ss.det()) / 2
-                - sp.Rational(N, 2) * sp.log(2 * sp.pi))
+        return (
+            -(r.T * Ss.inv() * r)[0, 0] / 2
+            - sp.log(Ss.det()) / 2
+            - sp.Rational(N, 2) * sp.log(2 * sp.pi)
+        )
 
     return k, (muv, Sv), truth
 
@@ -76,9 +79,11 @@ def _sympy_truth(truth, W):
     fv, gv, hv = (sp.lambdify([ws], e, modules="numpy") for e in (f, grad, hess))
     flat = W.reshape(-1, N)
     batch = W.shape[:-1]
-    return (np.array([fv(p) for p in flat], dtype=float).reshape(batch),
-            np.array([gv(p) for p in flat], dtype=float).reshape(batch + (N,)),
-            np.array([hv(p) for p in flat], dtype=float).reshape(batch + (N, N)))
+    return (
+        np.array([fv(p) for p in flat], dtype=float).reshape(batch),
+        np.array([gv(p) for p in flat], dtype=float).reshape(batch + (N,)),
+        np.array([hv(p) for p in flat], dtype=float).reshape(batch + (N, N)),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -130,11 +135,20 @@ def test_float32_in_float32_out(problem):
     k, params, _ = problem
     W = RNG.normal(size=(2, 3, N))
     p32 = [p.astype(np.float32) for p in params]
-    outs = [k.value(W.astype(np.float32), *p32), k.gradient(W.astype(np.float32), *p32),
-            k.hessian(W.astype(np.float32), *p32), *k.value_and_gradient(W.astype(np.float32), *p32),
-            *k.value_gradient_hessian(W.astype(np.float32), *p32)]
-    ref = [k.value(W, *params), k.gradient(W, *params), k.hessian(W, *params),
-           *k.value_and_gradient(W, *params), *k.value_gradient_hessian(W, *params)]
+    outs = [
+        k.value(W.astype(np.float32), *p32),
+        k.gradient(W.astype(np.float32), *p32),
+        k.hessian(W.astype(np.float32), *p32),
+        *k.value_and_gradient(W.astype(np.float32), *p32),
+        *k.value_gradient_hessian(W.astype(np.float32), *p32),
+    ]
+    ref = [
+        k.value(W, *params),
+        k.gradient(W, *params),
+        k.hessian(W, *params),
+        *k.value_and_gradient(W, *params),
+        *k.value_gradient_hessian(W, *params),
+    ]
     for o, r in zip(outs, ref):
         assert o.dtype == np.float32 and o.shape == r.shape
         np.testing.assert_allclose(o, r, rtol=1e-3, atol=1e-3)
@@ -165,15 +179,20 @@ def test_empty_and_non_contiguous_batches():
     assert k.value(np.zeros((0, N)), Xv, yv).shape == (0,)
     assert k.hessian(np.zeros((0, 2, N)), Xv, yv).shape == (0, 2, N, N)
     Wt = np.asfortranarray(RNG.normal(size=(7, N)))
-    np.testing.assert_allclose(k.gradient(Wt, Xv, yv), k.gradient(np.ascontiguousarray(Wt), Xv, yv),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        k.gradient(Wt, Xv, yv), k.gradient(np.ascontiguousarray(Wt), Xv, yv), rtol=1e-14
+    )
 
 
 # ---------------------------------------------------------------------------
 # A matrix variable: W (..., n, p)
 # ---------------------------------------------------------------------------
 def test_matrix_variable_batch():
-    A, W, B = sc.matrix_symbol("A", "m", "n"), sc.matrix_symbol("W", "n", "p"), sc.matrix_symbol("B", "m", "p")
+    A, W, B = (
+        sc.matrix_symbol("A", "m", "n"),
+        sc.matrix_symbol("W", "n", "p"),
+        sc.matrix_symbol("B", "m", "p"),
+    )
     R = A * W - B
     k = sc.compile(sp.Trace(R.T * R), W, params=[A, B])
     Av, Bv = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 2))
@@ -181,7 +200,7 @@ def test_matrix_variable_batch():
     v, g = k.value(Ws, Av, Bv), k.gradient(Ws, Av, Bv)
     assert v.shape == (2, 5) and g.shape == (2, 5, 3, 2)
     resid = np.einsum("mn,...np->...mp", Av, Ws) - Bv
-    np.testing.assert_allclose(v, np.sum(resid ** 2, axis=(-2, -1)), rtol=1e-12)
+    np.testing.assert_allclose(v, np.sum(resid**2, axis=(-2, -1)), rtol=1e-12)
     np.testing.assert_allclose(g, 2 * np.einsum("mn,...mp->...np", Av, resid), rtol=1e-12)
     v2, g2 = k.value_and_gradient(Ws, Av, Bv)
     np.testing.assert_allclose(v2, v, rtol=1e-14)
@@ -198,16 +217,20 @@ def test_matrix_variable_batch():
 # ---------------------------------------------------------------------------
 def test_bad_shapes_name_the_argument():
     k, (Xv, yv), _ = _logistic()
-    with pytest.raises(ShapeError, match=r"w must have shape \(\.\.\., 3\), got \(4, 2\) \(n = 3 from X\)"):
+    with pytest.raises(
+        ShapeError, match=r"w must have shape \(\.\.\., 3\), got \(4, 2\) \(n = 3 from X\)"
+    ):
         k.gradient(np.zeros((4, 2)), Xv, yv)
     with pytest.raises(ShapeError, match=r"w must have shape \(\.\.\., 3\), got \(\)"):
         k.value(np.float64(1.0), Xv, yv)
-    with pytest.raises(ShapeError, match=r"X must be a 2-D array of shape \(m, n\), got shape \(2, 4, 3\)"):
-        k.gradient(np.zeros((2, N)), np.zeros((2, M, N)), yv)       # parameters are not batched
+    with pytest.raises(
+        ShapeError, match=r"X must be a 2-D array of shape \(m, n\), got shape \(2, 4, 3\)"
+    ):
+        k.gradient(np.zeros((2, N)), np.zeros((2, M, N)), yv)  # parameters are not batched
     with pytest.raises(ShapeError, match=r"y has 3 along axis 0, but m = 4 from X"):
         k.hessian(np.zeros((2, N)), Xv, yv[:3])
     x = sc.vector("x", "n")
-    kn = sc.compile(sc.norm_squared(x), x)                         # n only from the variable
+    kn = sc.compile(sc.norm_squared(x), x)  # n only from the variable
     assert kn.value(np.ones((2, 5))).shape == (2,)
     with pytest.raises(ShapeError, match=r"x must have shape \(\.\.\., n\), got \(\)"):
         kn.value(np.float64(2.0))

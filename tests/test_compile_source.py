@@ -31,9 +31,11 @@ def rosenbrock_module(tmp_path_factory):
 
 def test_standalone_source_imports_numpy_only(rosenbrock_module, tmp_path):
     *_, module = rosenbrock_module
-    code = (f"import sys; sys.path.insert(0, {str(module.__file__.rsplit('/', 1)[0])!r});"
-            "import rosen_kernels; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('sympy', 'symcalc', 'symengine')))")
+    code = (
+        f"import sys; sys.path.insert(0, {str(module.__file__.rsplit('/', 1)[0])!r});"
+        "import rosen_kernels; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sympy', 'symcalc', 'symengine')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -17,14 +17,13 @@ pytest.importorskip("distributed")
 import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 from distributed import get_task_stream  # noqa: E402
+from helpers_numeric import central_gradient  # noqa: E402
 
 import symcalc as sc  # noqa: E402
 from symcalc.codegen.array_api import compile_array_api  # noqa: E402
 from symcalc.codegen.distributed import evaluate, local_cluster, row_chunks  # noqa: E402
 from symcalc.errors import InputError, ShapeError  # noqa: E402
 from symcalc.expr.structure import logistic_loss  # noqa: E402
-
-from helpers_numeric import central_gradient  # noqa: E402
 
 X = sc.matrix_symbol("X", "m", "n")
 w = sc.vector("w", "n")
@@ -55,7 +54,11 @@ def data():
 def _hand(wn, Xn, yn):
     z = Xn @ wn
     s = 1 / (1 + np.exp(-z))
-    return np.sum(np.logaddexp(0, z) - yn * z), Xn.T @ (s - yn), Xn.T @ ((s * (1 - s))[:, None] * Xn)
+    return (
+        np.sum(np.logaddexp(0, z) - yn * z),
+        Xn.T @ (s - yn),
+        Xn.T @ ((s * (1 - s))[:, None] * Xn),
+    )
 
 
 def test_cluster_has_two_single_threaded_worker_processes_with_blas_pinned(client):
@@ -65,6 +68,7 @@ def test_cluster_has_two_single_threaded_worker_processes_with_blas_pinned(clien
     pids = client.run(__import__("os").getpid)
     assert len(set(pids.values())) == 2 and __import__("os").getpid() not in pids.values()
     from symcalc.codegen.distributed import blas_threads
+
     assert all(all(t == 1 for t in ts) for ts in client.run(blas_threads).values())
 
 
@@ -108,7 +112,9 @@ def test_symbolic_truth_at_a_small_size(client, kernel):
     g = kernel.gradient(wn, Xd, yd).compute()
     H = kernel.hessian(wn, Xd, yd).compute()
     np.testing.assert_allclose(g, [float(sp.diff(f, s).subs(at)) for s in ws], rtol=1e-10)
-    np.testing.assert_allclose(H, [[float(sp.diff(f, a, b).subs(at)) for b in ws] for a in ws], rtol=1e-10)
+    np.testing.assert_allclose(
+        H, [[float(sp.diff(f, a, b).subs(at)) for b in ws] for a in ws], rtol=1e-10
+    )
 
 
 def test_evaluate_chunks_numpy_inputs_by_rows(client, kernel, data):
@@ -125,11 +131,15 @@ def test_float32_stays_float32_on_dask(client, kernel, data):
     Xd, yd = row_chunks(Xn, yn, rows=ROWS)
     g = kernel.gradient(wn, Xd, yd)
     assert g.dtype == np.float32
-    np.testing.assert_allclose(g.compute(), _hand(*(a.astype(float) for a in data))[1], rtol=2e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        g.compute(), _hand(*(a.astype(float) for a in data))[1], rtol=2e-4, atol=1e-3
+    )
 
 
 def test_stable_at_z_1000_on_the_cluster(client, kernel):
-    Xn = np.repeat(np.array([[1000.0, 0.0], [-1000.0, 0.0], [0.0, 1000.0], [0.0, -1000.0]]), 3, axis=0)
+    Xn = np.repeat(
+        np.array([[1000.0, 0.0], [-1000.0, 0.0], [0.0, 1000.0], [0.0, -1000.0]]), 3, axis=0
+    )
     yn = np.repeat(np.array([0.0, 1.0, 1.0, 0.0]), 3)
     Xd, yd = row_chunks(Xn, yn, rows=5)
     v, g, H = dask.compute(*kernel.value_gradient_hessian(np.ones(2), Xd, yd))
@@ -140,14 +150,14 @@ def test_stable_at_z_1000_on_the_cluster(client, kernel):
 
 def test_explicit_symbols_over_a_chunked_batch(client):
     x1, x2, a = sp.symbols("x1 x2 a")
-    f = (a - x1) ** 2 + 100 * (x2 - x1 ** 2) ** 2
+    f = (a - x1) ** 2 + 100 * (x2 - x1**2) ** 2
     k = compile_array_api(f, [x1, x2], params=[a], backend="dask")
     pts = np.random.default_rng(5).normal(size=(3000, 2))
     H = k.hessian(da.from_array(pts, chunks=(1000, 2)), 1.0)
     assert isinstance(H, da.Array) and H.numblocks[0] == 3
     H = H.compute()
     p, q = pts[:, 0], pts[:, 1]
-    np.testing.assert_allclose(H[:, 0, 0], 2 - 400 * (q - p ** 2) + 800 * p ** 2, rtol=1e-12)
+    np.testing.assert_allclose(H[:, 0, 0], 2 - 400 * (q - p**2) + 800 * p**2, rtol=1e-12)
     np.testing.assert_allclose(H[:, 0, 1], -400 * p, rtol=1e-12)
     np.testing.assert_allclose(H[:, 1, 1], 200.0)
 
@@ -162,7 +172,9 @@ def test_row_chunks_refuses_different_row_counts():
 def test_wrong_shape_on_dask_names_the_argument(kernel, data):
     wn, Xn, yn = data
     Xd, yd = row_chunks(Xn, yn[:M], rows=ROWS)
-    with pytest.raises(ShapeError, match="w has 4 along axis 0, but n = 5 from X|X has 5 along axis 1"):
+    with pytest.raises(
+        ShapeError, match="w has 4 along axis 0, but n = 5 from X|X has 5 along axis 1"
+    ):
         kernel.gradient(wn[:4], Xd, yd)
 
 
@@ -171,6 +183,7 @@ def test_wrong_shape_on_dask_names_the_argument(kernel, data):
 # ---------------------------------------------------------------------------
 def test_blockwise_matches_numpy_on_the_cluster(client, kernel, data):
     from symcalc.codegen.distributed import blockwise
+
     wn, Xn, yn = data
     with get_task_stream(client) as ts:
         v, g, H = dask.compute(*blockwise(kernel, "value_gradient_hessian", wn, Xn, yn, rows=ROWS))
@@ -180,7 +193,9 @@ def test_blockwise_matches_numpy_on_the_cluster(client, kernel, data):
     np.testing.assert_allclose(g, g_hand, rtol=1e-11)
     np.testing.assert_allclose(H, H_hand, rtol=1e-11)
     # Dask inputs keep their row blocks (y rechunked to line up with X)
-    g2 = blockwise(kernel, "gradient", wn, da.from_array(Xn, chunks=(900, N)), da.from_array(yn, chunks=1300))
+    g2 = blockwise(
+        kernel, "gradient", wn, da.from_array(Xn, chunks=(900, N)), da.from_array(yn, chunks=1300)
+    )
     assert isinstance(g2, da.Array)
     np.testing.assert_allclose(g2.compute(), g_hand, rtol=1e-11)
 
@@ -188,6 +203,7 @@ def test_blockwise_matches_numpy_on_the_cluster(client, kernel, data):
 def test_blockwise_refuses_a_loss_that_is_not_a_sum_over_rows(kernel, data):
     from symcalc.codegen.distributed import blockwise, row_separable
     from symcalc.expr.structure import norm_squared
+
     lam = sp.Symbol("lam", positive=True)
     ridge = compile_array_api(logistic_loss(X, w, y) + lam * norm_squared(w), w, params=[X, y, lam])
     assert row_separable(kernel) is True and row_separable(ridge) is False
@@ -207,12 +223,15 @@ def test_evaluate_chunks_the_batch_of_an_explicit_kernel(client):
     g = evaluate(k, "gradient", pts, rows=1000)
     assert isinstance(g, da.Array) and g.numblocks[0] == 3
     z = pts[:, 0] - 2 * pts[:, 1]
-    s = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+    s = np.where(
+        z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z)))
+    )
     np.testing.assert_allclose(g.compute(), np.stack([s, -2 * s], axis=-1), rtol=1e-12)
 
 
 def test_newton_fit_on_the_cluster_matches_newton_in_memory(client, kernel, data):
     from symcalc.codegen.distributed import blockwise
+
     wn, Xn, yn = data
     Xd, yd = row_chunks(Xn, yn, rows=ROWS)
     w_dask, w_np = np.zeros(N), np.zeros(N)

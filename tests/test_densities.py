@@ -10,13 +10,13 @@ import pytest
 import sympy as sp
 from scipy.stats import multivariate_normal
 
-from symcalc.expr.densities import gaussian_logpdf
+from symcalc.derivation.matrix import matrix_gradient, matrix_hessian, to_explicit
 from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, ShapeError
-from symcalc.derivation.matrix import matrix_gradient, matrix_hessian, to_explicit
+from symcalc.expr.densities import gaussian_logpdf
 from symcalc.expr.structure import matrix_symbol, positive_definite, vector
 
-sys.path.insert(0, os.path.dirname(__file__))   # the shared identity checker
+sys.path.insert(0, os.path.dirname(__file__))  # the shared identity checker
 from test_cookbook import run_identity  # noqa: E402
 
 n = sp.Symbol("n", integer=True, positive=True)
@@ -54,9 +54,11 @@ def test_value_equals_scipy():
     S = B @ B.T + k * np.eye(k)
     xv, mv = rng.normal(size=k), rng.normal(size=k)
     sizes = {n: k}
-    env = {x.xreplace(sizes): sp.ImmutableMatrix(xv.reshape(k, 1)),
-           mu.xreplace(sizes): sp.ImmutableMatrix(mv.reshape(k, 1)),
-           Sigma.xreplace(sizes): sp.ImmutableMatrix(S)}
+    env = {
+        x.xreplace(sizes): sp.ImmutableMatrix(xv.reshape(k, 1)),
+        mu.xreplace(sizes): sp.ImmutableMatrix(mv.reshape(k, 1)),
+        Sigma.xreplace(sizes): sp.ImmutableMatrix(S),
+    }
     value = float(sp.N(to_explicit(f.xreplace(sizes), env)))
     assert abs(value - multivariate_normal(mean=mv, cov=S).logpdf(xv)) < 1e-10
 

@@ -6,24 +6,36 @@ import pytest
 import sympy as sp
 from sympy import Trace
 
-from symcalc.records import Derivation, Rule
 from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
 from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.structure import logistic_loss, matrix_symbol, vector
+from symcalc.records import Derivation, Rule
 from symcalc.rules import all_rules
 from symcalc.rules.matrix import MATRIX_RULES
 from symcalc.rules.scalar import SCALAR_RULES
-from symcalc.expr.structure import logistic_loss, matrix_symbol, vector
 
 x, y, z = sp.symbols("x y z")
 RULE_IDS = {id(r) for r in all_rules()}
 
 
-@pytest.mark.parametrize("f", [
-    x**2 * sp.sin(y), sp.exp(x * y) / (1 + x**2), sp.log(x) * sp.sqrt(y), sigmoid(x * y),
-    softplus(x - y), sp.tanh(x) ** 3, x**y, 2**x * sp.cos(y), sp.atan(x / y), (x + y) / (x - y),
-    sp.log(1 + sp.exp(x)) - y * x, sp.erf(x) * sp.asin(y / 3),
-])
+@pytest.mark.parametrize(
+    "f",
+    [
+        x**2 * sp.sin(y),
+        sp.exp(x * y) / (1 + x**2),
+        sp.log(x) * sp.sqrt(y),
+        sigmoid(x * y),
+        softplus(x - y),
+        sp.tanh(x) ** 3,
+        x**y,
+        2**x * sp.cos(y),
+        sp.atan(x / y),
+        (x + y) / (x - y),
+        sp.log(1 + sp.exp(x)) - y * x,
+        sp.erf(x) * sp.asin(y / 3),
+    ],
+)
 def test_scalar_results_equal_sympy_diff(f):
     d = derive(f, [x, y], order=2)
     g, H = d.results["gradient"], d.results["hessian"]
@@ -61,12 +73,27 @@ def test_matrix_derivation_records_steps_and_checks():
     d = derive(logistic_loss(X, w, yy), w, order=2)
     assert isinstance(d, Derivation)
     names = [s.rule.name for s in d.steps]
-    for expected in ("ew_softplus", "matrix_constant_multiple", "trace", "scalar_as_trace",
-                     "trace_hadamard", "identification", "collect", "hessian_from_gradient",
-                     "ew_sigmoid", "hadamard_as_diag", "jacobian_identification"):
+    for expected in (
+        "ew_softplus",
+        "matrix_constant_multiple",
+        "trace",
+        "scalar_as_trace",
+        "trace_hadamard",
+        "identification",
+        "collect",
+        "hessian_from_gradient",
+        "ew_sigmoid",
+        "hadamard_as_diag",
+        "jacobian_identification",
+    ):
         assert expected in names, expected
-    assert {s.note for s in d.steps} <= {"differential", "canonical", "identify", "simplify",
-                                         "hessian"}
+    assert {s.note for s in d.steps} <= {
+        "differential",
+        "canonical",
+        "identify",
+        "simplify",
+        "hessian",
+    }
     assert all(id(s.rule) in RULE_IDS for s in d.steps)
     assert all(s.rule.title and s.rule.latex for s in d.steps)
     assert len(d.checks) == 4 and d.all_checks_passed
@@ -86,8 +113,14 @@ def test_differential_steps_read_d_before_equals_after():
 
 
 def test_a_wrong_scalar_rule_is_caught_by_the_self_check(monkeypatch):
-    bad = Rule("sin", "wrong", "d sin u = sin u du", "chain", "",
-               lambda node, d: sp.sin(node.args[0]) * d(node.args[0]))
+    bad = Rule(
+        "sin",
+        "wrong",
+        "d sin u = sin u du",
+        "chain",
+        "",
+        lambda node, d: sp.sin(node.args[0]) * d(node.args[0]),
+    )
     monkeypatch.setitem(SCALAR_RULES._by_class, sp.sin, [bad])
     with pytest.raises(SelfCheckError):
         derive(sp.sin(x) * y, [x, y])
@@ -95,8 +128,15 @@ def test_a_wrong_scalar_rule_is_caught_by_the_self_check(monkeypatch):
 
 def test_a_wrong_matrix_rule_is_caught_by_the_self_check(monkeypatch):
     from symcalc.rules.matrix import mul
-    bad = Rule("inverse", "wrong", "d X^-1 = X^-1 dX X^-1", "specific", "",
-               lambda node, d: mul(node, d(node.arg), node))
+
+    bad = Rule(
+        "inverse",
+        "wrong",
+        "d X^-1 = X^-1 dX X^-1",
+        "specific",
+        "",
+        lambda node, d: mul(node, d(node.arg), node),
+    )
     monkeypatch.setitem(MATRIX_RULES._by_class, sp.Inverse, [bad])
     X, a = matrix_symbol("X", "n", "n"), vector("a", "n")
     with pytest.raises(SelfCheckError):
@@ -137,5 +177,6 @@ def test_cyclic_trace_step_is_recorded_when_it_moves_something():
 def test_sc_derive_is_callable_after_the_module_is_imported():
     import symcalc as sc
     import symcalc.derivation.walker  # noqa: F401  (binds the package attribute to the module)
+
     d = sc.derive(x**2, x)
     assert d.results["gradient"] == sp.Matrix([2 * x])

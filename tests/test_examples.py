@@ -7,8 +7,8 @@ These tests need TeX: in CI it is installed, and missing TeX is a failure here.
 
 from __future__ import annotations
 
-import re
 import multiprocessing
+import re
 import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
@@ -23,35 +23,72 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 # what a reader must find in each report (words, not typeset maths)
 KEY_RESULTS = {
-    "least_squares": ["Gradient", "Hessian", "minimum", "hand derivation of the gradient: correct",
-                      "finite differences agree", "Identity"],
+    "least_squares": [
+        "Gradient",
+        "Hessian",
+        "minimum",
+        "hand derivation of the gradient: correct",
+        "finite differences agree",
+        "Identity",
+    ],
     "ridge": ["Gradient", "Hessian", "minimum", "hand derivation of the gradient: correct"],
     "logistic_regression": ["Gradient", "Hessian", "Descent along gradient flow", "passed"],
-    "softmax_regression": ["Gradient", "finite differences agree",
-                           "hand derivation of the gradient: correct"],
+    "softmax_regression": [
+        "Gradient",
+        "finite differences agree",
+        "hand derivation of the gradient: correct",
+    ],
     "gaussian": ["Gaussian identities", "Score identity", "Hessian identity", "passed"],
-    "landscape_2d": ["saddle", "minimum", "2 critical point(s)", "Descent along gradient flow",
-                     "Loss landscape and gradient flow"],
-    "lennard_jones": ["Curl", "the field is conservative", "Potential", "potential energy",
-                      "zero, as for every closed loop of a conservative field"],
-    "rotational_field": ["Curl", "NOT conservative", "no: the curl is not zero", "Work around a closed loop"],
-    "rosenbrock": ["1 critical point(s): minimum", "Loss landscape and gradient flow", "Generated kernel"],
+    "landscape_2d": [
+        "saddle",
+        "minimum",
+        "2 critical point(s)",
+        "Descent along gradient flow",
+        "Loss landscape and gradient flow",
+    ],
+    "lennard_jones": [
+        "Curl",
+        "the field is conservative",
+        "Potential",
+        "potential energy",
+        "zero, as for every closed loop of a conservative field",
+    ],
+    "rotational_field": [
+        "Curl",
+        "NOT conservative",
+        "no: the curl is not zero",
+        "Work around a closed loop",
+    ],
+    "rosenbrock": [
+        "1 critical point(s): minimum",
+        "Loss landscape and gradient flow",
+        "Generated kernel",
+    ],
     "vectorization_2x3": ["Vectorization", "vec", "vech", "commutation", "passed"],
-    "wrong_derivation": ["hand derivation of the gradient: WRONG", "Counterexample at",
-                                   "the claim gives", "the true value is", "wrong", "correct"],
+    "wrong_derivation": [
+        "hand derivation of the gradient: WRONG",
+        "Counterexample at",
+        "the claim gives",
+        "the true value is",
+        "wrong",
+        "correct",
+    ],
 }
 
 
 def _build(path: str, out: str) -> dict:
     import symcalc as sc
     from symcalc.errors import SymcalcError
+
     name = Path(path).stem
     try:
         report = sc.report(path)
         pdf = report.to_pdf(Path(out) / f"{name}.pdf")
     except SymcalcError as exc:
         return dict(name=name, error=f"{type(exc).__name__}: {exc}")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True
+    ).stdout
     return dict(name=name, pdf=str(pdf), log=report.log, text=text, error="")
 
 
@@ -59,10 +96,13 @@ def _build(path: str, out: str) -> dict:
 def built(tmp_path_factory):
     assert shutil.which("latexmk") and shutil.which("pdftotext"), (
         "TeX Live and poppler-utils are needed: apt-get install --no-install-recommends "
-        "texlive-latex-recommended texlive-fonts-recommended latexmk lmodern poppler-utils")
+        "texlive-latex-recommended texlive-fonts-recommended latexmk lmodern poppler-utils"
+    )
     out = tmp_path_factory.mktemp("reports")
     # spawn, not fork: this pytest process may already run JAX's threads (test_array_api)
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=2, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         results = list(pool.map(_build, [str(p) for p in EXAMPLES], [str(out)] * len(EXAMPLES)))
     return {r["name"]: r for r in results}
 
@@ -92,7 +132,9 @@ def test_example_has_no_overfull_lines(built, name):
 def test_wrong_hand_derivation_shows_a_counterexample_that_is_really_wrong(built):
     """The point printed in the PDF, put back into both formulas, shows the mistake."""
     import sympy as sp
+
     import symcalc as sc
+
     r = built["wrong_derivation"]
     assert not r["error"], r["error"]
     p = sc.load_problem(ROOT / "examples" / "wrong_derivation.toml")

@@ -11,7 +11,7 @@ compile_module = importlib.import_module("symcalc.codegen.kernels")
 def test_concurrent_loads_all_see_a_complete_module(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMCALC_CACHE", str(tmp_path))
     source = "import time\ntime.sleep(0.05)\n\ndef gradient(x):\n    return 2 * x\n"
-    stem = f"thread_test_{tmp_path.name}"   # a fresh module name for this run
+    stem = f"thread_test_{tmp_path.name}"  # a fresh module name for this run
 
     def load(_):
         module, _path = compile_module._load_source(source, stem)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-
-import symcalc as sc
 from cases_explicit import SCALAR_CASES, rosenbrock
 from helpers_numeric import evaluate, numeric_function
+
+import symcalc as sc
 
 x, y, z = sp.symbols("x y z", real=True)
 
@@ -82,7 +82,11 @@ def test_descent_identity_is_proved_and_matches_a_flow_step(name):
     f, syms = SCALAR_CASES[name]
     d = sc.descent_rate(f, syms)
     assert d.holds
-    assert [s.rule.name for s in d.steps] == ["chain_rule_along_path", "gradient_flow", "descent_identity"]
+    assert [s.rule.name for s in d.steps] == [
+        "chain_rule_along_path",
+        "gradient_flow",
+        "descent_identity",
+    ]
     # Independent check: a tiny explicit Euler step of the flow changes f at rate -||grad f||^2.
     p = np.random.default_rng(3).uniform(-1, 1, len(syms))
     g = np.array([float(sp.diff(f, s).subs(dict(zip(syms, p)))) for s in syms])

@@ -8,28 +8,40 @@ import pytest
 import sympy as sp
 
 from symcalc.expr.functions import sigmoid, softplus
-from symcalc.printing.latex import (DEFAULT_WIDTH, _Names, _shared, equation, escape_text, latex,
-                           matrix_block, options, visible_width)
+from symcalc.printing.latex import (
+    DEFAULT_WIDTH,
+    _Names,
+    _shared,
+    equation,
+    escape_text,
+    latex,
+    matrix_block,
+    options,
+    visible_width,
+)
 
 X = sp.MatrixSymbol("X", 3, 3)
 Y = sp.MatrixSymbol("Y", 3, 3)
 w = sp.MatrixSymbol("w", 3, 1)
 
 
-@pytest.mark.parametrize("expr, expected", [
-    (X.T, r"X^\top"),
-    (sp.Transpose(X + Y), r"\left(X + Y\right)^\top"),
-    ((X * w - w).T, r"\left(X w - w\right)^\top"),  # SymPy distributes; the printer collects
-    (sp.Trace(X), r"\operatorname{tr}\left(X\right)"),
-    (sp.Determinant(X), r"\det\left(X\right)"),
-    (sp.Inverse(X), r"X^{-1}"),
-    (sp.kronecker_product(X, Y), r"X \otimes Y"),
-    (sp.hadamard_product(X, Y), r"X \odot Y"),
-    (sigmoid(sp.Symbol("z")), r"\sigma\left(z\right)"),
-    (softplus(sp.Symbol("z")), r"\operatorname{softplus}\left(z\right)"),
-    (sp.matrices.expressions.diagonal.DiagMatrix(w), r"\operatorname{diag}\left(w\right)"),
-    (sp.Symbol("Sigma"), r"\Sigma"),
-])
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        (X.T, r"X^\top"),
+        (sp.Transpose(X + Y), r"\left(X + Y\right)^\top"),
+        ((X * w - w).T, r"\left(X w - w\right)^\top"),  # SymPy distributes; the printer collects
+        (sp.Trace(X), r"\operatorname{tr}\left(X\right)"),
+        (sp.Determinant(X), r"\det\left(X\right)"),
+        (sp.Inverse(X), r"X^{-1}"),
+        (sp.kronecker_product(X, Y), r"X \otimes Y"),
+        (sp.hadamard_product(X, Y), r"X \odot Y"),
+        (sigmoid(sp.Symbol("z")), r"\sigma\left(z\right)"),
+        (softplus(sp.Symbol("z")), r"\operatorname{softplus}\left(z\right)"),
+        (sp.matrices.expressions.diagonal.DiagMatrix(w), r"\operatorname{diag}\left(w\right)"),
+        (sp.Symbol("Sigma"), r"\Sigma"),
+    ],
+)
 def test_ml_notation(expr, expected):
     assert latex(expr) == expected
 
@@ -74,7 +86,7 @@ def test_long_sum_is_split_over_aligned_lines_within_the_width():
 def test_shared_subexpressions_get_names_that_rebuild_the_expression():
     x, y = sp.symbols("x y")
     core = sp.exp(-(x**2 + y**2) / 7) * sp.cos(x * y + 3) + sp.log(1 + x**4 + y**4)
-    exprs = [core * x, core * y, core ** 2]
+    exprs = [core * x, core * y, core**2]
     names = _Names()
     reduced = _shared(exprs, names, width=20)
     assert names.defs  # something was named
@@ -93,7 +105,10 @@ def test_equation_defines_its_names_in_a_where_clause():
 
 
 def test_small_matrix_is_shown_whole_and_big_one_entry_by_entry():
-    assert matrix_block("H", sp.Matrix([[2, 0], [0, 6]])) == r"H &= \left[\begin{matrix}2 & 0\\0 & 6\end{matrix}\right]"
+    assert (
+        matrix_block("H", sp.Matrix([[2, 0], [0, 6]]))
+        == r"H &= \left[\begin{matrix}2 & 0\\0 & 6\end{matrix}\right]"
+    )
     xs = sp.symbols("x0:6")
     M = sp.Matrix(6, 6, lambda i, j: sp.sin(xs[i] * xs[j] + i) * sp.exp(xs[i] - xs[j] + j))
     body = matrix_block("H", M)
@@ -104,7 +119,15 @@ def test_small_matrix_is_shown_whole_and_big_one_entry_by_entry():
 
 def test_symmetric_matrix_entries_show_the_upper_triangle_once():
     a = sp.symbols("a0:5")
-    M = sp.Matrix(5, 5, lambda i, j: sp.exp(a[min(i, j)] * a[max(i, j)]) * sp.sin(a[i] + a[j] + 1) * sp.log(2 + a[i]**2 + a[j]**2))
+    M = sp.Matrix(
+        5,
+        5,
+        lambda i, j: (
+            sp.exp(a[min(i, j)] * a[max(i, j)])
+            * sp.sin(a[i] + a[j] + 1)
+            * sp.log(2 + a[i] ** 2 + a[j] ** 2)
+        ),
+    )
     body = matrix_block("H", M)
     assert "H_{12}" in body and "H_{21} &" not in body and r"\text{(symmetric)}" in body
 
@@ -113,13 +136,21 @@ def test_escape_text_neutralises_every_special_character():
     hostile = r"\input{/etc/passwd} 100% & $x_1$ # ^ ~ {}"
     out = escape_text(hostile)
     assert r"\input" not in out.replace(r"\textbackslash{}input", "")
-    assert not re.search(r"(?<!\\)[%&$#_{}]", out.replace(r"\textbackslash{}", "").replace(r"\textasciicircum{}", "").replace(r"\textasciitilde{}", ""))
+    assert not re.search(
+        r"(?<!\\)[%&$#_{}]",
+        out.replace(r"\textbackslash{}", "")
+        .replace(r"\textasciicircum{}", "")
+        .replace(r"\textasciitilde{}", ""),
+    )
 
 
 def test_big_structured_matrices_print_as_one_symbol():
     assert matrix_block("H", 2 * sp.eye(6)) == "H &= 2 I_{6}"
     a = sp.symbols("a0:5")
-    assert matrix_block("D", sp.diag(*a)) == r"D &= \operatorname{diag}\left(a_{0}, a_{1}, a_{2}, a_{3}, a_{4}\right)"
+    assert (
+        matrix_block("D", sp.diag(*a))
+        == r"D &= \operatorname{diag}\left(a_{0}, a_{1}, a_{2}, a_{3}, a_{4}\right)"
+    )
     assert matrix_block("Z", sp.zeros(4, 5)) == r"Z &= 0_{4 \times 5}"
     # small ones stay explicit, and a non-diagonal big one is not abbreviated
     assert r"\begin{matrix}" in matrix_block("I", sp.eye(2))

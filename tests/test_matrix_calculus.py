@@ -16,17 +16,39 @@ import sympy as sp
 from sympy import Identity, KroneckerProduct, MatrixExpr, OneMatrix, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from symcalc.derivation.matrix import (
+    CommutationMatrix,
+    Vec,
+    collect,
+    matrix_gradient,
+    matrix_hessian,
+    matrix_jacobian,
+    normalize,
+    to_explicit,
+)
 from symcalc.derivation.walker import derive
 from symcalc.errors import InputError, NoRuleError, ShapeError
 from symcalc.expr.functions import sigmoid, softplus
-from symcalc.derivation.matrix import (CommutationMatrix, Vec, collect, matrix_gradient, matrix_hessian, matrix_jacobian,
-                                     normalize, to_explicit)
-from symcalc.expr.structure import (as_scalar, diagonal, dot, elementwise, hadamard, logistic_loss, matrix_symbol,
-                               norm_squared, ones, positive_definite, softmax,
-                               softmax_cross_entropy, squared_error, sum_entries, symmetric,
-                               vector)
+from symcalc.expr.structure import (
+    as_scalar,
+    diagonal,
+    dot,
+    elementwise,
+    hadamard,
+    logistic_loss,
+    matrix_symbol,
+    norm_squared,
+    ones,
+    positive_definite,
+    softmax,
+    softmax_cross_entropy,
+    squared_error,
+    sum_entries,
+    symmetric,
+    vector,
+)
 
-sys.path.insert(0, os.path.dirname(__file__))   # the shared identity checker
+sys.path.insert(0, os.path.dirname(__file__))  # the shared identity checker
 from test_cookbook import run_identity  # noqa: E402
 
 n, m = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
@@ -67,8 +89,11 @@ def test_logistic_loss_value_matches_numpy():
     rng = np.random.default_rng(0)
     Xv, wv, yv = rng.normal(size=(4, 3)), rng.normal(size=(3, 1)), rng.integers(0, 2, (4, 1))
     f = logistic_loss(X, w, y).xreplace(SIZES)
-    env = {X.xreplace(SIZES): sp.ImmutableMatrix(Xv), w.xreplace(SIZES): sp.ImmutableMatrix(wv),
-           y.xreplace(SIZES): sp.ImmutableMatrix(yv)}
+    env = {
+        X.xreplace(SIZES): sp.ImmutableMatrix(Xv),
+        w.xreplace(SIZES): sp.ImmutableMatrix(wv),
+        y.xreplace(SIZES): sp.ImmutableMatrix(yv),
+    }
     z = Xv @ wv
     expected = float(np.sum(np.logaddexp(0, z)) - (yv.T @ z)[0, 0])
     assert abs(float(sp.N(to_explicit(f, env))) - expected) < 1e-10
@@ -137,8 +162,10 @@ def test_two_layer_tanh_network_gradients():
     H = elementwise(sp.tanh, Xd * W1)
     f = norm_squared(H * W2 - Y)
     R = H * W2 - Y
-    sizes = {sp.Symbol(s, integer=True, positive=True): v
-             for s, v in {"m": 3, "p": 2, "h": 3, "k": 2}.items()}
+    sizes = {
+        sp.Symbol(s, integer=True, positive=True): v
+        for s, v in {"m": 3, "p": 2, "h": 3, "k": 2}.items()
+    }
     G2 = 2 * H.T * R
     G1 = 2 * Xd.T * hadamard(R * W2.T, ones("m", "h") - sp.HadamardPower(H, 2))
     assert derive(f, W2).results["gradient"] == G2
@@ -159,8 +186,9 @@ def test_jacobian_of_linear_map_and_sigmoid():
 
 def test_jacobian_of_x_times_its_norm():
     f = x * as_scalar(x.T * x)
-    run_identity("jac-xnorm", f, x, Trace(x.T * x) * Identity(n) + 2 * x * x.T, "jacobian", None,
-                 SIZES)
+    run_identity(
+        "jac-xnorm", f, x, Trace(x.T * x) * Identity(n) + 2 * x * x.T, "jacobian", None, SIZES
+    )
 
 
 def test_matrix_hessian_in_kronecker_form():
@@ -171,8 +199,11 @@ def test_matrix_hessian_in_kronecker_form():
 
 
 def test_matrix_hessian_of_a_weighted_quadratic():
-    Xm, Am, Bm = matrix_symbol("X", "n", "m"), matrix_symbol("A", "n", "n"), \
-        matrix_symbol("B", "m", "m")
+    Xm, Am, Bm = (
+        matrix_symbol("X", "n", "m"),
+        matrix_symbol("A", "n", "n"),
+        matrix_symbol("B", "m", "m"),
+    )
     f = Trace(Xm.T * Am * Xm * Bm)
     H = derive(f, Xm, order=2).results["hessian"]
     expected = KroneckerProduct(Bm.T, Am) + KroneckerProduct(Bm, Am.T)
@@ -206,23 +237,38 @@ def test_hessian_wrt_a_diagonal_matrix_is_an_error_not_a_guess():
 # --------------------------------------------------------------------------------------
 # Scalar functions of matrix expressions (SymPy's own diff returns zero for some)
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,f,wrt,expected", [
-    ("log tr", sp.log(Trace(matrix_symbol("S", "n", "n"))), matrix_symbol("S", "n", "n"),
-     Identity(n) / Trace(matrix_symbol("S", "n", "n"))),
-    ("1/(x^T x)", 1 / as_scalar(x.T * x), x, -2 * x / Trace(x.T * x)**2),
-    ("sqrt tr(X^T X)", sp.sqrt(norm_squared(X)), X, X / sp.sqrt(Trace(X.T * X))),
-    ("tr + tr", Trace(A.T * X) + Trace(X.T * X), X, A + 2 * X),
-    ("exp(x^T x)", sp.exp(as_scalar(x.T * x)), x, 2 * sp.exp(Trace(x.T * x)) * x),
-    ("sum exp", sum_entries(elementwise(sp.exp, X)), X, elementwise(sp.exp, X)),
-    ("sum log", sum_entries(elementwise(sp.log, X)), X, sp.HadamardPower(X, -1)),
-    ("sum sqrt", sum_entries(elementwise(sp.sqrt, X)), X, sp.HadamardPower(X, -sp.S.Half) / 2),
-    ("sum x^3", sum_entries(elementwise(sp.Lambda(sp.Symbol("t"), sp.Symbol("t")**3), X)), X,
-     3 * sp.HadamardPower(X, 2)),
-    ("sum softplus", sum_entries(elementwise(softplus, X)), X, s_of(X)),
-    ("sum tanh", sum_entries(elementwise(sp.tanh, X)), X,
-     OneMatrix(m, n) - sp.HadamardPower(elementwise(sp.tanh, X), 2)),
-    ("hadamard", Trace(A.T * hadamard(X, X)), X, 2 * hadamard(A, X)),
-])
+@pytest.mark.parametrize(
+    "name,f,wrt,expected",
+    [
+        (
+            "log tr",
+            sp.log(Trace(matrix_symbol("S", "n", "n"))),
+            matrix_symbol("S", "n", "n"),
+            Identity(n) / Trace(matrix_symbol("S", "n", "n")),
+        ),
+        ("1/(x^T x)", 1 / as_scalar(x.T * x), x, -2 * x / Trace(x.T * x) ** 2),
+        ("sqrt tr(X^T X)", sp.sqrt(norm_squared(X)), X, X / sp.sqrt(Trace(X.T * X))),
+        ("tr + tr", Trace(A.T * X) + Trace(X.T * X), X, A + 2 * X),
+        ("exp(x^T x)", sp.exp(as_scalar(x.T * x)), x, 2 * sp.exp(Trace(x.T * x)) * x),
+        ("sum exp", sum_entries(elementwise(sp.exp, X)), X, elementwise(sp.exp, X)),
+        ("sum log", sum_entries(elementwise(sp.log, X)), X, sp.HadamardPower(X, -1)),
+        ("sum sqrt", sum_entries(elementwise(sp.sqrt, X)), X, sp.HadamardPower(X, -sp.S.Half) / 2),
+        (
+            "sum x^3",
+            sum_entries(elementwise(sp.Lambda(sp.Symbol("t"), sp.Symbol("t") ** 3), X)),
+            X,
+            3 * sp.HadamardPower(X, 2),
+        ),
+        ("sum softplus", sum_entries(elementwise(softplus, X)), X, s_of(X)),
+        (
+            "sum tanh",
+            sum_entries(elementwise(sp.tanh, X)),
+            X,
+            OneMatrix(m, n) - sp.HadamardPower(elementwise(sp.tanh, X), 2),
+        ),
+        ("hadamard", Trace(A.T * hadamard(X, X)), X, 2 * hadamard(A, X)),
+    ],
+)
 def test_scalar_functions_of_matrices(name, f, wrt, expected):
     run_identity(name, f, wrt, expected, "gradient", None, SIZES)
 
@@ -336,20 +382,33 @@ def test_collect_pulls_out_a_common_hadamard_factor():
     g = ones("h") - sp.HadamardPower(H, 2)
     expected = hadamard(W2.T * (softmax(W2 * H) - t), g) * xp.T
     assert G.count(sp.HadamardProduct) == 1
-    sizes = {sp.Symbol(s, integer=True, positive=True): v for s, v in
-             {"h": 3, "p": 2, "k": 3}.items()}
+    sizes = {
+        sp.Symbol(s, integer=True, positive=True): v for s, v in {"h": 3, "p": 2, "k": 3}.items()
+    }
     run_identity("net-softmax", f, W1, expected, "gradient", None, sizes)
 
 
-@pytest.mark.parametrize("name,f,expected", [
-    ("1^T exp(Z) 1", sum_entries(elementwise(sp.exp, matrix_symbol("Z", "n", "m"))),
-     DiagMatrix(Vec(elementwise(sp.exp, matrix_symbol("Z", "n", "m"))))),
-    ("tr(Z)^2", Trace(matrix_symbol("Z", "n", "n"))**2,
-     2 * Vec(Identity(n)) * Vec(Identity(n)).T),
-    ("log det Z", sp.log(sp.det(matrix_symbol("Z", "n", "n"))),
-     -CommutationMatrix(n, n) * KroneckerProduct(matrix_symbol("Z", "n", "n").T.I,
-                                                 matrix_symbol("Z", "n", "n").I)),
-])
+@pytest.mark.parametrize(
+    "name,f,expected",
+    [
+        (
+            "1^T exp(Z) 1",
+            sum_entries(elementwise(sp.exp, matrix_symbol("Z", "n", "m"))),
+            DiagMatrix(Vec(elementwise(sp.exp, matrix_symbol("Z", "n", "m")))),
+        ),
+        (
+            "tr(Z)^2",
+            Trace(matrix_symbol("Z", "n", "n")) ** 2,
+            2 * Vec(Identity(n)) * Vec(Identity(n)).T,
+        ),
+        (
+            "log det Z",
+            sp.log(sp.det(matrix_symbol("Z", "n", "n"))),
+            -CommutationMatrix(n, n)
+            * KroneckerProduct(matrix_symbol("Z", "n", "n").T.I, matrix_symbol("Z", "n", "n").I),
+        ),
+    ],
+)
 def test_matrix_hessians_with_vec_terms(name, f, expected):
     Z = next(iter(f.atoms(sp.MatrixSymbol)))
     run_identity(name, f, Z, expected, "hessian", None, SIZES)

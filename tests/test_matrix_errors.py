@@ -13,13 +13,16 @@ A = sc.matrix_symbol("A", "n", "n")
 x = sc.vector("x", "n")
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: sc.gradient(A * x, x), sc.ShapeError, "not a scalar"),
-    (lambda: sc.hessian(A * x, x), sc.ShapeError, "needs a scalar function"),
-    (lambda: sc.gradient(sp.Trace(A), A * x), ValueError, "not A*x"),
-    (lambda: sc.jacobian(sp.Trace(A), A), sc.ShapeError, "use gradient()"),
-    (lambda: sc.gradient(sp.floor(sp.Trace(A)), A), sc.NoRuleError, "floor"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: sc.gradient(A * x, x), sc.ShapeError, "not a scalar"),
+        (lambda: sc.hessian(A * x, x), sc.ShapeError, "needs a scalar function"),
+        (lambda: sc.gradient(sp.Trace(A), A * x), ValueError, "not A*x"),
+        (lambda: sc.jacobian(sp.Trace(A), A), sc.ShapeError, "use gradient()"),
+        (lambda: sc.gradient(sp.floor(sp.Trace(A)), A), sc.NoRuleError, "floor"),
+    ],
+)
 def test_matrix_engine_errors(call, error, message):
     with pytest.raises(error) as err:
         call()
@@ -50,6 +53,10 @@ def test_float_coefficients_pass_the_self_checks():
     d = sc.derive(f, w, order=2)
     assert d.all_checks_passed and len(d.checks) == 4
     # the same Hessian as with the exact coefficient 1/20, derived independently
-    exact = sc.derive(sc.logistic_loss(X, w, y) + sp.Rational(1, 20) * sp.Trace(w.T * w), w, order=2)
+    exact = sc.derive(
+        sc.logistic_loss(X, w, y) + sp.Rational(1, 20) * sp.Trace(w.T * w), w, order=2
+    )
     H = d.results["hessian"]
-    assert H.xreplace({fl: sp.nsimplify(fl) for fl in H.atoms(sp.Float)}) == exact.results["hessian"]
+    assert (
+        H.xreplace({fl: sp.nsimplify(fl) for fl in H.atoms(sp.Float)}) == exact.results["hessian"]
+    )

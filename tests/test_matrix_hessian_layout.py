@@ -26,7 +26,7 @@ def test_softmax_cross_entropy_hessian_in_W_matches_sympy_in_vec_order():
     Ws = sp.Matrix(3, 2, sp.symbols("w0:6"))
     xv, yv = sp.Matrix([1, -2]), sp.Matrix([0, 1, 0])
     explicit = sp.log(sum(sp.exp(e) for e in Ws * xv)) - (yv.T * Ws * xv)[0]
-    vec_w = [Ws[i, j] for j in range(2) for i in range(3)]          # column-major
+    vec_w = [Ws[i, j] for j in range(2) for i in range(3)]  # column-major
     point = dict(zip(vec_w, np.random.default_rng(2).normal(size=6)))
     env = {W: sp.ImmutableMatrix(Ws), x: sp.ImmutableMatrix(xv), y: sp.ImmutableMatrix(yv)}
     ours = np.array(sp.Matrix(to_explicit(H, env)).subs(point).evalf(), dtype=float)

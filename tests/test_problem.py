@@ -19,16 +19,17 @@ from symcalc.study.problem import Study, _descent_identity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-BOWL = '''
+BOWL = """
 title = "Bowl"
 objective = "x^2 + 3*x*y + 5*y^2 - x"
 [variables]
 x = "scalar"
 y = "scalar"
-'''
+"""
 
 
 # --- the format --------------------------------------------------------------------
+
 
 def test_minimal_problem_reads_title_variables_and_default_analyses():
     p = sc.load_problem(BOWL)
@@ -39,13 +40,13 @@ def test_minimal_problem_reads_title_variables_and_default_analyses():
 
 
 def test_shapes_become_entry_symbols_and_structure_is_respected():
-    p = sc.load_problem('''
+    p = sc.load_problem("""
 objective = "x.T*S*x"
 [variables]
 x = { shape = [2] }
 [constants]
 S = { shape = [2, 2], structure = ["symmetric", "positive_definite"] }
-''')
+""")
     x, S = p.lookup("x").symbol, p.lookup("S").symbol
     assert x.shape == (2, 1) and S.shape == (2, 2)
     assert S[0, 1] == S[1, 0]  # symmetric: one symbol for both entries
@@ -54,7 +55,7 @@ S = { shape = [2, 2], structure = ["symmetric", "positive_definite"] }
 
 
 def test_matrix_notation_uses_matrix_symbols_and_an_explicit_view():
-    p = sc.load_problem((EXAMPLES / "least_squares.toml"))
+    p = sc.load_problem(EXAMPLES / "least_squares.toml")
     w = p.lookup("w").symbol
     assert isinstance(w, sp.MatrixSymbol) and w.shape == (2, 1)
     f, syms = p.explicit()
@@ -70,20 +71,48 @@ def test_matrix_notation_uses_matrix_symbols_and_an_explicit_view():
 
 # --- errors name the file, the key and what was expected ---------------------------
 
-@pytest.mark.parametrize("text, key, expected", [
-    ("colour = 1\n" + BOWL, "colour", "one of the keys"),
-    (BOWL.replace('x = "scalar"', 'x = { shape = [0] }'), "variables.x.shape", "positive integers"),
-    (BOWL.replace('x = "scalar"', 'x = { size = 3 }'), "variables.x.size", "one of the keys"),
-    (BOWL.replace('objective = "x^2 + 3*x*y + 5*y^2 - x"', 'objective = "x^2 + z"'), "objective", "unknown name"),
-    (BOWL.replace('objective = "x^2 + 3*x*y + 5*y^2 - x"', ''), "objective", "exactly one of"),
-    ('field = ["x", "y"]\n' + BOWL, "objective", "exactly one of"),
-    ('analyses = ["gradient", "magic"]\n' + BOWL, "analyses", "names from"),
-    ('analyses = ["curl"]\n' + BOWL, "analyses", "analyses for an objective"),
-    (BOWL + '[[claims]]\nof = "laplacian"\nexpr = "x"\n', "claims[0].of", "gradient or hessian"),
-    (BOWL + '[report]\nslice = { x = "x", y = "q" }\n', "report.slice.y", "one of the unknowns"),
-    (BOWL + '[constants]\nA = { shape = [2, 3], structure = ["symmetric"] }\n', "constants.A.structure", "square"),
-    (BOWL + '[constants]\nc = { value = [1, 2], shape = [3] }\n', "constants.c.value", "a list of 3 numbers"),
-])
+
+@pytest.mark.parametrize(
+    "text, key, expected",
+    [
+        ("colour = 1\n" + BOWL, "colour", "one of the keys"),
+        (
+            BOWL.replace('x = "scalar"', "x = { shape = [0] }"),
+            "variables.x.shape",
+            "positive integers",
+        ),
+        (BOWL.replace('x = "scalar"', "x = { size = 3 }"), "variables.x.size", "one of the keys"),
+        (
+            BOWL.replace('objective = "x^2 + 3*x*y + 5*y^2 - x"', 'objective = "x^2 + z"'),
+            "objective",
+            "unknown name",
+        ),
+        (BOWL.replace('objective = "x^2 + 3*x*y + 5*y^2 - x"', ""), "objective", "exactly one of"),
+        ('field = ["x", "y"]\n' + BOWL, "objective", "exactly one of"),
+        ('analyses = ["gradient", "magic"]\n' + BOWL, "analyses", "names from"),
+        ('analyses = ["curl"]\n' + BOWL, "analyses", "analyses for an objective"),
+        (
+            BOWL + '[[claims]]\nof = "laplacian"\nexpr = "x"\n',
+            "claims[0].of",
+            "gradient or hessian",
+        ),
+        (
+            BOWL + '[report]\nslice = { x = "x", y = "q" }\n',
+            "report.slice.y",
+            "one of the unknowns",
+        ),
+        (
+            BOWL + '[constants]\nA = { shape = [2, 3], structure = ["symmetric"] }\n',
+            "constants.A.structure",
+            "square",
+        ),
+        (
+            BOWL + "[constants]\nc = { value = [1, 2], shape = [3] }\n",
+            "constants.c.value",
+            "a list of 3 numbers",
+        ),
+    ],
+)
 def test_bad_problem_text_names_the_key_and_what_was_expected(text, key, expected):
     with pytest.raises(ProblemFileError) as err:
         sc.load_problem(text)
@@ -127,17 +156,29 @@ def test_every_example_loads():
 
 # --- run() -> Study ------------------------------------------------------------------
 
+
 def test_study_fields_are_the_documented_ones():
     names = {f.name for f in dataclasses.fields(Study)}
-    assert names == {"problem", "derivations", "results", "field", "landscape", "claims",
-                     "finite_differences", "gaussian", "vectorization", "kernel_source", "notes"}
+    assert names == {
+        "problem",
+        "derivations",
+        "results",
+        "field",
+        "landscape",
+        "claims",
+        "finite_differences",
+        "gaussian",
+        "vectorization",
+        "kernel_source",
+        "notes",
+    }
 
 
 def test_run_gradient_and_hessian_match_sympy_diff():
     p = sc.load_problem(BOWL)
     s = p.run()
     x, y = p.wrt
-    f = x**2 + 3*x*y + 5*y**2 - x
+    f = x**2 + 3 * x * y + 5 * y**2 - x
     assert sp.simplify(s.results["gradient"] - sp.Matrix([f.diff(x), f.diff(y)])) == sp.zeros(2, 1)
     assert s.results["hessian"] == sp.hessian(f, (x, y))
     assert all(fd.passed and fd.max_abs_error < 1e-6 for fd in s.finite_differences)
@@ -157,7 +198,7 @@ def test_landscape_classifies_minimum_and_saddle_like_an_independent_eigen_check
     p = sc.load_problem(EXAMPLES / "landscape_2d.toml")
     s = p.run()
     x, y = p.wrt
-    f = x**3 - 3*x + y**2
+    f = x**3 - 3 * x + y**2
     found = {(float(pt.point[x]), float(pt.point[y])): pt.kind for pt in s.landscape.points}
     # independent: solve grad f = 0 and read the signs of the Hessian's eigenvalues
     expected = {}
@@ -171,9 +212,9 @@ def test_landscape_classifies_minimum_and_saddle_like_an_independent_eigen_check
 def test_descent_identity_check_can_fail():
     p = sc.load_problem(EXAMPLES / "landscape_2d.toml")
     x, y = p.wrt
-    wrong = sp.Matrix([3*x**2 - 3, y])  # the y-entry is off by a factor 2
+    wrong = sp.Matrix([3 * x**2 - 3, y])  # the y-entry is off by a factor 2
     assert not _descent_identity(p, wrong).holds
-    assert _descent_identity(p, sp.Matrix([3*x**2 - 3, 2*y])).holds
+    assert _descent_identity(p, sp.Matrix([3 * x**2 - 3, 2 * y])).holds
 
 
 def test_matrix_least_squares_gradient_matches_explicit_differentiation():
@@ -188,7 +229,9 @@ def test_matrix_least_squares_gradient_matches_explicit_differentiation():
             assert abs(float(g[k].subs(pt)) - float(f.diff(w).subs(pt))) < 1e-9
     # the unique minimum solves the normal equations (computed here with numpy)
     import numpy as np
-    X = np.array([[1, 0.5], [1, 1.5], [1, 2.0], [1, 3.0]]); yv = np.array([1.0, 2.0, 2.5, 4.0])
+
+    X = np.array([[1, 0.5], [1, 1.5], [1, 2.0], [1, 3.0]])
+    yv = np.array([1.0, 2.0, 2.5, 4.0])
     w_star = np.linalg.solve(X.T @ X, X.T @ yv)
     [pt] = s.landscape.points
     assert pt.kind == "minimum"
@@ -230,6 +273,7 @@ def test_gaussian_identities_match_an_entrywise_derivation():
     # independent: write the log-density entry by entry, differentiate with sympy
     f, (x1, x2) = p.explicit()
     from symcalc.study.problem import _entry_matrix
+
     S = _entry_matrix(p.lookup("Sigma"), "Sigma")
     mu = _entry_matrix(p.lookup("mu"), "mu")
     H = sp.hessian(f, (x1, x2))
@@ -255,6 +299,7 @@ def test_vectorization_table_of_a_2x3_matrix():
 def test_loop_work_obeys_greens_theorem():
     """Work around the circle = curl x disc area (constant curl 2); zero for the force field."""
     import math
+
     rot = sc.load_problem(EXAMPLES / "rotational_field.toml").run()
     lw = rot.field.loop_work
     assert abs(lw["work"] - 2 * math.pi * lw["radius"] ** 2) < 1e-9

@@ -25,5 +25,7 @@ def test_readme_examples_run_and_print_what_their_comments_say():
             exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
     printed = out.getvalue().split()
     assert printed == ["minimum", "True", "True"]
-    assert str(namespace["sc"].gradient(namespace["logp"], namespace["x"])) == "-Sigma**(-1)*(-mu + x)"
+    assert (
+        str(namespace["sc"].gradient(namespace["logp"], namespace["x"])) == "-Sigma**(-1)*(-mu + x)"
+    )
     assert namespace["d"].all_checks_passed

@@ -10,8 +10,8 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.records import Derivation, Rule
 from symcalc.errors import LaTeXBuildError, TeXNotFoundError
+from symcalc.records import Derivation, Rule
 from symcalc.reporting.build import Report, _templates_dir, template_env
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -51,9 +51,14 @@ def test_user_text_is_escaped_everywhere():
 
 def test_report_of_a_bare_derivation():
     x = sp.Symbol("x")
-    d = Derivation(expr=sp.sin(x) ** 2, wrt=(x,), results={"gradient": sp.Matrix([2 * sp.sin(x) * sp.cos(x)])})
-    d.add_step(Rule("chain", "Chain rule", r"\mathrm{d} g(u) = g'(u)\,\mathrm{d}u"), sp.sin(x) ** 2,
-               2 * sp.sin(x) * sp.cos(x) * sp.Symbol("dx"))
+    d = Derivation(
+        expr=sp.sin(x) ** 2, wrt=(x,), results={"gradient": sp.Matrix([2 * sp.sin(x) * sp.cos(x)])}
+    )
+    d.add_step(
+        Rule("chain", "Chain rule", r"\mathrm{d} g(u) = g'(u)\,\mathrm{d}u"),
+        sp.sin(x) ** 2,
+        2 * sp.sin(x) * sp.cos(x) * sp.Symbol("dx"),
+    )
     d.add_check("finite differences", True, "agrees", max_abs_error=1e-10)
     tex = sc.report(d).tex
     assert "Chain rule" in tex and r"\mathrm{d}x" in tex
@@ -74,7 +79,13 @@ def test_progress_is_reported_for_the_whole_report():
     seen = []
     sc.report(EXAMPLES / "landscape_2d.toml", progress=seen.append)
     text = "\n".join(seen)
-    for stage in ("deriving", "critical points", "typesetting", "drawing figures", "rendering LaTeX"):
+    for stage in (
+        "deriving",
+        "critical points",
+        "typesetting",
+        "drawing figures",
+        "rendering LaTeX",
+    ):
         assert stage in text
 
 
@@ -122,7 +133,10 @@ def test_hostile_text_compiles_and_reads_back(tmp_path):
     r = sc.report(sc.load_problem(PROBLEM))
     pdf = r.to_pdf(tmp_path / "hostile.pdf")
     import subprocess
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "100% of $x_1$ & #2" in text
     assert "minimum" in text
     assert "Overfull \\hbox" not in r.log
@@ -131,13 +145,29 @@ def test_hostile_text_compiles_and_reads_back(tmp_path):
 def test_build_script_shows_progress_and_writes_tex(tmp_path):
     import subprocess
     import sys
+
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, str(root / "scripts" / "build_reports.py"), "--tex", "-v",
-                           "--out", str(tmp_path), str(EXAMPLES / "landscape_2d.toml")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "build_reports.py"),
+            "--tex",
+            "-v",
+            "--out",
+            str(tmp_path),
+            str(EXAMPLES / "landscape_2d.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
-    for stage in ("landscape_2d: deriving", "landscape_2d: solving grad L = 0", "landscape_2d: drawing figures",
-                  "1 of 1 reports built"):
+    for stage in (
+        "landscape_2d: deriving",
+        "landscape_2d: solving grad L = 0",
+        "landscape_2d: drawing figures",
+        "1 of 1 reports built",
+    ):
         assert stage in proc.stdout
     assert (tmp_path / "landscape_2d.tex").read_text().startswith(r"\documentclass")
     assert (tmp_path / "landscape-2d-figure-landscape.pdf").is_file()
@@ -153,27 +183,32 @@ def test_bold_vectors_option_reaches_the_maths():
 
 @pytest.mark.tex
 def test_unicode_in_user_text_compiles(tmp_path):
-    text = '''
+    text = """
 title = "Régression: λ ≥ 0, ∇L = 0 — 学习"
 description = "Σ is ‖x‖² ≤ 1 “quoted” … café"
 objective = "x^2 + y^2"
 [variables]
 x = "scalar"
 y = "scalar"
-'''
+"""
     r = sc.report(sc.load_problem(text), figures=False)
     pdf = r.to_pdf(tmp_path / "unicode.pdf")
     import subprocess
-    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+    out = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Régression" in out and "café" in out and "λ" in out
 
 
 def test_a_figure_that_cannot_be_drawn_becomes_a_note(monkeypatch):
     import importlib
+
     figures = importlib.import_module("symcalc.reporting.figures")
 
     def broken(study):
         raise ValueError("no numbers here")
+
     monkeypatch.setattr(figures, "figures_for", broken)
     tex = sc.report(EXAMPLES / "landscape_2d.toml").tex
     assert "the figure could not be drawn: ValueError: no numbers here" in tex

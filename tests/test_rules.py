@@ -17,14 +17,14 @@ from sympy import HadamardPower, Identity, KroneckerProduct, MatrixSymbol, Trace
 from sympy.codegen.cfunctions import log1p
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.records import Rule
+from symcalc.derivation.matrix import to_explicit
 from symcalc.derivation.walker import Canonicalizer, Differentiator, derive
 from symcalc.expr.functions import sigmoid, softplus
-from symcalc.derivation.matrix import to_explicit
+from symcalc.expr.structure import diagonal, logistic_loss, matrix_symbol, symmetric, vector
+from symcalc.records import Rule
 from symcalc.rules import all_rules, all_tables
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS, elementwise, hadamard
 from symcalc.rules.scalar import SCALAR_RULES
-from symcalc.expr.structure import diagonal, logistic_loss, matrix_symbol, symmetric, vector
 
 x, y = sp.symbols("x y")
 t = sp.Symbol("t")
@@ -36,36 +36,68 @@ X2, A2 = MatrixSymbol("X", 2, 2), MatrixSymbol("A", 2, 2)
 v = MatrixSymbol("v", N, 1)
 
 SCALAR_SAMPLES = {
-    "sum": x + sp.sin(y), "constant_multiple": 3 * x**2, "quotient": x / y,
-    "product": x * sp.sin(y), "sqrt": sp.sqrt(x), "power": x**3, "exponential": 2**x,
-    "general_power": x**y, "exp": sp.exp(x * y), "log": sp.log(x), "log1p": log1p(x),
-    "sin": sp.sin(x), "cos": sp.cos(x), "tan": sp.tan(x), "sinh": sp.sinh(x),
-    "cosh": sp.cosh(x), "tanh": sp.tanh(x), "asin": sp.asin(x / 3), "acos": sp.acos(x / 3),
-    "atan": sp.atan(x), "erf": sp.erf(x), "sigmoid": sigmoid(x), "softplus": softplus(x),
-    "abs": sp.Abs(x), "declared_derivative": sp.gamma(x),
+    "sum": x + sp.sin(y),
+    "constant_multiple": 3 * x**2,
+    "quotient": x / y,
+    "product": x * sp.sin(y),
+    "sqrt": sp.sqrt(x),
+    "power": x**3,
+    "exponential": 2**x,
+    "general_power": x**y,
+    "exp": sp.exp(x * y),
+    "log": sp.log(x),
+    "log1p": log1p(x),
+    "sin": sp.sin(x),
+    "cos": sp.cos(x),
+    "tan": sp.tan(x),
+    "sinh": sp.sinh(x),
+    "cosh": sp.cosh(x),
+    "tanh": sp.tanh(x),
+    "asin": sp.asin(x / 3),
+    "acos": sp.acos(x / 3),
+    "atan": sp.atan(x),
+    "erf": sp.erf(x),
+    "sigmoid": sigmoid(x),
+    "softplus": softplus(x),
+    "abs": sp.Abs(x),
+    "declared_derivative": sp.gamma(x),
 }
 
 MATRIX_SAMPLES = {
-    "matrix_sum": (X + X.T * A, X), "transpose": (X.T, X), "trace": (Trace(X * A), X),
-    "diag_matrix": (DiagMatrix(v), v), "matrix_constant_multiple": (A * X * B, X),
-    "matrix_product": (X * A * X, X), "kronecker": (KroneckerProduct(X2, A2 * X2), X2),
-    "hadamard": (hadamard(X, X * A), X), "inverse": (X.I, X), "matrix_power": (X**3, X),
-    "determinant": (sp.det(X), X), "log_det": (sp.log(sp.det(X)), X),
+    "matrix_sum": (X + X.T * A, X),
+    "transpose": (X.T, X),
+    "trace": (Trace(X * A), X),
+    "diag_matrix": (DiagMatrix(v), v),
+    "matrix_constant_multiple": (A * X * B, X),
+    "matrix_product": (X * A * X, X),
+    "kronecker": (KroneckerProduct(X2, A2 * X2), X2),
+    "hadamard": (hadamard(X, X * A), X),
+    "inverse": (X.I, X),
+    "matrix_power": (X**3, X),
+    "determinant": (sp.det(X), X),
+    "log_det": (sp.log(sp.det(X)), X),
     "hadamard_power": (HadamardPower(X, 3), X),
-    "ew_exp": (elementwise(sp.exp, X * A), X), "ew_log": (elementwise(sp.log, X), X),
-    "ew_log1p": (elementwise(log1p, X), X), "ew_sigmoid": (elementwise(sigmoid, X * A), X),
-    "ew_softplus": (elementwise(softplus, X), X), "ew_tanh": (elementwise(sp.tanh, X), X),
-    "ew_sin": (elementwise(sp.sin, X), X), "ew_cos": (elementwise(sp.cos, X), X),
+    "ew_exp": (elementwise(sp.exp, X * A), X),
+    "ew_log": (elementwise(sp.log, X), X),
+    "ew_log1p": (elementwise(log1p, X), X),
+    "ew_sigmoid": (elementwise(sigmoid, X * A), X),
+    "ew_softplus": (elementwise(softplus, X), X),
+    "ew_tanh": (elementwise(sp.tanh, X), X),
+    "ew_sin": (elementwise(sp.sin, X), X),
+    "ew_cos": (elementwise(sp.cos, X), X),
     "ew_power": (elementwise(sp.Lambda(t, t**3), X), X),
     "ew_function": (elementwise(sp.Lambda(t, t * sp.exp(t)), X), X),
 }
 
 dX = MatrixSymbol("dX", N, N)
 CANONICAL_SAMPLES = {
-    "trace_linearity": (dX + A * dX, "C"), "cyclic_trace": (A * dX * B, "C"),
-    "trace_transpose": (dX.T, "C"), "trace_hadamard": (hadamard(A, dX), "C"),
+    "trace_linearity": (dX + A * dX, "C"),
+    "cyclic_trace": (A * dX * B, "C"),
+    "trace_transpose": (dX.T, "C"),
+    "trace_hadamard": (hadamard(A, dX), "C"),
     "trace_kronecker": (KroneckerProduct(A2, MatrixSymbol("dX", 2, 2)), "2I"),
-    "scalar_sum": (Trace(dX) + Trace(A * dX), "c"), "scalar_factor": (5 * Trace(A * dX), "c"),
+    "scalar_sum": (Trace(dX) + Trace(A * dX), "c"),
+    "scalar_factor": (5 * Trace(A * dX), "c"),
     "scalar_as_trace": (Trace(A * dX), "c"),
 }
 
@@ -73,18 +105,25 @@ Sg, Dg = symmetric("S", 3), diagonal("D", 3)
 xv, Am, bv = vector("x", 3), matrix_symbol("A", 3, 3), vector("b", 3)
 Xn, wn, yn = matrix_symbol("X", 4, 3), vector("w", 3), vector("y", 4)
 THEOREM_SAMPLES = {
-    "one_by_one": (xv.T * Am * xv, xv, 1), "identification": (Trace(Am * X), X, 1),
+    "one_by_one": (xv.T * Am * xv, xv, 1),
+    "identification": (Trace(Am * X), X, 1),
     "scalar_identification": (x**2 * y, [x, y], 1),
     "jacobian_identification": (Am * xv, xv, 1),
     "vec_identification": (Trace(X.T * A * X), X, 2),
     "hadamard_as_diag": (logistic_loss(Xn, wn, yn), wn, 2),
-    "collect": (xv.T * Am * xv, xv, 1), "symmetric_part": (Trace(Am * Sg), Sg, 1),
-    "diagonal_part": (Trace(Am * Dg), Dg, 1), "hessian_from_gradient": (xv.T * Am * xv, xv, 2),
+    "collect": (xv.T * Am * xv, xv, 1),
+    "symmetric_part": (Trace(Am * Sg), Sg, 1),
+    "diagonal_part": (Trace(Am * Dg), Dg, 1),
+    "hessian_from_gradient": (xv.T * Am * xv, xv, 2),
     "symmetric_hessian": (Trace(Sg * Am * Sg), Sg, 2),
 }
 
-SAMPLES = {"scalar": SCALAR_SAMPLES, "matrix": MATRIX_SAMPLES, "canonical": CANONICAL_SAMPLES,
-           "theorems": THEOREM_SAMPLES}
+SAMPLES = {
+    "scalar": SCALAR_SAMPLES,
+    "matrix": MATRIX_SAMPLES,
+    "canonical": CANONICAL_SAMPLES,
+    "theorems": THEOREM_SAMPLES,
+}
 
 
 def _rat(rng, lo=-100, hi=100):
@@ -153,6 +192,7 @@ def test_matrix_rule_numerically(name):
         if extra:
             e2.update(extra)
         return to_explicit(e, e2)
+
     fd = (sp.Matrix([at(env[var] + h * V, f)]) - sp.Matrix([at(env[var] - h * V, f)])) / (2 * h)
     ours = sp.Matrix([at(env[var], out, {dvar: V})])
     err = max(abs(complex(sp.N(a - b, 30))) for a, b in zip(ours, fd))

@@ -14,13 +14,13 @@ from symcalc.parsing.parser import LIMITS, parse, parse_latex
 from symcalc.verification.claims import verify_from_text
 
 x = sp.Symbol("x")
-PROMPT = 5.0      # seconds: a hang guard, not a performance test
+PROMPT = 5.0  # seconds: a hang guard, not a performance test
 
 
 def _payloads(sentinel: str):
     return [
         f"__import__('os').system('touch {sentinel}')",
-        f"__import__(\"os\").system(\"touch {sentinel}\")",
+        f'__import__("os").system("touch {sentinel}")',
         f"open('{sentinel}', 'w').write('x')",
         "().__class__",
         "().__class__.__bases__[0].__subclasses__()",
@@ -73,15 +73,26 @@ def test_math_payloads_are_refused(index, sentinel):
     assert time.monotonic() - start < PROMPT
     message = str(info.value)
     assert message and "Traceback" not in message
-    assert len(message.splitlines()[0]) < 300          # a clear, short first line
+    assert len(message.splitlines()[0]) < 300  # a clear, short first line
 
 
-@pytest.mark.parametrize("payload", [
-    r"\input{/etc/passwd}", r"\include{x}", r"\write18{touch PWNED}", r"\immediate\write18{ls}",
-    r"\def\x{1}", r"\newcommand{\x}{1}", r"\csname x\endcsname", r"\catcode`\@=11",
-    r"\frac{__import__('os')}{2}", r"x^{9^{9^{9^9}}}", r"\operatorname{__class__}(x)",
-    "{" * 3000 + "x" + "}" * 3000,
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        r"\input{/etc/passwd}",
+        r"\include{x}",
+        r"\write18{touch PWNED}",
+        r"\immediate\write18{ls}",
+        r"\def\x{1}",
+        r"\newcommand{\x}{1}",
+        r"\csname x\endcsname",
+        r"\catcode`\@=11",
+        r"\frac{__import__('os')}{2}",
+        r"x^{9^{9^{9^9}}}",
+        r"\operatorname{__class__}(x)",
+        "{" * 3000 + "x" + "}" * 3000,
+    ],
+)
 def test_latex_payloads_are_refused(payload, sentinel):
     start = time.monotonic()
     with pytest.raises(ParseError):
@@ -119,9 +130,8 @@ def test_verify_refuses_payload_claims(sentinel):
 def test_no_eval_in_the_readers():
     """The modules that read user text never call eval/exec/compile/parse_expr/__import__."""
     import ast
-    import inspect
-
     import importlib
+    import inspect
 
     parse_module = importlib.import_module("symcalc.parsing.parser")
     verify_module = importlib.import_module("symcalc.verification.claims")
@@ -135,9 +145,10 @@ def test_no_eval_in_the_readers():
                 if isinstance(f, ast.Attribute) and f.attr in ("parse_expr", "eval", "exec"):
                     name = f.attr
                 assert name not in forbidden, (module.__name__, ast.unparse(node))
-                if isinstance(f, ast.Attribute) and f.attr == "sympify":   # never on text
-                    assert not any(isinstance(a, ast.Constant) and isinstance(a.value, str)
-                                   for a in node.args)
+                if isinstance(f, ast.Attribute) and f.attr == "sympify":  # never on text
+                    assert not any(
+                        isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args
+                    )
 
 
 def test_numeric_sympify_only_sees_sympy_objects():

@@ -19,7 +19,7 @@ M, N = 80, 3
 X = np.column_stack([np.ones(M), RNG.normal(size=(M, N - 1))])
 W_TRUE = np.array([0.3, -1.2, 0.8])
 Y = (RNG.random(M) < 1 / (1 + np.exp(-X @ W_TRUE))).astype(float)
-L2 = 0.1   # a small ridge term keeps the optimum unique
+L2 = 0.1  # a small ridge term keeps the optimum unique
 
 
 def reference_solution():
@@ -57,20 +57,34 @@ def explicit_kernel():
 @pytest.mark.parametrize("method", ["Newton-CG", "trust-exact"])
 def test_explicit_kernel_fits_logistic_regression(method, explicit_kernel):
     fun, jac, hess = explicit_kernel.as_scipy()
-    res = optimize.minimize(fun, np.zeros(N), jac=jac, hess=hess, method=method,
-                            options={"xtol": 1e-12} if method == "Newton-CG" else {"gtol": 1e-10})
+    res = optimize.minimize(
+        fun,
+        np.zeros(N),
+        jac=jac,
+        hess=hess,
+        method=method,
+        options={"xtol": 1e-12} if method == "Newton-CG" else {"gtol": 1e-10},
+    )
     assert res.success, res.message
     np.testing.assert_allclose(res.x, W_REF, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("method", ["Newton-CG", "trust-exact"])
 def test_matrix_kernel_fits_logistic_regression(method):
-    Xs = matrix_symbol("X", "m", "n"); ws = vector("w", "n"); ys = vector("y", "m")
+    Xs = matrix_symbol("X", "m", "n")
+    ws = vector("w", "n")
+    ys = vector("y", "m")
     lam = sp.Symbol("lam")
-    loss = logistic_loss(Xs, ws, ys) + sp.Rational(1, 20) * sp.Trace(ws.T * ws)   # L2 / 2 = 1/20
+    loss = logistic_loss(Xs, ws, ys) + sp.Rational(1, 20) * sp.Trace(ws.T * ws)  # L2 / 2 = 1/20
     fun, jac, hess = sc.compile(loss, ws, params=[Xs, ys]).as_scipy(X, Y)
-    res = optimize.minimize(fun, np.zeros(N), jac=jac, hess=hess, method=method,
-                            options={"xtol": 1e-12} if method == "Newton-CG" else {"gtol": 1e-10})
+    res = optimize.minimize(
+        fun,
+        np.zeros(N),
+        jac=jac,
+        hess=hess,
+        method=method,
+        options={"xtol": 1e-12} if method == "Newton-CG" else {"gtol": 1e-10},
+    )
     assert res.success, res.message
     np.testing.assert_allclose(res.x, W_REF, rtol=1e-6, atol=1e-8)
     assert lam not in loss.free_symbols

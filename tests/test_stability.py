@@ -9,10 +9,10 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.expr.functions import sigmoid, softplus
 from symcalc.codegen.numpy_printer import StableNumPyPrinter, logsumexp, numpy_code, stabilize
-from symcalc.expr.structure import elementwise, positive_definite, vector
+from symcalc.expr.functions import sigmoid, softplus
 from symcalc.expr.structure import logsumexp as vec_logsumexp
+from symcalc.expr.structure import positive_definite, vector
 
 mpmath.mp.dps = 50
 z = sp.Symbol("z")
@@ -61,8 +61,11 @@ def test_softplus_and_its_derivatives_at_extremes(backend, form):
 
 @pytest.mark.parametrize("form", ["named", "written out", "exp form"])
 def test_sigmoid_at_extremes(form):
-    f = {"named": sigmoid(z), "written out": 1 / (1 + sp.exp(-z)),
-         "exp form": sp.exp(z) / (1 + sp.exp(z))}[form]
+    f = {
+        "named": sigmoid(z),
+        "written out": 1 / (1 + sp.exp(-z)),
+        "exp form": sp.exp(z) / (1 + sp.exp(z)),
+    }[form]
     k = sc.compile(f, [z])
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
         v = k.value(EXTREMES[:, None])
@@ -77,7 +80,7 @@ def test_logsumexp_of_three_terms_at_extremes():
     pts = np.array([[1000.0, 999.0, -1000.0], [-1000.0, -1000.0, -1001.0], [0.0, 1.0, 2.0]])
     want = [float(mpmath.log(sum(mpmath.exp(mpmath.mpf(t)) for t in row))) for row in pts]
     assert_accurate(k.value(pts), want)
-    g = k.gradient(pts)                      # the softmax of the row
+    g = k.gradient(pts)  # the softmax of the row
     assert np.all(np.isfinite(g))
     np.testing.assert_allclose(g.sum(axis=-1), 1.0, rtol=1e-12)
 
@@ -110,7 +113,7 @@ def test_vector_logsumexp_at_1000():
     v = np.array([1000.0, 999.0, 998.0, -1000.0])
     want = float(mpmath.log(sum(mpmath.exp(mpmath.mpf(t)) for t in v)))
     assert_accurate(k.value(v), want)
-    g = k.gradient(v)                         # softmax, printed with the max shifted out
+    g = k.gradient(v)  # softmax, printed with the max shifted out
     assert np.all(np.isfinite(g)) and np.isclose(g.sum(), 1.0)
 
 
@@ -123,9 +126,10 @@ def test_log_det_through_slogdet_and_cholesky():
     printer = StableNumPyPrinter()
     code = printer.doprint(sp.log(sp.det(S)))
     from symcalc.codegen.numpy_printer import HELPERS
+
     for h in printer.helpers_used:
         exec(HELPERS[h], ns)
-    big = np.diag(np.full(200, 1000.0))       # det = 1e600 overflows a float; log det does not
+    big = np.diag(np.full(200, 1000.0))  # det = 1e600 overflows a float; log det does not
     ns["S"] = big
     assert_accurate(eval(code, ns), 200 * np.log(1000.0), rtol=1e-14)
     ns["A"] = big
@@ -173,8 +177,11 @@ def rel_error(got, want):
 
 
 def as_float(values):
-    return np.array([[float(x) for x in row] for row in values]) if isinstance(values[0], list) \
+    return (
+        np.array([[float(x) for x in row] for row in values])
+        if isinstance(values[0], list)
         else np.array([float(x) for x in values])
+    )
 
 
 def _compiled(f, wrt, params, backend):
@@ -224,7 +231,9 @@ def test_softmax_hessian_is_printed_as_diag_p_minus_outer_p():
     z, t = vector("z", "k"), vector("t", "k")
     src = sc.compile(sc.softmax_cross_entropy(z, t), z, params=[t]).source
     hessian = src.split("def hessian(")[1].split("\ndef ")[0]
-    assert "_logsumexp_vec(v0)" in hessian and "_np.exp(v0)" not in hessian  # z is v0: no unshifted exp
+    assert (
+        "_logsumexp_vec(v0)" in hessian and "_np.exp(v0)" not in hessian
+    )  # z is v0: no unshifted exp
     assert hessian.count("_logsumexp_vec(") == 1  # lse computed once, shared
 
 
@@ -235,7 +244,7 @@ def test_softmax_regression_gradient_at_large_logits(backend):
     rng = np.random.default_rng(7)
     xv = np.array([1.0, -2.0, 0.5])
     Wv = rng.normal(size=(4, 3))
-    Wv *= 1000.0 / np.abs(Wv @ xv).max()      # logits W x up to |1000|, of both signs
+    Wv *= 1000.0 / np.abs(Wv @ xv).max()  # logits W x up to |1000|, of both signs
     tv = np.array([0.0, 0.0, 1.0, 0.0])
     logits = [mpmath.fsum(mpmath.mpf(a) * mpmath.mpf(b) for a, b in zip(row, xv)) for row in Wv]
     _, p = mp_softmax(logits)

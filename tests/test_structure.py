@@ -9,11 +9,31 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
 from symcalc.expr.functions import sigmoid
-from symcalc.expr.structure import (DiagonalMatrixSymbol, PositiveDefiniteMatrixSymbol,
-                               SymmetricMatrixSymbol, as_scalar, diagonal, dim, dot, elementwise,
-                               hadamard, hadamard_power, logsumexp, matrix_symbol, norm,
-                               norm_squared, ones, positive_definite, quadratic_form, softmax,
-                               softmax_cross_entropy, structure_of, sum_entries, symmetric, vector)
+from symcalc.expr.structure import (
+    DiagonalMatrixSymbol,
+    PositiveDefiniteMatrixSymbol,
+    SymmetricMatrixSymbol,
+    as_scalar,
+    diagonal,
+    dim,
+    dot,
+    elementwise,
+    hadamard,
+    hadamard_power,
+    logsumexp,
+    matrix_symbol,
+    norm,
+    norm_squared,
+    ones,
+    positive_definite,
+    quadratic_form,
+    softmax,
+    softmax_cross_entropy,
+    structure_of,
+    sum_entries,
+    symmetric,
+    vector,
+)
 
 
 def test_symmetric_transposes_to_itself():
@@ -64,7 +84,7 @@ def test_elementwise_helpers():
     X = matrix_symbol("X", 2, 3)
     e = elementwise(sigmoid, X)
     assert isinstance(e, ElementwiseApplyFunction) and e.shape == (2, 3)
-    assert elementwise(sigmoid, X) == elementwise(sigmoid, X)      # one bound variable
+    assert elementwise(sigmoid, X) == elementwise(sigmoid, X)  # one bound variable
     assert elementwise(lambda t: t**2, X).shape == (2, 3)
     assert isinstance(hadamard(X, X), sp.HadamardProduct)
     assert isinstance(hadamard_power(X, 2), sp.HadamardPower)
@@ -88,7 +108,9 @@ def test_sum_entries_softmax_logsumexp():
 
 def test_numeric_values_of_helpers():
     import numpy as np
+
     from symcalc.derivation.matrix import to_explicit
+
     z = vector("z", 3)
     zv = np.array([[0.3], [-1.2], [2.0]])
     env = {z: sp.ImmutableMatrix(zv)}

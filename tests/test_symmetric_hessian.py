@@ -20,9 +20,13 @@ import sympy as sp
 from sympy import Trace
 
 import symcalc as sc
+from symcalc.derivation.matrix import (
+    CommutationMatrix,
+    check_symmetric_hessian,
+    derive_matrix,
+    to_explicit,
+)
 from symcalc.errors import NoRuleError, SelfCheckError
-from symcalc.derivation.matrix import (CommutationMatrix, check_symmetric_hessian, derive_matrix,
-                                     to_explicit)
 from symcalc.expr.vectorize import duplication_matrix
 
 
@@ -71,7 +75,7 @@ def explicit_symmetrizer(n):
     K = sp.zeros(n * n, n * n)
     for i in range(n):
         for j in range(n):
-            K[i * n + j, j * n + i] = 1          # K vec(A) = vec(A^T)
+            K[i * n + j, j * n + i] = 1  # K vec(A) = vec(A^T)
     return (sp.eye(n * n) + K) / 2
 
 
@@ -84,8 +88,10 @@ def vech_hessian_reference(f_of_S, n, point):
 
 def second_difference(f_of_S, point, V, W, h=sp.Rational(1, 10**10)):
     """(f(S+hV+hW) - f(S+hV-hW) - f(S-hV+hW) + f(S-hV-hW)) / 4h^2, evaluated at 60 digits."""
-    vals = [sp.N(f_of_S(sp.ImmutableMatrix(point + a * h * V + b * h * W)), 60)
-            for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+    vals = [
+        sp.N(f_of_S(sp.ImmutableMatrix(point + a * h * V + b * h * W)), 60)
+        for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1))
+    ]
     return (vals[0] - vals[1] - vals[2] + vals[3]) / (4 * h * h)
 
 
@@ -113,8 +119,8 @@ def gaussian_explicit(xv, muv):
 
     def f(S):
         r = xv - muv
-        return (-(r.T * S.inv() * r)[0] / 2 - sp.log(S.det()) / 2
-                - n * sp.log(2 * sp.pi) / 2)
+        return -(r.T * S.inv() * r)[0] / 2 - sp.log(S.det()) / 2 - n * sp.log(2 * sp.pi) / 2
+
     return f
 
 
@@ -203,7 +209,7 @@ def test_trace_of_A_S_has_zero_hessian(n):
     H = d.results["hessian"]
     assert isinstance(H, sp.ZeroMatrix) and H.shape == (S.rows**2, S.rows**2)
     assert d.all_checks_passed and any("hessian wrt vech" in c.name for c in d.checks)
-    if n != "n":            # the independent route agrees that it is zero
+    if n != "n":  # the independent route agrees that it is zero
         Av = random_matrix(random.Random(4), n, n)
         ref = vech_hessian_reference(lambda M: (Av * M).trace(), n, random_spd(random.Random(5), n))
         assert ref == sp.zeros(*ref.shape)
@@ -214,7 +220,7 @@ def test_trace_of_S_squared_hessian_is_2N(n):
     S = sc.symmetric("S", n)
     H = sc.hessian(Trace(S * S), S)
     ours = ours_at(H, {S: random_spd(random.Random(6), n)})
-    assert ours == 2 * explicit_symmetrizer(n)                  # d^2 tr(S^2)[V, W] = 2 tr(VW)
+    assert ours == 2 * explicit_symmetrizer(n)  # d^2 tr(S^2)[V, W] = 2 tr(VW)
     D = duplication_matrix(n)
     assert D.T * ours * D == vech_hessian_reference(lambda M: (M * M).trace(), n, sp.eye(n))
 
@@ -265,7 +271,7 @@ def test_a_wrong_hessian_is_caught_by_the_self_check():
     f = sp.log(sp.det(S))
     d = derive_matrix(f, S, order=1)
     G = d.results["gradient"]
-    wrong = -sp.KroneckerProduct(S.I, S.I.T * S.I)          # not the Hessian
+    wrong = -sp.KroneckerProduct(S.I, S.I.T * S.I)  # not the Hessian
     with pytest.raises(SelfCheckError, match="symmetric"):
         check_symmetric_hessian(d, f, S, G, wrong)
     assert not d.checks[-1].passed or not d.checks[-2].passed
@@ -278,8 +284,9 @@ def test_large_concrete_size_is_checked_at_a_small_size():
     Sv = random_spd(random.Random(12), 6)
     Si = Sv.inv()
     N = explicit_symmetrizer(6)
-    assert_close(ours_at(d.results["hessian"], {S: Sv}),
-                 -N * sp.Matrix(sp.kronecker_product(Si, Si)) * N)
+    assert_close(
+        ours_at(d.results["hessian"], {S: Sv}), -N * sp.Matrix(sp.kronecker_product(Si, Si)) * N
+    )
 
 
 def test_diagonal_matrix_hessian_is_still_a_named_error():

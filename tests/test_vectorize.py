@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symcalc as sc
 
@@ -20,7 +21,7 @@ def random_int_matrix(m, n, seed):
 def test_vec_of_the_seed_2x3_example():
     a, b, c, d, e, f = sp.symbols("a b c d e f")
     A = sp.Matrix([[a, b, c], [d, e, f]])
-    assert list(sc.vec(A)) == [a, d, b, e, c, f]             # column-major
+    assert list(sc.vec(A)) == [a, d, b, e, c, f]  # column-major
     assert list(sc.vec(A, order="row")) == [a, b, c, d, e, f]  # row-major
     assert sc.vec(A)[-1] == f
 
@@ -30,7 +31,9 @@ def test_vec_agrees_with_numpy_fortran_and_c_order(m, n):
     A = random_int_matrix(m, n, m * 10 + n)
     An = np.array(A, dtype=float)
     np.testing.assert_array_equal(np.array(sc.vec(A), dtype=float).ravel(), An.ravel(order="F"))
-    np.testing.assert_array_equal(np.array(sc.vec(A, "row"), dtype=float).ravel(), An.ravel(order="C"))
+    np.testing.assert_array_equal(
+        np.array(sc.vec(A, "row"), dtype=float).ravel(), An.ravel(order="C")
+    )
     np.testing.assert_array_equal(sc.vec(An).ravel(), An.ravel(order="F"))
     # row-major vec of A is column-major vec of A^T
     assert sc.vec(A, "row") == sc.vec(A.T)
@@ -63,7 +66,7 @@ def test_duplication_and_elimination(n):
     assert D.shape == (n * n, n * (n + 1) // 2)
     assert L.shape == (n * (n + 1) // 2, n * n)
     assert D * sc.vech(S) == sc.vec(S)
-    assert L * sc.vec(B) == sc.vech(B)           # any square matrix, symmetric or not
+    assert L * sc.vec(B) == sc.vech(B)  # any square matrix, symmetric or not
     assert L * D == sp.eye(n * (n + 1) // 2)
     # D^+ = (D^T D)^-1 D^T recovers vech from vec of a symmetric matrix
     Dplus = (D.T * D).inv() * D.T
@@ -80,7 +83,13 @@ def test_vech_shows_symmetry_as_repeated_entries():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(0, 10**6))
+@given(
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(1, 3),
+    st.integers(0, 10**6),
+)
 def test_vec_AXB_equals_kron_BT_A_vec_X(p, m, n, q, seed):
     A = random_int_matrix(p, m, seed)
     X = random_int_matrix(m, n, seed + 1)
@@ -100,15 +109,18 @@ def test_matrix_symbol_of_concrete_size_is_vectorized_by_entries():
     assert list(sc.vec(X)) == [X[0, 0], X[1, 0], X[0, 1], X[1, 1]]
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: sc.vec(sp.Matrix([[1, 2]]), order="diagonal"), "order must be"),
-    (lambda: sc.vech(sp.Matrix([[1, 2, 3], [4, 5, 6]])), "square"),
-    (lambda: sc.unvec(sp.Matrix([1, 2, 3]), (2, 2)), "cannot be rolled"),
-    (lambda: sc.duplication_matrix(0), "positive integer"),
-    (lambda: sc.commutation_matrix(2.5, 2), "positive integer"),
-    (lambda: sc.vec(sp.MatrixSymbol("X", sp.Symbol("n"), 2)), "symbolic size"),
-    (lambda: sc.vec("A"), "must be a SymPy Matrix"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sc.vec(sp.Matrix([[1, 2]]), order="diagonal"), "order must be"),
+        (lambda: sc.vech(sp.Matrix([[1, 2, 3], [4, 5, 6]])), "square"),
+        (lambda: sc.unvec(sp.Matrix([1, 2, 3]), (2, 2)), "cannot be rolled"),
+        (lambda: sc.duplication_matrix(0), "positive integer"),
+        (lambda: sc.commutation_matrix(2.5, 2), "positive integer"),
+        (lambda: sc.vec(sp.MatrixSymbol("X", sp.Symbol("n"), 2)), "symbolic size"),
+        (lambda: sc.vec("A"), "must be a SymPy Matrix"),
+    ],
+)
 def test_bad_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()

@@ -10,12 +10,19 @@ import sympy as sp
 import symcalc as sc
 from symcalc.errors import InputError, ParseError
 from symcalc.expr.structure import matrix_symbol, positive_definite, quadratic_form, vector
-from symcalc.verification.claims import (Verdict, declare, parse_assumptions, verify, verify_from_text,
-                            verify_gradient, verify_hessian)
+from symcalc.verification.claims import (
+    Verdict,
+    declare,
+    parse_assumptions,
+    verify,
+    verify_from_text,
+    verify_gradient,
+    verify_hessian,
+)
 
 x, y = sp.symbols("x y")
 k = sp.Symbol("k")
-HANG_GUARD = 4.0      # seconds beyond the budget: a hang guard, not a performance test
+HANG_GUARD = 4.0  # seconds beyond the budget: a hang guard, not a performance test
 
 
 class Slow(sp.Function):
@@ -39,7 +46,7 @@ def test_verdict_fields_when_it_holds():
 def test_verdict_fields_when_it_fails():
     v = verify("x cos(x^2)", sp.diff(sp.sin(x**2), x))
     assert v.holds is False and v.method == "numeric" and v.exit_code == 1 and not v
-    (sym, value), = v.counterexample.items()
+    ((sym, value),) = v.counterexample.items()
     assert sym == x and value.is_Rational
     # both values are reported, and they are the values at the counterexample
     assert abs(float(v.claim_value) - float(value * sp.cos(value**2))) < 1e-12
@@ -51,9 +58,15 @@ def test_verdict_fields_when_it_fails():
 def test_sqrt_of_square_needs_positivity():
     no = verify(sp.sqrt(x**2), x)
     assert no.holds is False and no.counterexample[x] < 0
-    assert abs(float(no.claim_value) + float(no.truth_value)) < 1e-12    # |x| vs x
-    for assumption in ("x > 0", "x positive", {"x": "positive"}, {x: ["positive"]},
-                       sp.Q.positive(x), ["x>0"]):
+    assert abs(float(no.claim_value) + float(no.truth_value)) < 1e-12  # |x| vs x
+    for assumption in (
+        "x > 0",
+        "x positive",
+        {"x": "positive"},
+        {x: ["positive"]},
+        sp.Q.positive(x),
+        ["x>0"],
+    ):
         v = verify(sp.sqrt(x**2), x, assumptions=assumption)
         assert v.holds is True, assumption
     xp = sp.Symbol("x", positive=True)
@@ -69,11 +82,11 @@ def test_integer_assumption():
 
 def test_spd_samples_respect_the_domain():
     S = matrix_symbol("S", "n", "n")
-    claim = sp.sqrt(sp.Determinant(S)**2)          # = det S only where det S > 0
+    claim = sp.sqrt(sp.Determinant(S) ** 2)  # = det S only where det S > 0
     assert verify(claim, sp.Determinant(S)).holds is False
     assert verify(claim, sp.Determinant(S), assumptions={"S": "spd"}).holds is True
     P = positive_definite("P", "n")
-    assert verify(sp.sqrt(sp.Determinant(P)**2), sp.Determinant(P)).holds is True
+    assert verify(sp.sqrt(sp.Determinant(P) ** 2), sp.Determinant(P)).holds is True
 
 
 def test_symmetric_assumption_on_a_matrix():
@@ -86,7 +99,7 @@ def test_symmetric_assumption_on_a_matrix():
 
 def test_points_outside_the_truth_domain_are_skipped():
     # the truth is never real: no usable point, so undecided (not a false counterexample)
-    v = verify(sp.log(-x**2 - 1) + x, sp.log(-x**2 - 1))
+    v = verify(sp.log(-(x**2) - 1) + x, sp.log(-(x**2) - 1))
     assert v.holds is None and v.exit_code == 2 and "usable" in v.explanation
     # log(x^2)/2 = log x wherever log x is real (x > 0): holds, negative x are skipped
     assert verify(sp.log(x**2) / 2, sp.log(x)).holds is True
@@ -94,7 +107,7 @@ def test_points_outside_the_truth_domain_are_skipped():
 
 def test_high_precision_sees_tiny_real_differences_and_no_fake_ones():
     assert verify(x + sp.Rational(1, 10**20), x).holds is False
-    big = sp.Integer(10)**30
+    big = sp.Integer(10) ** 30
     assert verify(sp.UnevaluatedExpr(x + big) - big, x).holds is True
     # catastrophic cancellation in floating point, exact here
     v = verify((sp.exp(x) - 1 - x) * 10**22, (sp.exp(x) - 1 - x) * 10**22 + 1)
@@ -103,7 +116,7 @@ def test_high_precision_sees_tiny_real_differences_and_no_fake_ones():
 
 def test_trig_identity_holds():
     assert verify("2 sin(x) cos(x)", sp.sin(2 * x)).holds is True
-    assert verify("sin(x)^2", 1 - sp.cos(x)**2).holds is True
+    assert verify("sin(x)^2", 1 - sp.cos(x) ** 2).holds is True
 
 
 def test_same_seed_same_counterexample():
@@ -154,8 +167,8 @@ def test_budget_exhausted_is_undecided(isolate):
 
 
 def test_costly_canonical_form_leaves_time_for_the_numbers():
-    big = (x + y + 1)**40
-    v = verify(big, big + 1, budget=3.0)     # expanding is slow; numbers decide quickly
+    big = (x + y + 1) ** 40
+    v = verify(big, big + 1, budget=3.0)  # expanding is slow; numbers decide quickly
     assert v.holds is False
 
 
@@ -190,12 +203,18 @@ def test_entry_by_entry_route(monkeypatch):
 # --------------------------------------------------------------------------------------
 def test_parse_assumptions_forms():
     assert parse_assumptions("x > 0, A symmetric; Sigma spd") == [
-        ("x", ">0"), ("A", "symmetric"), ("Sigma", "spd")]
+        ("x", ">0"),
+        ("A", "symmetric"),
+        ("Sigma", "spd"),
+    ]
     assert parse_assumptions({"n": "integer"}) == [("n", "integer")]
-    assert parse_assumptions(sp.Q.positive(x) & sp.Q.integer(y)) == [("x", "positive"),
-                                                                     ("y", "integer")] or \
-        sorted(parse_assumptions(sp.Q.positive(x) & sp.Q.integer(y))) == [("x", "positive"),
-                                                                         ("y", "integer")]
+    assert parse_assumptions(sp.Q.positive(x) & sp.Q.integer(y)) == [
+        ("x", "positive"),
+        ("y", "integer"),
+    ] or sorted(parse_assumptions(sp.Q.positive(x) & sp.Q.integer(y))) == [
+        ("x", "positive"),
+        ("y", "integer"),
+    ]
     with pytest.raises(InputError):
         parse_assumptions("x is lovely")
     with pytest.raises(InputError, match="unknown name"):
@@ -216,23 +235,32 @@ def test_declare():
 # --------------------------------------------------------------------------------------
 # verify_from_text: what the CLI calls
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("expression, variables, claim, kind, holds, kw", [
-    ("x^2 y", ["x", "y"], "[2xy, x^2]", "gradient", True, {}),
-    ("x^2 y", "x, y", "[2xy, x^2 y]", "gradient", False, {}),
-    ("x^2 y", ["x", "y"], "[[2y, 2x], [2x, 0]]", "hessian", True, {}),
-    ("[x y, x + y]", ["x", "y"], "[[y, x], [1, 1]]", "jacobian", True, {}),
-    ("sin(x^2)", ["x"], r"2x\cos(x^2)", "derivative", True, {}),
-    ("sin(x^2)", ["x"], r"x\cos(x^2)", "derivative", False, {}),
-    ("sqrt(x^2)", ["x"], "x", "equal", False, {}),
-    ("sqrt(x^2)", ["x>0"], "x", "equal", True, {}),
-    ("sqrt(x^2)", ["x"], "x", "equal", True, {"assumptions": "x > 0"}),
-    ("x^T A x", ["x[n]"], "(A + A^T) x", "gradient", True, {"declarations": ["A[n,n]"]}),
-    ("x^T A x", ["x[n]"], "2 A x", "gradient", False, {"declarations": ["A[n,n]"]}),
-    ("x^T S x", ["x[n]"], "2 S x", "gradient", True, {"declarations": ["S[n,n] symmetric"]}),
-    ("(A x - b)^T (A x - b)", ["x[n]"], r"2A^\top(Ax-b)", "gradient", True,
-     {"declarations": ["A[m,n]", "b[m]"]}),
-    ("log(det(Sigma))", ["Sigma[n,n] spd"], r"\Sigma^{-1}", "gradient", True, {}),
-])
+@pytest.mark.parametrize(
+    "expression, variables, claim, kind, holds, kw",
+    [
+        ("x^2 y", ["x", "y"], "[2xy, x^2]", "gradient", True, {}),
+        ("x^2 y", "x, y", "[2xy, x^2 y]", "gradient", False, {}),
+        ("x^2 y", ["x", "y"], "[[2y, 2x], [2x, 0]]", "hessian", True, {}),
+        ("[x y, x + y]", ["x", "y"], "[[y, x], [1, 1]]", "jacobian", True, {}),
+        ("sin(x^2)", ["x"], r"2x\cos(x^2)", "derivative", True, {}),
+        ("sin(x^2)", ["x"], r"x\cos(x^2)", "derivative", False, {}),
+        ("sqrt(x^2)", ["x"], "x", "equal", False, {}),
+        ("sqrt(x^2)", ["x>0"], "x", "equal", True, {}),
+        ("sqrt(x^2)", ["x"], "x", "equal", True, {"assumptions": "x > 0"}),
+        ("x^T A x", ["x[n]"], "(A + A^T) x", "gradient", True, {"declarations": ["A[n,n]"]}),
+        ("x^T A x", ["x[n]"], "2 A x", "gradient", False, {"declarations": ["A[n,n]"]}),
+        ("x^T S x", ["x[n]"], "2 S x", "gradient", True, {"declarations": ["S[n,n] symmetric"]}),
+        (
+            "(A x - b)^T (A x - b)",
+            ["x[n]"],
+            r"2A^\top(Ax-b)",
+            "gradient",
+            True,
+            {"declarations": ["A[m,n]", "b[m]"]},
+        ),
+        ("log(det(Sigma))", ["Sigma[n,n] spd"], r"\Sigma^{-1}", "gradient", True, {}),
+    ],
+)
 def test_verify_from_text(expression, variables, claim, kind, holds, kw):
     v = verify_from_text(expression, variables, claim, kind, **kw)
     assert v.holds is holds, v.describe()
@@ -256,6 +284,7 @@ def test_verify_from_text_bad_input():
 def test_public_names_are_callable_after_importing_the_modules():
     import symcalc.parsing.parser  # noqa: F401 - binds symcalc.parse to the module
     import symcalc.verification.claims  # noqa: F401
+
     assert sc.parse("2x", {"x": x}) == 2 * x
     assert sc.verify("2x", 2 * x).holds is True
     assert sc.parse_latex(r"\frac{x}{2}", [x]) == x / 2
@@ -264,13 +293,12 @@ def test_public_names_are_callable_after_importing_the_modules():
 
 def test_sympy_claims_bind_by_name():
     xr = sp.Symbol("x", real=True)
-    assert verify(2 * x, 2 * xr).holds is True          # the claim's plain x is the truth's x
+    assert verify(2 * x, 2 * xr).holds is True  # the claim's plain x is the truth's x
     assert verify(2 * x, 2 * xr).counterexample is None
 
 
 def test_docstring_examples():
     import doctest
-
     import importlib
 
     parse_module = importlib.import_module("symcalc.parsing.parser")

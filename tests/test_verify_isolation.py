@@ -29,8 +29,12 @@ stop.set()
 
 
 def test_worker_start_method_follows_the_thread_count_and_no_fork_warning():
-    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", CODE],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", CODE],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["fork", "forkserver", "False", "True", "False"]
 
@@ -62,6 +66,8 @@ def test_forked_children_of_a_fork_server_owner_still_verify(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CODE_CHILD)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "[True,", "True]"]

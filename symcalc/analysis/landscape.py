@@ -13,17 +13,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from symcalc.budget import DEFAULT_BUDGETS, budgeted, within
 from symcalc.derivation.calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
-from symcalc.records import Step
 from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
 from symcalc.inputs import as_expr
+from symcalc.records import Step
 from symcalc.rules.landscape import LANDSCAPE_RULES
 
 #: Seconds that critical_points may spend in sp.solve before giving up (budget.DEFAULT_BUDGETS).
@@ -53,7 +54,7 @@ def _run_with_budget(fn, seconds: float | None, what: str):
             return True, fn()
     except BudgetExceededError:
         if block.deadline is None or not block.deadline.fired:
-            raise   # an inner budget of fn's own, or one around us: not ours to absorb
+            raise  # an inner budget of fn's own, or one around us: not ours to absorb
         return False, None
 
 
@@ -88,12 +89,15 @@ def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalP
     f, syms = _scalar(f), _wrt_symbols(wrt)
     grad = list(gradient(f, syms))
     try:
-        done, sols = _run_with_budget(lambda: sp.solve(grad, syms, dict=True), budget,
-                                      "critical_points (sp.solve)")
+        done, sols = _run_with_budget(
+            lambda: sp.solve(grad, syms, dict=True), budget, "critical_points (sp.solve)"
+        )
     except NotImplementedError as exc:
         raise InputError(f"SymPy cannot solve grad f = 0 for this f: {exc}") from None
     if not done:
-        return CriticalPoints([], complete=False, reason=f"sp.solve did not finish within {budget} s")
+        return CriticalPoints(
+            [], complete=False, reason=f"sp.solve did not finish within {budget} s"
+        )
     points, partial = [], False
     for sol in sols:
         if any(s not in sol for s in syms):
@@ -168,13 +172,17 @@ def classify(f: Any, wrt: Any, point: Mapping) -> Classification:
     nonzero = [(s, g) for s, g in zip(syms, grad_at) if not is_zero(g)]
     if nonzero:
         s, g = nonzero[0]
-        raise NotCriticalError(f"the point {point} is not critical: d f/d {s} = {sp.simplify(g)} there, not 0")
+        raise NotCriticalError(
+            f"the point {point} is not critical: d f/d {s} = {sp.simplify(g)} there, not 0"
+        )
     H = hessian(f, syms).xreplace(point)
     H = H.applyfunc(sp.simplify)
     eigenvalues, exact = _eigenvalues(H)
     kind = _kind_of(eigenvalues)
-    steps = [Step(LANDSCAPE_RULES["stationarity"], gradient(f, syms), grad_at),
-             Step(LANDSCAPE_RULES["second_derivative_test"], H, sp.Matrix(eigenvalues), note=kind)]
+    steps = [
+        Step(LANDSCAPE_RULES["stationarity"], gradient(f, syms), grad_at),
+        Step(LANDSCAPE_RULES["second_derivative_test"], H, sp.Matrix(eigenvalues), note=kind),
+    ]
     return Classification(kind, eigenvalues, H, point, exact, steps)
 
 
@@ -239,7 +247,13 @@ def descent_rate(f: Any, wrt: Any) -> DescentRate:
     steps = [
         Step(LANDSCAPE_RULES["chain_rule_along_path"], f, (grad.T * xdot)[0, 0]),
         Step(LANDSCAPE_RULES["gradient_flow"], xdot, -grad),
-        Step(LANDSCAPE_RULES["descent_identity"], (grad.T * -grad)[0, 0], -sp.Symbol(r"\lVert\nabla L\rVert")**2,
-             note="proved: the rate plus the squared norm of the gradient simplifies to 0" if holds else "NOT proved"),
+        Step(
+            LANDSCAPE_RULES["descent_identity"],
+            (grad.T * -grad)[0, 0],
+            -(sp.Symbol(r"\lVert\nabla L\rVert") ** 2),
+            note="proved: the rate plus the squared norm of the gradient simplifies to 0"
+            if holds
+            else "NOT proved",
+        ),
     ]
     return DescentRate(rate, grad, norm_squared, holds, steps)

@@ -25,8 +25,9 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -148,7 +149,9 @@ class Terminal:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         tty = _isatty(self.stdout)
-        self.rich = color == "always" or (color == "auto" and tty and not os.environ.get("NO_COLOR"))
+        self.rich = color == "always" or (
+            color == "auto" and tty and not os.environ.get("NO_COLOR")
+        )
         self.progress_shown = _isatty(self.stderr) and color != "never"
         self._console = None
 
@@ -156,8 +159,10 @@ class Terminal:
     def console(self):
         if self._console is None:
             from rich.console import Console
-            self._console = Console(file=self.stdout, force_terminal=self.rich, highlight=False,
-                                    soft_wrap=False)
+
+            self._console = Console(
+                file=self.stdout, force_terminal=self.rich, highlight=False, soft_wrap=False
+            )
         return self._console
 
     def out(self, text: str = "") -> None:
@@ -178,6 +183,7 @@ class _Progress:
     def __enter__(self) -> Callable[[str], None]:
         if self.term.progress_shown:
             from rich.console import Console
+
             self.status = Console(file=self.term.stderr).status(self.message)
             self.status.__enter__()
         return self.update
@@ -202,14 +208,18 @@ def _isatty(stream) -> bool:
 # Reading the command line into a problem
 # ---------------------------------------------------------------------------
 
-_SPEC = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)"
-                   r"(?::(?P<shape>\d+(?:x\d+)?))?"
-                   r"(?::(?P<structure>[a-z_,]+))?"
-                   r"(?:=(?P<value>[-+0-9.eE]+))?$")
+_SPEC = re.compile(
+    r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)"
+    r"(?::(?P<shape>\d+(?:x\d+)?))?"
+    r"(?::(?P<structure>[a-z_,]+))?"
+    r"(?:=(?P<value>[-+0-9.eE]+))?$"
+)
 
 
-_BRACKETS = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*\[\s*(?P<dims>\d+(?:\s*,\s*\d+)?)\s*\]"
-                       r"\s*(?P<structure>[a-z_, ]*)$")
+_BRACKETS = re.compile(
+    r"^(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*\[\s*(?P<dims>\d+(?:\s*,\s*\d+)?)\s*\]"
+    r"\s*(?P<structure>[a-z_, ]*)$"
+)
 _STRUCTURE_WORDS = {"spd": "positive_definite", "pd": "positive_definite"}
 
 
@@ -243,8 +253,10 @@ def parse_variable_spec(spec: str, allow_value: bool = False) -> tuple[str, dict
     spec = _colon_form(spec)
     m = _SPEC.match(spec)
     if re.match(r"^\w+\s*\[[^\]]*[A-Za-z]", spec):
-        raise InputError(f'"{spec}": sizes must be numbers here (w[3], A[2,3]); symbolic sizes '
-                         "such as x[n] work in symcalc verify")
+        raise InputError(
+            f'"{spec}": sizes must be numbers here (w[3], A[2,3]); symbolic sizes '
+            "such as x[n] work in symcalc verify"
+        )
     if not m or (m["value"] is not None and not allow_value):
         example = "x, w:3, A:2x3 or S:3x3:symmetric" + (", or a=2.5" if allow_value else "")
         raise InputError(f'"{spec}" is not a variable: write {example}')
@@ -253,10 +265,14 @@ def parse_variable_spec(spec: str, allow_value: bool = False) -> tuple[str, dict
         table["structure"] = [s for s in m["structure"].split(",") if s]
     if m["value"] is not None:
         if table["shape"]:
-            raise InputError(f'"{spec}": a value on the command line is for scalars only; '
-                             "give vector and matrix values in a problem file")
+            raise InputError(
+                f'"{spec}": a value on the command line is for scalars only; '
+                "give vector and matrix values in a problem file"
+            )
         try:
-            table["value"] = float(m["value"]) if re.search(r"[.eE]", m["value"]) else int(m["value"])
+            table["value"] = (
+                float(m["value"]) if re.search(r"[.eE]", m["value"]) else int(m["value"])
+            )
         except ValueError:
             raise InputError(f'"{spec}": {m["value"]} is not a number') from None
     return m["name"], table
@@ -285,7 +301,9 @@ def problem_text_from_arguments(args: argparse.Namespace) -> str:
     from symcalc.errors import InputError
 
     if not args.wrt:
-        raise InputError("name the variables to differentiate by: --wrt x y (or give a problem file)")
+        raise InputError(
+            "name the variables to differentiate by: --wrt x y (or give a problem file)"
+        )
     title = f"F = ({args.field})" if getattr(args, "field", None) else f"f = {args.expression}"
     lines = [f"title = {_toml_value(title)}"]
     if getattr(args, "matrix", False):
@@ -299,7 +317,7 @@ def problem_text_from_arguments(args: argparse.Namespace) -> str:
     elif args.expression:
         lines.append(f"objective{key_suffix} = {_toml_value(args.expression)}")
     else:
-        raise InputError("give a formula (or --field \"F1; F2\") and --wrt, or a problem file")
+        raise InputError('give a formula (or --field "F1; F2") and --wrt, or a problem file')
     analyses = getattr(args, "analyses", None)
     if analyses:
         lines.append(f"analyses = {_toml_value(analyses)}")
@@ -350,11 +368,17 @@ def load_target(args: argparse.Namespace):
 def _command_line_words(message: str) -> str:
     """Error messages of the loader, said in terms of the command line."""
     message = message.replace("<text>: ", "")
-    replacements = {"[objective]": "the formula", "[objective_latex]": "the formula",
-                    "[field]": "--field", "[field_latex]": "--field"}
+    replacements = {
+        "[objective]": "the formula",
+        "[objective_latex]": "the formula",
+        "[field]": "--field",
+        "[field_latex]": "--field",
+    }
     for old, new in replacements.items():
         message = message.replace(old, new)
-    message = re.sub(r"\[field(?:_latex)?\[(\d+)\]\]", lambda m: f"--field component {int(m[1]) + 1}", message)
+    message = re.sub(
+        r"\[field(?:_latex)?\[(\d+)\]\]", lambda m: f"--field component {int(m[1]) + 1}", message
+    )
     message = re.sub(r"\[variables\.(\w+)[^\]]*\]", r"--wrt \1", message)
     message = re.sub(r"\[constants\.(\w+)[^\]]*\]", r"--const \1", message)
     return message
@@ -370,12 +394,22 @@ def run_problem(problem, term: Terminal, what: str):
 # ---------------------------------------------------------------------------
 
 _RESULT_TITLES = {
-    "gradient": "gradient", "hessian": "Hessian", "jacobian": "Jacobian", "divergence": "divergence",
-    "curl": "curl", "potential": "potential", "score": "score",
+    "gradient": "gradient",
+    "hessian": "Hessian",
+    "jacobian": "Jacobian",
+    "divergence": "divergence",
+    "curl": "curl",
+    "potential": "potential",
+    "score": "score",
 }
 _RESULT_LATEX = {
-    "gradient": r"\nabla f", "hessian": r"\nabla^2 f", "jacobian": r"J_F", "divergence": r"\nabla\cdot F",
-    "curl": r"\nabla\times F", "potential": r"\phi", "score": r"\nabla \log p",
+    "gradient": r"\nabla f",
+    "hessian": r"\nabla^2 f",
+    "jacobian": r"J_F",
+    "divergence": r"\nabla\cdot F",
+    "curl": r"\nabla\times F",
+    "potential": r"\phi",
+    "score": r"\nabla \log p",
 }
 
 
@@ -384,7 +418,9 @@ _PRETTY_WIDTH = 60  # wider pretty-printed maths falls back to one-line text
 
 def _math_text(expr: Any, pretty: bool) -> str:
     import sympy as sp
+
     from symcalc.printing.text import text
+
     if expr is None:
         return "-"
     if isinstance(expr, sp.Basic) and expr.atoms(sp.MatrixSymbol):
@@ -440,19 +476,32 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
         head.append(("objective", _math_text(problem.objective, pretty)))
     if problem.field is not None:
         import sympy as sp
+
         head.append(("field", _math_text(sp.Matrix(problem.field), pretty)))
     head.append(("variables", ", ".join(f"{v.name} ({v.shape_text})" for v in problem.variables)))
     if problem.constants:
-        head.append(("constants", ", ".join(
-            f"{c.name}" + (f" = {c.value}" if c.value is not None else f" ({c.shape_text})")
-            for c in problem.constants)))
+        head.append(
+            (
+                "constants",
+                ", ".join(
+                    f"{c.name}" + (f" = {c.value}" if c.value is not None else f" ({c.shape_text})")
+                    for c in problem.constants
+                ),
+            )
+        )
     if problem.assumptions:
         head.append(("assumptions", "; ".join(problem.assumptions)))
     sections.append((problem.title, head))
 
-    results = [(_RESULT_TITLES.get(k, k), _math_text(v, pretty)) for k, v in study.results.items() if v is not None]
+    results = [
+        (_RESULT_TITLES.get(k, k), _math_text(v, pretty))
+        for k, v in study.results.items()
+        if v is not None
+    ]
     if study.field is not None and study.field.conservative is not None:
-        results.append(("conservative", "yes" if study.field.conservative else "no (the curl is not zero)"))
+        results.append(
+            ("conservative", "yes" if study.field.conservative else "no (the curl is not zero)")
+        )
     if results:
         sections.append(("results", results))
 
@@ -460,36 +509,59 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
         rows = []
         for name, d in study.derivations.items():
             for i, s in enumerate(d.steps, 1):
-                rows.append((f"{name} {i}", f"{s.rule.title}: {_math_text(s.before, False)}  ->  "
-                                           f"{_math_text(s.after, False)}"))
+                rows.append(
+                    (
+                        f"{name} {i}",
+                        f"{s.rule.title}: {_math_text(s.before, False)}  ->  "
+                        f"{_math_text(s.after, False)}",
+                    )
+                )
         sections.append(("steps", rows or [("", "no steps recorded")]))
 
     land = study.landscape
     if land is not None:
-        rows = [(_point_text(p.point), f"{p.kind}, Hessian eigenvalues {_math_text(list(p.eigenvalues), False)}")
-                for p in land.points]
+        rows = [
+            (
+                _point_text(p.point),
+                f"{p.kind}, Hessian eigenvalues {_math_text(list(p.eigenvalues), False)}",
+            )
+            for p in land.points
+        ]
         if not land.complete:
             rows.append(("", "(the solver may not have found every critical point)"))
         if land.note:
             rows.append(("note", land.note))
         if land.descent is not None:
             rows.append(("dL/dt along -grad L", _math_text(land.descent.rate, pretty)))
-            rows.append(("descent identity", "holds: dL/dt = -||grad L||^2" if land.descent.holds else "FAILS"))
+            rows.append(
+                (
+                    "descent identity",
+                    "holds: dL/dt = -||grad L||^2" if land.descent.holds else "FAILS",
+                )
+            )
         sections.append(("landscape", rows or [("", "no critical points found")]))
 
     if study.gaussian is not None:
         g = study.gaussian
-        sections.append(("Gaussian identities", [
-            ("score", _math_text(g.score, pretty)),
-            ("Hessian", _math_text(g.hessian, pretty)),
-            ("Hessian = -Sigma^-1", "holds" if g.hessian_holds else "FAILS"),
-            ("score = -Sigma^-1 (x - mu)", "holds" if g.score_holds else "FAILS"),
-        ]))
+        sections.append(
+            (
+                "Gaussian identities",
+                [
+                    ("score", _math_text(g.score, pretty)),
+                    ("Hessian", _math_text(g.hessian, pretty)),
+                    ("Hessian = -Sigma^-1", "holds" if g.hessian_holds else "FAILS"),
+                    ("score = -Sigma^-1 (x - mu)", "holds" if g.score_holds else "FAILS"),
+                ],
+            )
+        )
 
     if study.vectorization is not None:
         v = study.vectorization
-        rows = [("matrix", _math_text(v.matrix, pretty)), ("vec (column-major)", _math_text(list(v.vec), False)),
-                ("row-major vec", _math_text(list(v.vec_row), False))]
+        rows = [
+            ("matrix", _math_text(v.matrix, pretty)),
+            ("vec (column-major)", _math_text(list(v.vec), False)),
+            ("row-major vec", _math_text(list(v.vec_row), False)),
+        ]
         S = getattr(v, "symmetric", None)
         if v.vech is not None:
             name = "vech(A)" if S is None or S == v.matrix else "vech(A A^T)"
@@ -516,12 +588,18 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
             rows.append((f"claim {i}", "\n".join(lines)))
         sections.append(("hand derivations", rows))
 
-    checks = [(c.name, ("passed" if c.passed else "FAILED") + (f": {c.detail}" if c.detail else ""))
-              for c in study.checks]
-    checks += [(f"finite differences: {f.name}",
-                f"{'passed' if f.passed else 'FAILED'}: max |error| {f.max_abs_error:.2e} "
-                f"(values up to {f.max_abs_value:.2e}, step {f.step:g})")
-               for f in study.finite_differences]
+    checks = [
+        (c.name, ("passed" if c.passed else "FAILED") + (f": {c.detail}" if c.detail else ""))
+        for c in study.checks
+    ]
+    checks += [
+        (
+            f"finite differences: {f.name}",
+            f"{'passed' if f.passed else 'FAILED'}: max |error| {f.max_abs_error:.2e} "
+            f"(values up to {f.max_abs_value:.2e}, step {f.step:g})",
+        )
+        for f in study.finite_differences
+    ]
     if checks:
         sections.append(("checks", checks))
     if study.notes:
@@ -534,6 +612,7 @@ def render_text(term: Terminal, sections: list[tuple[str, list]], summary: str, 
         from rich.panel import Panel
         from rich.table import Table
         from rich.text import Text
+
         for i, (heading, rows) in enumerate(sections):
             table = Table.grid(padding=(0, 2))
             table.add_column(style="bold cyan", no_wrap=True)
@@ -541,11 +620,17 @@ def render_text(term: Terminal, sections: list[tuple[str, list]], summary: str, 
             for label, value in rows:
                 style = "red" if ("FAIL" in value or "UNDECIDED" in value) else None
                 table.add_row(label, Text(value, style=style))
-            term.console.print(Panel(table, title=heading, title_align="left",
-                                     border_style="blue" if i == 0 else "dim"))
+            term.console.print(
+                Panel(
+                    table,
+                    title=heading,
+                    title_align="left",
+                    border_style="blue" if i == 0 else "dim",
+                )
+            )
         term.console.print(Text(summary, style="bold green" if ok else "bold red"))
         return
-    for i, (heading, rows) in enumerate(sections):
+    for heading, rows in sections:
         term.out(f"== {heading} ==")
         for label, value in rows:
             if "\n" in value:
@@ -561,6 +646,7 @@ def render_text(term: Terminal, sections: list[tuple[str, list]], summary: str, 
 def _plain(obj: Any) -> Any:
     """JSON-ready form: SymPy objects as {"text", "latex"}."""
     import sympy as sp
+
     from symcalc.printing.latex import latex
     from symcalc.printing.text import text
 
@@ -573,7 +659,10 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, sp.Basic) or isinstance(obj, sp.MatrixBase):
         out = {"text": text(obj), "latex": latex(obj)}
         if isinstance(obj, (sp.MatrixBase, sp.MatrixExpr)):
-            out["shape"] = [int(d) if getattr(d, "is_Integer", isinstance(d, int)) else str(d) for d in obj.shape]
+            out["shape"] = [
+                int(d) if getattr(d, "is_Integer", isinstance(d, int)) else str(d)
+                for d in obj.shape
+            ]
         if getattr(obj, "is_number", False) and not isinstance(obj, sp.MatrixBase):
             try:
                 out["value"] = float(obj)
@@ -590,38 +679,75 @@ def study_json(study, steps: bool = False) -> dict:
         "source": problem.source,
         "objective": _plain(problem.objective),
         "field": _plain(problem.field),
-        "variables": [{"name": v.name, "shape": list(v.shape), "structure": list(v.structure)}
-                      for v in problem.variables],
-        "constants": [{"name": c.name, "shape": list(c.shape), "value": c.value} for c in problem.constants],
+        "variables": [
+            {"name": v.name, "shape": list(v.shape), "structure": list(v.structure)}
+            for v in problem.variables
+        ],
+        "constants": [
+            {"name": c.name, "shape": list(c.shape), "value": c.value} for c in problem.constants
+        ],
         "results": {k: _plain(v) for k, v in study.results.items() if v is not None},
     }
     if study.field is not None:
         data["conservative"] = study.field.conservative
     if steps:
-        data["steps"] = [{"derivation": n, "rule": s.rule.name, "title": s.rule.title,
-                          "before": _plain(s.before), "after": _plain(s.after)}
-                         for n, d in study.derivations.items() for s in d.steps]
+        data["steps"] = [
+            {
+                "derivation": n,
+                "rule": s.rule.name,
+                "title": s.rule.title,
+                "before": _plain(s.before),
+                "after": _plain(s.after),
+            }
+            for n, d in study.derivations.items()
+            for s in d.steps
+        ]
     if study.landscape is not None:
         land = study.landscape
-        data["critical_points"] = [{"point": _plain(p.point), "kind": p.kind,
-                                    "eigenvalues": _plain(list(p.eigenvalues))} for p in land.points]
+        data["critical_points"] = [
+            {"point": _plain(p.point), "kind": p.kind, "eigenvalues": _plain(list(p.eigenvalues))}
+            for p in land.points
+        ]
         if land.descent is not None:
             data["descent"] = {"rate": _plain(land.descent.rate), "holds": land.descent.holds}
     if study.gaussian is not None:
         g = study.gaussian
-        data["gaussian"] = {"score": _plain(g.score), "hessian": _plain(g.hessian),
-                            "hessian_holds": g.hessian_holds, "score_holds": g.score_holds}
+        data["gaussian"] = {
+            "score": _plain(g.score),
+            "hessian": _plain(g.hessian),
+            "hessian_holds": g.hessian_holds,
+            "score_holds": g.score_holds,
+        }
     if study.vectorization is not None:
         v = study.vectorization
-        data["vectorization"] = {"matrix": _plain(v.matrix), "vec": _plain(v.vec), "vec_row": _plain(v.vec_row),
-                                 "vech": _plain(v.vech), "vech_of": _plain(getattr(v, "symmetric", None)),
-                                 "commutation": _plain(v.commutation), "identity_holds": v.identity_holds}
-    data["claims"] = [{"of": c.claim.of, "claim": c.claim.source or c.claim.text, "text": c.claim.text, "holds": c.holds, "method": c.method,
-                       "explanation": c.explanation, "counterexample": _plain(c.counterexample)}
-                      for c in study.claims]
-    data["checks"] = [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in study.checks]
-    data["finite_differences"] = [{"name": f.name, "max_abs_error": f.max_abs_error, "passed": f.passed}
-                                  for f in study.finite_differences]
+        data["vectorization"] = {
+            "matrix": _plain(v.matrix),
+            "vec": _plain(v.vec),
+            "vec_row": _plain(v.vec_row),
+            "vech": _plain(v.vech),
+            "vech_of": _plain(getattr(v, "symmetric", None)),
+            "commutation": _plain(v.commutation),
+            "identity_holds": v.identity_holds,
+        }
+    data["claims"] = [
+        {
+            "of": c.claim.of,
+            "claim": c.claim.source or c.claim.text,
+            "text": c.claim.text,
+            "holds": c.holds,
+            "method": c.method,
+            "explanation": c.explanation,
+            "counterexample": _plain(c.counterexample),
+        }
+        for c in study.claims
+    ]
+    data["checks"] = [
+        {"name": c.name, "passed": c.passed, "detail": c.detail} for c in study.checks
+    ]
+    data["finite_differences"] = [
+        {"name": f.name, "max_abs_error": f.max_abs_error, "passed": f.passed}
+        for f in study.finite_differences
+    ]
     data["notes"] = list(study.notes)
     data["ok"] = study.all_checks_passed
     return data
@@ -640,9 +766,14 @@ def study_latex(study, steps: bool = False) -> str:
             lines.append(f"% derivation steps ({name})")
             lines.append(r"\begin{align*}")
             differentials = {"d" + getattr(w, "name", str(w)) for w in d.wrt}
-            with options(differentials=differentials, long_columns_as_rows=4, show_scalar_trace=True):
-                rows = [rf"&{latex(st.before)} \;\Longrightarrow\; {latex(st.after)} "
-                        rf"&& \text{{{st.rule.title}}}" for st in d.steps]
+            with options(
+                differentials=differentials, long_columns_as_rows=4, show_scalar_trace=True
+            ):
+                rows = [
+                    rf"&{latex(st.before)} \;\Longrightarrow\; {latex(st.after)} "
+                    rf"&& \text{{{st.rule.title}}}"
+                    for st in d.steps
+                ]
             lines.append(" \\\\\n".join(rows))
             lines.append(r"\end{align*}")
     for key, value in study.results.items():
@@ -655,14 +786,22 @@ def study_latex(study, steps: bool = False) -> str:
     land = study.landscape
     if land is not None:
         for p in land.points:
-            point = ", ".join(f"{latex(k)} = {latex(v)}" for k, v in p.point.items()) \
-                if isinstance(p.point, dict) else latex(p.point)
+            point = (
+                ", ".join(f"{latex(k)} = {latex(v)}" for k, v in p.point.items())
+                if isinstance(p.point, dict)
+                else latex(p.point)
+            )
             eig = ", ".join(latex(e) for e in p.eigenvalues)
             lines.append(rf"% critical point: {p.kind}")
-            lines.append(rf"\[ ({point}):\ \text{{{p.kind}}},\ \lambda(\nabla^2 f) = \{{{eig}\}} \]")
+            lines.append(
+                rf"\[ ({point}):\ \text{{{p.kind}}},\ \lambda(\nabla^2 f) = \{{{eig}\}} \]"
+            )
         if land.descent is not None:
-            lines.append(r"\[ \frac{\mathrm{d}L}{\mathrm{d}t} = " + latex(land.descent.rate)
-                         + r" = -\lVert\nabla L\rVert^2 \]")
+            lines.append(
+                r"\[ \frac{\mathrm{d}L}{\mathrm{d}t} = "
+                + latex(land.descent.rate)
+                + r" = -\lVert\nabla L\rVert^2 \]"
+            )
     return "\n".join(lines)
 
 
@@ -680,9 +819,12 @@ def cmd_derive(args: argparse.Namespace, term: Terminal) -> int:
     elif args.format == "latex":
         term.out(study_latex(study, steps=args.steps))
     else:
-        failed = [c.name for c in study.checks if not c.passed] + \
-                 [f.name for f in study.finite_differences if not f.passed]
-        summary = "all checks passed" if ok else f"CHECK FAILED: {', '.join(failed) or 'an identity'}"
+        failed = [c.name for c in study.checks if not c.passed] + [
+            f.name for f in study.finite_differences if not f.passed
+        ]
+        summary = (
+            "all checks passed" if ok else f"CHECK FAILED: {', '.join(failed) or 'an identity'}"
+        )
         render_text(term, study_sections(study, pretty=term.rich, steps=args.steps), summary, ok)
     return EXIT_OK if ok else EXIT_FAILED
 
@@ -692,8 +834,11 @@ def cmd_verify(args: argparse.Namespace, term: Terminal) -> int:
     if is_problem_file(target):
         if args.claim:
             from symcalc.errors import InputError
-            raise InputError("--claim is for a formula on the command line; a problem file lists its "
-                             "hand derivations under [[claims]]")
+
+            raise InputError(
+                "--claim is for a formula on the command line; a problem file lists its "
+                "hand derivations under [[claims]]"
+            )
         return _verify_problem_file(args, term)
     return _verify_arguments(args, term)
 
@@ -704,19 +849,32 @@ def _verify_problem_file(args, term: Terminal) -> int:
 
     problem = load_problem(Path(args.expression))
     if not problem.claims:
-        raise InputError(f"{problem.source}: no hand derivations to verify; add [[claims]] tables "
-                         "(see docs/problem-files.md)")
+        raise InputError(
+            f"{problem.source}: no hand derivations to verify; add [[claims]] tables "
+            "(see docs/problem-files.md)"
+        )
     study = run_problem(problem, term, "verifying")
     states = [c.holds for c in study.claims]
     if args.format == "json":
         data = study_json(study)
         term.out(json.dumps({"source": problem.source, "claims": data["claims"]}, indent=2))
     else:
-        rows = next((rows for head, rows in study_sections(study, pretty=term.rich) if head == "hand derivations"), [])
+        rows = next(
+            (
+                rows
+                for head, rows in study_sections(study, pretty=term.rich)
+                if head == "hand derivations"
+            ),
+            [],
+        )
         n_ok = sum(s is True for s in states)
         summary = f"{n_ok} of {len(states)} hand derivations hold"
-        render_text(term, [(problem.title, [("source", problem.source)]), ("hand derivations", rows)],
-                    summary, all(s is True for s in states))
+        render_text(
+            term,
+            [(problem.title, [("source", problem.source)]), ("hand derivations", rows)],
+            summary,
+            all(s is True for s in states),
+        )
     if any(s is False for s in states):
         return EXIT_FAILED
     if any(s is None for s in states):
@@ -750,11 +908,13 @@ def _verify_arguments(args, term: Terminal) -> int:
     from symcalc.verification.claims import verify_from_text
 
     if not args.claim:
-        raise InputError("give the hand derivation to check with --claim \"...\" (or a problem file)")
+        raise InputError('give the hand derivation to check with --claim "..." (or a problem file)')
     expression = args.field if args.field else args.expression
     if not expression:
-        raise InputError("give the formula whose derivative is claimed (or --field \"F1; F2\")")
-    kind = {"value": "equal"}.get(args.kind, args.kind) or ("jacobian" if args.field else "gradient")
+        raise InputError('give the formula whose derivative is claimed (or --field "F1; F2")')
+    kind = {"value": "equal"}.get(args.kind, args.kind) or (
+        "jacobian" if args.field else "gradient"
+    )
     if kind != "equal" and not args.wrt:
         raise InputError("name the variables with --wrt x y (vectors and matrices: w[n], A[m,n])")
     if args.field:
@@ -764,9 +924,15 @@ def _verify_arguments(args, term: Terminal) -> int:
     declarations = [to_declaration(c) for c in (args.const or [])]
     assumptions = {name: "positive" for name in (args.positive or [])} or None
     with term.progress("verifying"):
-        verdict = verify_from_text(expression, variables, args.claim, kind=kind,
-                                                 assumptions=assumptions, budget=args.time_budget,
-                                                 declarations=declarations)
+        verdict = verify_from_text(
+            expression,
+            variables,
+            args.claim,
+            kind=kind,
+            assumptions=assumptions,
+            budget=args.time_budget,
+            declarations=declarations,
+        )
     return _print_verdict(verdict, args, term)
 
 
@@ -775,17 +941,32 @@ def _print_verdict(verdict, args, term: Terminal) -> int:
     code = getattr(verdict, "exit_code", None)
     if code is None:
         code = EXIT_OK if holds is True else EXIT_FAILED if holds is False else EXIT_BAD_INPUT
-    claim_value, truth_value = getattr(verdict, "claim_value", None), getattr(verdict, "truth_value", None)
+    claim_value, truth_value = (
+        getattr(verdict, "claim_value", None),
+        getattr(verdict, "truth_value", None),
+    )
     if args.format == "json":
-        term.out(json.dumps({"holds": holds, "method": getattr(verdict, "method", None),
-                             "claim": args.claim, "truth": _plain(getattr(verdict, "truth", None)),
-                             "counterexample": _plain(verdict.counterexample),
-                             "claim_value": _plain(claim_value), "truth_value": _plain(truth_value),
-                             "wrong_entries": list(getattr(verdict, "wrong_entries", []) or []),
-                             "explanation": verdict.explanation}, indent=2))
+        term.out(
+            json.dumps(
+                {
+                    "holds": holds,
+                    "method": getattr(verdict, "method", None),
+                    "claim": args.claim,
+                    "truth": _plain(getattr(verdict, "truth", None)),
+                    "counterexample": _plain(verdict.counterexample),
+                    "claim_value": _plain(claim_value),
+                    "truth_value": _plain(truth_value),
+                    "wrong_entries": list(getattr(verdict, "wrong_entries", []) or []),
+                    "explanation": verdict.explanation,
+                },
+                indent=2,
+            )
+        )
         return code
     word = {True: "HOLDS", False: "FAILS", None: "UNDECIDED"}[holds]
-    what = {"equal": "value"}.get(args.kind, args.kind) or ("jacobian" if args.field else "gradient")
+    what = {"equal": "value"}.get(args.kind, args.kind) or (
+        "jacobian" if args.field else "gradient"
+    )
     rows = [("formula", args.field or args.expression or ""), ("claimed " + what, args.claim)]
     truth = getattr(verdict, "truth", None)
     if truth is not None:
@@ -822,7 +1003,9 @@ def kernel_target(problem) -> tuple[Any, list]:
         whole = problem.notation == "matrix" and len(c.shape) > 0
         if c.value is not None and not whole:
             for sym_, val in _entries_with_values(c):
-                subs[sym_] = sp.nsimplify(val, rational=False) if isinstance(val, float) else sp.Integer(val)
+                subs[sym_] = (
+                    sp.nsimplify(val, rational=False) if isinstance(val, float) else sp.Integer(val)
+                )
         elif isinstance(c.symbol, sp.MatrixBase):
             params.extend(c.symbol)  # row-major entries A_11, A_12, ...
         else:
@@ -846,8 +1029,10 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
 
     problem = load_target(args)
     if problem.objective is None:
-        raise InputError(f"{problem.source}: compile needs an objective (a scalar function); "
-                         "this problem is a vector field (write its potential as the objective to compile it)")
+        raise InputError(
+            f"{problem.source}: compile needs an objective (a scalar function); "
+            "this problem is a vector field (write its potential as the objective to compile it)"
+        )
     f, params = kernel_target(problem)
     wrt = problem.wrt
     if problem.notation == "matrix" and len(wrt) == 1:
@@ -871,8 +1056,8 @@ def cmd_compile(args: argparse.Namespace, term: Terminal) -> int:
 
 
 def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
-    from symcalc.study.problem import load_problem
     from symcalc.reporting.build import report as build_report
+    from symcalc.study.problem import load_problem
 
     source = Path(args.problem)
     problem = load_problem(source)
@@ -909,96 +1094,183 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _budget_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", type=float, metavar="SECONDS",
-                   help="stop (exit 2) when the whole command takes longer than this "
-                        "(default: the per-step budgets of docs/security.md)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop (exit 2) when the whole command takes longer than this "
+        "(default: the per-step budgets of docs/security.md)",
+    )
 
 
 def _formula_options(p: argparse.ArgumentParser, analyses: bool = True) -> None:
-    p.add_argument("--wrt", nargs="+", metavar="VAR",
-                   help="the variables: x, w:3 (vector), A:2x3 (matrix), S:3x3:symmetric")
-    p.add_argument("--const", nargs="+", metavar="NAME",
-                   help="constants in the formula: a, a=2.5, b:3, A:4x3")
-    p.add_argument("--field", metavar='"F1; F2"',
-                   help="a vector field, components separated by ';' (instead of a formula)")
+    p.add_argument(
+        "--wrt",
+        nargs="+",
+        metavar="VAR",
+        help="the variables: x, w:3 (vector), A:2x3 (matrix), S:3x3:symmetric",
+    )
+    p.add_argument(
+        "--const", nargs="+", metavar="NAME", help="constants in the formula: a, a=2.5, b:3, A:4x3"
+    )
+    p.add_argument(
+        "--field",
+        metavar='"F1; F2"',
+        help="a vector field, components separated by ';' (instead of a formula)",
+    )
     p.add_argument("--latex", action="store_true", help="the formula is LaTeX")
-    p.add_argument("--matrix", action="store_true",
-                   help="matrix notation: vectors and matrices stay whole (closed-form results)")
+    p.add_argument(
+        "--matrix",
+        action="store_true",
+        help="matrix notation: vectors and matrices stay whole (closed-form results)",
+    )
     if analyses:
         p.add_argument("--analyses", nargs="+", metavar="NAME", help="what to derive (see below)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(prog="symcalc", formatter_class=fmt,
-                     description="symcalc: exact gradients, Hessians and Jacobians - derived, "
-                                 "checked, compiled and written up.",
-                     epilog=MAIN_EPILOG)
+    parser = _Parser(
+        prog="symcalc",
+        formatter_class=fmt,
+        description="symcalc: exact gradients, Hessians and Jacobians - derived, "
+        "checked, compiled and written up.",
+        epilog=MAIN_EPILOG,
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="rich colours and progress: auto (on a terminal), always, never")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="rich colours and progress: auto (on a terminal), always, never",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("derive", formatter_class=fmt, epilog=DERIVE_EPILOG,
-                       help="derive gradients, Hessians, Jacobians, ...",
-                       description="Derive the results a problem file asks for, or the derivatives "
-                                   "of a formula, and print them as text, LaTeX or JSON.")
-    p.add_argument("expression", nargs="?", metavar="PROBLEM.toml | FORMULA",
-                   help="a problem file, or a formula with --wrt")
+    p = sub.add_parser(
+        "derive",
+        formatter_class=fmt,
+        epilog=DERIVE_EPILOG,
+        help="derive gradients, Hessians, Jacobians, ...",
+        description="Derive the results a problem file asks for, or the derivatives "
+        "of a formula, and print them as text, LaTeX or JSON.",
+    )
+    p.add_argument(
+        "expression",
+        nargs="?",
+        metavar="PROBLEM.toml | FORMULA",
+        help="a problem file, or a formula with --wrt",
+    )
     _formula_options(p)
-    p.add_argument("--format", choices=("text", "latex", "json"), default="text",
-                   help="output format (default: text)")
-    p.add_argument("--steps", action="store_true", help="also show the derivation steps, each with its rule")
+    p.add_argument(
+        "--format",
+        choices=("text", "latex", "json"),
+        default="text",
+        help="output format (default: text)",
+    )
+    p.add_argument(
+        "--steps", action="store_true", help="also show the derivation steps, each with its rule"
+    )
     _budget_option(p)
     p.set_defaults(handler=cmd_derive)
 
-    p = sub.add_parser("verify", formatter_class=fmt, epilog=VERIFY_EPILOG,
-                       help="check a hand derivation",
-                       description="Check a hand derivation against the engine: it holds, or it fails "
-                                   "and a counterexample is shown.")
-    p.add_argument("expression", nargs="?", metavar="PROBLEM.toml | FORMULA",
-                   help="a problem file with [[claims]], or the formula that was differentiated")
+    p = sub.add_parser(
+        "verify",
+        formatter_class=fmt,
+        epilog=VERIFY_EPILOG,
+        help="check a hand derivation",
+        description="Check a hand derivation against the engine: it holds, or it fails "
+        "and a counterexample is shown.",
+    )
+    p.add_argument(
+        "expression",
+        nargs="?",
+        metavar="PROBLEM.toml | FORMULA",
+        help="a problem file with [[claims]], or the formula that was differentiated",
+    )
     p.add_argument("--claim", metavar="FORMULA", help="the hand derivation (math syntax or LaTeX)")
-    p.add_argument("--kind", choices=("gradient", "hessian", "jacobian", "value"),
-                   help="what the claim is (default: gradient; jacobian with --field)")
-    p.add_argument("--wrt", nargs="+", metavar="VAR",
-                   help="the variables: x, w:3 (vector), A:2x3 (matrix), S:3x3:symmetric")
-    p.add_argument("--const", nargs="+", metavar="NAME", help="constants: a, a=2.5, b:3, A:3x3:symmetric")
+    p.add_argument(
+        "--kind",
+        choices=("gradient", "hessian", "jacobian", "value"),
+        help="what the claim is (default: gradient; jacobian with --field)",
+    )
+    p.add_argument(
+        "--wrt",
+        nargs="+",
+        metavar="VAR",
+        help="the variables: x, w:3 (vector), A:2x3 (matrix), S:3x3:symmetric",
+    )
+    p.add_argument(
+        "--const", nargs="+", metavar="NAME", help="constants: a, a=2.5, b:3, A:3x3:symmetric"
+    )
     p.add_argument("--field", metavar='"F1; F2"', help="a vector field (the claim is its Jacobian)")
     p.add_argument("--positive", nargs="+", metavar="NAME", help="names known to be positive")
-    p.add_argument("--time-budget", type=float, default=5.0, metavar="SECONDS",
-                   help="give up (exit 2, undecided) after this long (default 5)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="give up (exit 2, undecided) after this long (default 5)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.set_defaults(handler=cmd_verify)
 
-    p = sub.add_parser("compile", formatter_class=fmt, epilog=COMPILE_EPILOG,
-                       help="write derivatives as a standalone NumPy module",
-                       description="Compile an objective and its gradient and Hessian into a "
-                                   "standalone, batched NumPy module.")
-    p.add_argument("expression", nargs="?", metavar="PROBLEM.toml | FORMULA",
-                   help="a problem file, or a formula with --wrt")
-    p.add_argument("-o", "--output", metavar="KERNELS.py", help="where to write the module (default: stdout)")
+    p = sub.add_parser(
+        "compile",
+        formatter_class=fmt,
+        epilog=COMPILE_EPILOG,
+        help="write derivatives as a standalone NumPy module",
+        description="Compile an objective and its gradient and Hessian into a "
+        "standalone, batched NumPy module.",
+    )
+    p.add_argument(
+        "expression",
+        nargs="?",
+        metavar="PROBLEM.toml | FORMULA",
+        help="a problem file, or a formula with --wrt",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="KERNELS.py", help="where to write the module (default: stdout)"
+    )
     p.add_argument("--wrt", nargs="+", metavar="VAR", help="the variables: x y, or w:3")
-    p.add_argument("--param", nargs="+", metavar="NAME",
-                   help="parameters: arguments of every kernel function after the points")
+    p.add_argument(
+        "--param",
+        nargs="+",
+        metavar="NAME",
+        help="parameters: arguments of every kernel function after the points",
+    )
     p.add_argument("--const", nargs="+", metavar="NAME", help="constants with values: a=2.5")
     p.add_argument("--latex", action="store_true", help="the formula is LaTeX")
     p.add_argument("--matrix", action="store_true", help="matrix notation (BLAS kernels)")
-    p.add_argument("--backend", choices=("numpy", "native"), default="numpy",
-                   help="numpy (default) or native (SymEngine LLVM; the written source is NumPy)")
+    p.add_argument(
+        "--backend",
+        choices=("numpy", "native"),
+        default="numpy",
+        help="numpy (default) or native (SymEngine LLVM; the written source is NumPy)",
+    )
     _budget_option(p)
     p.set_defaults(handler=cmd_compile, field=None, analyses=None)
 
-    p = sub.add_parser("report", formatter_class=fmt, epilog=REPORT_EPILOG,
-                       help="build the derivation report (PDF or LaTeX)",
-                       description="Run a problem file and write its derivation report: a PDF, "
-                                   "or the LaTeX source with --tex.")
+    p = sub.add_parser(
+        "report",
+        formatter_class=fmt,
+        epilog=REPORT_EPILOG,
+        help="build the derivation report (PDF or LaTeX)",
+        description="Run a problem file and write its derivation report: a PDF, "
+        "or the LaTeX source with --tex.",
+    )
     p.add_argument("problem", metavar="PROBLEM.toml", help="the problem file")
-    p.add_argument("-o", "--output", metavar="REPORT.pdf",
-                   help="where to write (default: the problem's name with .pdf, or .tex with --tex)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="REPORT.pdf",
+        help="where to write (default: the problem's name with .pdf, or .tex with --tex)",
+    )
     p.add_argument("--tex", action="store_true", help="write the LaTeX source only (no TeX needed)")
-    p.add_argument("--strict", action="store_true",
-                   help="exit 1 when a check failed or a hand derivation is wrong")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a check failed or a hand derivation is wrong",
+    )
     _budget_option(p)
     p.set_defaults(handler=cmd_report)
     return parser
@@ -1015,13 +1287,17 @@ def main(argv: Sequence[str] | None = None, stdout=None, stderr=None) -> int:
 
     parser = build_parser()
     try:
-        with contextlib.redirect_stdout(stdout or sys.stdout), contextlib.redirect_stderr(stderr or sys.stderr):
+        with (
+            contextlib.redirect_stdout(stdout or sys.stdout),
+            contextlib.redirect_stderr(stderr or sys.stderr),
+        ):
             args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exit_:  # --help (0) or a usage error (2)
         return int(exit_.code or 0)
     term = Terminal(stdout, stderr, color=args.color)
     if args.version:
         from symcalc import __version__
+
         term.out(f"symcalc {__version__}")
         return EXIT_OK
     if args.command is None:
@@ -1046,6 +1322,7 @@ def _report_error(err: Exception, command: str, term: Terminal) -> int:
     bug of symcalc, said so in one line (SYMCALC_TRACEBACK=1 shows the traceback).
     """
     from symcalc.errors import BudgetExceededError, SymcalcError
+
     if isinstance(err, SymcalcError):
         message = str(err)
         if isinstance(err, BudgetExceededError):
@@ -1055,15 +1332,21 @@ def _report_error(err: Exception, command: str, term: Terminal) -> int:
     if isinstance(err, BrokenPipeError):  # e.g. piped into head
         return EXIT_OK
     if isinstance(err, OSError):
-        term.err(printable(f"symcalc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": ")))
+        term.err(
+            printable(f"symcalc: error: {err.strerror or err}: {err.filename or ''}".rstrip(": "))
+        )
         return EXIT_BAD_INPUT
     if os.environ.get("SYMCALC_TRACEBACK"):
         raise err
-    what = {RecursionError: "the input is nested too deeply",
-            MemoryError: "the input needs more memory than there is"}.get(type(err))
+    what = {
+        RecursionError: "the input is nested too deeply",
+        MemoryError: "the input needs more memory than there is",
+    }.get(type(err))
     if what is None:
-        what = (f"internal error ({type(err).__name__}) in symcalc {command}; please report it "
-                "with the input (SYMCALC_TRACEBACK=1 shows where)")
+        what = (
+            f"internal error ({type(err).__name__}) in symcalc {command}; please report it "
+            "with the input (SYMCALC_TRACEBACK=1 shows where)"
+        )
     term.err(f"symcalc: error: {what}")
     return EXIT_BAD_INPUT
 

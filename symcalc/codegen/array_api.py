@@ -36,19 +36,44 @@ import re
 
 import sympy as sp
 
-from symcalc.codegen.kernels import (CodeNames, _argument_listing, _array_shape, _as_symbol_list, _check_free_symbols,
-                             _dimension_lines, _given_entries, _matrix_given, _matrix_scalar, _shape_text,
-                             _unknown_matrix_symbols, kernel_functions, source_comment, source_docstring,
-                             source_literal)
+from symcalc.budget import budgeted
+from symcalc.codegen.kernels import (
+    CodeNames,
+    _argument_listing,
+    _array_shape,
+    _as_symbol_list,
+    _check_free_symbols,
+    _dimension_lines,
+    _given_entries,
+    _matrix_given,
+    _matrix_scalar,
+    _shape_text,
+    _unknown_matrix_symbols,
+    kernel_functions,
+    source_comment,
+    source_docstring,
+    source_literal,
+)
 from symcalc.codegen.kernels import _generate as _generate_source
+from symcalc.codegen.numpy_printer import (
+    StableNumPyPrinter,
+    _nonnegative_vector,
+    stabilize,
+    stabilize_matrix,
+)
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
-from symcalc.codegen.numpy_printer import StableNumPyPrinter, _nonnegative_vector, stabilize, stabilize_matrix
-from symcalc.budget import budgeted
 
-__all__ = ["compile_array_api", "ArrayKernel", "ArrayAPIPrinter", "array_api_code", "namespace_of",
-           "BACKENDS", "XP_HELPERS"]
+__all__ = [
+    "compile_array_api",
+    "ArrayKernel",
+    "ArrayAPIPrinter",
+    "array_api_code",
+    "namespace_of",
+    "BACKENDS",
+    "XP_HELPERS",
+]
 
 BACKENDS = ("array_api", "numpy", "dask", "jax", "cupy")
 CUPY_MISSING = "CuPy / a CUDA device is not available"
@@ -105,9 +130,20 @@ def _fill(v, zero):
 }
 
 # NumPy names that the array API standard spells differently
-_STANDARD_NAMES = {"arccos": "acos", "arccosh": "acosh", "arcsin": "asin", "arcsinh": "asinh",
-                   "arctan": "atan", "arctan2": "atan2", "arctanh": "atanh", "power": "pow",
-                   "absolute": "abs", "conjugate": "conj", "mod": "remainder", "trace": "linalg.trace"}
+_STANDARD_NAMES = {
+    "arccos": "acos",
+    "arccosh": "acosh",
+    "arcsin": "asin",
+    "arcsinh": "asinh",
+    "arctan": "atan",
+    "arctan2": "atan2",
+    "arctanh": "atanh",
+    "power": "pow",
+    "absolute": "abs",
+    "conjugate": "conj",
+    "mod": "remainder",
+    "trace": "linalg.trace",
+}
 
 # helpers whose first argument is the namespace xp (read off their signatures)
 _HELPERS_TAKING_XP = frozenset(name for name, src in XP_HELPERS.items() if f"def {name}(xp," in src)
@@ -151,6 +187,7 @@ class ArrayAPIPrinter(StableNumPyPrinter):
 
     def _print_Piecewise(self, expr):
         from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
         raise PrintMethodNotImplementedError("Unsupported by the array API: Piecewise")
 
     # -- what the standard lacks ----------------------------------------------------
@@ -167,7 +204,9 @@ class ArrayAPIPrinter(StableNumPyPrinter):
         return super()._solve(a, right, right_shape)
 
     def _print_MatrixBase(self, expr):
-        rows = ", ".join("[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows))
+        rows = ", ".join(
+            "[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows)
+        )
         return self._call("asarray", f"[{rows}]")
 
 
@@ -181,7 +220,9 @@ def array_api_code(expr, **settings) -> str:
 
 
 def _new_printer() -> ArrayAPIPrinter:
-    return ArrayAPIPrinter({"fully_qualified_modules": True, "order": "none", "symbol_names": CodeNames.PATTERN})
+    return ArrayAPIPrinter(
+        {"fully_qualified_modules": True, "order": "none", "symbol_names": CodeNames.PATTERN}
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -196,10 +237,14 @@ def _short(expr, limit=300) -> str:
 # Source generation: matrix form
 # ---------------------------------------------------------------------------
 def _matrix_source(title, f, G, H, wrt, params):
-    from symcalc.codegen.kernels import _matrix_cse  # CSE that keeps f.(M) whole (the compile stage's)
+    from symcalc.codegen.kernels import (
+        _matrix_cse,
+    )  # CSE that keeps f.(M) whole (the compile stage's)
 
     printer = _new_printer()
-    names = CodeNames(wrt, params, matrix=True)  # v0, p0, ..., sizes d0, ...: no user name in the code
+    names = CodeNames(
+        wrt, params, matrix=True
+    )  # v0, p0, ..., sizes d0, ...: no user name in the code
     arg_names = [a.name for a in names.variables + names.parameters]
     dim_lines = _dimension_lines(names.variables + names.parameters)
     outputs = {"value": names.rename(f), "gradient": names.rename(G), "hessian": names.rename(H)}
@@ -219,18 +264,27 @@ def _matrix_source(title, f, G, H, wrt, params):
         text = "\n".join(body)
         used = [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
         doc = f"{' and '.join(parts)}; xp is the array namespace of the arguments."
-        blocks.append([f"def {fname}(xp, {', '.join(arg_names)}):", f"    {source_literal(doc)}"]
-                      + used + body + [f"    return {', '.join(p + '_' for p in parts)}"])
-    doc = source_docstring([
-        str(title), "",
-        "Generated by symcalc.codegen.array_api (matrix form). Array API standard: each function takes",
-        "the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,",
-        "so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.", "",
-        f"f = {_short(f)}",
-        f"gradient = {_short(G)}",
-        f"hessian = {_short(H) if H is not None else '(not compiled)'}", "",
-        "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
-    ])
+        blocks.append(
+            [f"def {fname}(xp, {', '.join(arg_names)}):", f"    {source_literal(doc)}"]
+            + used
+            + body
+            + [f"    return {', '.join(p + '_' for p in parts)}"]
+        )
+    doc = source_docstring(
+        [
+            str(title),
+            "",
+            "Generated by symcalc.codegen.array_api (matrix form). Array API standard: each function takes",
+            "the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,",
+            "so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.",
+            "",
+            f"f = {_short(f)}",
+            f"gradient = {_short(G)}",
+            f"hessian = {_short(H) if H is not None else '(not compiled)'}",
+            "",
+            "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
+        ]
+    )
     return _assemble(doc, printer, blocks)
 
 
@@ -251,7 +305,9 @@ def _explicit_derivatives(f, wrt):
     H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
     for e in list(grad) + list(H):
         if e.atoms(sp.Derivative):
-            raise InputError(f"the derivative of {f} has no closed form here; compile a smooth expression")
+            raise InputError(
+                f"the derivative of {f} has no closed form here; compile a smooth expression"
+            )
     return grad, H
 
 
@@ -265,9 +321,14 @@ def _explicit_function(fname, parts, exprs, shown, names: CodeNames, printer):
     stable = [stabilize(e) for e in flat]
     repl, reduced = sp.cse(stable, symbols=sp.numbered_symbols(names.TEMP_PREFIX), order="none")
     params = [p.name for p in names.parameters]
-    doc = (f"{' and '.join(parts)} at the points xs (shape (..., {len(names.variables)})); "
-           "xp is the array namespace of the arguments.")
-    lines = [f"def {fname}(xp, xs{''.join(', ' + n for n in params)}):", f"    {source_literal(doc)}"]
+    doc = (
+        f"{' and '.join(parts)} at the points xs (shape (..., {len(names.variables)})); "
+        "xp is the array namespace of the arguments."
+    )
+    lines = [
+        f"def {fname}(xp, xs{''.join(', ' + n for n in params)}):",
+        f"    {source_literal(doc)}",
+    ]
     used = set().union(*(e.free_symbols for _, e in repl), *(e.free_symbols for e in reduced))
     for k, v in enumerate(names.variables):
         if v in used:
@@ -280,15 +341,21 @@ def _explicit_function(fname, parts, exprs, shown, names: CodeNames, printer):
     n = len(names.variables)
     for p in parts:
         count = len(exprs[p])
-        pieces = [_fill_code(printer, e) for e in reduced[pos:pos + count]]
+        pieces = [_fill_code(printer, e) for e in reduced[pos : pos + count]]
         pos += count
         if p == "value":
-            lines.append(f"    value_ = {pieces[0]}  # {source_comment(f'f = {_short(shown, 120)}')}")
+            lines.append(
+                f"    value_ = {pieces[0]}  # {source_comment(f'f = {_short(shown, 120)}')}"
+            )
         elif p == "gradient":
             lines.append(f"    gradient_ = xp.stack([{', '.join(pieces)}], axis=-1)")
         else:
-            rows = [f"xp.stack([{', '.join(pieces[i * n:(i + 1) * n])}], axis=-1)" for i in range(n)]
-            lines.append("    hessian_ = xp.stack([\n        " + ",\n        ".join(rows) + "], axis=-2)")
+            rows = [
+                f"xp.stack([{', '.join(pieces[i * n : (i + 1) * n])}], axis=-1)" for i in range(n)
+            ]
+            lines.append(
+                "    hessian_ = xp.stack([\n        " + ",\n        ".join(rows) + "], axis=-2)"
+            )
         results.append(f"{p}_")
     lines.append(f"    return {', '.join(results)}")
     return lines
@@ -305,21 +372,33 @@ def _explicit_source(title, f, grad, H, wrt, params):
     printer = _new_printer()
     names = CodeNames(wrt, params)  # v0, ..., p0, ...: no user name in the code
     n = len(wrt)
-    exprs = {"value": [names.rename(f)], "gradient": [names.rename(g) for g in grad],
-             "hessian": [names.rename(H[i, j]) for i in range(n) for j in range(n)]}
-    funcs = [("value", ["value"]), ("gradient", ["gradient"]), ("hessian", ["hessian"]),
-             ("value_and_gradient", ["value", "gradient"]),
-             ("value_gradient_hessian", ["value", "gradient", "hessian"])]
+    exprs = {
+        "value": [names.rename(f)],
+        "gradient": [names.rename(g) for g in grad],
+        "hessian": [names.rename(H[i, j]) for i in range(n) for j in range(n)],
+    }
+    funcs = [
+        ("value", ["value"]),
+        ("gradient", ["gradient"]),
+        ("hessian", ["hessian"]),
+        ("value_and_gradient", ["value", "gradient"]),
+        ("value_gradient_hessian", ["value", "gradient", "hessian"]),
+    ]
     blocks = [_explicit_function(fname, parts, exprs, f, names, printer) for fname, parts in funcs]
-    doc = source_docstring([
-        str(title), "",
-        "Generated by symcalc.codegen.array_api (explicit symbols). Array API standard: each function",
-        "takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*",
-        "only, so it runs on NumPy, Dask, JAX and CuPy arrays.", "",
-        f"f = {_short(f)}", "",
-        *names.summary(),
-        "(parameters: scalars or arrays broadcasting to xs.shape[:-1])",
-    ])
+    doc = source_docstring(
+        [
+            str(title),
+            "",
+            "Generated by symcalc.codegen.array_api (explicit symbols). Array API standard: each function",
+            "takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*",
+            "only, so it runs on NumPy, Dask, JAX and CuPy arrays.",
+            "",
+            f"f = {_short(f)}",
+            "",
+            *names.summary(),
+            "(parameters: scalars or arrays broadcasting to xs.shape[:-1])",
+        ]
+    )
     return _assemble(doc, printer, blocks)
 
 
@@ -345,8 +424,13 @@ def _library_of(value) -> str:
 
     if isinstance(value, (int, float, bool, list, tuple)):
         return "python"
-    for lib, test in (("dask", aac.is_dask_array), ("jax", aac.is_jax_array), ("cupy", aac.is_cupy_array),
-                      ("torch", aac.is_torch_array), ("numpy", aac.is_numpy_array)):
+    for lib, test in (
+        ("dask", aac.is_dask_array),
+        ("jax", aac.is_jax_array),
+        ("cupy", aac.is_cupy_array),
+        ("torch", aac.is_torch_array),
+        ("numpy", aac.is_numpy_array),
+    ):
         if test(value):
             return lib
     mod = type(value).__module__.split(".")[0]
@@ -369,24 +453,32 @@ def namespace_of(*arrays, backend: str = "array_api", names=None):
     for name, a in zip(names, arrays):
         lib = _library_of(a)
         if lib == "other":
-            raise InputError(f"{name} is a {type(a).__module__}.{type(a).__name__}; symcalc kernels take "
-                             "NumPy, Dask, JAX or CuPy arrays")
+            raise InputError(
+                f"{name} is a {type(a).__module__}.{type(a).__name__}; symcalc kernels take "
+                "NumPy, Dask, JAX or CuPy arrays"
+            )
         if lib not in ("numpy", "python"):
             libs.setdefault(lib, name)
     if len(libs) > 1:
         parts = ", ".join(f"{n} is a {lib} array" for lib, n in libs.items())
-        raise InputError(f"mixing array libraries: {parts}; pass all arrays from one library "
-                         "(NumPy arrays are converted to the other one)")
+        raise InputError(
+            f"mixing array libraries: {parts}; pass all arrays from one library "
+            "(NumPy arrays are converted to the other one)"
+        )
     found = next(iter(libs), "numpy")
-    target = {"array_api": found, "numpy": "numpy", "dask": "dask", "jax": "jax", "cupy": "cupy"}[backend]
+    target = {"array_api": found, "numpy": "numpy", "dask": "dask", "jax": "jax", "cupy": "cupy"}[
+        backend
+    ]
     if found not in ("numpy", target):
-        raise InputError(f"{libs[found]} is a {found} array, but this kernel was compiled with "
-                         f"backend={backend!r}; pass {target} or NumPy arrays (or compile with "
-                         "backend='array_api')")
+        raise InputError(
+            f"{libs[found]} is a {found} array, but this kernel was compiled with "
+            f"backend={backend!r}; pass {target} or NumPy arrays (or compile with "
+            "backend='array_api')"
+        )
     return _namespace_module(target), target
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _namespace_module(lib: str):
     if lib == "numpy":
         import array_api_compat.numpy as xp
@@ -406,12 +498,15 @@ def _namespace_module(lib: str):
 def _cupy_namespace():
     try:
         import cupy
+
         if cupy.cuda.runtime.getDeviceCount() < 1:
             raise RuntimeError("no device")
         import array_api_compat.cupy as xp
     except Exception:
-        raise InputError(f"backend='cupy': {CUPY_MISSING} (install cupy for your CUDA version "
-                         "and run on a machine with an NVIDIA GPU)") from None
+        raise InputError(
+            f"backend='cupy': {CUPY_MISSING} (install cupy for your CUDA version "
+            "and run on a machine with an NVIDIA GPU)"
+        ) from None
     return xp
 
 
@@ -426,6 +521,7 @@ def _convert(value, lib: str, xp, dtype=None):
     arr = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
     if lib == "dask":
         import dask.array as da
+
         return da.from_array(arr, chunks=_dask_chunks(arr))
     return xp.asarray(arr)
 
@@ -477,7 +573,9 @@ class ArrayKernel:
     def _prepare(self, args):
         names = self._arg_names()
         if len(args) != len(names):
-            raise InputError(f"expected {len(names)} argument(s) ({', '.join(names)}), got {len(args)}")
+            raise InputError(
+                f"expected {len(names)} argument(s) ({', '.join(names)}), got {len(args)}"
+            )
         xp, lib = namespace_of(*args, backend=self.backend, names=names)
         dtype = None
         out = []
@@ -498,22 +596,30 @@ class ArrayKernel:
             try:
                 host = np.asarray(a)
             except Exception:
-                raise InputError(f"{name} must be a numeric array, got {type(a).__name__}") from None
+                raise InputError(
+                    f"{name} must be a numeric array, got {type(a).__name__}"
+                ) from None
             kind = host.dtype.kind
             if kind in "iub":
                 host = host.astype(np.float64 if dtype is None else _numpy_dtype(dtype))
             elif kind == "f" and host.dtype not in (np.float32, np.float64):
-                host = host.astype(np.float64 if dtype is None else _numpy_dtype(dtype))  # float16, longdouble
+                host = host.astype(
+                    np.float64 if dtype is None else _numpy_dtype(dtype)
+                )  # float16, longdouble
             elif kind != "f":
-                raise InputError(f"{name} must be a real floating array (float32 or float64), "
-                                 f"got dtype {host.dtype}")
+                raise InputError(
+                    f"{name} must be a real floating array (float32 or float64), "
+                    f"got dtype {host.dtype}"
+                )
             elif dtype is not None and host.dtype != _numpy_dtype(dtype):
                 host = host.astype(_numpy_dtype(dtype))
             if lib == "jax" and host.dtype == np.float64 and not _jax_x64():
                 host = host.astype(np.float32)  # JAX's default (jax_enable_x64 off)
             return _convert(host, lib, xp)
         if not xp.isdtype(a.dtype, "real floating"):
-            raise InputError(f"{name} must be a real floating array (float32 or float64), got dtype {a.dtype}")
+            raise InputError(
+                f"{name} must be a real floating array (float32 or float64), got dtype {a.dtype}"
+            )
         if dtype is not None and a.dtype != dtype:
             a = xp.astype(a, dtype)
         return a
@@ -524,19 +630,27 @@ class ArrayKernel:
             want = _array_shape(sym)
             shape = tuple(arr.shape)
             if len(want) == 1 and len(shape) == 2 and 1 in shape:
-                raise ShapeError(f"{sym} must be a 1-D array of shape {_shape_text(want)}, got shape "
-                                 f"{shape} (pass column vectors as 1-D arrays)")
+                raise ShapeError(
+                    f"{sym} must be a 1-D array of shape {_shape_text(want)}, got shape "
+                    f"{shape} (pass column vectors as 1-D arrays)"
+                )
             if len(shape) != len(want):
-                raise ShapeError(f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
-                                 f"got shape {shape}")
+                raise ShapeError(
+                    f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
+                    f"got shape {shape}"
+                )
             for axis, d in enumerate(want):
                 size = shape[axis]
-                if size is None or size != size:  # unknown (nan) Dask chunk sizes: checked when computed
+                if (
+                    size is None or size != size
+                ):  # unknown (nan) Dask chunk sizes: checked when computed
                     continue
                 if isinstance(d, sp.Symbol):
                     if d in bound and bound[d][0] != size:
-                        raise ShapeError(f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
-                                         f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}")
+                        raise ShapeError(
+                            f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
+                            f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}"
+                        )
                     bound.setdefault(d, (size, str(sym)))
                 elif int(d) != size:
                     raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {shape}")
@@ -548,8 +662,10 @@ class ArrayKernel:
         n = len(self.wrt)
         if len(x.shape) == 0 or x.shape[-1] != n:
             names = ", ".join(map(str, self.wrt))
-            raise ShapeError(f"x must have shape (..., {n}) (last axis: the variables {names}); "
-                             f"got shape {tuple(x.shape)}")
+            raise ShapeError(
+                f"x must have shape (..., {n}) (last axis: the variables {names}); "
+                f"got shape {tuple(x.shape)}"
+            )
         batch = tuple(x.shape[:-1])
         for sym, p in zip(self.params, params):
             try:
@@ -557,8 +673,10 @@ class ArrayKernel:
             except ValueError:
                 ok = False
             if not ok:
-                raise ShapeError(f"parameter {sym} has shape {tuple(p.shape)}, which does not broadcast "
-                                 f"to the batch shape {batch} of x (expected a scalar or shape {batch})")
+                raise ShapeError(
+                    f"parameter {sym} has shape {tuple(p.shape)}, which does not broadcast "
+                    f"to the batch shape {batch} of x (expected a scalar or shape {batch})"
+                )
 
     # -- evaluation ---------------------------------------------------------------
     def _function(self, method, lib, xp):
@@ -567,6 +685,7 @@ class ArrayKernel:
             return functools.partial(fn, xp)
         if method not in self._jitted:
             import jax
+
             self._jitted[method] = jax.jit(functools.partial(fn, xp))
         return self._jitted[method]
 
@@ -585,8 +704,10 @@ class ArrayKernel:
     def hessian(self, *args):
         """The Hessian: (n, n) (matrix form) or (..., n, n) (lazy on Dask)."""
         if self.hessian_expr is None:
-            raise InputError(f"the Hessian with respect to the matrix {self.wrt} is not compiled "
-                             "(only vector variables get a Hessian kernel)")
+            raise InputError(
+                f"the Hessian with respect to the matrix {self.wrt} is not compiled "
+                "(only vector variables get a Hessian kernel)"
+            )
         return self._call("hessian", args)
 
     def value_and_gradient(self, *args):
@@ -602,11 +723,13 @@ class ArrayKernel:
 
 def _numpy_dtype(dtype):
     import numpy as np
+
     return np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype
 
 
 def _jax_x64() -> bool:
     import jax
+
     return bool(jax.config.jax_enable_x64)
 
 
@@ -616,7 +739,11 @@ def _jax_x64() -> bool:
 def _is_matrix_problem(f, wrt) -> bool:
     if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
         return True
-    return isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and bool(f.atoms(sp.MatrixSymbol))
+    return (
+        isinstance(f, sp.Basic)
+        and not isinstance(f, sp.MatrixBase)
+        and bool(f.atoms(sp.MatrixSymbol))
+    )
 
 
 def _check_backend(backend):
@@ -625,19 +752,31 @@ def _check_backend(backend):
         try:
             import jax  # noqa: F401
         except ImportError:
-            raise InputError("backend='jax' needs JAX: pip install 'jax[cpu]' (or jax[cuda12])") from None
+            raise InputError(
+                "backend='jax' needs JAX: pip install 'jax[cpu]' (or jax[cuda12])"
+            ) from None
     if backend == "dask":
         try:
             import dask.array  # noqa: F401
         except ImportError:
-            raise InputError("backend='dask' needs Dask: pip install 'dask[array]' distributed") from None
+            raise InputError(
+                "backend='dask' needs Dask: pip install 'dask[array]' distributed"
+            ) from None
     if backend == "cupy":
         _cupy_namespace()
 
 
 @budgeted("compile")
-def compile_array_api(f, wrt, params=(), backend: str = "array_api", *, gradient=None, hessian=None,
-                      name: str | None = None) -> ArrayKernel:
+def compile_array_api(
+    f,
+    wrt,
+    params=(),
+    backend: str = "array_api",
+    *,
+    gradient=None,
+    hessian=None,
+    name: str | None = None,
+) -> ArrayKernel:
     """Compile f, its gradient and Hessian into an :class:`ArrayKernel` (array API source).
 
     backend: "array_api" (run on whatever library the arrays come from), or
@@ -665,17 +804,27 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     from symcalc.derivation import calculus
 
     if not isinstance(wrt, sp.MatrixSymbol):
-        raise InputTypeError("in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))")
+        raise InputTypeError(
+            "in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))"
+        )
     params = [params] if isinstance(params, (sp.MatrixSymbol, sp.Symbol)) else list(params)
     for k, p in enumerate(params):
         if not isinstance(p, (sp.MatrixSymbol, sp.Symbol)):
             raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
     f = _matrix_scalar(f)
-    dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in M.shape if isinstance(d, sp.Symbol)}
+    dims = {
+        d
+        for M in [wrt] + params
+        if isinstance(M, sp.MatrixSymbol)
+        for d in M.shape
+        if isinstance(d, sp.Symbol)
+    }
     known = {wrt} | set(params) | dims
     unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+        raise InputError(
+            f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params"
+        )
     gradient = _matrix_given(gradient, "gradient", known)
     hessian = _matrix_given(hessian, "hessian", known)
     G = gradient if gradient is not None else calculus.gradient(f, wrt)
@@ -699,8 +848,10 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
         raise InputError("a symbol appears twice in wrt/params; each name must be given once")
     unknown = sorted(f.free_symbols - set(wrt) - set(params), key=str)
     if unknown:
-        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither a variable (wrt) nor "
-                         "a parameter (params); add it to params=... to pass its value at call time")
+        raise InputError(
+            f"f contains {', '.join(map(str, unknown))}, which is neither a variable (wrt) nor "
+            "a parameter (params); add it to params=... to pass its value at call time"
+        )
     f_stable = stabilize(f)
     if gradient is None or hessian is None:
         grad, H = _explicit_derivatives(f_stable, wrt)
@@ -709,13 +860,19 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
         _given_entries(hessian, "hessian")  # no text: Matrix() would sympify it
         H = sp.Matrix(hessian)
     if len(grad) != len(wrt) or H.shape != (len(wrt), len(wrt)):
-        raise ShapeError(f"the given gradient / hessian must have {len(wrt)} / {len(wrt)} x {len(wrt)} "
-                         f"entries, got {len(grad)} / {H.rows} x {H.cols}")
-    _check_free_symbols(list(grad) + list(H), list(wrt) + list(params), what="the given gradient / hessian")
+        raise ShapeError(
+            f"the given gradient / hessian must have {len(wrt)} / {len(wrt)} x {len(wrt)} "
+            f"entries, got {len(grad)} / {H.rows} x {H.cols}"
+        )
+    _check_free_symbols(
+        list(grad) + list(H), list(wrt) + list(params), what="the given gradient / hessian"
+    )
     title = name or f"Array-API kernel for f({', '.join(map(str, wrt))})"
     source = _generate(_explicit_source, title, f_stable, grad, H, wrt, params)
     module, path = _load_source(source, f"{len(wrt)}vars")
-    return ArrayKernel(f, wrt, params, "explicit", backend, sp.Matrix(grad), H, source, module, path)
+    return ArrayKernel(
+        f, wrt, params, "explicit", backend, sp.Matrix(grad), H, source, module, path
+    )
 
 
 def _generate(fn, *args):

@@ -34,12 +34,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from symcalc.errors import InputError, ShapeError
 
-__all__ = ["local_cluster", "connect", "pin_blas_threads", "row_chunks", "evaluate", "blockwise",
-           "row_separable", "blas_threads"]
+__all__ = [
+    "local_cluster",
+    "connect",
+    "pin_blas_threads",
+    "row_chunks",
+    "evaluate",
+    "blockwise",
+    "row_separable",
+    "blas_threads",
+]
 
 
 def _limit_blas(n: int) -> int:
@@ -74,15 +83,22 @@ def pin_blas_threads(client, n: int = 1) -> dict:
     import importlib.util
 
     if importlib.util.find_spec("threadpoolctl") is None:
-        raise InputError("pinning BLAS threads needs threadpoolctl (pip install threadpoolctl), "
-                         "or pass blas=None to leave the BLAS thread count alone")
+        raise InputError(
+            "pinning BLAS threads needs threadpoolctl (pip install threadpoolctl), "
+            "or pass blas=None to leave the BLAS thread count alone"
+        )
     client.run(_limit_blas, n)
     return client.run(blas_threads)
 
 
 @contextlib.contextmanager
-def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, memory_limit: str | int = "2GiB",
-                  blas: int | None = 1, **kwargs: Any) -> Iterator[Any]:
+def local_cluster(
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    memory_limit: str | int = "2GiB",
+    blas: int | None = 1,
+    **kwargs: Any,
+) -> Iterator[Any]:
     """A ``dask.distributed`` cluster of worker *processes* on this machine, and its Client.
 
     The Client is the current one inside the block (``.compute()`` runs there); the
@@ -97,11 +113,18 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, memory_limit:
     from distributed import Client, LocalCluster
 
     if n_workers < 1 or threads_per_worker < 1:
-        raise InputError(f"n_workers and threads_per_worker must be >= 1, got {n_workers}, {threads_per_worker}")
+        raise InputError(
+            f"n_workers and threads_per_worker must be >= 1, got {n_workers}, {threads_per_worker}"
+        )
     kwargs.setdefault("dashboard_address", None)
     kwargs.setdefault("silence_logs", logging.ERROR)
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                           memory_limit=memory_limit, **kwargs)
+    cluster = LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        memory_limit=memory_limit,
+        **kwargs,
+    )
     try:
         client = Client(cluster)
         try:
@@ -141,14 +164,18 @@ def row_chunks(*arrays, rows: int = 100_000):
         raise InputError(f"rows must be >= 1, got {rows}")
     counts = {int(a.shape[0]) for a in arrays if getattr(a, "ndim", np.ndim(a)) >= 1}
     if len(counts) > 1:
-        raise ShapeError(f"the arrays have different numbers of rows {sorted(counts)}; row_chunks "
-                         "splits samples, so each array needs one row per sample")
+        raise ShapeError(
+            f"the arrays have different numbers of rows {sorted(counts)}; row_chunks "
+            "splits samples, so each array needs one row per sample"
+        )
     out = []
     for a in arrays:
         if not hasattr(a, "chunks"):
             a = np.asarray(a)
         chunks = (rows,) + tuple(a.shape[1:])
-        out.append(a.rechunk(chunks) if isinstance(a, da.Array) else da.from_array(a, chunks=chunks))
+        out.append(
+            a.rechunk(chunks) if isinstance(a, da.Array) else da.from_array(a, chunks=chunks)
+        )
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -180,12 +207,18 @@ def evaluate(kernel, method: str, *args, rows: int = 100_000):
     else:
         syms = [kernel.wrt] + list(kernel.params)
         own = {d for d in _array_shape(kernel.wrt) if isinstance(d, sp.Symbol)}
-        sample_dims = {d for s in syms for d in _array_shape(s)[:1] if isinstance(d, sp.Symbol) and d not in own}
+        sample_dims = {
+            d
+            for s in syms
+            for d in _array_shape(s)[:1]
+            if isinstance(d, sp.Symbol) and d not in own
+        }
     converted = []
     for k, a in enumerate(args):
         sym = syms[k] if k < len(syms) else None
         split = (kernel.kind != "matrix" and k == 0) or (
-            sym is not None and _array_shape(sym)[:1] and _array_shape(sym)[0] in sample_dims)
+            sym is not None and _array_shape(sym)[:1] and _array_shape(sym)[0] in sample_dims
+        )
         if isinstance(a, da.Array) or np.ndim(a) == 0:
             converted.append(a)
         elif split:
@@ -227,7 +260,9 @@ def _sample_axes(kernel):
 
     syms = [kernel.wrt] + list(kernel.params)
     own = {d for d in _array_shape(kernel.wrt) if isinstance(d, sp.Symbol)}
-    sample = {d for s in syms for d in _array_shape(s)[:1] if isinstance(d, sp.Symbol) and d not in own}
+    sample = {
+        d for s in syms for d in _array_shape(s)[:1] if isinstance(d, sp.Symbol) and d not in own
+    }
     return [bool(_array_shape(s)) and _array_shape(s)[0] in sample for s in syms], sample
 
 
@@ -254,14 +289,21 @@ def row_separable(kernel, seed: int = 0) -> bool:
     sizes = {d: 7 for d in sample}
     args = []
     for s in [kernel.wrt] + list(kernel.params):
-        shape = tuple(sizes.get(d, 3) if isinstance(d, sp.Symbol) else int(d) for d in _array_shape(s))
+        shape = tuple(
+            sizes.get(d, 3) if isinstance(d, sp.Symbol) else int(d) for d in _array_shape(s)
+        )
         args.append(rng.uniform(0.2, 1.0, size=shape) if shape else 0.7)
     ok = bool(sample)
     methods = ["value", "gradient"] + (["hessian"] if kernel.hessian_expr is not None else [])
     for method in methods if ok else []:
         whole = np.asarray(getattr(kernel, method)(*args), dtype=float)
-        parts = [np.asarray(getattr(kernel, method)(*[a[sl] if sp_ else a for a, sp_ in zip(args, split)]),
-                            dtype=float) for sl in (slice(0, 3), slice(3, None))]
+        parts = [
+            np.asarray(
+                getattr(kernel, method)(*[a[sl] if sp_ else a for a, sp_ in zip(args, split)]),
+                dtype=float,
+            )
+            for sl in (slice(0, 3), slice(3, None))
+        ]
         ok = ok and bool(np.allclose(parts[0] + parts[1], whole, rtol=1e-9, atol=1e-12))
     kernel._row_separable = ok
     return ok
@@ -295,8 +337,10 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
     from symcalc.codegen.array_api import _array_shape, namespace_of
 
     if kernel.kind != "matrix":
-        raise InputError("blockwise works on matrix-form kernels; an explicit-symbol kernel is already "
-                         "elementwise over its batch: call kernel.method(x_dask) directly")
+        raise InputError(
+            "blockwise works on matrix-form kernels; an explicit-symbol kernel is already "
+            "elementwise over its batch: call kernel.method(x_dask) directly"
+        )
     if method not in kernel.METHODS:
         raise InputError(f"method must be one of {', '.join(kernel.METHODS)}, got {method!r}")
     if method in ("hessian", "value_gradient_hessian") and kernel.hessian_expr is None:
@@ -306,9 +350,11 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
         raise InputError(f"expected {len(names)} argument(s) ({', '.join(names)}), got {len(args)}")
     namespace_of(*args, backend="dask", names=names)  # refuses JAX / CuPy arrays by name
     if not row_separable(kernel):
-        raise InputError(f"f = {kernel.f} is not a sum over the rows of its data, so summing per-block "
-                         "results would be wrong (a penalty on w counts once per block, a log-sum-exp over "
-                         "samples couples the rows); call kernel.{method}(...) on Dask arrays instead")
+        raise InputError(
+            f"f = {kernel.f} is not a sum over the rows of its data, so summing per-block "
+            "results would be wrong (a penalty on w counts once per block, a log-sum-exp over "
+            "samples couples the rows); call kernel.{method}(...) on Dask arrays instead"
+        )
     split, _ = _sample_axes(kernel)
     # prepare through the kernel (dtypes, shapes) on the NumPy / Dask arrays as given
     kernel._check_matrix_shapes([a if hasattr(a, "shape") else np.asarray(a) for a in args])
@@ -324,8 +370,11 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
         if not s:
             blocks.append(None)
             continue
-        arr = a if isinstance(a, da.Array) else da.from_array(np.asarray(a, dtype=dtype),
-                                                                chunks=(row_blocks,) + np.shape(a)[1:])
+        arr = (
+            a
+            if isinstance(a, da.Array)
+            else da.from_array(np.asarray(a, dtype=dtype), chunks=(row_blocks,) + np.shape(a)[1:])
+        )
         arr = arr.rechunk((row_blocks,) + tuple((d,) for d in arr.shape[1:]))
         blocks.append(arr.astype(dtype).to_delayed().ravel())
     fixed = [None if s else np.asarray(a, dtype=dtype) for a, s in zip(args, split)]
@@ -336,9 +385,13 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
         parts.append(dask.delayed(fn, pure=True)(*call))
     n = int(np.shape(args[0])[0]) if _array_shape(kernel.wrt) else 0
     shapes = {"value": (), "gradient": (n,), "hessian": (n, n)}
-    outs = {"value": ["value"], "gradient": ["gradient"], "hessian": ["hessian"],
-            "value_and_gradient": ["value", "gradient"],
-            "value_gradient_hessian": ["value", "gradient", "hessian"]}[method]
+    outs = {
+        "value": ["value"],
+        "gradient": ["gradient"],
+        "hessian": ["hessian"],
+        "value_and_gradient": ["value", "gradient"],
+        "value_gradient_hessian": ["value", "gradient", "hessian"],
+    }[method]
     results = []
     for j, out in enumerate(outs):
         pieces = [p if len(outs) == 1 else p[j] for p in parts]

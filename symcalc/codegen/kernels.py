@@ -49,11 +49,16 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from symcalc.budget import budgeted
+from symcalc.codegen.numpy_printer import (
+    StableNumPyPrinter,
+    helper_source,
+    stabilize,
+    stabilize_matrix,
+)
 from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
-from symcalc.codegen.numpy_printer import StableNumPyPrinter, helper_source, stabilize, stabilize_matrix
-from symcalc.budget import budgeted
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -75,13 +80,17 @@ def _as_symbol_list(items: Any, what: str, allow_empty: bool) -> list[sp.Symbol]
     try:
         items = list(items)
     except TypeError:
-        raise InputTypeError(f"{what} must be a sequence of Symbols, got {type(items).__name__}") from None
+        raise InputTypeError(
+            f"{what} must be a sequence of Symbols, got {type(items).__name__}"
+        ) from None
     if not items and not allow_empty:
         raise InputError(f"{what} is empty: name at least one variable")
     for k, s in enumerate(items):
         _reject_text(s, f"{what}[{k}]")
         if not isinstance(s, sp.Symbol):
-            raise InputTypeError(f"{what}[{k}] = {s!r} is not a Symbol (it is a {type(s).__name__})")
+            raise InputTypeError(
+                f"{what}[{k}] = {s!r} is not a Symbol (it is a {type(s).__name__})"
+            )
     return items
 
 
@@ -89,7 +98,9 @@ def _check_distinct(wrt, params):
     seen = set()
     for s in list(wrt) + list(params):
         if s in seen:
-            raise InputError(f"the symbol {s} appears twice in wrt/params; each name must be given once")
+            raise InputError(
+                f"the symbol {s} appears twice in wrt/params; each name must be given once"
+            )
         seen.add(s)
 
 
@@ -115,8 +126,10 @@ def _check_free_symbols(exprs, known, what="f"):
     unknown = sorted(free - set(known), key=str)
     if unknown:
         names = ", ".join(map(str, unknown))
-        raise InputError(f"{what} contains {names}, which is neither a variable (wrt) nor a parameter "
-                         f"(params); add it to params=... to pass its value at call time")
+        raise InputError(
+            f"{what} contains {names}, which is neither a variable (wrt) nor a parameter "
+            f"(params); add it to params=... to pass its value at call time"
+        )
 
 
 def _given_entries(value: Any, what: str) -> list:
@@ -138,7 +151,9 @@ def _given_entries(value: Any, what: str) -> list:
     try:
         return [sp.sympify(value, strict=True)]
     except (sp.SympifyError, TypeError):
-        raise InputTypeError(f"{what} must hold SymPy expressions or numbers, got {type(value).__name__}") from None
+        raise InputTypeError(
+            f"{what} must hold SymPy expressions or numbers, got {type(value).__name__}"
+        ) from None
 
 
 def _unknown_matrix_symbols(expr, known) -> list:
@@ -154,11 +169,15 @@ def _matrix_given(value, what: str, known):
     if value is None:
         return None
     if not isinstance(value, sp.Basic):
-        raise InputTypeError(f"{what} must be a SymPy matrix expression, got {type(value).__name__}")
+        raise InputTypeError(
+            f"{what} must be a SymPy matrix expression, got {type(value).__name__}"
+        )
     unknown = _unknown_matrix_symbols(value, known)
     if unknown:
-        raise InputError(f"the given {what} contains {', '.join(map(str, unknown))}, which is neither wrt "
-                         "nor in params")
+        raise InputError(
+            f"the given {what} contains {', '.join(map(str, unknown))}, which is neither wrt "
+            "nor in params"
+        )
     return value
 
 
@@ -177,7 +196,9 @@ def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
         if dtype is not None and arr.dtype != dtype:
             arr = arr.astype(dtype)
     else:
-        raise InputError(f"{name} must be a real floating array (float32 or float64), got dtype {arr.dtype}")
+        raise InputError(
+            f"{name} must be a real floating array (float32 or float64), got dtype {arr.dtype}"
+        )
     return arr
 
 
@@ -253,8 +274,14 @@ class CodeNames:
     def __init__(self, wrt, params=(), matrix: bool = False):
         self.pairs: list[tuple[Any, Any]] = []  # (user symbol, code symbol), in order
         self.map: dict = {}
-        self.dims = [self._add(d, sp.Symbol(f"d{k}", **d.assumptions0))
-                     for k, d in enumerate(self._dims([wrt] + list(params)))] if matrix else []
+        self.dims = (
+            [
+                self._add(d, sp.Symbol(f"d{k}", **d.assumptions0))
+                for k, d in enumerate(self._dims([wrt] + list(params)))
+            ]
+            if matrix
+            else []
+        )
         self.variables = self._add_all([wrt] if matrix else wrt, "v")
         self.parameters = self._add_all(params, "p")
 
@@ -266,7 +293,11 @@ class CodeNames:
             if not isinstance(s, sp.MatrixSymbol):
                 continue
             for d in s.shape:
-                dims += [sym for sym in sorted(getattr(d, "free_symbols", ()), key=str) if sym not in dims]
+                dims += [
+                    sym
+                    for sym in sorted(getattr(d, "free_symbols", ()), key=str)
+                    if sym not in dims
+                ]
         return dims
 
     def _add_all(self, syms, prefix):
@@ -306,9 +337,13 @@ class CodeNames:
         the parameters in call order, then the code name of each."""
         users = {code: user for user, code in self.pairs}
         params = ", ".join(str(users[p]) for p in self.parameters)
-        return ["variables: " + ", ".join(str(users[v]) for v in self.variables) + " (along the variables axis of xs)",
-                "parameters: " + (f"{params} (in call order)" if params else "none"),
-                "names in the code: " + ", ".join(self.listing())]
+        return [
+            "variables: "
+            + ", ".join(str(users[v]) for v in self.variables)
+            + " (along the variables axis of xs)",
+            "parameters: " + (f"{params} (in call order)" if params else "none"),
+            "names in the code: " + ", ".join(self.listing()),
+        ]
 
 
 # ---------------------------------------------------------------------------
@@ -335,8 +370,11 @@ class _Derivatives:
             self.engine = "sympy"
             self.f = f
             self.grad, self.upper = _derive_explicit(f, wrt, gradient, hessian)
-            _check_free_symbols(list(self.grad) + list(self.upper.values()), list(wrt) + list(params),
-                                what="the given gradient / hessian")
+            _check_free_symbols(
+                list(self.grad) + list(self.upper.values()),
+                list(wrt) + list(params),
+                what="the given gradient / hessian",
+            )
             _refuse_unevaluated(list(self.grad) + list(self.upper.values()))
 
     def sympy_gradient(self):
@@ -350,6 +388,7 @@ class _Derivatives:
         prefix = names.TEMP_PREFIX
         if self.engine == "symengine":
             from symcalc.codegen import native
+
             to_code = {internal: names.symbol(user) for internal, user in self.names.items()}
             repl, reduced = native.cse_to_sympy(exprs, to_code, prefix)
             return [(t, stabilize(e)) for t, e in repl], [stabilize(e) for e in reduced]
@@ -387,8 +426,10 @@ def _refuse_unevaluated(exprs):
         for d in e.atoms(sp.Derivative):
             inner = d.expr
             fn = inner.func.__name__ if isinstance(inner, sp.Function) else str(inner)
-            raise InputError(f"the derivative of {inner} has no closed form ({fn} is not differentiable "
-                             "as a smooth function); compile a smooth expression instead")
+            raise InputError(
+                f"the derivative of {inner} has no closed form ({fn} is not differentiable "
+                "as a smooth function); compile a smooth expression instead"
+            )
 
 
 def _derive_explicit(f, wrt, gradient=None, hessian=None):
@@ -445,7 +486,10 @@ def _power_ladder(base, exps):
     Returns (assignments [(Symbol, expr)], substitution {Pow: Symbol}).
     """
     assignments, subs = [], {}
-    for sign, ks in ((1, sorted(k for k in exps if k > 0)), (-1, sorted(-k for k in exps if k < 0))):
+    for sign, ks in (
+        (1, sorted(k for k in exps if k > 0)),
+        (-1, sorted(-k for k in exps if k < 0)),
+    ):
         if not ks:
             continue
         root = base
@@ -454,7 +498,7 @@ def _power_ladder(base, exps):
             assignments.append((root, sp.Pow(base, -1, evaluate=False)))
         have = {1: root}
 
-        def need(k):
+        def need(k, have=have, sign=sign):
             if k in have:
                 return have[k]
             half = k // 2
@@ -511,8 +555,11 @@ def _lower_powers(assignments, outputs, prefix="t"):
             ladder_base = sp.Symbol(f"{prefix}b{n_base}")
             inserts.setdefault(at, []).append((ladder_base, base, True))
         ladder, s = _power_ladder(ladder_base, exps)
-        subs.update({sp.Pow(base, k): s[sp.Pow(ladder_base, k)] if k != 1 else ladder_base for k in exps})
+        subs.update(
+            {sp.Pow(base, k): s[sp.Pow(ladder_base, k)] if k != 1 else ladder_base for k in exps}
+        )
         inserts.setdefault(at, []).extend((sym, e, False) for sym, e in ladder)
+
     # a compound base is rewritten with the ladders of its own sub-bases; a ladder step is final
     def placed(items):
         return [(sym, e.xreplace(subs) if rewrite else e) for sym, e, rewrite in items]
@@ -543,7 +590,9 @@ def _literal(expr) -> str | None:
     if expr.is_number:
         value = complex(sp.N(expr))
         if value.imag:
-            raise InputError(f"the derivative has the complex constant {expr}; symcalc compiles real kernels")
+            raise InputError(
+                f"the derivative has the complex constant {expr}; symcalc compiles real kernels"
+            )
         return repr(float(value.real))
     return None
 
@@ -597,10 +646,12 @@ def _explicit_function(name, doc, items, repl, names: CodeNames, printer, outs=(
             em.line(f"    {unpack[0]} = xs[0]")
         else:
             for start in range(0, n, 12):
-                chunk = unpack[start:start + 12]
+                chunk = unpack[start : start + 12]
                 if all(u == "_" for u in chunk):
                     continue
-                em.line(f"    {', '.join(chunk)}{',' if len(chunk) == 1 else ''} = xs[{start}:{start + len(chunk)}]")
+                em.line(
+                    f"    {', '.join(chunk)}{',' if len(chunk) == 1 else ''} = xs[{start}:{start + len(chunk)}]"
+                )
     stores = []
     for shown, r, target, comment in items:
         lit = _literal(r) if r.is_number else None
@@ -649,8 +700,14 @@ def _schedule(repl, stores, em):
 
 def _kernel_printer() -> StableNumPyPrinter:
     """The printer of generated NumPy kernels (NumPy as :data:`NUMPY_MODULE`)."""
-    return StableNumPyPrinter({"fully_qualified_modules": True, "order": "none",
-                               "numpy_module": NUMPY_MODULE, "symbol_names": CodeNames.PATTERN})
+    return StableNumPyPrinter(
+        {
+            "fully_qualified_modules": True,
+            "order": "none",
+            "numpy_module": NUMPY_MODULE,
+            "symbol_names": CodeNames.PATTERN,
+        }
+    )
 
 
 def _explicit_source(f, d, wrt, params, title):
@@ -670,23 +727,42 @@ def _explicit_source(f, d, wrt, params, title):
     shown = {id(e): d.show(e) for e, _, _ in value_t + grad_t + hess_t}
 
     def function(name, doc, groups, outs=("out",)):
-        entries = [(e, t.replace("out[", f"{o}[") if o != "out" else t, c)
-                   for o, group in zip(outs, groups) for e, t, c in group]
+        entries = [
+            (e, t.replace("out[", f"{o}[") if o != "out" else t, c)
+            for o, group in zip(outs, groups)
+            for e, t, c in group
+        ]
         repl, final = _shared_temporaries(d, [e for e, _, _ in entries], names)
         items = [(shown[id(e)], r, t, c) for (e, t, c), r in zip(entries, final)]
         return _explicit_function(name, doc, items, repl, names, printer, outs)
 
-    shape_doc = (f"xs: the points, variables first, shape ({n}, ...); outputs are variables-first "
-                 "too (contiguous stores) and arrive zero-filled")
+    shape_doc = (
+        f"xs: the points, variables first, shape ({n}, ...); outputs are variables-first "
+        "too (contiguous stores) and arrive zero-filled"
+    )
     blocks = [
         function("value", f"f at the points. {shape_doc}; out has shape (...).", [value_t]),
-        function("gradient", f"The gradient, out[i] = df/dx_i. {shape_doc}; out ({n}, ...).", [grad_t]),
-        function("hessian", "The Hessian, upper triangle computed once and mirrored. "
-                 f"{shape_doc}; out ({n}, {n}, ...).", [hess_t]),
-        function("value_and_gradient", f"value and gradient from shared temporaries. {shape_doc}.",
-                 [value_t, grad_t], outs=("out_value", "out_gradient")),
-        function("value_gradient_hessian", f"value, gradient and Hessian from shared temporaries. {shape_doc}.",
-                 [value_t, grad_t, hess_t], outs=("out_value", "out_gradient", "out_hessian")),
+        function(
+            "gradient", f"The gradient, out[i] = df/dx_i. {shape_doc}; out ({n}, ...).", [grad_t]
+        ),
+        function(
+            "hessian",
+            "The Hessian, upper triangle computed once and mirrored. "
+            f"{shape_doc}; out ({n}, {n}, ...).",
+            [hess_t],
+        ),
+        function(
+            "value_and_gradient",
+            f"value and gradient from shared temporaries. {shape_doc}.",
+            [value_t, grad_t],
+            outs=("out_value", "out_gradient"),
+        ),
+        function(
+            "value_gradient_hessian",
+            f"value, gradient and Hessian from shared temporaries. {shape_doc}.",
+            [value_t, grad_t, hess_t],
+            outs=("out_value", "out_gradient", "out_hessian"),
+        ),
     ]
     header = _module_header(title, f, names, printer)
     body = "\n\n\n".join("\n".join(b) for b in blocks)
@@ -734,15 +810,20 @@ def hess(x, *params):
 def _module_header(title, f, names: CodeNames, printer):
     """The module docstring (user text only as escaped literals), the NumPy import, the helpers."""
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
-    doc = source_docstring([
-        str(title), "",
-        f"Generated by symcalc.compile; standalone (imports numpy only, as {NUMPY_MODULE}).", "",
-        f"f = {_short(f)}", "",
-        *names.summary(),
-        "Each function takes xs, the points with the variables first (shape (n, ...), contiguous),",
-        "the parameters (scalars or arrays broadcasting to the batch shape), and",
-        "preallocated, zero-filled outputs, which it fills and returns.",
-    ])
+    doc = source_docstring(
+        [
+            str(title),
+            "",
+            f"Generated by symcalc.compile; standalone (imports numpy only, as {NUMPY_MODULE}).",
+            "",
+            f"f = {_short(f)}",
+            "",
+            *names.summary(),
+            "Each function takes xs, the points with the variables first (shape (n, ...), contiguous),",
+            "the parameters (scalars or arrays broadcasting to the batch shape), and",
+            "preallocated, zero-filled outputs, which it fills and returns.",
+        ]
+    )
     parts = [doc, f"import numpy as {NUMPY_MODULE}"] + helpers
     return "\n\n".join(p.rstrip("\n") for p in parts)
 
@@ -754,8 +835,10 @@ def cache_dir() -> Path:
     """Where generated kernels are written: $SYMCALC_CACHE, ~/.cache/symcalc/kernels, or a temp dir."""
     env = os.environ.get("SYMCALC_CACHE")
     candidates = [Path(env)] if env else []
-    candidates += [Path.home() / ".cache" / "symcalc" / "kernels",
-                   Path(tempfile.gettempdir()) / "symcalc-kernels"]
+    candidates += [
+        Path.home() / ".cache" / "symcalc" / "kernels",
+        Path(tempfile.gettempdir()) / "symcalc-kernels",
+    ]
     for path in candidates:
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -784,14 +867,18 @@ def _check_source(source: str) -> None:
         source.encode("utf-8")  # the file is written as UTF-8 (a lone surrogate cannot be)
         ast.parse(source)
     except UnicodeEncodeError as exc:
-        raise SymcalcError(f"internal error: the generated kernel source is not valid Python "
-                           f"(character {exc.object[exc.start]!r} cannot be written as UTF-8); "
-                           "nothing was written or imported. Please report this.") from None
+        raise SymcalcError(
+            f"internal error: the generated kernel source is not valid Python "
+            f"(character {exc.object[exc.start]!r} cannot be written as UTF-8); "
+            "nothing was written or imported. Please report this."
+        ) from None
     except (SyntaxError, ValueError) as exc:  # ValueError: a null byte
         where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-        raise SymcalcError(f"internal error: the generated kernel source is not valid Python "
-                           f"({getattr(exc, 'msg', exc)}{where}); nothing was written or imported. "
-                           "Please report this.") from None
+        raise SymcalcError(
+            f"internal error: the generated kernel source is not valid Python "
+            f"({getattr(exc, 'msg', exc)}{where}); nothing was written or imported. "
+            "Please report this."
+        ) from None
 
 
 def _load_source(source: str, stem: str):
@@ -884,12 +971,16 @@ class Kernel:
         n = self.n
         names = ", ".join(map(str, self.wrt))
         if x.ndim == 0 or x.shape[-1] != n:
-            raise ShapeError(f"x must have shape (..., {n}) (last axis: the variables {names}); "
-                             f"got shape {x.shape}")
+            raise ShapeError(
+                f"x must have shape (..., {n}) (last axis: the variables {names}); "
+                f"got shape {x.shape}"
+            )
         if len(params) != len(self.params):
             expected = ", ".join(map(str, self.params)) or "none"
-            raise InputError(f"expected {len(self.params)} parameter value(s) ({expected}) after x, "
-                             f"got {len(params)}")
+            raise InputError(
+                f"expected {len(self.params)} parameter value(s) ({expected}) after x, "
+                f"got {len(params)}"
+            )
         batch = x.shape[:-1]
         values = []
         for sym, p in zip(self.params, params):
@@ -899,8 +990,10 @@ class Kernel:
             except ValueError:
                 ok = False
             if not ok:
-                raise ShapeError(f"parameter {sym} has shape {arr.shape}, which does not broadcast to "
-                                 f"the batch shape {batch} of x (expected a scalar or shape {batch})")
+                raise ShapeError(
+                    f"parameter {sym} has shape {arr.shape}, which does not broadcast to "
+                    f"the batch shape {batch} of x (expected a scalar or shape {batch})"
+                )
             values.append(arr if arr.ndim else arr[()])
         return x, batch, values
 
@@ -912,13 +1005,17 @@ class Kernel:
         if self._native is None:
             return None
         from symcalc.codegen.native import NativeUnsupported
+
         try:
             if out is not None:
                 return getattr(self._native, method)(x, ps, batch, out=out)
             return getattr(self._native, method)(x, ps, batch)
         except NativeUnsupported as exc:
-            warnings.warn(f"backend='native': {exc}; using the NumPy backend instead",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"backend='native': {exc}; using the NumPy backend instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             self._native = None
             self.backend = "numpy"
             return None
@@ -968,7 +1065,11 @@ class Kernel:
         result = self._try_native("hessian", x, ps, batch, out)
         if result is not None:
             return result
-        buf = self._buffer(batch, (self.n, self.n), x.dtype) if out is None else self._fill_view(out, 2)
+        buf = (
+            self._buffer(batch, (self.n, self.n), x.dtype)
+            if out is None
+            else self._fill_view(out, 2)
+        )
         self.module.hessian(self._variables_first(x), *ps, buf)
         return self._user_layout(buf, 2) if out is None else out
 
@@ -981,8 +1082,10 @@ class Kernel:
         inputs = [("x", x)] + [(f"parameter {s}", p) for s, p in zip(self.params, params)]
         for name, arr in inputs:
             if _shares_memory(out, arr):
-                raise InputError(f"out shares memory with {name}: the kernel would overwrite its "
-                                 "input while reading it; pass a separate array as out (or omit out=)")
+                raise InputError(
+                    f"out shares memory with {name}: the kernel would overwrite its "
+                    "input while reading it; pass a separate array as out (or omit out=)"
+                )
         return out
 
     @staticmethod
@@ -1054,8 +1157,17 @@ def _scipy_triple(kernel, params):
 # The public entry point
 # ---------------------------------------------------------------------------
 @budgeted("compile")
-def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian=None,
-            name: str | None = None, opt_level: int | None = None):
+def compile(
+    f,
+    wrt,
+    params=(),
+    backend: str = "numpy",
+    *,
+    gradient=None,
+    hessian=None,
+    name: str | None = None,
+    opt_level: int | None = None,
+):
     """Compile f and its gradient and Hessian into a batched :class:`Kernel`.
 
     Parameters
@@ -1083,7 +1195,10 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     name = as_title(name)
     if backend in ARRAY_BACKENDS:
         from symcalc.codegen.array_api import compile_array_api
-        return compile_array_api(f, wrt, params, backend, gradient=gradient, hessian=hessian, name=name)
+
+        return compile_array_api(
+            f, wrt, params, backend, gradient=gradient, hessian=hessian, name=name
+        )
     if _is_matrix_problem(f, wrt, params):
         return _compile_matrix(f, wrt, params, backend, gradient, hessian, name)
     f = _scalar_expr(f)
@@ -1097,15 +1212,23 @@ def compile(f, wrt, params=(), backend: str = "numpy", *, gradient=None, hessian
     native = None
     if backend == "native":
         from symcalc.codegen import native as native_mod
+
         try:
             if d.engine == "symengine":
-                native = native_mod.NativeKernel(f_stable, wrt, params, d.derived, opt_level=opt_level)
+                native = native_mod.NativeKernel(
+                    f_stable, wrt, params, d.derived, opt_level=opt_level
+                )
             else:
-                native = native_mod.NativeKernel(f_stable, wrt, params, opt_level=opt_level,
-                                                 sympy_derivatives=(d.grad, d.upper))
+                native = native_mod.NativeKernel(
+                    f_stable, wrt, params, opt_level=opt_level, sympy_derivatives=(d.grad, d.upper)
+                )
         except native_mod.NativeUnsupported as exc:
-            warnings.warn(f"backend='native' cannot compile this function ({exc}); "
-                          "using the NumPy backend instead", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"backend='native' cannot compile this function ({exc}); "
+                "using the NumPy backend instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     source = _generate(_explicit_source, f, d, wrt, params, title)
     module, path = _load_source(source, _stem(wrt))
     return Kernel(f, wrt, params, d, source, module, path, native=native)
@@ -1139,7 +1262,9 @@ def _is_matrix_problem(f, wrt, params) -> bool:
 
 
 def _matrix_symbols_of(expr):
-    return {a for a in expr.atoms(sp.MatrixSymbol)} | {a for a in expr.free_symbols if isinstance(a, sp.Symbol)}
+    return {a for a in expr.atoms(sp.MatrixSymbol)} | {
+        a for a in expr.free_symbols if isinstance(a, sp.Symbol)
+    }
 
 
 def _dims(shape):
@@ -1172,7 +1297,9 @@ def _matrix_scalar(f):
             raise ShapeError(f"f must be a scalar (a 1 x 1 matrix expression), got shape {f.shape}")
         return sp.Trace(f)
     if not isinstance(f, sp.Expr):
-        raise InputTypeError(f"f must be a SymPy scalar or 1 x 1 matrix expression, got {type(f).__name__}")
+        raise InputTypeError(
+            f"f must be a SymPy scalar or 1 x 1 matrix expression, got {type(f).__name__}"
+        )
     return f
 
 
@@ -1202,6 +1329,7 @@ def _matrix_source(title, f, G, H, wrt, params):
     names = CodeNames(wrt, params, matrix=True)
     printer = _kernel_printer()
     from symcalc.codegen.numpy_printer import _nonnegative_vector
+
     arg_syms = names.variables + names.parameters
     arg_names = [a.name for a in arg_syms]
     dim_lines = _dimension_lines(arg_syms)
@@ -1210,10 +1338,16 @@ def _matrix_source(title, f, G, H, wrt, params):
     blocks = []
     for fname, parts in kernel_functions(H is not None):
         exprs = [outputs[p] for p in parts]
-        repl, reduced = _matrix_cse([stabilize(stabilize_matrix(e)) for e in exprs], names.TEMP_PREFIX)
-        lines = [f"def {fname}({', '.join(arg_names)}):",
-                 "    " + source_literal(f"{' and '.join(parts)} (matrix form, BLAS calls; arrays of the "
-                                         "declared shapes).")]
+        repl, reduced = _matrix_cse(
+            [stabilize(stabilize_matrix(e)) for e in exprs], names.TEMP_PREFIX
+        )
+        lines = [
+            f"def {fname}({', '.join(arg_names)}):",
+            "    "
+            + source_literal(
+                f"{' and '.join(parts)} (matrix form, BLAS calls; arrays of the declared shapes)."
+            ),
+        ]
         printer.nonnegative = set()
         for sym, e in repl:  # temporaries known to be >= 0 (for the syrk form of A^T diag(d) A)
             if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
@@ -1229,14 +1363,19 @@ def _matrix_source(title, f, G, H, wrt, params):
         lines += body + [f"    return {', '.join(results)}"]
         blocks.append(lines)
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
-    doc = source_docstring([
-        str(title), "",
-        f"Generated by symcalc.compile (matrix form); standalone (imports numpy only, as {NUMPY_MODULE}).", "",
-        f"f = {_short(f)}",
-        f"gradient = {_short(G)}",
-        f"hessian = {_short(H) if H is not None else '(not compiled)'}", "",
-        "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
-    ])
+    doc = source_docstring(
+        [
+            str(title),
+            "",
+            f"Generated by symcalc.compile (matrix form); standalone (imports numpy only, as {NUMPY_MODULE}).",
+            "",
+            f"f = {_short(f)}",
+            f"gradient = {_short(G)}",
+            f"hessian = {_short(H) if H is not None else '(not compiled)'}",
+            "",
+            "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
+        ]
+    )
     header = "\n\n".join(p.rstrip("\n") for p in [doc, f"import numpy as {NUMPY_MODULE}"] + helpers)
     return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
 
@@ -1261,7 +1400,9 @@ def _argument_listing(names: CodeNames) -> str:
 
 def _matrix_subtrees(expr, counts, sizes):
     """Count the compound matrix (and matrix-valued scalar) subtrees; Lambdas are opaque."""
-    if expr.is_Atom or isinstance(expr, (sp.MatrixSymbol, sp.Lambda, sp.OneMatrix, sp.Identity, sp.ZeroMatrix)):
+    if expr.is_Atom or isinstance(
+        expr, (sp.MatrixSymbol, sp.Lambda, sp.OneMatrix, sp.Identity, sp.ZeroMatrix)
+    ):
         return 1
     size = 1 + sum(_matrix_subtrees(a, counts, sizes) for a in expr.args if isinstance(a, sp.Basic))
     is_matrix = isinstance(expr, sp.MatrixExpr)
@@ -1270,7 +1411,8 @@ def _matrix_subtrees(expr, counts, sizes):
             counts[inner] = counts.get(inner, 0) + 1
             sizes[inner] = 2 * len(inner.args)
     is_matrix_scalar = isinstance(expr, (sp.Trace, sp.Determinant)) or (
-        isinstance(expr, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in expr.args))
+        isinstance(expr, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in expr.args)
+    )
     trivial = isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol)
     if (is_matrix or is_matrix_scalar) and not trivial:
         counts[expr] = counts.get(expr, 0) + 1
@@ -1308,7 +1450,7 @@ def _sub_products(expr):
         for start in range(0, len(mats) - length + 1):
             if length == len(mats) and coeff == 1:
                 continue
-            out.append(sp.MatMul(*mats[start:start + length]))
+            out.append(sp.MatMul(*mats[start : start + length]))
     return out
 
 
@@ -1322,13 +1464,17 @@ def _replace(expr, mapping, top=False):
         coeff, mats = expr.as_coeff_matrices()
         coeff = _replace(coeff, mapping)  # a shared scalar in the coefficient: lse(z) in -lse(z)*1
         mats = [_replace(m, mapping) for m in mats]
-        for length in range(len(mats), 1, -1):       # longest named sub-product first
+        for length in range(len(mats), 1, -1):  # longest named sub-product first
             for start in range(0, len(mats) - length + 1):
-                sub = sp.MatMul(*mats[start:start + length])
+                sub = sp.MatMul(*mats[start : start + length])
                 if sub in mapping and not (top and length == len(mats) and coeff == 1):
-                    mats = mats[:start] + [mapping[sub]] + mats[start + length:]
+                    mats = mats[:start] + [mapping[sub]] + mats[start + length :]
                     return sp.MatMul(coeff, *mats) if len(mats) > 1 or coeff != 1 else mats[0]
-        return sp.MatMul(coeff, *mats) if coeff != 1 else (sp.MatMul(*mats) if len(mats) > 1 else mats[0])
+        return (
+            sp.MatMul(coeff, *mats)
+            if coeff != 1
+            else (sp.MatMul(*mats) if len(mats) > 1 else mats[0])
+        )
     args = [_replace(a, mapping) if isinstance(a, sp.Basic) else a for a in expr.args]
     if all(a is b for a, b in zip(args, expr.args)):
         return expr
@@ -1370,8 +1516,11 @@ class MatrixKernel:
         self._names = [str(s) for s in syms]
         self._shapes = [_array_shape(s) for s in syms]
         vector_shape = self._shapes[0]
-        self._out_shapes = {"value": (), "gradient": vector_shape,
-                            "hessian": (vector_shape[0], vector_shape[0]) if len(vector_shape) == 1 else None}
+        self._out_shapes = {
+            "value": (),
+            "gradient": vector_shape,
+            "hessian": (vector_shape[0], vector_shape[0]) if len(vector_shape) == 1 else None,
+        }
 
     def __repr__(self):
         ps = ", ".join(map(str, self.params))
@@ -1399,8 +1548,11 @@ class MatrixKernel:
         shape = tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
         arr = np.asarray(value, dtype=dtype)
         if arr.shape != shape:
-            arr = np.broadcast_to(arr, shape).copy() if arr.size in (1, int(np.prod(shape))) and arr.size == 1 \
+            arr = (
+                np.broadcast_to(arr, shape).copy()
+                if arr.size in (1, int(np.prod(shape))) and arr.size == 1
                 else arr.reshape(shape)
+            )
         return arr
 
     def _run(self, method, parts, args):
@@ -1418,7 +1570,10 @@ class MatrixKernel:
     def _run_batch(self, fn, arrays, batch, shapes, bound, dtype, several):
         """Call the one-variable function on each variable of the batch, into preallocated outputs."""
         w, params = arrays[0], arrays[1:]
-        sizes = [tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in s) for s in shapes]
+        sizes = [
+            tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in s)
+            for s in shapes
+        ]
         outs = [np.empty(batch + size, dtype=dtype) for size in sizes]
         for idx in np.ndindex(*batch):
             res = fn(w[idx], *params)
@@ -1438,8 +1593,10 @@ class MatrixKernel:
     def hessian(self, *args):
         """The Hessian: (n, n), (..., n, n) for a batch (vector variables only)."""
         if self.hessian_expr is None:
-            raise InputError(f"the Hessian with respect to the matrix {self.wrt} is not compiled "
-                             "(only vector variables get a Hessian kernel)")
+            raise InputError(
+                f"the Hessian with respect to the matrix {self.wrt} is not compiled "
+                "(only vector variables get a Hessian kernel)"
+            )
         return self._run("hessian", ["hessian"], args)[0]
 
     def value_and_gradient(self, *args):
@@ -1468,14 +1625,18 @@ def _check_parameter(sym, want, arr, bound):
     if len(want) == 1 and arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != len(want):
-        raise ShapeError(f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
-                         f"got shape {arr.shape}")
+        raise ShapeError(
+            f"{sym} must be a {len(want)}-D array of shape {_shape_text(want)}, "
+            f"got shape {arr.shape}"
+        )
     for axis, d in enumerate(want):
         size = arr.shape[axis]
         if isinstance(d, sp.Symbol):
             if d in bound and bound[d][0] != size:
-                raise ShapeError(f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
-                                 f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}")
+                raise ShapeError(
+                    f"{sym} has {size} along axis {axis}, but {d} = {bound[d][0]} "
+                    f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}"
+                )
             bound.setdefault(d, (size, sym))
         elif int(d) != size:
             raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {arr.shape}")
@@ -1486,7 +1647,12 @@ def _split_batch(wrt, want, arr, bound):
     """(array, batch shape): the variable's trailing axes are its declared shape `want`, the rest
     the batch. A 2-D column vector ``(n, 1)`` is still one vector when the parameters fix n != 1.
     """
-    if len(want) == 1 and arr.ndim == 2 and arr.shape[1] == 1 and _fixed_size(want[0], bound) == arr.shape[0] != 1:
+    if (
+        len(want) == 1
+        and arr.ndim == 2
+        and arr.shape[1] == 1
+        and _fixed_size(want[0], bound) == arr.shape[0] != 1
+    ):
         arr = arr.reshape(-1)
     lead = arr.ndim - len(want)
     if lead < 0:
@@ -1495,7 +1661,9 @@ def _split_batch(wrt, want, arr, bound):
         expected = _fixed_size(d, bound)
         if expected is not None and expected != size:
             origin = f" ({d} = {expected} from {bound[d][1]})" if isinstance(d, sp.Symbol) else ""
-            raise ShapeError(f"{wrt} must have shape {_batch_shape_text(want, bound)}, got {arr.shape}{origin}")
+            raise ShapeError(
+                f"{wrt} must have shape {_batch_shape_text(want, bound)}, got {arr.shape}{origin}"
+            )
         if isinstance(d, sp.Symbol):
             bound.setdefault(d, (size, wrt))
     return arr, arr.shape[:lead]
@@ -1515,7 +1683,9 @@ def _batch_shape_text(shape, bound):
 
 def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     if not isinstance(wrt, sp.MatrixSymbol):
-        raise InputTypeError("in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))")
+        raise InputTypeError(
+            "in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))"
+        )
     _reject_text(params, "params")
     params = list(params) if not isinstance(params, (sp.MatrixSymbol, sp.Symbol)) else [params]
     for k, p in enumerate(params):
@@ -1526,12 +1696,18 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
     known = {wrt} | set(params) | dims
     unknown = _unknown_matrix_symbols(f, known)
     if unknown:
-        raise InputError(f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params")
+        raise InputError(
+            f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params"
+        )
     gradient = _matrix_given(gradient, "gradient", known)
     hessian = _matrix_given(hessian, "hessian", known)
     if backend == "native":
-        warnings.warn("backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
-                      "kernels use the NumPy backend (BLAS calls)", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            "backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
+            "kernels use the NumPy backend (BLAS calls)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     G, H = _matrix_derivatives(f, wrt, gradient, hessian)
     title = name or f"Matrix-form kernel for f({wrt}; {', '.join(map(str, params))})"
     source = _generate(_matrix_source, title, f, G, H, wrt, params)

@@ -24,12 +24,34 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-__all__ = ["NativeUnsupported", "can_take", "to_symengine", "derive", "cse_to_sympy", "NativeKernel"]
+__all__ = [
+    "NativeUnsupported",
+    "can_take",
+    "to_symengine",
+    "derive",
+    "cse_to_sympy",
+    "NativeKernel",
+]
 
 # SymPy functions SymEngine knows natively (and its LLVM backend compiles).
 _NATIVE_FUNCS = (
-    sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh,
-    sp.asin, sp.acos, sp.atan, sp.asinh, sp.acosh, sp.atanh, sp.Abs, sp.Max, sp.Min,
+    sp.exp,
+    sp.log,
+    sp.sin,
+    sp.cos,
+    sp.tan,
+    sp.sinh,
+    sp.cosh,
+    sp.tanh,
+    sp.asin,
+    sp.acos,
+    sp.atan,
+    sp.asinh,
+    sp.acosh,
+    sp.atanh,
+    sp.Abs,
+    sp.Max,
+    sp.Min,
 )
 
 
@@ -39,6 +61,7 @@ class NativeUnsupported(Exception):
 
 def _se():
     import symengine
+
     return symengine
 
 
@@ -55,7 +78,9 @@ def can_take(expr) -> bool:
 def to_symengine(expr):
     """expr as a SymEngine object (raises NativeUnsupported if it cannot be)."""
     if not can_take(expr):
-        names = sorted({type(f).__name__ for f in expr.atoms(sp.Function) if not isinstance(f, _NATIVE_FUNCS)})
+        names = sorted(
+            {type(f).__name__ for f in expr.atoms(sp.Function) if not isinstance(f, _NATIVE_FUNCS)}
+        )
         raise NativeUnsupported(f"SymEngine has no {', '.join(names)}")
     return _se().sympify(expr)
 
@@ -83,7 +108,6 @@ def derive_symengine(f, wrt, params=()):
     Symbols are renamed to internal names (:func:`internal_symbols`); the
     returned ``args`` are the SymEngine symbols of wrt then params.
     """
-    se = _se()
     fe, args = _renamed(f, wrt, params)
     xs = args[: len(wrt)]
     index = {x: k for k, x in enumerate(xs)}
@@ -117,7 +141,12 @@ def for_evaluation(derived):
     factored form is what compiled code evaluates: fewer multiplications, more sharing.
     """
     fe, args, grad, upper = derived
-    return fe, args, [factor_by_pairs(g) for g in grad], {k: factor_by_pairs(v) for k, v in upper.items()}
+    return (
+        fe,
+        args,
+        [factor_by_pairs(g) for g in grad],
+        {k: factor_by_pairs(v) for k, v in upper.items()},
+    )
 
 
 def factor_by_pairs(expr):
@@ -141,7 +170,7 @@ def _factors(term):
     (d**2 -> d, d), so that d is seen as shared by d**2*A and d*B."""
     se = _se()
     out = []
-    for f in (term.args if isinstance(term, se.Mul) else (term,)):
+    for f in term.args if isinstance(term, se.Mul) else (term,):
         if isinstance(f, se.Pow) and not isinstance(f.args[0], se.Symbol):
             base, ex = f.args
             if ex.is_Integer and 2 <= int(ex) <= 4:
@@ -284,6 +313,7 @@ def _native_form(expr):
 
 def _convert_derivatives(f, wrt, params, grad, upper):
     """SymPy f / gradient / Hessian (named functions allowed) -> SymEngine, in native form."""
+
     def conv(e):
         return _renamed(_native_form(sp.sympify(e, strict=True)), wrt, params)[0]
 
@@ -317,9 +347,13 @@ class NativeKernel:
             for (i, j), h in upper.items():
                 H[i, j] = h
                 H[j, i] = h
-            self._outputs = {"value": ([fe],), "gradient": (list(grad),), "hessian": (H,),
-                             "value_and_gradient": ([fe], list(grad)),
-                             "value_gradient_hessian": ([fe], list(grad), H)}
+            self._outputs = {
+                "value": ([fe],),
+                "gradient": (list(grad),),
+                "hessian": (H,),
+                "value_and_gradient": ([fe], list(grad)),
+                "value_gradient_hessian": ([fe], list(grad), H),
+            }
             self._args = args
             self.opt_level = opt_level if opt_level is not None else (1 if n <= 40 else 0)
             self._compiled = {}
@@ -336,8 +370,14 @@ class NativeKernel:
         if fn is None:
             se = _se()
             try:
-                fn = se.Lambdify(self._args, *self._outputs[name], backend="llvm", cse=True, real=True,
-                                 opt_level=self.opt_level)
+                fn = se.Lambdify(
+                    self._args,
+                    *self._outputs[name],
+                    backend="llvm",
+                    cse=True,
+                    real=True,
+                    opt_level=self.opt_level,
+                )
             except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
                 raise NativeUnsupported(f"LLVM cannot compile the {name}: {exc}") from exc
             self._compiled[name] = fn
@@ -370,7 +410,7 @@ class NativeKernel:
         inp = self._stack(x, params, batch)
         fn = self._get(name)
         if out is not None and out.dtype == np.float64 and out.flags.c_contiguous:
-            fn(inp, out=out.reshape((-1,) + shape[len(batch):]) if batch else out)
+            fn(inp, out=out.reshape((-1,) + shape[len(batch) :]) if batch else out)
             return out
         result = self._cast(fn(inp), shape, x.dtype)
         if out is not None:
@@ -391,5 +431,8 @@ class NativeKernel:
     def value_gradient_hessian(self, x, params, batch):
         v, g, h = self._get("value_gradient_hessian")(self._stack(x, params, batch))
         n = self.n
-        return (self._cast(v, batch, x.dtype), self._cast(g, batch + (n,), x.dtype),
-                self._cast(h, batch + (n, n), x.dtype))
+        return (
+            self._cast(v, batch, x.dtype),
+            self._cast(g, batch + (n,), x.dtype),
+            self._cast(h, batch + (n, n), x.dtype),
+        )

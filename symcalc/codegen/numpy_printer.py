@@ -35,8 +35,16 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.expr.functions import sigmoid, softplus
 
-__all__ = ["StableNumPyPrinter", "stabilize", "stabilize_matrix", "logsumexp", "vector_logsumexp",
-           "HELPERS", "helper_source", "numpy_code"]
+__all__ = [
+    "StableNumPyPrinter",
+    "stabilize",
+    "stabilize_matrix",
+    "logsumexp",
+    "vector_logsumexp",
+    "HELPERS",
+    "helper_source",
+    "numpy_code",
+]
 
 
 class logsumexp(sp.Function):
@@ -147,7 +155,7 @@ def _stable_pow(base, exponent):
     """1/(1 + exp(-z)) -> sigmoid(z); 1/(1 + exp(z)) -> sigmoid(-z)."""
     if exponent != -1 or not isinstance(base, sp.Add) or len(base.args) != 2:
         return None
-    one, other = (base.args if base.args[0] == 1 else base.args[::-1])
+    one, other = base.args if base.args[0] == 1 else base.args[::-1]
     if one != 1 or not _is_exp(other):
         return None
     return sigmoid(-other.args[0])
@@ -207,7 +215,7 @@ def _expm1_form(node):
     terms = list(rest.args) if isinstance(rest, sp.Add) else [rest]
     for k, t in enumerate(terms):
         if _is_exp(t):
-            return sp.Add(expm1(t.args[0]), *(terms[:k] + terms[k + 1:]))
+            return sp.Add(expm1(t.args[0]), *(terms[:k] + terms[k + 1 :]))
     return node
 
 
@@ -220,7 +228,7 @@ def _stable_add(node):
     for k, t in enumerate(terms):
         coeff, core = t.as_coeff_Mul()
         if coeff == -1 and isinstance(core, sigmoid):
-            others = terms[:k] + terms[k + 1:]
+            others = terms[:k] + terms[k + 1 :]
             return sp.Add(sigmoid(-core.args[0]), *others)
     return node
 
@@ -260,6 +268,7 @@ def stabilize_matrix(expr):
     >>> print(StableNumPyPrinter().doprint(stabilize_matrix(H)))  # diag(p) - p p^T, p = softmax(z)
     (np.diag(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))) - np.outer(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z)), np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))))
     """
+
     def rewrite(node):
         if isinstance(node, sp.log):
             z = _exp_sum_argument(node.args[0])
@@ -326,7 +335,7 @@ def _softmax_products(node):
             else:
                 new.append(fac)
         if need == 0:
-            rest = coeff / base ** power
+            rest = coeff / base**power
             if rest == 1:
                 return new[0] if len(new) == 1 else sp.MatMul(*new)
             return sp.MatMul(rest, *new)
@@ -395,8 +404,12 @@ class StableNumPyPrinter(NumPyPrinter):
     ('_sigmoid(x)', ['_sigmoid'])
     """
 
-    _default_settings = {**NumPyPrinter._default_settings, "positive_definite": frozenset(),
-                         "numpy_module": "np", "symbol_names": None}
+    _default_settings = {
+        **NumPyPrinter._default_settings,
+        "positive_definite": frozenset(),
+        "numpy_module": "np",
+        "symbol_names": None,
+    }
     _zero = "0"  # the literal 0 in logaddexp(0, z)
 
     def __init__(self, settings=None):
@@ -426,9 +439,10 @@ class StableNumPyPrinter(NumPyPrinter):
 
     def _module_format(self, fqn, register=True):
         if fqn.startswith("numpy."):
-            return self._np(fqn[len("numpy."):])
+            return self._np(fqn[len("numpy.") :])
         if fqn.startswith(("math.", "scipy.", "mpmath.")):
             from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
             # a scalar-only (math) or non-NumPy function: the kernel would not vectorise
             raise PrintMethodNotImplementedError(f"Unsupported by NumPy: {fqn.split('.', 1)[1]}")
         return fqn
@@ -438,9 +452,12 @@ class StableNumPyPrinter(NumPyPrinter):
 
     def _print_Derivative(self, expr):
         from symcalc.errors import InputError
+
         fn = expr.expr.func.__name__ if isinstance(expr.expr, sp.Function) else str(expr.expr)
-        raise InputError(f"the derivative of {expr.expr} has no closed form ({fn} is not differentiable "
-                         "as a smooth function); compile a smooth expression instead")
+        raise InputError(
+            f"the derivative of {expr.expr} has no closed form ({fn} is not differentiable "
+            "as a smooth function); compile a smooth expression instead"
+        )
 
     def _print_Symbol(self, expr):
         if expr in self._substitutions:
@@ -448,8 +465,11 @@ class StableNumPyPrinter(NumPyPrinter):
         allowed = self._settings["symbol_names"]
         if allowed is not None and not allowed.fullmatch(expr.name):
             from symcalc.errors import SymcalcError
-            raise SymcalcError(f"internal error: the symbol {expr.name!r} has no code name (only the "
-                               "generator's names are printed as code); please report this")
+
+            raise SymcalcError(
+                f"internal error: the symbol {expr.name!r} has no code name (only the "
+                "generator's names are printed as code); please report this"
+            )
         return super()._print_Symbol(expr)
 
     _print_Dummy = _print_Symbol
@@ -665,22 +685,28 @@ class StableNumPyPrinter(NumPyPrinter):
         if isinstance(factors[-1], sp.OneMatrix) and factors[-1].shape[1] == 1 and len(factors) > 1:
             return self._call("sum", self._chain_or_one(factors[:-1]), "axis=-1")
         # A^T diag(d) A with d >= 0 -> Z^T Z, Z = sqrt(d) A: a symmetric rank-k update (syrk), half a GEMM
-        if (len(factors) == 3 and isinstance(factors[1], _DIAGONAL_OF_VECTOR)
-                and factors[0] == factors[2].T
-                and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))):
+        if (
+            len(factors) == 3
+            and isinstance(factors[1], _DIAGONAL_OF_VECTOR)
+            and factors[0] == factors[2].T
+            and _nonnegative_vector(factors[1].args[0], getattr(self, "nonnegative", frozenset()))
+        ):
             d, a = self._print(factors[1].args[0]), self._print(factors[2])
             return self._helper_call("_gram", f"{self._call('sqrt', d)}[:, None] * {a}")
         # A^{-1} B ... -> solve(A, B ...)
         for k, fac in enumerate(factors):
             if isinstance(fac, sp.Inverse) and k + 1 < len(factors):
-                right = self._matmul_chain(factors[k + 1:])
+                right = self._matmul_chain(factors[k + 1 :])
                 solved = self._solve(fac.args[0], right, factors[-1].shape)
                 shape = (fac.shape[0], factors[-1].shape[1])
                 if k == 0:
                     return solved
-                return self._combine(self._matmul_chain(factors[:k]),
-                                     sp.MatMul(*factors[:k]).shape if k > 1 else factors[0].shape,
-                                     solved, shape)
+                return self._combine(
+                    self._matmul_chain(factors[:k]),
+                    sp.MatMul(*factors[:k]).shape if k > 1 else factors[0].shape,
+                    solved,
+                    shape,
+                )
         items = self._scaled_items(factors)
         code, shape = items[0]
         for right, rshape in items[1:]:
@@ -705,7 +731,11 @@ class StableNumPyPrinter(NumPyPrinter):
                 continue
             code = self._print(fac)
             if pending is not None:
-                code = f"({pending} * {code})" if fac.shape[1] == 1 else f"({pending}[:, None] * {code})"
+                code = (
+                    f"({pending} * {code})"
+                    if fac.shape[1] == 1
+                    else f"({pending}[:, None] * {code})"
+                )
                 pending = None
             items.append((code, fac.shape))
         if pending is not None:
@@ -735,7 +765,9 @@ class StableNumPyPrinter(NumPyPrinter):
                 continue
             coeff, mats = a.as_coeff_matrices() if isinstance(a, sp.MatMul) else (1, None)
             if coeff == -1 and mats:  # a - b, not a + (-1*b): one pass less
-                minus.append(self._print(sp.MatMul(*mats)) if len(mats) > 1 else self._atom(mats[0]))
+                minus.append(
+                    self._print(sp.MatMul(*mats)) if len(mats) > 1 else self._atom(mats[0])
+                )
             else:
                 plus.append(self._print(a))
         if not plus:
@@ -758,7 +790,11 @@ def _exp_sum_argument(arg):
     """z when arg is the sum of entries of exp.(z) (Trace(1^T exp.(z))), else None."""
     if isinstance(arg, sp.Trace) and arg.args[0].shape == (1, 1):
         inner = arg.args[0]
-        if isinstance(inner, sp.MatMul) and len(inner.args) == 2 and isinstance(inner.args[0], sp.OneMatrix):
+        if (
+            isinstance(inner, sp.MatMul)
+            and len(inner.args) == 2
+            and isinstance(inner.args[0], sp.OneMatrix)
+        ):
             return _elementwise_exp_of(inner.args[1])
     return None
 
@@ -792,7 +828,9 @@ def _nonnegative_vector(v, known=frozenset()) -> bool:
         ones = [a for a in v.args if isinstance(a, sp.OneMatrix)]
         rest = [a for a in v.args if not isinstance(a, sp.OneMatrix)]
         if len(ones) == 1 and len(rest) == 1:
-            coeff, mats = rest[0].as_coeff_mmul() if hasattr(rest[0], "as_coeff_mmul") else (1, rest[0])
+            coeff, mats = (
+                rest[0].as_coeff_mmul() if hasattr(rest[0], "as_coeff_mmul") else (1, rest[0])
+            )
             inner = mats.args[0] if isinstance(mats, sp.MatMul) and len(mats.args) == 1 else mats
             if coeff == -1 and isinstance(inner, ElementwiseApplyFunction):
                 d = sp.Dummy(real=True)

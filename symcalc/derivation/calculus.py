@@ -22,19 +22,20 @@ Matrix([[0, 0, 2]])
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sympy as sp
 
+from symcalc.budget import budgeted
 from symcalc.derivation import fastdiff
 from symcalc.errors import NotConservativeError, ShapeError
 from symcalc.inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
-from symcalc.budget import budgeted
 
 # ---------------------------------------------------------------------------
 # Input checking: every public function goes through symcalc.inputs
 # ---------------------------------------------------------------------------
-_scalar = as_scalar_expr          # the names landscape.py imports
+_scalar = as_scalar_expr  # the names landscape.py imports
 _wrt_symbols = as_symbols
 
 
@@ -46,8 +47,10 @@ def _vector_field(F: Any, what: str = "F") -> list[sp.Expr]:
 def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:
     comps, syms = _vector_field(F), _wrt_symbols(wrt)
     if len(comps) != len(syms):
-        raise ShapeError(f"the field F has {len(comps)} components but there are {len(syms)} variables; "
-                         "a vector field on R^n needs n components")
+        raise ShapeError(
+            f"the field F has {len(comps)} components but there are {len(syms)} variables; "
+            "a vector field on R^n needs n components"
+        )
     return comps, syms
 
 
@@ -65,6 +68,7 @@ def _is_matrix_problem(f: Any, wrt: Any) -> bool:
 
 def _matrix_engine():
     from symcalc.derivation import matrix as matrix_calculus
+
     return matrix_calculus
 
 
@@ -191,7 +195,9 @@ def _numeric_probe_is_zero(expr: sp.Expr, probes: int = 6, seed: int = 20261128)
     with mpmath.workdps(40):
         for _ in range(probes * 3):
             point = [sp.Rational(rng.randint(-2000, 2000), 997) + sp.Rational(1, 7) for _ in syms]
-            point = [abs(v) + sp.Rational(1, 3) if s.is_positive else v for s, v in zip(syms, point)]
+            point = [
+                abs(v) + sp.Rational(1, 3) if s.is_positive else v for s, v in zip(syms, point)
+            ]
             try:
                 if fn is not None:
                     val = complex(fn(*[mpmath.mpf(v.p) / v.q for v in point]))
@@ -387,8 +393,11 @@ def _unify_bases(expr: sp.Expr, hints: Sequence[sp.Expr] = ()) -> sp.Expr:
             best = chosen.get(key)
             if best is None or sp.count_ops(p.base) < sp.count_ops(best):
                 chosen[key] = p.base
-    swap = {p: sp.Pow(chosen[sp.expand(p.base)], p.exp) for p in expr.atoms(sp.Pow)
-            if p.base.is_Add and chosen[sp.expand(p.base)] != p.base}
+    swap = {
+        p: sp.Pow(chosen[sp.expand(p.base)], p.exp)
+        for p in expr.atoms(sp.Pow)
+        if p.base.is_Add and chosen[sp.expand(p.base)] != p.base
+    }
     return expr.xreplace(swap) if swap else expr
 
 

@@ -21,13 +21,26 @@ Matrix([
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sympy as sp
 
 _SAFE_SYMPY_FUNCS = (
-    sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.sinh, sp.cosh, sp.tanh,
-    sp.asin, sp.acos, sp.atan, sp.asinh, sp.acosh, sp.atanh, sp.Abs,
+    sp.exp,
+    sp.log,
+    sp.sin,
+    sp.cos,
+    sp.tan,
+    sp.sinh,
+    sp.cosh,
+    sp.tanh,
+    sp.asin,
+    sp.acos,
+    sp.atan,
+    sp.asinh,
+    sp.acosh,
+    sp.atanh,
+    sp.Abs,
 )
 
 

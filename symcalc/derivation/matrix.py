@@ -22,26 +22,51 @@ import random
 from collections import Counter
 
 import sympy as sp
-from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse,
-                   KroneckerProduct, MatAdd, MatMul, MatPow, MatrixExpr, MatrixSymbol,
-                   OneMatrix, Trace, Transpose, ZeroMatrix)
+from sympy import (
+    Determinant,
+    HadamardPower,
+    HadamardProduct,
+    Identity,
+    Inverse,
+    KroneckerProduct,
+    MatAdd,
+    MatMul,
+    MatPow,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Trace,
+    Transpose,
+    ZeroMatrix,
+)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.records import Derivation
 from symcalc.derivation.walker import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
-from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
-from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 from symcalc.expr.structure import dim, structure_of
+from symcalc.inputs import as_expr, as_scalar_expr, reject_text
+from symcalc.records import Derivation
+from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
 
-__all__ = ["matrix_gradient", "matrix_hessian", "matrix_jacobian", "derive_matrix",
-           "CommutationMatrix", "Vec", "symmetrizer",
-           "collect", "to_explicit", "concrete_sizes"]
+__all__ = [
+    "matrix_gradient",
+    "matrix_hessian",
+    "matrix_jacobian",
+    "derive_matrix",
+    "CommutationMatrix",
+    "Vec",
+    "symmetrizer",
+    "collect",
+    "to_explicit",
+    "concrete_sizes",
+]
 
-LAYOUT = ("gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
-          "m x n (dF = J dx); Hessian wrt a matrix X is d vec(grad) / d vec(X) "
-          "(column-major vec)")
+LAYOUT = (
+    "gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
+    "m x n (dF = J dx); Hessian wrt a matrix X is d vec(grad) / d vec(X) "
+    "(column-major vec)"
+)
 
 
 # ======================================================================================
@@ -49,8 +74,9 @@ LAYOUT = ("gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF
 # ======================================================================================
 def _check_variable(X):
     if not isinstance(X, MatrixSymbol):
-        raise InputError(f"differentiate with respect to a MatrixSymbol (a vector or matrix "
-                         f"variable), not {X!r}")
+        raise InputError(
+            f"differentiate with respect to a MatrixSymbol (a vector or matrix variable), not {X!r}"
+        )
 
 
 def normalize(f):
@@ -74,21 +100,31 @@ def _normalize_inner(e):
     if isinstance(e, MatPow) and e.shape == (1, 1) and not (e.exp.is_Integer and e.exp > 0):
         return Trace(_normalize_inner(e.base)) ** e.exp
     if isinstance(e, (sp.Function, sp.Pow, sp.Add, sp.Mul)) and not isinstance(e, MatrixExpr):
-        args = [Trace(_normalize_inner(a)) if isinstance(a, MatrixExpr) and a.shape == (1, 1)
-                else _normalize_inner(a) for a in e.args]
+        args = [
+            Trace(_normalize_inner(a))
+            if isinstance(a, MatrixExpr) and a.shape == (1, 1)
+            else _normalize_inner(a)
+            for a in e.args
+        ]
         for a in args:
             if isinstance(a, MatrixExpr):
-                raise ShapeError(f"{e.func.__name__} applied to the {a.shape[0]} x "
-                                 f"{a.shape[1]} matrix {a}: a scalar function needs a scalar "
-                                 f"(use elementwise(f, M) for an entrywise function)")
+                raise ShapeError(
+                    f"{e.func.__name__} applied to the {a.shape[0]} x "
+                    f"{a.shape[1]} matrix {a}: a scalar function needs a scalar "
+                    f"(use elementwise(f, M) for an entrywise function)"
+                )
         return e.func(*args)
     if isinstance(e, ElementwiseApplyFunction):
         from symcalc.rules.matrix import elementwise
+
         return elementwise(e.function, _normalize_inner(e.expr))
     if isinstance(e, MatMul):
-        args = [Trace(_normalize_inner(a.base)) ** a.exp
-                if isinstance(a, MatPow) and a.shape == (1, 1) and
-                not (a.exp.is_Integer and a.exp > 0) else _normalize_inner(a) for a in e.args]
+        args = [
+            Trace(_normalize_inner(a.base)) ** a.exp
+            if isinstance(a, MatPow) and a.shape == (1, 1) and not (a.exp.is_Integer and a.exp > 0)
+            else _normalize_inner(a)
+            for a in e.args
+        ]
         return MatMul(*args)
     return e.func(*[_normalize_inner(a) for a in e.args])
 
@@ -205,8 +241,12 @@ def concrete_sizes(*exprs, sizes=(3, 2, 4, 3, 2)):
                     dims |= s.free_symbols
     order = sorted(dims, key=lambda s: s.name)
     if len(exprs) > 1 and isinstance(exprs[1], MatrixExpr):
-        own = [s for d in exprs[1].shape if isinstance(d, sp.Basic) for s in
-               sorted(d.free_symbols, key=lambda s: s.name)]
+        own = [
+            s
+            for d in exprs[1].shape
+            if isinstance(d, sp.Basic)
+            for s in sorted(d.free_symbols, key=lambda s: s.name)
+        ]
         order = list(dict.fromkeys(own + order))
     return {s: sp.Integer(sizes[i % len(sizes)]) for i, s in enumerate(order)}
 
@@ -253,9 +293,10 @@ def to_explicit(e, env):
         return sp.ImmutableMatrix(out)
     if isinstance(e, HadamardPower):
         p = to_explicit(e.exp, env)
-        return to_explicit(e.base, env).applyfunc(lambda t: t ** p)
+        return to_explicit(e.base, env).applyfunc(lambda t: t**p)
     if isinstance(e, KroneckerProduct):
         from sympy.physics.quantum import TensorProduct
+
         return sp.ImmutableMatrix(TensorProduct(*[to_explicit(a, env) for a in e.args]))
     if isinstance(e, ElementwiseApplyFunction):
         f = e.function
@@ -284,6 +325,7 @@ def _random_matrix(rng, M, structure, positive=True):
 
     def num(lo, hi):
         return sp.Rational(rng.randint(lo, hi), 100)
+
     if structure == "diagonal":
         return sp.ImmutableMatrix(sp.diag(*[num(50, 150) for _ in range(r)]))
     B = sp.Matrix(r, c, lambda i, j: num(10, 100) if positive else num(-100, 100))
@@ -311,7 +353,8 @@ class _Concrete:
         self.X = X.xreplace(self.sizes)
         self.constants = {}
         for M in self.f.atoms(MatrixSymbol) | set().union(
-                *[e.xreplace(self.sizes).atoms(MatrixSymbol) for e in extra]):
+            *[e.xreplace(self.sizes).atoms(MatrixSymbol) for e in extra]
+        ):
             if M == self.X:
                 continue
             self.constants[M] = _random_matrix(self.rng, M, structure_of(M))
@@ -319,8 +362,10 @@ class _Concrete:
         self.entries = sp.ImmutableMatrix(r, c, lambda i, j: sp.Symbol(f"{X.name}_{i}{j}"))
         self.point = _random_matrix(self.rng, self.X, structure_of(X))
         scalars = {s for s in self.f.free_symbols if isinstance(s, sp.Symbol)}
-        self.scalars = {s: sp.Rational(self.rng.randint(50, 150), 100)
-                        for s in sorted(scalars, key=lambda s: s.name)}
+        self.scalars = {
+            s: sp.Rational(self.rng.randint(50, 150), 100)
+            for s in sorted(scalars, key=lambda s: s.name)
+        }
         self.f = self.f.xreplace(self.scalars)
         self.env_symbolic = dict(self.constants)
         self.env_symbolic[self.X] = self.entries
@@ -332,8 +377,7 @@ class _Concrete:
 
     def evaluate(self, expr, value):
         """Numbers of expr (scalar or matrix) at X = value (complex-safe floats)."""
-        e = expr.xreplace(self.sizes).xreplace(self.scalars) if isinstance(expr, sp.Basic) \
-            else expr
+        e = expr.xreplace(self.sizes).xreplace(self.scalars) if isinstance(expr, sp.Basic) else expr
         v = to_explicit(e, self.numeric_env(sp.ImmutableMatrix(value)))
         if isinstance(v, sp.MatrixBase):
             return sp.ImmutableMatrix(v.applyfunc(lambda t: sp.N(t, 30)))
@@ -352,8 +396,7 @@ def pick_concrete(f, X, seed=20261128, extra=()):
             v = complex(cc.evaluate(cc.f, cc.point))
         except (TypeError, ValueError, ZeroDivisionError):
             v = complex("nan")
-        if math.isfinite(v.real) and math.isfinite(v.imag) and abs(v.imag) < 1e-12 \
-                and abs(v) < 1e8:
+        if math.isfinite(v.real) and math.isfinite(v.imag) and abs(v.imag) < 1e-12 and abs(v) < 1e8:
             return cc
         last = cc
     return last
@@ -396,7 +439,7 @@ def elementwise_gradient(cc, f, value):
     """df/dX_ij by sympy.diff of the explicit expression, one entry at a time."""
     t = sp.Symbol("t_entry")
     out = sp.zeros(int(cc.X.rows), int(cc.X.cols))
-    for (i, j) in _vec_positions(cc.X):
+    for i, j in _vec_positions(cc.X):
         f_t = to_explicit(f, _with_symbols(cc, value, [(i, j)], [t]))
         out[i, j] = sp.N(sp.diff(f_t, t).subs(t, value[i, j]), 30)
     return out
@@ -426,7 +469,10 @@ def elementwise_second(cc, F, value, kind):
     return H
 
 
-def _central(cc, phi, V, h=sp.Rational(1, 10**12)):
+_CENTRAL_STEP = sp.Rational(1, 10**12)
+
+
+def _central(cc, phi, V, h=_CENTRAL_STEP):
     """(phi(X + hV) - phi(X - hV)) / 2h, exact numbers evaluated at 30 digits."""
     plus, minus = phi(cc.point + h * V), phi(cc.point - h * V)
     return [complex(sp.N((p - q) / (2 * h), 30)) for p, q in zip(plus, minus)]
@@ -458,11 +504,13 @@ def shrink(*exprs, limit=4):
     def small(s):
         if s in dims or not isinstance(s, sp.Integer) or int(s) <= limit:
             return dims.get(s, s)
-        for a in factors:                       # the mn of a vec: a product of two dims
+        for a in factors:  # the mn of a vec: a product of two dims
             if int(s) % a == 0 and int(s) // a in factors and (a > limit or int(s) // a > limit):
-                return dims.get(sp.Integer(a), sp.Integer(a)) * \
-                    dims.get(sp.Integer(int(s) // a), sp.Integer(int(s) // a))
+                return dims.get(sp.Integer(a), sp.Integer(a)) * dims.get(
+                    sp.Integer(int(s) // a), sp.Integer(int(s) // a)
+                )
         return s
+
     new = {}
     for M in symbols:
         new[M] = M.func(M.name, *[dims.get(s, s) for s in M.shape])
@@ -479,10 +527,12 @@ def shrink(*exprs, limit=4):
 def _exact_floats(*exprs):
     """Floats as the exact rationals they stand for: a 15-digit Float would limit the
     30-digit central differences (step 1e-12) to about 1e-5."""
+
     def exact(e):
         if not isinstance(e, sp.Basic):
             return e
         return e.xreplace({fl: sp.Rational(fl) for fl in e.atoms(sp.Float)})
+
     return tuple(exact(e) for e in exprs)
 
 
@@ -494,52 +544,77 @@ def check_gradient(d: Derivation, f, X, G, seed=20261128):
     ours = cc.evaluate(G, cc.point)
     ok, err = _close(_vec(ours), _vec(ref), 1e-9)
     size = {str(k): int(v) for k, v in cc.sizes.items()}
-    d.add_check(f"elementwise sympy.diff (gradient, {size or 'fixed size'})", ok,
-                "closed form vs sympy.diff of the explicit-entry expression at random numbers",
-                max_abs_error=err, size=size)
+    d.add_check(
+        f"elementwise sympy.diff (gradient, {size or 'fixed size'})",
+        ok,
+        "closed form vs sympy.diff of the explicit-entry expression at random numbers",
+        max_abs_error=err,
+        size=size,
+    )
     V = _random_matrix(cc.rng, cc.X, structure, positive=False)
     if structure in ("symmetric", "positive_definite"):
         V = sp.ImmutableMatrix((V + V.T) / 2)
     fd = _central(cc, lambda val: [to_explicit(cc.f, cc.numeric_env(val))], V)
     directional = sum(complex(a) * complex(b) for a, b in zip(_vec(ours), _vec(V)))
     ok2, err2 = _close([directional], fd, 1e-7)
-    d.add_check("central differences (gradient)", ok2, "<G, V> vs (f(X+hV) - f(X-hV))/2h",
-                max_abs_error=err2, step=1e-12, size=size)
+    d.add_check(
+        "central differences (gradient)",
+        ok2,
+        "<G, V> vs (f(X+hV) - f(X-hV))/2h",
+        max_abs_error=err2,
+        step=1e-12,
+        size=size,
+    )
     if not (ok and ok2):
-        raise SelfCheckError(f"the derived gradient of {f} with respect to {X} disagrees with "
-                             f"an independent route (element-wise error {err:.3g}, central "
-                             f"difference error {err2:.3g}); please report this bug")
+        raise SelfCheckError(
+            f"the derived gradient of {f} with respect to {X} disagrees with "
+            f"an independent route (element-wise error {err:.3g}, central "
+            f"difference error {err2:.3g}); please report this bug"
+        )
 
 
 def check_second(d: Derivation, f, X, G, H, kind, seed=20261128, swap=False):
     """Check a Hessian (kind='hessian', f scalar, G its gradient) or a Jacobian
     (kind='jacobian', f vector-valued) in vec form against sympy.diff and differences."""
-    if swap:        # called as (f, X, J, None): the Jacobian has no gradient
+    if swap:  # called as (f, X, J, None): the Jacobian has no gradient
         G, H = H, G
     f, G, H = _exact_floats(f, G, H)
     cc = pick_concrete(f, X, seed, extra=(H,))
     ref = elementwise_second(cc, cc.f, cc.point, kind)
     ours = cc.evaluate(H, cc.point)
     if ours.shape != ref.shape:
-        raise SelfCheckError(f"the derived {kind} has shape {ours.shape} at sizes "
-                             f"{cc.sizes}, expected {ref.shape}")
+        raise SelfCheckError(
+            f"the derived {kind} has shape {ours.shape} at sizes {cc.sizes}, expected {ref.shape}"
+        )
     ok, err = _close(list(ours), list(ref), 1e-9)
     size = {str(k): int(v) for k, v in cc.sizes.items()}
-    d.add_check(f"elementwise sympy.diff ({kind}, {size or 'fixed size'})", ok,
-                "closed form vs sympy.diff of the explicit-entry expression at random numbers",
-                max_abs_error=err, size=size)
+    d.add_check(
+        f"elementwise sympy.diff ({kind}, {size or 'fixed size'})",
+        ok,
+        "closed form vs sympy.diff of the explicit-entry expression at random numbers",
+        max_abs_error=err,
+        size=size,
+    )
     V = _random_matrix(cc.rng, cc.X, "general", positive=False)
     inner = G if kind == "hessian" else cc.f
     inner = inner.xreplace(cc.sizes).xreplace(cc.scalars)
     fd = _central(cc, lambda val: _vec(to_explicit(inner, cc.numeric_env(val))), V)
     HV = ours * sp.Matrix(_vec(V))
     ok2, err2 = _close(list(HV), fd, 1e-7)
-    d.add_check(f"central differences ({kind})", ok2, "H vec(V) vs central difference",
-                max_abs_error=err2, step=1e-12, size=size)
+    d.add_check(
+        f"central differences ({kind})",
+        ok2,
+        "H vec(V) vs central difference",
+        max_abs_error=err2,
+        step=1e-12,
+        size=size,
+    )
     if not (ok and ok2):
-        raise SelfCheckError(f"the derived {kind} of {f} with respect to {X} disagrees with an "
-                             f"independent route (element-wise error {err:.3g}, central "
-                             f"difference error {err2:.3g}); please report this bug")
+        raise SelfCheckError(
+            f"the derived {kind} of {f} with respect to {X} disagrees with an "
+            f"independent route (element-wise error {err:.3g}, central "
+            f"difference error {err2:.3g}); please report this bug"
+        )
 
 
 def _vech_positions(n):
@@ -561,8 +636,9 @@ def elementwise_vech_hessian(cc, f, value):
                 f_t = to_explicit(f, _with_symbols(cc, value, [(i, j), (j, i)], [t, t]))
                 v = sp.diff(f_t, t, 2).subs(t, value[i, j])
             else:
-                f_tu = to_explicit(f, _with_symbols(cc, value, [(i, j), (j, i), (k, l), (l, k)],
-                                                    [t, t, u, u]))
+                f_tu = to_explicit(
+                    f, _with_symbols(cc, value, [(i, j), (j, i), (k, l), (l, k)], [t, t, u, u])
+                )
                 v = sp.diff(f_tu, t, u).subs({t: value[i, j], u: value[k, l]})
             H[a, b] = H[b, a] = sp.N(v, 30)
     return H
@@ -573,37 +649,51 @@ def check_symmetric_hessian(d: Derivation, f, X, G, H_raw, seed=20261128):
     sympy.diff in the free entries vech(X), and (N H N) vec(V) against a central
     difference of the symmetric gradient along a random symmetric V."""
     from symcalc.expr.vectorize import duplication_matrix
+
     f, G, H_raw = _exact_floats(f, G, H_raw)
-    H = _sandwich(H_raw, X.rows)            # rebuilt at the (possibly shrunk) size
+    H = _sandwich(H_raw, X.rows)  # rebuilt at the (possibly shrunk) size
     cc = pick_concrete(f, X, seed, extra=(H,))
     n = int(cc.X.rows)
     ours = cc.evaluate(H, cc.point)
     size = {str(k): int(v) for k, v in cc.sizes.items()}
     if ours.shape != (n * n, n * n):
-        raise SelfCheckError(f"the derived hessian has shape {ours.shape} at sizes "
-                             f"{cc.sizes}, expected {(n * n, n * n)}")
+        raise SelfCheckError(
+            f"the derived hessian has shape {ours.shape} at sizes "
+            f"{cc.sizes}, expected {(n * n, n * n)}"
+        )
     D = duplication_matrix(n)
     ref = elementwise_vech_hessian(cc, cc.f, cc.point)
     ok, err = _close(list(D.T * ours * D), list(ref), 1e-9)
-    d.add_check(f"elementwise sympy.diff (hessian wrt vech, {size or 'fixed size'})", ok,
-                "D^T H D vs sympy.diff of the explicit-entry expression in the n(n+1)/2 free "
-                "entries of the symmetric matrix, at random numbers", max_abs_error=err,
-                size=size)
+    d.add_check(
+        f"elementwise sympy.diff (hessian wrt vech, {size or 'fixed size'})",
+        ok,
+        "D^T H D vs sympy.diff of the explicit-entry expression in the n(n+1)/2 free "
+        "entries of the symmetric matrix, at random numbers",
+        max_abs_error=err,
+        size=size,
+    )
     B = _random_matrix(cc.rng, cc.X, "general", positive=False)
     V = sp.ImmutableMatrix((B + B.T) / 2)
     inner = G.xreplace(cc.sizes).xreplace(cc.scalars)
     fd = _central(cc, lambda val: _vec(to_explicit(inner, cc.numeric_env(val))), V)
     HV = ours * sp.Matrix(_vec(V))
     ok2, err2 = _close(list(HV), fd, 1e-7)
-    d.add_check("central differences (hessian, symmetric direction)", ok2,
-                "H vec(V) vs central difference of the symmetric gradient, V symmetric",
-                max_abs_error=err2, step=1e-12, size=size)
+    d.add_check(
+        "central differences (hessian, symmetric direction)",
+        ok2,
+        "H vec(V) vs central difference of the symmetric gradient, V symmetric",
+        max_abs_error=err2,
+        step=1e-12,
+        size=size,
+    )
     ok3, err3 = _close(list(ours), list(ours.T), 1e-9)
     if not (ok and ok2 and ok3):
-        raise SelfCheckError(f"the derived hessian of {f} with respect to the symmetric {X} "
-                             f"disagrees with an independent route (element-wise error "
-                             f"{err:.3g}, central difference error {err2:.3g}, asymmetry "
-                             f"{err3:.3g}); please report this bug")
+        raise SelfCheckError(
+            f"the derived hessian of {f} with respect to the symmetric {X} "
+            f"disagrees with an independent route (element-wise error "
+            f"{err:.3g}, central difference error {err2:.3g}, asymmetry "
+            f"{err3:.3g}); please report this bug"
+        )
 
 
 # ======================================================================================
@@ -634,7 +724,7 @@ def _right_factor(T, C, canon, d):
             row = _right_factor(sp.Mul(*dep_s), C, canon, d)
             return mul(coef, *mats, row)
         k = next(i for i, M in enumerate(mats) if canon.depends(M))
-        L, Y, R = mats[:k], mats[k], mats[k + 1:]
+        L, Y, R = mats[:k], mats[k], mats[k + 1 :]
         if not R:
             return mul(coef, *L, _right_factor(Y, C, canon, d))
         if Y.cols == 1:
@@ -642,8 +732,10 @@ def _right_factor(T, C, canon, d):
         if Y.rows == 1:
             moved = mul(transpose(mul(*R)), transpose(Y))
             return mul(coef, *L, _right_factor(moved, C, canon, d))
-        raise NoRuleError(f"cannot read a Jacobian off {T}: the differential sits inside a "
-                          f"{Y.rows} x {Y.cols} factor")
+        raise NoRuleError(
+            f"cannot read a Jacobian off {T}: the differential sits inside a "
+            f"{Y.rows} x {Y.cols} factor"
+        )
     if isinstance(T, HadamardProduct) and T.cols == 1:
         dep = [a for a in T.args if canon.depends(a)]
         others = [a for a in T.args if not canon.depends(a)]
@@ -707,8 +799,10 @@ class Vec(MatrixExpr):
     def __new__(cls, M):
         reject_text(M, "vec's argument")
         if not isinstance(M, (MatrixExpr, sp.MatrixBase)):
-            raise InputError(f"Vec needs a matrix expression (a MatrixSymbol, an "
-                             f"ImmutableMatrix, ...), not {type(M).__name__}")
+            raise InputError(
+                f"Vec needs a matrix expression (a MatrixSymbol, an "
+                f"ImmutableMatrix, ...), not {type(M).__name__}"
+            )
         return super().__new__(cls, M)
 
     @property
@@ -739,14 +833,17 @@ def _vec_row(s, C):
         return mul(sp.Mul(*[a for a in s.args if not a.has(C)]), _vec_row(dep[0], C))
     if isinstance(s, Trace):
         W = s.arg
-        if isinstance(W, MatMul) and len(W.args) == 2 and not W.args[1].has(C) and \
-                W.args[0] == Transpose(C):
-            return transpose(Vec(W.args[1]))                     # tr(C^T A) = vec(A)^T vec(C)
+        if (
+            isinstance(W, MatMul)
+            and len(W.args) == 2
+            and not W.args[1].has(C)
+            and W.args[0] == Transpose(C)
+        ):
+            return transpose(Vec(W.args[1]))  # tr(C^T A) = vec(A)^T vec(C)
         if W == C or W == Transpose(C):
-            return transpose(Vec(Identity(C.rows)))             # tr(C) = vec(I)^T vec(C)
-        if isinstance(W, MatMul) and len(W.args) == 2 and W.args[1] == C and \
-                not W.args[0].has(C):
-            return transpose(Vec(transpose(W.args[0])))          # tr(A C) = vec(A^T)^T vec(C)
+            return transpose(Vec(Identity(C.rows)))  # tr(C) = vec(I)^T vec(C)
+        if isinstance(W, MatMul) and len(W.args) == 2 and W.args[1] == C and not W.args[0].has(C):
+            return transpose(Vec(transpose(W.args[0])))  # tr(A C) = vec(A^T)^T vec(C)
         return mul(transpose(Vec(Identity(W.rows))), _vec_factor(W, C))
     raise NoRuleError(f"cannot write {s} as a row times vec of the differential")
 
@@ -762,24 +859,25 @@ def _vec_factor(T, C):
     if isinstance(T, MatMul):
         scal = [a for a in T.args if not isinstance(a, MatrixExpr)]
         mats = [a for a in T.args if isinstance(a, MatrixExpr)]
-        if any(a.has(C) for a in scal):          # s(C) M: vec = vec(M) (row of s) vec(C)
+        if any(a.has(C) for a in scal):  # s(C) M: vec = vec(M) (row of s) vec(C)
             dep = sp.Mul(*[a for a in scal if a.has(C)])
             coef = sp.Mul(*[a for a in scal if not a.has(C)])
             return mul(coef, Vec(mul(*mats)), _vec_row(dep, C))
         k = next(i for i, M in enumerate(mats) if M.has(C))
-        L, Y, R = mats[:k], mats[k], mats[k + 1:]
+        L, Y, R = mats[:k], mats[k], mats[k + 1 :]
         Lm = mul(*L) if L else Identity(Y.rows)
         Rm = mul(*R) if R else Identity(Y.cols)
         return mul(sp.Mul(*scal), KroneckerProduct(transpose(Rm), Lm), _vec_factor(Y, C))
-    if isinstance(T, HadamardProduct):          # vec(B o Y) = diag(vec B) vec(Y)
+    if isinstance(T, HadamardProduct):  # vec(B o Y) = diag(vec B) vec(Y)
         dep = [a for a in T.args if a.has(C)]
         if len(dep) == 1:
             B = hadamard(*[a for a in T.args if not a.has(C)])
             return mul(DiagMatrix(Vec(B)), _vec_factor(dep[0], C))
-    if isinstance(T, Transpose):                # vec(Y^T) = K vec(Y)
+    if isinstance(T, Transpose):  # vec(Y^T) = K vec(Y)
         return mul(CommutationMatrix(T.arg.rows, T.arg.cols), _vec_factor(T.arg, C))
-    raise NoRuleError(f"cannot write d vec F = H d vec X for {type(T).__name__} ({T}) in "
-                      f"Kronecker form")
+    raise NoRuleError(
+        f"cannot write d vec F = H d vec X for {type(T).__name__} ({T}) in Kronecker form"
+    )
 
 
 def _linear_map(F, X, d: Derivation, note: str):
@@ -788,21 +886,29 @@ def _linear_map(F, X, d: Derivation, note: str):
     dF = Differentiator({X: dX}, d, note)(F)
     if is_zero(dF):
         return ZeroMatrix(F.rows * F.cols, X.rows * X.cols)
-    C = MatrixSymbol("C", *F.shape) if not F.has(MatrixSymbol("C", *F.shape)) else \
-        MatrixSymbol("C_", *F.shape)
+    C = (
+        MatrixSymbol("C", *F.shape)
+        if not F.has(MatrixSymbol("C", *F.shape))
+        else MatrixSymbol("C_", *F.shape)
+    )
     canon = Canonicalizer([dX], d, note)
     canon.pull(dF, C)
     adjoint = collect(add(*canon.contributions[dX]))
     if X.cols == 1 and F.cols == 1:
         cdepends = Canonicalizer([C])
-        Jt = _right_factor(adjoint, C, cdepends, d) if not is_zero(adjoint) else \
-            ZeroMatrix(X.rows, F.rows)
+        Jt = (
+            _right_factor(adjoint, C, cdepends, d)
+            if not is_zero(adjoint)
+            else ZeroMatrix(X.rows, F.rows)
+        )
         J = collect(transpose(Jt))
-        d.add_step(THEOREMS["jacobian_identification"],
-                   mul(J, dX), J, "identify")
+        d.add_step(THEOREMS["jacobian_identification"], mul(J, dX), J, "identify")
     else:
-        Jt = _vec_factor(adjoint, C) if not is_zero(adjoint) else \
-            ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
+        Jt = (
+            _vec_factor(adjoint, C)
+            if not is_zero(adjoint)
+            else ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
+        )
         J = collect(transpose(Jt))
         d.add_step(THEOREMS["vec_identification"], adjoint, J, "identify")
     return J
@@ -821,8 +927,12 @@ def _gradient(f, X, d: Derivation, note: str = "differential"):
         G = ZeroMatrix(*X.shape)
     else:
         G = raw
-    d.add_step(THEOREMS["identification"], Trace(mul(transpose(G), dX)) if not is_zero(G)
-               else sp.S.Zero, G, "identify")
+    d.add_step(
+        THEOREMS["identification"],
+        Trace(mul(transpose(G), dX)) if not is_zero(G) else sp.S.Zero,
+        G,
+        "identify",
+    )
     simple = collect(G)
     if simple != G:
         d.add_step(THEOREMS["collect"], G, simple, "simplify")
@@ -905,6 +1015,7 @@ def _sandwich(H, n):
 
     def absorbed(M):
         return isinstance(M, Identity) or M == CommutationMatrix(n, n)
+
     while mats and absorbed(mats[0]):
         mats = mats[1:]
     while mats and absorbed(mats[-1]):
@@ -912,8 +1023,12 @@ def _sandwich(H, n):
     N = symmetrizer(n)
     if not mats:
         return mul(coef, N)
-    if len(mats) == 1 and isinstance(mats[0], KroneckerProduct) and \
-            len(mats[0].args) == 2 and mats[0].args[0] == mats[0].args[1]:
+    if (
+        len(mats) == 1
+        and isinstance(mats[0], KroneckerProduct)
+        and len(mats[0].args) == 2
+        and mats[0].args[0] == mats[0].args[1]
+    ):
         return mul(coef, N, mats[0])
     return mul(coef, N, *mats, N)
 
@@ -951,14 +1066,18 @@ def _symmetric_hessian(G, X, d: Derivation):
     """
     Xg = _general_twin(X)
     H = _linear_map(G.xreplace({X: Xg}) if isinstance(G, sp.Basic) else G, Xg, d, "hessian")
-    H = collect(_restore(H, Xg, X)) if not is_zero(H) else \
-        ZeroMatrix(X.rows * X.cols, X.rows * X.cols)
+    H = (
+        collect(_restore(H, Xg, X))
+        if not is_zero(H)
+        else ZeroMatrix(X.rows * X.cols, X.rows * X.cols)
+    )
     H_sym = _sandwich(H, X.rows)
     d.add_step(SYMMETRIC_HESSIAN, H, H_sym, "hessian")
     d.meta["hessian_convention"] = (
         "Hessian wrt a symmetric n x n X: N H N with N = (I + K_nn)/2, H the Hessian of f "
         "with X replaced by a general matrix; vec(V)^T H_sym vec(W) = d^2 f[V, W] for "
-        "symmetric V, W; D^T H_sym D (D the duplication matrix) is the Hessian wrt vech(X)")
+        "symmetric V, W; D^T H_sym D (D the duplication matrix) is the Hessian wrt vech(X)"
+    )
     return H, H_sym
 
 
@@ -974,28 +1093,42 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     """
     reject_text(f, "f")
     reject_text(X, "the variable")
-    if isinstance(X, sp.Symbol) or (isinstance(X, (list, tuple)) and X and
-                                    all(isinstance(s, sp.Symbol) for s in X)):
-        return _derive_scalar_parameters(f, [X] if isinstance(X, sp.Symbol) else list(X),
-                                         order, check)
+    if isinstance(X, sp.Symbol) or (
+        isinstance(X, (list, tuple)) and X and all(isinstance(s, sp.Symbol) for s in X)
+    ):
+        return _derive_scalar_parameters(
+            f, [X] if isinstance(X, sp.Symbol) else list(X), order, check
+        )
     _check_variable(X)
     if isinstance(f, sp.MatrixBase):
-        raise InputError("f is an explicit Matrix; differentiate its entries with respect to "
-                         "Symbols, or write it as a matrix expression")
+        raise InputError(
+            "f is an explicit Matrix; differentiate its entries with respect to "
+            "Symbols, or write it as a matrix expression"
+        )
     if not isinstance(f, (sp.Basic, int, float)):
         raise InputError(f"f must be a SymPy expression, not {type(f).__name__}")
     g = normalize(f)
-    d = Derivation(expr=f, wrt=(X,), meta={
-        "layout": LAYOUT, "shapes": {str(M): M.shape for M in g.atoms(MatrixSymbol) | {X}},
-        "structure": {str(M): structure_of(M) for M in g.atoms(MatrixSymbol) | {X}}})
+    d = Derivation(
+        expr=f,
+        wrt=(X,),
+        meta={
+            "layout": LAYOUT,
+            "shapes": {str(M): M.shape for M in g.atoms(MatrixSymbol) | {X}},
+            "structure": {str(M): structure_of(M) for M in g.atoms(MatrixSymbol) | {X}},
+        },
+    )
     if g != f:
         d.add_step(THEOREMS["one_by_one"], f, g, "canonical")
     if isinstance(g, MatrixExpr):
         if g.cols != 1:
-            raise ShapeError(f"{f} is a {g.rows} x {g.cols} matrix; a Jacobian needs a column "
-                             f"vector (or a scalar for a gradient)")
+            raise ShapeError(
+                f"{f} is a {g.rows} x {g.cols} matrix; a Jacobian needs a column "
+                f"vector (or a scalar for a gradient)"
+            )
         if order != 1:
-            raise ShapeError(f"{f} is a {g.rows} x 1 vector; a Hessian (order=2) needs a scalar function")
+            raise ShapeError(
+                f"{f} is a {g.rows} x 1 vector; a Hessian (order=2) needs a scalar function"
+            )
         J = _linear_map(g, X, d, "jacobian")
         d.results["jacobian"] = J
         if check:
@@ -1007,9 +1140,11 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         check_gradient(d, *shrink(g, X, G))
     if order == 2:
         if structure_of(X) == "diagonal" and X.cols != 1:
-            raise NoRuleError(f"second derivatives with respect to the diagonal matrix {X} "
-                              f"are not supported (only for general, symmetric and positive "
-                              f"definite matrices)")
+            raise NoRuleError(
+                f"second derivatives with respect to the diagonal matrix {X} "
+                f"are not supported (only for general, symmetric and positive "
+                f"definite matrices)"
+            )
         d.add_step(THEOREMS["hessian_from_gradient"], G, G, "hessian")
         if structure_of(X) in ("symmetric", "positive_definite") and X.cols != 1:
             H_raw, H = _symmetric_hessian(G, X, d)
@@ -1031,8 +1166,12 @@ def _parameter_gradient(g, syms, d, note):
     canon = Canonicalizer(dsyms.values(), d, "canonical" if note == "differential" else note)
     canon.pull(df, sp.S.One)
     grad = [sp.powsimp(sp.Add(*canon.contributions[dsyms[s]])) for s in syms]
-    d.add_step(THEOREMS["scalar_identification"], df, sp.Matrix(grad),
-               "identify" if note == "differential" else note)
+    d.add_step(
+        THEOREMS["scalar_identification"],
+        df,
+        sp.Matrix(grad),
+        "identify" if note == "differential" else note,
+    )
     return grad
 
 
@@ -1045,8 +1184,7 @@ def _derive_scalar_parameters(f, syms, order, check):
     grad = _parameter_gradient(g, syms, d, "differential")
     d.results["gradient"] = sp.Matrix(grad)
     if order == 2:
-        d.results["hessian"] = sp.Matrix([_parameter_gradient(e, syms, d, "hessian")
-                                          for e in grad])
+        d.results["hessian"] = sp.Matrix([_parameter_gradient(e, syms, d, "hessian") for e in grad])
     if check:
         _check_parameters(d, g, syms, order)
     return d
@@ -1060,35 +1198,55 @@ def _check_parameters(d, g, syms, order, seed=20261128):
     gs = gs.xreplace(sizes)
     env = {M: _random_matrix(rng, M, structure_of(M)) for M in gs.atoms(MatrixSymbol)}
     point = {s: sp.Rational(rng.randint(50, 150), 100) for s in syms}
-    others = {s: sp.Rational(rng.randint(50, 150), 100) for s in gs.free_symbols
-              if isinstance(s, sp.Symbol) and s not in point}
+    others = {
+        s: sp.Rational(rng.randint(50, 150), 100)
+        for s in gs.free_symbols
+        if isinstance(s, sp.Symbol) and s not in point
+    }
     explicit = to_explicit(gs.xreplace(others), env)
 
     def numbers(exprs):
-        return [to_explicit(shrink(e)[0].xreplace(sizes).xreplace(others), env).xreplace(point)
-                for e in exprs]
+        return [
+            to_explicit(shrink(e)[0].xreplace(sizes).xreplace(others), env).xreplace(point)
+            for e in exprs
+        ]
+
     ours = numbers(list(d.results["gradient"]))
     ref = [sp.diff(explicit, s).xreplace(point) for s in syms]
     ok, err = _close(ours, ref, 1e-9)
-    d.add_check("elementwise sympy.diff (gradient)", ok, "closed form vs sympy.diff of the "
-                "explicit-entry expression at random numbers", max_abs_error=err)
+    d.add_check(
+        "elementwise sympy.diff (gradient)",
+        ok,
+        "closed form vs sympy.diff of the explicit-entry expression at random numbers",
+        max_abs_error=err,
+    )
     h = sp.Rational(1, 10**12)
     v = {s: sp.Rational(rng.randint(-100, 100), 100) for s in syms}
-    fd = (explicit.xreplace({s: point[s] + h * v[s] for s in syms})
-          - explicit.xreplace({s: point[s] - h * v[s] for s in syms})) / (2 * h)
+    fd = (
+        explicit.xreplace({s: point[s] + h * v[s] for s in syms})
+        - explicit.xreplace({s: point[s] - h * v[s] for s in syms})
+    ) / (2 * h)
     ok2, err2 = _close([sum(o * v[s] for o, s in zip(ours, syms))], [fd], 1e-7)
-    d.add_check("central differences (gradient)", ok2, "directional central difference",
-                max_abs_error=err2, step=float(h))
+    d.add_check(
+        "central differences (gradient)",
+        ok2,
+        "directional central difference",
+        max_abs_error=err2,
+        step=float(h),
+    )
     if order == 2:
         H = numbers(list(d.results["hessian"]))
         ref2 = [sp.diff(explicit, a, b).xreplace(point) for a in syms for b in syms]
         ok3, err3 = _close(H, ref2, 1e-9)
-        d.add_check("elementwise sympy.diff (hessian)", ok3, "closed form vs sympy.diff",
-                    max_abs_error=err3)
+        d.add_check(
+            "elementwise sympy.diff (hessian)", ok3, "closed form vs sympy.diff", max_abs_error=err3
+        )
         ok2 = ok2 and ok3
     if not (ok and ok2):
-        raise SelfCheckError(f"the derived derivatives of {g} with respect to {syms} disagree "
-                             f"with an independent route; please report this bug")
+        raise SelfCheckError(
+            f"the derived derivatives of {g} with respect to {syms} disagree "
+            f"with an independent route; please report this bug"
+        )
 
 
 _CACHE: dict = {}
@@ -1115,8 +1273,10 @@ def matrix_gradient(f, X):
     """
     d = _cached(f, X, 1)
     if "gradient" not in d.results:
-        raise ShapeError(f"{f} is a vector ({normalize(f).shape[0]} x 1), not a scalar: a gradient needs "
-                         "a scalar function; use jacobian() for a vector-valued one")
+        raise ShapeError(
+            f"{f} is a vector ({normalize(f).shape[0]} x 1), not a scalar: a gradient needs "
+            "a scalar function; use jacobian() for a vector-valued one"
+        )
     return d.results["gradient"]
 
 
@@ -1142,7 +1302,9 @@ def matrix_jacobian(F, x):
     d = _cached(F, x, 1)
     if "jacobian" not in d.results:  # a scalar F: its Jacobian is the gradient as a row
         if x.cols != 1:
-            raise ShapeError(f"{F} is a scalar and {x} a {x.rows} x {x.cols} matrix: use gradient() "
-                             "(a Jacobian is taken with respect to a column vector)")
+            raise ShapeError(
+                f"{F} is a scalar and {x} a {x.rows} x {x.cols} matrix: use gradient() "
+                "(a Jacobian is taken with respect to a column vector)"
+            )
         return d.results["gradient"].T
     return d.results["jacobian"]

@@ -20,23 +20,22 @@ True
 from __future__ import annotations
 
 import random
-from typing import Iterable
+from collections.abc import Iterable
 
 import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 
-from symcalc.records import Derivation
+from symcalc.budget import budgeted
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
 from symcalc.inputs import as_expr, as_matrix, as_symbols, reject_text
+from symcalc.records import Derivation
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
 from symcalc.rules.scalar import SCALAR_RULES
-from symcalc.budget import budgeted
 
 #: The tables the walker reads, in order of precedence.
 DIFFERENTIAL_TABLES = (MATRIX_RULES, SCALAR_RULES)
 
-__all__ = ["derive", "Differentiator", "Canonicalizer", "differential_symbol",
-           "scalar_checks"]
+__all__ = ["derive", "Differentiator", "Canonicalizer", "differential_symbol", "scalar_checks"]
 
 
 def _describe(node) -> str:
@@ -53,8 +52,13 @@ class Differentiator:
     per construct (post-order). ``depends(e)`` tells whether e involves a variable.
     """
 
-    def __init__(self, dvars: dict, derivation: Derivation | None = None,
-                 note: str = "differential", tables=DIFFERENTIAL_TABLES):
+    def __init__(
+        self,
+        dvars: dict,
+        derivation: Derivation | None = None,
+        note: str = "differential",
+        tables=DIFFERENTIAL_TABLES,
+    ):
         self.dvars = dict(dvars)
         self.variables = tuple(self.dvars)
         self.derivation = derivation
@@ -80,8 +84,10 @@ class Differentiator:
                         self.derivation.add_step(rule, node, out, self.note)
                     self._cache[node] = out
                     return out
-        raise NoRuleError(f"no differentiation rule for {_describe(node)}; "
-                          f"symcalc cannot differentiate this construct")
+        raise NoRuleError(
+            f"no differentiation rule for {_describe(node)}; "
+            f"symcalc cannot differentiate this construct"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -94,8 +100,9 @@ class Canonicalizer:
     that reach it: the canonical differential is sum tr(G^T dX).
     """
 
-    def __init__(self, dsymbols: Iterable, derivation: Derivation | None = None,
-                 note: str = "canonical"):
+    def __init__(
+        self, dsymbols: Iterable, derivation: Derivation | None = None, note: str = "canonical"
+    ):
         self.dsymbols = tuple(dsymbols)
         self.derivation = derivation
         self.note = note
@@ -108,6 +115,7 @@ class Canonicalizer:
     def inner(C, node):
         if isinstance(node, MatrixExpr):
             from symcalc.rules.matrix import mul, transpose
+
             return Trace(mul(transpose(C), node))
         return C * node
 
@@ -121,17 +129,20 @@ class Canonicalizer:
             out = rule.apply(node, C, self)
             if out is None:
                 continue
-            if self.derivation is not None and (isinstance(node, MatrixExpr) or
-                                               not isinstance(node, (sp.Add, sp.Mul))):
+            if self.derivation is not None and (
+                isinstance(node, MatrixExpr) or not isinstance(node, (sp.Add, sp.Mul))
+            ):
                 after = sp.Add(*[self.inner(c, n) for n, c in out])
                 before = self.inner(C, node)
-                if after != before:       # a step that changes nothing is not shown
+                if after != before:  # a step that changes nothing is not shown
                     self.derivation.add_step(rule, before, after, self.note)
             for sub, c in out:
                 self.pull(sub, c)
             return
-        raise NoRuleError(f"no canonical-form rule for {_describe(node)} in a differential; "
-                          f"symcalc cannot bring it to the form tr(G^T dX)")
+        raise NoRuleError(
+            f"no canonical-form rule for {_describe(node)} in a differential; "
+            f"symcalc cannot bring it to the form tr(G^T dX)"
+        )
 
 
 def differential_symbol(var, taken: Iterable = ()):
@@ -152,11 +163,15 @@ def _as_symbol_list(wrt):
     reject_text(wrt, "wrt")
     if isinstance(wrt, sp.Symbol):
         return [wrt]
-    if isinstance(wrt, (list, tuple, sp.MatrixBase)) and len(wrt) \
-            and all(isinstance(w, sp.Symbol) for w in wrt):
+    if (
+        isinstance(wrt, (list, tuple, sp.MatrixBase))
+        and len(wrt)
+        and all(isinstance(w, sp.Symbol) for w in wrt)
+    ):
         return as_symbols(wrt, "wrt")
-    raise InputError(f"differentiate with respect to a Symbol, a list of Symbols or a "
-                     f"MatrixSymbol, not {wrt!r}")
+    raise InputError(
+        f"differentiate with respect to a Symbol, a list of Symbols or a MatrixSymbol, not {wrt!r}"
+    )
 
 
 def _read_function(f):
@@ -175,8 +190,12 @@ def _scalar_first(f, xs, d: Derivation, note: str):
     canon = Canonicalizer(dsyms.values(), None, note)
     canon.pull(df, sp.S.One)
     grad = [sp.Add(*canon.contributions[dsyms[x]]) for x in xs]
-    d.add_step(THEOREMS["scalar_identification"], df, sp.Matrix(grad),
-               "identify" if note == "differential" else note)
+    d.add_step(
+        THEOREMS["scalar_identification"],
+        df,
+        sp.Matrix(grad),
+        "identify" if note == "differential" else note,
+    )
     return grad
 
 
@@ -193,8 +212,12 @@ def _derive_scalar(f, wrt, order: int, check: bool) -> Derivation:
     grad = _scalar_first(f, xs, d, "differential")
     d.results["gradient"] = sp.Matrix(grad)
     if order >= 2:
-        d.add_step(THEOREMS["hessian_from_gradient"], d.results["gradient"],
-                   d.results["gradient"], "hessian")
+        d.add_step(
+            THEOREMS["hessian_from_gradient"],
+            d.results["gradient"],
+            d.results["gradient"],
+            "hessian",
+        )
         d.results["hessian"] = sp.Matrix([_scalar_first(g, xs, d, "hessian") for g in grad])
     if check:
         scalar_checks(d, f, xs, "gradient")
@@ -226,8 +249,9 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         ours, ref = d.results["hessian"], sp.hessian(f, xs)
         phi = list(d.results["gradient"])
     # constants and parameters get random values too (in (0.3, 1.3): positive, away from 0)
-    others = sorted((set().union(*(e.free_symbols for e in list(ours) + list(ref) + phi))
-                     - set(xs)), key=str)
+    others = sorted(
+        (set().union(*(e.free_symbols for e in list(ours) + list(ref) + phi)) - set(xs)), key=str
+    )
     for _ in range(tries):
         point = {x: sp.Float(rng.uniform(0.3, 1.3), 30) for x in list(xs) + others}
         try:
@@ -239,9 +263,13 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
             continue
         err = max((abs(u - v) for u, v in zip(a, b)), default=0.0)
         passed = err <= 1e-9 * (1.0 + max((abs(v) for v in b), default=0.0))
-        d.add_check(f"sympy.diff ({what})", passed, "closed form vs sympy.diff at a random "
-                    "point", max_abs_error=err,
-                    point={str(k): float(v) for k, v in point.items()})
+        d.add_check(
+            f"sympy.diff ({what})",
+            passed,
+            "closed form vs sympy.diff at a random point",
+            max_abs_error=err,
+            point={str(k): float(v) for k, v in point.items()},
+        )
         h = sp.Float("1e-8", 30)
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
         plus = {**point, **{x: point[x] + h * vj for x, vj in zip(xs, v)}}
@@ -250,24 +278,36 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         av = [sum(a[i * n + j] * complex(v[j]) for j in range(n)) for i in range(len(phi))]
         fd_err = max(abs(p - q) for p, q in zip(fd, av))
         fd_ok = fd_err <= 1e-6 * (1.0 + max(abs(q) for q in av))
-        d.add_check(f"central differences ({what})", fd_ok, "directional central difference "
-                    "along a random direction", max_abs_error=fd_err, step=float(h))
+        d.add_check(
+            f"central differences ({what})",
+            fd_ok,
+            "directional central difference along a random direction",
+            max_abs_error=fd_err,
+            step=float(h),
+        )
         if not (passed and fd_ok):
-            raise SelfCheckError(f"the derived {what} of {f} disagrees with an independent "
-                                 f"route (sympy.diff error {err:.3g}, central difference "
-                                 f"error {fd_err:.3g}); please report this bug")
+            raise SelfCheckError(
+                f"the derived {what} of {f} disagrees with an independent "
+                f"route (sympy.diff error {err:.3g}, central difference "
+                f"error {fd_err:.3g}); please report this bug"
+            )
         return
     same = all(sp.simplify(a - b) == 0 for a, b in zip(ours, ref))
-    d.add_check(f"sympy.diff ({what}, symbolic)", same,
-                "no random point could be evaluated (undefined functions?); compared "
-                "symbolically with sympy.diff instead")
+    d.add_check(
+        f"sympy.diff ({what}, symbolic)",
+        same,
+        "no random point could be evaluated (undefined functions?); compared "
+        "symbolically with sympy.diff instead",
+    )
     if not same:
-        raise SelfCheckError(f"the derived {what} of {f} disagrees with sympy.diff; "
-                             f"please report this bug")
+        raise SelfCheckError(
+            f"the derived {what} of {f} disagrees with sympy.diff; please report this bug"
+        )
 
 
 def _finite(v: complex) -> bool:
     import math
+
     return math.isfinite(v.real) and math.isfinite(v.imag) and abs(v.imag) < 1e-12
 
 
@@ -277,8 +317,7 @@ def _finite(v: complex) -> bool:
 def _is_matrix_problem(f, wrt) -> bool:
     if isinstance(wrt, MatrixExpr):
         return True
-    return isinstance(f, MatrixExpr) or bool(getattr(f, "atoms", None) and
-                                               f.atoms(MatrixSymbol))
+    return isinstance(f, MatrixExpr) or bool(getattr(f, "atoms", None) and f.atoms(MatrixSymbol))
 
 
 @budgeted("derive")
@@ -305,5 +344,6 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):
         from symcalc.derivation.matrix import derive_matrix
+
         return derive_matrix(f, wrt, order, check=check)
     return _derive_scalar(f, wrt, order, check)

@@ -32,12 +32,16 @@ def gaussian_logpdf(x, mu, Sigma):
     """
     for name, v in (("x", x), ("mu", mu), ("Sigma", Sigma)):
         if not isinstance(v, MatrixExpr):
-            raise InputError(f"gaussian_logpdf: {name} must be a matrix expression "
-                             f"(e.g. vector('{name}', n)), got {v!r}")
+            raise InputError(
+                f"gaussian_logpdf: {name} must be a matrix expression "
+                f"(e.g. vector('{name}', n)), got {v!r}"
+            )
     n = x.rows
     if x.shape != (n, 1) or mu.shape != (n, 1):
-        raise ShapeError(f"gaussian_logpdf: x and mu must be n x 1 column vectors of one size, "
-                         f"got {x.shape} and {mu.shape}")
+        raise ShapeError(
+            f"gaussian_logpdf: x and mu must be n x 1 column vectors of one size, "
+            f"got {x.shape} and {mu.shape}"
+        )
     if Sigma.shape != (n, n):
         raise ShapeError(f"gaussian_logpdf: Sigma must be {n} x {n}, got {Sigma.shape}")
     r = x - mu

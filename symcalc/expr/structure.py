@@ -26,8 +26,16 @@ Trace(x.T*S*x)
 from __future__ import annotations
 
 import sympy as sp
-from sympy import (HadamardPower, HadamardProduct, Identity, Lambda, MatrixExpr, MatrixSymbol,
-                   OneMatrix, Trace)
+from sympy import (
+    HadamardPower,
+    HadamardProduct,
+    Identity,
+    Lambda,
+    MatrixExpr,
+    MatrixSymbol,
+    OneMatrix,
+    Trace,
+)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
@@ -35,11 +43,32 @@ from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
 __all__ = [
-    "StructuredMatrixSymbol", "SymmetricMatrixSymbol", "PositiveDefiniteMatrixSymbol",
-    "DiagonalMatrixSymbol", "symmetric", "positive_definite", "diagonal", "matrix_symbol",
-    "vector", "structure_of", "dim", "as_scalar", "elementwise", "hadamard", "hadamard_power",
-    "ones", "sum_entries", "dot", "quadratic_form", "norm", "norm_squared", "logsumexp",
-    "softmax", "softmax_cross_entropy", "logistic_loss", "squared_error",
+    "StructuredMatrixSymbol",
+    "SymmetricMatrixSymbol",
+    "PositiveDefiniteMatrixSymbol",
+    "DiagonalMatrixSymbol",
+    "symmetric",
+    "positive_definite",
+    "diagonal",
+    "matrix_symbol",
+    "vector",
+    "structure_of",
+    "dim",
+    "as_scalar",
+    "elementwise",
+    "hadamard",
+    "hadamard_power",
+    "ones",
+    "sum_entries",
+    "dot",
+    "quadratic_form",
+    "norm",
+    "norm_squared",
+    "logsumexp",
+    "softmax",
+    "softmax_cross_entropy",
+    "logistic_loss",
+    "squared_error",
 ]
 
 
@@ -118,10 +147,13 @@ def _name(name):
     symcalc.errors.InputError: a matrix name cannot contain line breaks or control characters: 'x\\r#'
     """
     import unicodedata
+
     if not isinstance(name, str) or not name:
         raise InputError(f"a matrix name must be a non-empty string, not {name!r}")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs") for c in name):
-        raise InputError(f"a matrix name cannot contain line breaks or control characters: {name!r}")
+        raise InputError(
+            f"a matrix name cannot contain line breaks or control characters: {name!r}"
+        )
     return name
 
 
@@ -196,6 +228,7 @@ def elementwise(f, M) -> MatrixExpr:
     Lambda(_d, sigmoid(_d)).(z)
     """
     from symcalc.rules.matrix import canonical_lambda
+
     _matrix(M)
     if not isinstance(f, (Lambda, sp.FunctionClass)):
         if not callable(f):
@@ -280,8 +313,10 @@ def softmax_cross_entropy(z, y):
     The identity uses 1^T y = 1; the gradient in z is softmax(z) - y.
     """
     if _matrix(z).shape != _matrix(y).shape or z.shape[1] != 1:
-        raise ShapeError(f"softmax_cross_entropy needs two column vectors of one shape, "
-                         f"got {z.shape} and {y.shape}")
+        raise ShapeError(
+            f"softmax_cross_entropy needs two column vectors of one shape, "
+            f"got {z.shape} and {y.shape}"
+        )
     return logsumexp(z) - dot(y, z)
 
 

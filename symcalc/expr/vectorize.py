@@ -37,7 +37,9 @@ def _order(order: str) -> str:
     try:
         return _ORDERS[order]
     except (KeyError, TypeError):
-        raise InputError(f"order must be 'col' (column-major) or 'row' (row-major), got {order!r}") from None
+        raise InputError(
+            f"order must be 'col' (column-major) or 'row' (row-major), got {order!r}"
+        ) from None
 
 
 def _as_matrix(A: Any, what: str = "A") -> sp.Matrix | np.ndarray:
@@ -48,14 +50,18 @@ def _as_matrix(A: Any, what: str = "A") -> sp.Matrix | np.ndarray:
         return A
     if isinstance(A, sp.MatrixSymbol):
         if not all(d.is_Integer for d in A.shape):
-            raise ShapeError(f"{what} = {A} has symbolic size {A.shape}; give concrete sizes to vectorize it")
+            raise ShapeError(
+                f"{what} = {A} has symbolic size {A.shape}; give concrete sizes to vectorize it"
+            )
         return sp.Matrix(A.as_explicit())
     if isinstance(A, (sp.MatrixBase, sp.MatrixExpr)):
         return sp.Matrix(A)
     if isinstance(A, (list, tuple)):
         return sp.Matrix(as_matrix(A, what))
-    raise InputTypeError(f"{what} must be a SymPy Matrix, a MatrixSymbol of concrete size or a 2-D NumPy array, "
-                         f"got {type(A).__name__}")
+    raise InputTypeError(
+        f"{what} must be a SymPy Matrix, a MatrixSymbol of concrete size or a 2-D NumPy array, "
+        f"got {type(A).__name__}"
+    )
 
 
 def _square(A: Any, what: str = "S"):

@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import sympy as sp
 from sympy import MatrixBase, MatrixExpr
@@ -42,17 +43,17 @@ __all__ = ["parse", "parse_latex", "parse_any", "looks_like_latex", "LIMITS"]
 
 #: Limits that keep hostile or accidental input cheap to refuse.
 LIMITS = {
-    "max_length": 10_000,      # characters of input
-    "max_depth": 120,          # nesting of parentheses / unary operators / calls
+    "max_length": 10_000,  # characters of input
+    "max_depth": 120,  # nesting of parentheses / unary operators / calls
     "max_tokens": 4_000,
-    "max_digits": 100,         # digits of one number literal
-    "max_exponent": 1_000,     # |n| of a numeric exponent
+    "max_digits": 100,  # digits of one number literal
+    "max_exponent": 1_000,  # |n| of a numeric exponent
     "max_result_digits": 20_000,  # digits of an exact numeric power
     "max_literal_entries": 1_024,  # entries of one matrix literal [[...], ...]
     "max_matrix_entries": 10_000,  # entries of an explicit result (kron of literals)
-    "max_matrix_power": 32,    # |n| of A^n for a matrix literal with symbols in it
+    "max_matrix_power": 32,  # |n| of A^n for a matrix literal with symbols in it
     "max_symbolic_inverse": 5,  # largest n x n literal with symbols that inv / ^-1 takes
-    "max_symbolic_det": 8,     # largest n x n literal with symbols that det takes
+    "max_symbolic_det": 8,  # largest n x n literal with symbols that det takes
 }
 
 _GREEK = (
@@ -62,11 +63,39 @@ _GREEK = (
 ).split()
 
 _UNICODE_GREEK = {
-    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta",
-    "η": "eta", "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu",
-    "ξ": "xi", "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "υ": "upsilon", "φ": "phi",
-    "χ": "chi", "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta",
-    "Λ": "Lambda", "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+    "α": "alpha",
+    "β": "beta",
+    "γ": "gamma",
+    "δ": "delta",
+    "ε": "epsilon",
+    "ζ": "zeta",
+    "η": "eta",
+    "θ": "theta",
+    "ι": "iota",
+    "κ": "kappa",
+    "λ": "lambda",
+    "μ": "mu",
+    "ν": "nu",
+    "ξ": "xi",
+    "π": "pi",
+    "ρ": "rho",
+    "σ": "sigma",
+    "τ": "tau",
+    "υ": "upsilon",
+    "φ": "phi",
+    "χ": "chi",
+    "ψ": "psi",
+    "ω": "omega",
+    "Γ": "Gamma",
+    "Δ": "Delta",
+    "Θ": "Theta",
+    "Λ": "Lambda",
+    "Ξ": "Xi",
+    "Π": "Pi",
+    "Σ": "Sigma",
+    "Φ": "Phi",
+    "Ψ": "Psi",
+    "Ω": "Omega",
 }
 
 _UNICODE_OPS = {"−": "-", "·": "*", "⋅": "*", "×": "*", "∘": "∘", "⊙": "∘", "÷": "/"}
@@ -84,7 +113,7 @@ def _starts_number(text: str, i: int) -> bool:
     return _is_digit(text[i]) or (text[i] == "." and i + 1 < len(text) and _is_digit(text[i + 1]))
 
 
-def _superscript_tokens(text: str, i: int, src: "_Source") -> tuple[list["Token"], int]:
+def _superscript_tokens(text: str, i: int, src: _Source) -> tuple[list[Token], int]:
     """``x²``, ``x⁻¹``: a run of superscript digits (after an optional ⁻) is a power.
 
     >>> toks, end = _superscript_tokens("x⁻¹²", 1, _Source("x⁻¹²"))
@@ -99,8 +128,9 @@ def _superscript_tokens(text: str, i: int, src: "_Source") -> tuple[list["Token"
         digits += _SUPERSCRIPT_DIGITS[text[j]]
         j += 1
     if not digits:
-        raise src.error("a superscript minus '⁻' must be followed by superscript digits (x⁻¹)",
-                        start)
+        raise src.error(
+            "a superscript minus '⁻' must be followed by superscript digits (x⁻¹)", start
+        )
     if len(digits) > LIMITS["max_digits"]:
         raise src.error(f"number with more than {LIMITS['max_digits']} digits", start)
     toks = [Token("op", "^", start), Token("op", "(", start)]
@@ -115,7 +145,7 @@ def _superscript_tokens(text: str, i: int, src: "_Source") -> tuple[list["Token"
 # ======================================================================================
 @dataclass
 class Token:
-    kind: str          # "num" | "name" | "op" | "top" | "end"
+    kind: str  # "num" | "name" | "op" | "top" | "end"
     value: str
     pos: int
     run: bool = False  # LaTeX letter run: may be read letter by letter
@@ -136,8 +166,10 @@ def _check_text(text: Any, what: str = "the formula") -> str:
     if not isinstance(text, str):
         raise ParseError(f"{what} must be text, got {type(text).__name__}")
     if len(text) > LIMITS["max_length"]:
-        raise ParseError(f"{what} is {len(text)} characters long; the limit is "
-                         f"{LIMITS['max_length']} (split it, or build it with SymPy)")
+        raise ParseError(
+            f"{what} is {len(text)} characters long; the limit is "
+            f"{LIMITS['max_length']} (split it, or build it with SymPy)"
+        )
     if not text.strip():
         raise ParseError(f"{what} is empty")
     return text
@@ -149,14 +181,36 @@ def _right_hand_side(text: str) -> int:
 
 
 _LHS_CHARS = re.compile(r"[A-Za-z0-9\s\\_^{}()\[\]'/,.*+\-|]*")
-_LHS_COMMANDS = {"nabla", "partial", "mathrm", "operatorname", "frac", "dfrac", "tfrac", "d",
-                 "left", "right", "mathbf", "boldsymbol", "bm", "top", "intercal", "mathsf",
-                 "mathit", "text", "vec", ",", ";", "!", " "}
+_LHS_COMMANDS = {
+    "nabla",
+    "partial",
+    "mathrm",
+    "operatorname",
+    "frac",
+    "dfrac",
+    "tfrac",
+    "d",
+    "left",
+    "right",
+    "mathbf",
+    "boldsymbol",
+    "bm",
+    "top",
+    "intercal",
+    "mathsf",
+    "mathit",
+    "text",
+    "vec",
+    ",",
+    ";",
+    "!",
+    " ",
+}
 
 
-def _check_left_hand_side(text: str, end: int, src: "_Source"):
+def _check_left_hand_side(text: str, end: int, src: _Source):
     """The part before '=' is only read for safety: math characters and harmless commands."""
-    lhs = text[:end - 1]
+    lhs = text[: end - 1]
     m = _LHS_CHARS.match(lhs)
     if m.end() != len(lhs):
         raise src.error(f"unexpected character {lhs[m.end()]!r} before '='", m.end())
@@ -170,8 +224,7 @@ def _number_token(text: str, i: int, src: _Source) -> tuple[Token, int]:
     m = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+").match(text, i)
     digits = m.group(0)
     if re.compile(r"[eE][+-]?\d").match(text, m.end()):
-        raise src.error("scientific notation (1e-3) is not supported: write 0.001 or 1/1000",
-                        i)
+        raise src.error("scientific notation (1e-3) is not supported: write 0.001 or 1/1000", i)
     if len(digits.replace(".", "")) > LIMITS["max_digits"]:
         raise src.error(f"number with more than {LIMITS['max_digits']} digits", i)
     return Token("num", digits, i), m.end()
@@ -181,7 +234,7 @@ def _number_token(text: str, i: int, src: _Source) -> tuple[Token, int]:
 # Math-syntax lexer
 # --------------------------------------------------------------------------------------
 _MATH_OPS = {"+", "-", "*", "/", "^", "(", ")", "[", "]", ",", ";", "|", "@", "'", "∘"}
-_MATH_BRACES = {"{": "(", "}": ")"}   # A^{-1}: braces group, as in LaTeX
+_MATH_BRACES = {"{": "(", "}": ")"}  # A^{-1}: braces group, as in LaTeX
 
 
 def _lex_math(src: _Source) -> list[Token]:
@@ -200,8 +253,11 @@ def _lex_math(src: _Source) -> list[Token]:
             m = re.compile(r"[A-Za-z_][A-Za-z0-9_]*").match(text, i)
             name = m.group(0)
             if "__" in name or name.startswith("_"):
-                raise src.error(f"'{name}': names starting with '_' or containing '__' are "
-                                "not math (symcalc reads formulas, never Python)", i)
+                raise src.error(
+                    f"'{name}': names starting with '_' or containing '__' are "
+                    "not math (symcalc reads formulas, never Python)",
+                    i,
+                )
             out.append(Token("name", name, i))
             i = m.end()
         elif c in _UNICODE_GREEK:
@@ -217,8 +273,11 @@ def _lex_math(src: _Source) -> list[Token]:
             out.append(Token("op", "'", i))
             i += 2
         elif c == ".":
-            raise src.error("'.' is only allowed in numbers (1.5), in .T (transpose) and in "
-                            ".* (elementwise product); attribute access is not math", i)
+            raise src.error(
+                "'.' is only allowed in numbers (1.5), in .T (transpose) and in "
+                ".* (elementwise product); attribute access is not math",
+                i,
+            )
         elif c == "ᵀ":
             out.append(Token("op", "'", i))
             i += 1
@@ -245,26 +304,106 @@ def _lex_math(src: _Source) -> list[Token]:
 # LaTeX lexer: commands become the same tokens as math syntax
 # --------------------------------------------------------------------------------------
 _LATEX_FUNCTIONS = {
-    "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh",
-    "tanh", "coth", "exp", "log", "ln", "det", "tr", "Tr", "trace", "diag", "sigmoid",
-    "softplus", "sgn", "sign",
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "coth",
+    "exp",
+    "log",
+    "ln",
+    "det",
+    "tr",
+    "Tr",
+    "trace",
+    "diag",
+    "sigmoid",
+    "softplus",
+    "sgn",
+    "sign",
 }
-_LATEX_NAME_WRAPPERS = {"mathbf", "boldsymbol", "bm", "mathrm", "mathit", "operatorname",
-                        "text", "textrm", "mathsf", "vec", "mathbfit", "symbf", "mathnormal"}
-_LATEX_SKIP = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
-               "biggl", "biggr", "Biggl", "Biggr", "displaystyle", "textstyle", "limits",
-               "quad", "qquad", "nonumber", "mkern"}
-_LATEX_OPS = {"cdot": "*", "times": "*", "ast": "*", "div": "/", "circ": "∘", "odot": "∘",
-              "otimes": "⊗"}
+_LATEX_NAME_WRAPPERS = {
+    "mathbf",
+    "boldsymbol",
+    "bm",
+    "mathrm",
+    "mathit",
+    "operatorname",
+    "text",
+    "textrm",
+    "mathsf",
+    "vec",
+    "mathbfit",
+    "symbf",
+    "mathnormal",
+}
+_LATEX_SKIP = {
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "biggl",
+    "biggr",
+    "Biggl",
+    "Biggr",
+    "displaystyle",
+    "textstyle",
+    "limits",
+    "quad",
+    "qquad",
+    "nonumber",
+    "mkern",
+}
+_LATEX_OPS = {
+    "cdot": "*",
+    "times": "*",
+    "ast": "*",
+    "div": "/",
+    "circ": "∘",
+    "odot": "∘",
+    "otimes": "⊗",
+}
 _LATEX_TOP = {"top", "intercal", "mathsf{T}"}
 _LATEX_UNSUPPORTED = {
-    "sum": "sums with an index", "prod": "products with an index", "int": "integrals",
-    "lim": "limits", "partial": "partial-derivative notation", "nabla": "nabla notation",
-    "infty": "infinity", "max": "max", "min": "min", "lVert": "norms", "|": "norms",
-    "Vert": "norms", "approx": "approximate equality", "leq": "inequalities",
-    "geq": "inequalities", "neq": "inequalities", "hat": "accents", "bar": "accents",
-    "tilde": "accents", "dot": "accents", "mathbb": "blackboard letters", "ldots": "ellipses",
-    "cdots": "ellipses", "vdots": "ellipses", "ddots": "ellipses",
+    "sum": "sums with an index",
+    "prod": "products with an index",
+    "int": "integrals",
+    "lim": "limits",
+    "partial": "partial-derivative notation",
+    "nabla": "nabla notation",
+    "infty": "infinity",
+    "max": "max",
+    "min": "min",
+    "lVert": "norms",
+    "|": "norms",
+    "Vert": "norms",
+    "approx": "approximate equality",
+    "leq": "inequalities",
+    "geq": "inequalities",
+    "neq": "inequalities",
+    "hat": "accents",
+    "bar": "accents",
+    "tilde": "accents",
+    "dot": "accents",
+    "mathbb": "blackboard letters",
+    "ldots": "ellipses",
+    "cdots": "ellipses",
+    "vdots": "ellipses",
+    "ddots": "ellipses",
 }
 _MATRIX_ENVS = {"pmatrix", "bmatrix", "Bmatrix", "matrix", "smallmatrix", "vmatrix"}
 
@@ -318,7 +457,7 @@ class _LatexLexer:
                     depth -= 1
                     if depth == 0:
                         self.i = j + 1
-                        return self.text[start + 1:j], start + 1
+                        return self.text[start + 1 : j], start + 1
                 j += 1
             raise self.error("this '{' is never closed", start)
         if self.peek() == "\\":
@@ -454,7 +593,7 @@ class _LatexLexer:
         if not re.fullmatch(r"[A-Za-z0-9]+", sub):
             raise self.error(f"subscript {raw!r}: only letters and digits are supported", pos)
         prev = self.out[-1]
-        if prev.run and len(prev.value) > 1:   # "xy_1": the subscript binds to y
+        if prev.run and len(prev.value) > 1:  # "xy_1": the subscript binds to y
             self.out[-1] = Token("name", prev.value[:-1], prev.pos, True)
             prev = Token("name", prev.value[-1], prev.pos + len(prev.value) - 1, True)
             self.out.append(prev)
@@ -475,8 +614,11 @@ class _LatexLexer:
     def begin(self, pos):
         env, _ = self.read_group_text()
         if env not in _MATRIX_ENVS:
-            raise self.error(f"environment '{env}' is not supported (matrices: "
-                             "pmatrix, bmatrix, matrix, vmatrix)", pos)
+            raise self.error(
+                f"environment '{env}' is not supported (matrices: "
+                "pmatrix, bmatrix, matrix, vmatrix)",
+                pos,
+            )
         self.envs.append((env, pos))
         if env == "vmatrix":
             self.emit("name", "det", pos)
@@ -490,7 +632,7 @@ class _LatexLexer:
             raise self.error(f"\\end{{{env}}} without a matching \\begin{{{env}}}", pos)
         self.envs.pop()
         tail = [t.value for t in self.out[-3:]]
-        if tail == ["]", ",", "["]:       # a trailing \\ before \end: drop the empty row
+        if tail == ["]", ",", "["]:  # a trailing \\ before \end: drop the empty row
             del self.out[-2:]
         else:
             self.emit("op", "]", pos)
@@ -577,7 +719,7 @@ class _LatexLexer:
             self.sqrt(pos)
         elif name in _LATEX_OPS:
             if name == "otimes":
-                self.emit("name", "kron", pos)   # read by the parser as an infix product
+                self.emit("name", "kron", pos)  # read by the parser as an infix product
                 self.out[-1] = Token("op", "⊗", pos)
             else:
                 self.emit("op", _LATEX_OPS[name], pos)
@@ -596,16 +738,22 @@ class _LatexLexer:
             inner = raw.strip().lstrip("\\")
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", inner):
                 if inner == "1":
-                    raise self.error(f"\\{name}{{1}} (the all-ones vector) is not supported: "
-                                     "write sum(...) for a sum of entries", pos)
+                    raise self.error(
+                        f"\\{name}{{1}} (the all-ones vector) is not supported: "
+                        "write sum(...) for a sum of entries",
+                        pos,
+                    )
                 if re.fullmatch(r"[0-9]+", inner):
                     self.emit("num", inner, ipos)
                     return
                 raise self.error(f"\\{name}{{{raw}}}: expected a name inside", ipos)
             self.emit("name", inner, ipos)
         elif name in _LATEX_UNSUPPORTED:
-            raise self.error(f"\\{name} ({_LATEX_UNSUPPORTED[name]}) is not supported; "
-                             "write the expression it stands for", pos)
+            raise self.error(
+                f"\\{name} ({_LATEX_UNSUPPORTED[name]}) is not supported; "
+                "write the expression it stands for",
+                pos,
+            )
         else:
             raise self.error(f"unknown LaTeX command \\{name}", pos)
 
@@ -641,6 +789,7 @@ def _elementwise(f: Callable, v):
         return v.applyfunc(f)
     if isinstance(v, MatrixExpr):
         from symcalc.expr.structure import elementwise
+
         return elementwise(f, v)
     return f(v)
 
@@ -721,6 +870,7 @@ def _transpose_of(v):
 
 def _sum(args):
     from symcalc.expr.structure import sum_entries
+
     v = args[0]
     if isinstance(v, MatrixBase):
         return sum(v)
@@ -735,6 +885,7 @@ def _diag(args):
         return sp.diag(*v) if 1 in v.shape else sp.Matrix(v.diagonal())
     if isinstance(v, MatrixExpr):
         from sympy.matrices.expressions.diagonal import DiagMatrix
+
         return DiagMatrix(v)
     return v
 
@@ -751,26 +902,90 @@ def _hadamard(args):
 
 #: name -> (function of the argument list, allowed argument counts)
 FUNCTIONS: dict[str, tuple[Callable, tuple[int, ...]]] = {
-    **{n: (_scalar_fn(getattr(sp, n)), (1,)) for n in
-       ("sin", "cos", "tan", "cot", "sec", "csc", "asin", "acos", "atan", "sinh", "cosh",
-        "tanh", "coth", "asinh", "acosh", "atanh", "exp", "sqrt")},
-    "arcsin": (_scalar_fn(sp.asin), (1,)), "arccos": (_scalar_fn(sp.acos), (1,)),
-    "arctan": (_scalar_fn(sp.atan), (1,)), "abs": (_scalar_fn(sp.Abs), (1,)),
-    "sign": (_scalar_fn(sp.sign), (1,)), "sgn": (_scalar_fn(sp.sign), (1,)),
-    "log": (_log, (1, 2)), "ln": (_scalar_fn(sp.log), (1,)),
-    "sigmoid": (_scalar_fn(sigmoid), (1,)), "sigma": (_scalar_fn(sigmoid), (1,)),
+    **{
+        n: (_scalar_fn(getattr(sp, n)), (1,))
+        for n in (
+            "sin",
+            "cos",
+            "tan",
+            "cot",
+            "sec",
+            "csc",
+            "asin",
+            "acos",
+            "atan",
+            "sinh",
+            "cosh",
+            "tanh",
+            "coth",
+            "asinh",
+            "acosh",
+            "atanh",
+            "exp",
+            "sqrt",
+        )
+    },
+    "arcsin": (_scalar_fn(sp.asin), (1,)),
+    "arccos": (_scalar_fn(sp.acos), (1,)),
+    "arctan": (_scalar_fn(sp.atan), (1,)),
+    "abs": (_scalar_fn(sp.Abs), (1,)),
+    "sign": (_scalar_fn(sp.sign), (1,)),
+    "sgn": (_scalar_fn(sp.sign), (1,)),
+    "log": (_log, (1, 2)),
+    "ln": (_scalar_fn(sp.log), (1,)),
+    "sigmoid": (_scalar_fn(sigmoid), (1,)),
+    "sigma": (_scalar_fn(sigmoid), (1,)),
     "softplus": (_scalar_fn(softplus), (1,)),
-    "det": (_det, (1,)), "tr": (_trace, (1,)), "Tr": (_trace, (1,)), "trace": (_trace, (1,)),
-    "inv": (_inverse, (1,)), "transpose": (_transpose, (1,)), "sum": (_sum, (1,)),
-    "diag": (_diag, (1,)), "kron": (_kron, (2, 3, 4)), "hadamard": (_hadamard, (2, 3, 4)),
+    "det": (_det, (1,)),
+    "tr": (_trace, (1,)),
+    "Tr": (_trace, (1,)),
+    "trace": (_trace, (1,)),
+    "inv": (_inverse, (1,)),
+    "transpose": (_transpose, (1,)),
+    "sum": (_sum, (1,)),
+    "diag": (_diag, (1,)),
+    "kron": (_kron, (2, 3, 4)),
+    "hadamard": (_hadamard, (2, 3, 4)),
 }
 
 CONSTANTS = {"pi": sp.pi, "e": sp.E, "E": sp.E}
 
-_PYTHON_WORDS = {"lambda", "import", "exec", "eval", "open", "class", "def", "return",
-                 "globals", "locals", "getattr", "setattr", "compile", "input", "os", "sys",
-                 "subprocess", "builtins", "print", "for", "while", "if", "else", "not",
-                 "and", "or", "is", "in", "from", "with", "yield", "None", "True", "False"}
+_PYTHON_WORDS = {
+    "lambda",
+    "import",
+    "exec",
+    "eval",
+    "open",
+    "class",
+    "def",
+    "return",
+    "globals",
+    "locals",
+    "getattr",
+    "setattr",
+    "compile",
+    "input",
+    "os",
+    "sys",
+    "subprocess",
+    "builtins",
+    "print",
+    "for",
+    "while",
+    "if",
+    "else",
+    "not",
+    "and",
+    "or",
+    "is",
+    "in",
+    "from",
+    "with",
+    "yield",
+    "None",
+    "True",
+    "False",
+}
 
 
 # ======================================================================================
@@ -810,8 +1025,9 @@ class _Parser:
     def expect(self, value, opener: Token | None = None):
         if not self.at(value):
             if opener is not None and self.tok.kind == "end":
-                raise self.src.error(f"this '{opener.value}' is never closed "
-                                     f"(missing '{value}')", opener.pos)
+                raise self.src.error(
+                    f"this '{opener.value}' is never closed (missing '{value}')", opener.pos
+                )
             raise self.error(f"expected '{value}' here")
         return self.next()
 
@@ -836,23 +1052,32 @@ class _Parser:
         except ParseError:
             raise
         except _ShapeMismatch as exc:
-            raise ShapeMismatchError(f"cannot combine these: {exc}", self.src.text,
-                                     tok.pos) from None
+            raise ShapeMismatchError(
+                f"cannot combine these: {exc}", self.src.text, tok.pos
+            ) from None
         except _TooLarge as exc:
             raise self.src.error(str(exc), tok.pos) from None
         except _Refused as exc:
             raise self.src.error(f"cannot combine these: {exc}", tok.pos) from None
         except sp.matrices.exceptions.NonInvertibleMatrixError:
-            raise self.src.error("this matrix is not invertible (its determinant is 0)",
-                                 tok.pos) from None
-        except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError,
-                ArithmeticError) as exc:
+            raise self.src.error(
+                "this matrix is not invertible (its determinant is 0)", tok.pos
+            ) from None
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            NotImplementedError,
+            IndexError,
+            ArithmeticError,
+        ) as exc:
             # SymPy's own message (and a Python exception's text) is not shown: it speaks
             # of SymPy's internals. Say what was combined instead.
             message = f"cannot {_operation(tok)} {_kinds(args)}"
             if "shape" in str(exc).lower():
-                raise ShapeMismatchError(message + " (their sizes do not fit)", self.src.text,
-                                         tok.pos) from None
+                raise ShapeMismatchError(
+                    message + " (their sizes do not fit)", self.src.text, tok.pos
+                ) from None
             raise self.src.error(message, tok.pos) from None
 
     # -- grammar ---------------------------------------------------------------------
@@ -934,7 +1159,7 @@ class _Parser:
             self.enter()
             exponent = self.unary_operand()
             self.leave()
-            base = self.guard(lambda b, e: _power(b, e, self.src, op), op, base, exponent)
+            base = self.guard(lambda b, e, op=op: _power(b, e, self.src, op), op, base, exponent)
             base = self.postfix_ops(base)
         return base
 
@@ -944,18 +1169,24 @@ class _Parser:
             return False
         ks = [self.toks[j] for j in range(self.k, min(self.k + 4, len(self.toks)))]
         vals = [(t.kind, t.value) for t in ks]
-        is_t = lambda kv: kv[0] == "top" or kv == ("name", "T")   # noqa: E731
+        is_t = lambda kv: kv[0] == "top" or kv == ("name", "T")  # noqa: E731
         if len(vals) >= 2 and vals[0] == ("op", "-") and is_t(vals[1]):
             self.k += 2
             return True
-        if len(vals) >= 4 and vals[0] == ("op", "(") and vals[1] == ("op", "-") and is_t(vals[2]) \
-                and vals[3] == ("op", ")"):
+        if (
+            len(vals) >= 4
+            and vals[0] == ("op", "(")
+            and vals[1] == ("op", "-")
+            and is_t(vals[2])
+            and vals[3] == ("op", ")")
+        ):
             self.k += 4
             return True
         return False
 
     def transpose_follows(self, base) -> bool:
         """After '^': T, \\top, (T) or {T} mean transpose (unless T is a declared scalar)."""
+
         def is_t(t):
             if t.kind == "top":
                 return True
@@ -963,11 +1194,16 @@ class _Parser:
                 declared = self.symbols.get("T")
                 return declared is None or _is_matrix(base)
             return False
+
         if is_t(self.tok):
             self.next()
             return True
-        if self.at("(") and is_t(self.toks[self.k + 1]) and \
-                self.toks[self.k + 2].kind == "op" and self.toks[self.k + 2].value == ")":
+        if (
+            self.at("(")
+            and is_t(self.toks[self.k + 1])
+            and self.toks[self.k + 2].kind == "op"
+            and self.toks[self.k + 2].value == ")"
+        ):
             self.k += 3
             return True
         return False
@@ -1015,7 +1251,11 @@ class _Parser:
     # -- names ---------------------------------------------------------------------
     def lookup(self, name):
         """A declared name, also under the spellings x_1 / x1 and \\mu / mu."""
-        for candidate in (name, name.replace("_", ""), re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", name)):
+        for candidate in (
+            name,
+            name.replace("_", ""),
+            re.sub(r"^([A-Za-z]+)(\d+)$", r"\1_\2", name),
+        ):
             if candidate in self.symbols:
                 return self.symbols[candidate]
         return None
@@ -1039,7 +1279,7 @@ class _Parser:
                 value = self.guard(_mul, t, value, p)
             return value
         if self.allow_undeclared:
-            if t.run and len(t.value) > 1:           # LaTeX: letters are separate names
+            if t.run and len(t.value) > 1:  # LaTeX: letters are separate names
                 value = self.undeclared(t.value[0])
                 for ch in t.value[1:]:
                     value = self.guard(_mul, t, value, self.undeclared(ch))
@@ -1099,7 +1339,7 @@ class _Parser:
     def call(self, t: Token):
         fn, nargs = FUNCTIONS[t.value]
         power = None
-        if self.at("^"):                       # sin^2(x) = sin(x)^2
+        if self.at("^"):  # sin^2(x) = sin(x)^2
             op = self.next()
             self.enter()
             power = (op, self.postfix())
@@ -1119,8 +1359,10 @@ class _Parser:
             self.enter()
             arg = self.power()
             while self.tok.kind in ("num", "name") and not (
-                    self.tok.kind == "name" and self.tok.value in FUNCTIONS
-                    and self.lookup(self.tok.value) is None):
+                self.tok.kind == "name"
+                and self.tok.value in FUNCTIONS
+                and self.lookup(self.tok.value) is None
+            ):
                 tok = self.tok
                 arg = self.guard(_mul, tok, arg, self.power())
             self.leave()
@@ -1128,12 +1370,15 @@ class _Parser:
         else:
             raise self.error(f"'{t.value}' needs an argument, e.g. {t.value}(x)")
         if len(args) not in nargs:
-            raise self.src.error(f"'{t.value}' takes {' or '.join(map(str, nargs))} "
-                                 f"argument(s), got {len(args)}", t.pos)
+            raise self.src.error(
+                f"'{t.value}' takes {' or '.join(map(str, nargs))} argument(s), got {len(args)}",
+                t.pos,
+            )
         value = self.guard(fn, t, args)
         if power is not None:
-            value = self.guard(lambda b, e: _power(b, e, self.src, power[0]), power[0],
-                               value, power[1])
+            value = self.guard(
+                lambda b, e: _power(b, e, self.src, power[0]), power[0], value, power[1]
+            )
         return value
 
     # -- matrix literals -------------------------------------------------------------
@@ -1159,19 +1404,25 @@ class _Parser:
                     row = []
                 row.append(self.entry())
             rows.append(row)
-            if len(rows) == 1:                  # [a, b, c] is a column vector
+            if len(rows) == 1:  # [a, b, c] is a column vector
                 rows = [[v] for v in rows[0]]
         self.expect("]", opener)
         self.leave()
         entries = sum(len(r) for r in rows)
         if entries > LIMITS["max_literal_entries"]:
-            raise self.src.error(f"this matrix has {entries} entries; the limit is "
-                                 f"{LIMITS['max_literal_entries']} "
-                                 "(parse.LIMITS['max_literal_entries'])", opener.pos)
+            raise self.src.error(
+                f"this matrix has {entries} entries; the limit is "
+                f"{LIMITS['max_literal_entries']} "
+                "(parse.LIMITS['max_literal_entries'])",
+                opener.pos,
+            )
         widths = {len(r) for r in rows}
         if len(widths) != 1:
-            raise self.src.error("the rows of this matrix have different lengths "
-                                 f"({', '.join(str(len(r)) for r in rows)})", opener.pos)
+            raise self.src.error(
+                "the rows of this matrix have different lengths "
+                f"({', '.join(str(len(r)) for r in rows)})",
+                opener.pos,
+            )
         return sp.ImmutableMatrix(rows)
 
     def row(self, row_open):
@@ -1245,21 +1496,32 @@ def _check_symbolic_square(v, limit: str, what: str) -> None:
     """An explicit matrix with symbols in it is at most LIMITS[limit] x LIMITS[limit] for ``what``."""
     n = LIMITS[limit]
     if isinstance(v, MatrixBase) and max(v.shape) > n and _has_symbols(v):
-        raise _TooLarge(f"the {what} of a {_dims(v)} matrix with symbols in it is too costly "
-                        f"to compute (limit {n} x {n}, parse.LIMITS['{limit}']): use a "
-                        "MatrixSymbol for it")
+        raise _TooLarge(
+            f"the {what} of a {_dims(v)} matrix with symbols in it is too costly "
+            f"to compute (limit {n} x {n}, parse.LIMITS['{limit}']): use a "
+            "MatrixSymbol for it"
+        )
 
 
 def _check_explicit_entries(shapes, what: str) -> None:
     """An explicit result of ``what`` has at most LIMITS['max_matrix_entries'] entries."""
     entries = math.prod(r * c for r, c in shapes)
     if entries > LIMITS["max_matrix_entries"]:
-        raise _TooLarge(f"the {what} would have {entries} entries; the limit is "
-                        f"{LIMITS['max_matrix_entries']} (parse.LIMITS['max_matrix_entries'])")
+        raise _TooLarge(
+            f"the {what} would have {entries} entries; the limit is "
+            f"{LIMITS['max_matrix_entries']} (parse.LIMITS['max_matrix_entries'])"
+        )
 
 
-_OPERATIONS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "^": "raise to a power",
-               "∘": "take the elementwise product of", "⊗": "take the Kronecker product of"}
+_OPERATIONS = {
+    "+": "add",
+    "-": "subtract",
+    "*": "multiply",
+    "/": "divide",
+    "^": "raise to a power",
+    "∘": "take the elementwise product of",
+    "⊗": "take the Kronecker product of",
+}
 
 
 def _operation(tok: Token) -> str:
@@ -1311,7 +1573,7 @@ def _broadcast(c, like):
 def _add(a, b, op="+"):
     if _is_matrix(a) != _is_matrix(b):
         a, b = _as_scalar(a), _as_scalar(b)
-        if _is_matrix(a) != _is_matrix(b):   # 1 - sigmoid(X*w): the scalar goes to every entry
+        if _is_matrix(a) != _is_matrix(b):  # 1 - sigmoid(X*w): the scalar goes to every entry
             a, b = (_broadcast(a, b), b) if _is_matrix(b) else (a, _broadcast(b, a))
     if _is_matrix(a) and a.shape != b.shape and _definitely_different(a.shape, b.shape):
         raise _ShapeMismatch(f"cannot add a {_dims(a)} and a {_dims(b)} matrix")
@@ -1335,8 +1597,9 @@ def _mul(a, b):
             elif b.shape == (1, 1):
                 b = _as_scalar(b)
             else:
-                raise _ShapeMismatch(f"cannot multiply a {_dims(a)} by a {_dims(b)} matrix "
-                                "(inner sizes differ)")
+                raise _ShapeMismatch(
+                    f"cannot multiply a {_dims(a)} by a {_dims(b)} matrix (inner sizes differ)"
+                )
     return a * b
 
 
@@ -1370,14 +1633,19 @@ def _power(base, exponent, src: _Source, op: Token):
         raise _Refused("an exponent must be a scalar")
     if exponent.is_Number:
         if abs(exponent) > LIMITS["max_exponent"]:
-            raise src.error(f"exponent {_short_number(exponent)} is too large (limit "
-                            f"{LIMITS['max_exponent']})", op.pos)
+            raise src.error(
+                f"exponent {_short_number(exponent)} is too large (limit {LIMITS['max_exponent']})",
+                op.pos,
+            )
         if isinstance(base, sp.Basic) and base.is_Rational and base != 0:
             size = max(abs(base.p), abs(base.q))
             if float(abs(exponent)) * math.log10(size) > LIMITS["max_result_digits"]:
-                raise src.error(f"{_short_number(base)}^{_short_number(exponent)} would have more "
-                                f"than {LIMITS['max_result_digits']} digits "
-                                "(parse.LIMITS['max_result_digits'])", op.pos)
+                raise src.error(
+                    f"{_short_number(base)}^{_short_number(exponent)} would have more "
+                    f"than {LIMITS['max_result_digits']} digits "
+                    "(parse.LIMITS['max_result_digits'])",
+                    op.pos,
+                )
     if _is_matrix(base):
         if base.shape == (1, 1):
             base = _as_scalar(base)
@@ -1393,17 +1661,24 @@ def _power(base, exponent, src: _Source, op: Token):
                 # plain repeated squaring: SymPy's default simplifies every product
                 # (3 s for [[x,1],[1,y]]^32; this takes 0.02 s and gives the same matrix)
                 return base.pow(exponent, method="multiply")
-            return base ** exponent
+            return base**exponent
         else:
-            raise _Refused("a matrix power must be an integer (use .^ or hadamard for "
-                           "elementwise powers)")
+            raise _Refused(
+                "a matrix power must be an integer (use .^ or hadamard for elementwise powers)"
+            )
     if exponent.is_Number:
         _check_power_growth(base, exponent)
-    result = base ** exponent
-    if isinstance(result, sp.Pow) and result.exp.is_Number and \
-            abs(result.exp) > LIMITS["max_exponent"]:
-        raise src.error(f"the exponent {_short_number(result.exp)} is too large (limit "
-                        f"{LIMITS['max_exponent']})", op.pos)
+    result = base**exponent
+    if (
+        isinstance(result, sp.Pow)
+        and result.exp.is_Number
+        and abs(result.exp) > LIMITS["max_exponent"]
+    ):
+        raise src.error(
+            f"the exponent {_short_number(result.exp)} is too large (limit "
+            f"{LIMITS['max_exponent']})",
+            op.pos,
+        )
     return result
 
 
@@ -1423,8 +1698,10 @@ def _check_matrix_power(base, exponent) -> None:
         return
     limit = LIMITS["max_matrix_power"]
     if _has_symbols(base) and abs(exponent) > limit:
-        raise _TooLarge(f"the power {exponent} of a {_dims(base)} matrix with symbols in it is "
-                        f"too costly to compute (limit {limit}, parse.LIMITS['max_matrix_power'])")
+        raise _TooLarge(
+            f"the power {exponent} of a {_dims(base)} matrix with symbols in it is "
+            f"too costly to compute (limit {limit}, parse.LIMITS['max_matrix_power'])"
+        )
     if exponent < 0:
         _check_symbolic_square(base, "max_symbolic_inverse", "inverse")
 
@@ -1450,15 +1727,19 @@ def _check_power_growth(base, exponent) -> None:
         if factor.is_Rational and factor != 0:
             size = max(abs(factor.p), abs(factor.q))
             if float(n) * math.log10(size) > LIMITS["max_result_digits"]:
-                raise _TooLarge(f"this power would give a number of more than "
-                                f"{LIMITS['max_result_digits']} digits "
-                                "(parse.LIMITS['max_result_digits'])")
+                raise _TooLarge(
+                    f"this power would give a number of more than "
+                    f"{LIMITS['max_result_digits']} digits "
+                    "(parse.LIMITS['max_result_digits'])"
+                )
         elif isinstance(factor, sp.Pow) and factor.exp.is_Number:
             grown = abs(factor.exp) * n
             if grown > LIMITS["max_exponent"]:
-                raise _TooLarge(f"this power would raise {_kind_or_name(factor.base)} to the "
-                                f"power {grown} (limit {LIMITS['max_exponent']}, "
-                                "parse.LIMITS['max_exponent'])")
+                raise _TooLarge(
+                    f"this power would raise {_kind_or_name(factor.base)} to the "
+                    f"power {grown} (limit {LIMITS['max_exponent']}, "
+                    "parse.LIMITS['max_exponent'])"
+                )
 
 
 def _kind_or_name(v) -> str:
@@ -1474,7 +1755,7 @@ def _symbol_table(symbols) -> dict[str, Any]:
     if isinstance(symbols, Mapping):
         table = {}
         for k, v in symbols.items():
-            reject_text(v, f"symbols[{str(k)!r}]")   # names are text; what they stand for is not
+            reject_text(v, f"symbols[{str(k)!r}]")  # names are text; what they stand for is not
             table[str(k)] = v
         return table
     table = {}
@@ -1559,11 +1840,11 @@ def looks_like_latex(text: str) -> bool:
 
 
 @budgeted("parse")
-def parse_any(text: str, symbols=None, allow_undeclared: bool | None = None,
-              syntax: str = "auto"):
+def parse_any(text: str, symbols=None, allow_undeclared: bool | None = None, syntax: str = "auto"):
     """parse or parse_latex, chosen by ``syntax`` ("math", "latex" or "auto")."""
     if syntax not in ("auto", "math", "latex"):
         raise ParseError(f"syntax must be 'auto', 'math' or 'latex', not {syntax!r}")
-    latex = syntax == "latex" or (syntax == "auto" and isinstance(text, str)
-                                  and looks_like_latex(text))
+    latex = syntax == "latex" or (
+        syntax == "auto" and isinstance(text, str) and looks_like_latex(text)
+    )
     return _run(text, symbols, allow_undeclared, latex=latex)

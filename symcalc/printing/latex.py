@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -34,8 +36,16 @@ from sympy.printing.printer import Printer
 
 from symcalc.printing.texsafe import escape_text, is_safe_math
 
-__all__ = ["SymcalcLatexPrinter", "latex", "options", "equation", "matrix_block", "visible_width",
-           "escape_text", "DEFAULT_WIDTH"]
+__all__ = [
+    "SymcalcLatexPrinter",
+    "latex",
+    "options",
+    "equation",
+    "matrix_block",
+    "visible_width",
+    "escape_text",
+    "DEFAULT_WIDTH",
+]
 
 #: a name SymPy's own layout handles: letters, digits and underscores
 _PLAIN_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -51,8 +61,13 @@ class SymcalcLatexPrinter(LatexPrinter):
     bold), ``mat_delim`` defaults to brackets.
     """
 
-    _default_settings = dict(LatexPrinter._default_settings, bold_vectors=False,
-                             differentials=frozenset(), long_columns_as_rows=0, show_scalar_trace=False)
+    _default_settings = dict(
+        LatexPrinter._default_settings,
+        bold_vectors=False,
+        differentials=frozenset(),
+        long_columns_as_rows=0,
+        show_scalar_trace=False,
+    )
 
     def __init__(self, settings: dict | None = None):
         settings = dict(settings or {})
@@ -75,7 +90,9 @@ class SymcalcLatexPrinter(LatexPrinter):
 
     def _print_MatrixSymbol(self, expr):
         if self._is_differential(expr):
-            return r"\mathrm{d}" + self._print_MatrixSymbol(sp.MatrixSymbol(expr.name[1:], *expr.shape))
+            return r"\mathrm{d}" + self._print_MatrixSymbol(
+                sp.MatrixSymbol(expr.name[1:], *expr.shape)
+            )
         name = self._deal_with_super_sub(expr.name)
         if self._settings["bold_vectors"] and expr.shape[1] == 1 and expr.shape[0] != 1:
             return rf"\boldsymbol{{{name}}}"
@@ -113,8 +130,9 @@ class SymcalcLatexPrinter(LatexPrinter):
         parts = []
         for f in factors:
             t = self._print(f)
-            if isinstance(f, (sp.MatAdd, sp.Add, sp.HadamardProduct, sp.KroneckerProduct)) \
-                    and not t.endswith(r"\right)^\top"):
+            if isinstance(
+                f, (sp.MatAdd, sp.Add, sp.HadamardProduct, sp.KroneckerProduct)
+            ) and not t.endswith(r"\right)^\top"):
                 t = rf"\left({t}\right)"
             parts.append(t)
         body = " ".join(parts)
@@ -176,8 +194,13 @@ class SymcalcLatexPrinter(LatexPrinter):
         if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
             body = fn.expr.subs(fn.variables[0], sp.Dummy("."))
             name = str(body.func.__name__) if body.args else None
-        known = {"sigmoid": r"\sigma", "softplus": r"\operatorname{softplus}", "exp": r"\exp",
-                 "log": r"\log", "tanh": r"\tanh"}
+        known = {
+            "sigmoid": r"\sigma",
+            "softplus": r"\operatorname{softplus}",
+            "exp": r"\exp",
+            "log": r"\log",
+            "tanh": r"\tanh",
+        }
         if name is None:  # no name: the function as SymPy prints it (already LaTeX)
             head = rf"\operatorname{{{self._print(fn)}}}"
         elif str(name) in known:
@@ -209,12 +232,19 @@ class SymcalcLatexPrinter(LatexPrinter):
 
     def _name_tex(self, string: str, style: str = "plain") -> str | None:
         """SymPy's rendering of a name, or None when it is not allowed maths."""
-        if not isinstance(string, str) or not is_safe_math(string.replace("_", " ").replace("^", " ")):
+        if not isinstance(string, str) or not is_safe_math(
+            string.replace("_", " ").replace("^", " ")
+        ):
             return None
         braced = re.fullmatch(r"(.*\}.*)_(\d+)", string)
         if braced and is_safe_math(braced.group(1)):
             # SymPy leaves a name with braces as it is: \mathbf{x}_12 would print as x_1 2
-            tex = _atom(super()._deal_with_super_sub(braced.group(1), style)) + "_{" + braced.group(2) + "}"
+            tex = (
+                _atom(super()._deal_with_super_sub(braced.group(1), style))
+                + "_{"
+                + braced.group(2)
+                + "}"
+            )
         else:
             tex = super()._deal_with_super_sub(string, style)
         return tex if is_safe_math(tex) else None
@@ -272,6 +302,7 @@ class SymcalcLatexPrinter(LatexPrinter):
         if isinstance(rest, sp.Add):
             head = rf"\left({head}\right)"
         return rf"{head}\,{tail}"
+
     def _print_Dummy(self, expr):
         return self._print_Symbol(sp.Symbol(expr.name))
 
@@ -313,7 +344,10 @@ def _count(expr: Any, cls: type) -> int:
 
 
 _PRINTER_CACHE: dict[tuple, SymcalcLatexPrinter] = {}
-_DEFAULTS: contextvars.ContextVar[dict] = contextvars.ContextVar("symcalc_latex_defaults", default={})
+_DEFAULTS: contextvars.ContextVar[dict] = contextvars.ContextVar(
+    "symcalc_latex_defaults",
+    default=MappingProxyType({}),  # read-only: set() replaces it
+)
 
 
 @contextlib.contextmanager
@@ -360,10 +394,32 @@ def latex(expr: Any, **opts: Any) -> str:
 # ---------------------------------------------------------------------------
 
 _CMD = re.compile(r"\\([a-zA-Z]+)")
-_WIDE = {"operatorname": 0, "left": 0, "right": 0, "frac": 0, "dfrac": 0, "mathrm": 0,
-         "boldsymbol": 0, "mathbf": 0, "quad": 2, "qquad": 4, "sqrt": 1, "text": 0,
-         "cdot": 1, "otimes": 2, "odot": 2, "top": 1, "log": 3, "exp": 3, "sin": 3, "cos": 3,
-         "det": 3, "tanh": 4, "begin": 0, "end": 0}
+_WIDE = {
+    "operatorname": 0,
+    "left": 0,
+    "right": 0,
+    "frac": 0,
+    "dfrac": 0,
+    "mathrm": 0,
+    "boldsymbol": 0,
+    "mathbf": 0,
+    "quad": 2,
+    "qquad": 4,
+    "sqrt": 1,
+    "text": 0,
+    "cdot": 1,
+    "otimes": 2,
+    "odot": 2,
+    "top": 1,
+    "log": 3,
+    "exp": 3,
+    "sin": 3,
+    "cos": 3,
+    "det": 3,
+    "tanh": 4,
+    "begin": 0,
+    "end": 0,
+}
 
 
 def visible_width(tex: str) -> int:
@@ -381,7 +437,11 @@ def visible_width(tex: str) -> int:
             total += max(visible_width(num), visible_width(den))
             i = k
             continue
-        if tex.startswith(r"\operatorname", i) or tex.startswith(r"\text", i) or tex.startswith(r"\mathrm", i):
+        if (
+            tex.startswith(r"\operatorname", i)
+            or tex.startswith(r"\text", i)
+            or tex.startswith(r"\mathrm", i)
+        ):
             j = tex.index("{", i)
             body, k = _group(tex, j)
             total += len(body)
@@ -416,7 +476,7 @@ def _group(tex: str, i: int) -> tuple[str, int]:
     while i < len(tex) and tex[i] == " ":
         i += 1
     if i >= len(tex) or tex[i] != "{":
-        return (tex[i:i + 1], i + 1)
+        return (tex[i : i + 1], i + 1)
     depth = 0
     for j in range(i, len(tex)):
         if tex[j] == "{" and (j == 0 or tex[j - 1] != "\\"):
@@ -424,8 +484,8 @@ def _group(tex: str, i: int) -> tuple[str, int]:
         elif tex[j] == "}" and tex[j - 1] != "\\":
             depth -= 1
             if depth == 0:
-                return tex[i + 1:j], j + 1
-    return tex[i + 1:], len(tex)
+                return tex[i + 1 : j], j + 1
+    return tex[i + 1 :], len(tex)
 
 
 # ---------------------------------------------------------------------------
@@ -476,7 +536,7 @@ def _inline_small(defs: list, reduced: list, small: int = 10) -> tuple[list, lis
     for k, (sym, sub) in enumerate(defs):
         if visible_width(latex(sub)) <= small:
             rule = {sym: sub}
-            defs[k + 1:] = [(s, d.xreplace(rule)) for s, d in defs[k + 1:]]
+            defs[k + 1 :] = [(s, d.xreplace(rule)) for s, d in defs[k + 1 :]]
             kept = [(s, d.xreplace(rule)) for s, d in kept]
             reduced = [r.xreplace(rule) if hasattr(r, "xreplace") else r for r in reduced]
         else:
@@ -506,10 +566,16 @@ def _shrink(expr: Any, names: _Names, width: int) -> Any:
     for _ in range(12):
         if visible_width(latex(expr)) <= width or not getattr(expr, "args", ()):
             return expr
-        candidates = [a for a in _subtrees(expr) if a is not expr and a.args and not a.is_Atom
-                      and not isinstance(a, (sp.Tuple, sp.Lambda))
-                      and not (isinstance(a, sp.Pow) and a.base.is_Atom and a.exp.is_Atom)
-                      and not any(isinstance(s, sp.Dummy) for s in a.free_symbols)]
+        candidates = [
+            a
+            for a in _subtrees(expr)
+            if a is not expr
+            and a.args
+            and not a.is_Atom
+            and not isinstance(a, (sp.Tuple, sp.Lambda))
+            and not (isinstance(a, sp.Pow) and a.base.is_Atom and a.exp.is_Atom)
+            and not any(isinstance(s, sp.Dummy) for s in a.free_symbols)
+        ]
         candidates = [a for a in candidates if visible_width(latex(a)) <= width]
         if not candidates:
             return expr
@@ -562,8 +628,9 @@ def _is_negative(term: Any) -> bool:
     return isinstance(term, sp.Expr) and term.could_extract_minus_sign()
 
 
-def equation(lhs: str, expr: Any, width: int = DEFAULT_WIDTH, names: _Names | None = None,
-             where: bool = True) -> str:
+def equation(
+    lhs: str, expr: Any, width: int = DEFAULT_WIDTH, names: _Names | None = None, where: bool = True
+) -> str:
     r"""The body of an ``align*`` environment for ``lhs = expr``, kept within width.
 
     Long sums break over lines (``&\quad + ...``); subexpressions that are shared
@@ -605,8 +672,13 @@ def _where_lines(names: _Names, width: int) -> list[str]:
     return out
 
 
-def matrix_block(lhs: str, M: Any, width: int = DEFAULT_WIDTH, names: _Names | None = None,
-                 symmetric: bool | None = None) -> str:
+def matrix_block(
+    lhs: str,
+    M: Any,
+    width: int = DEFAULT_WIDTH,
+    names: _Names | None = None,
+    symmetric: bool | None = None,
+) -> str:
     r"""A matrix as a whole when it fits, else with named parts, else entry by entry.
 
     >>> import sympy as sp
@@ -623,7 +695,9 @@ def matrix_block(lhs: str, M: Any, width: int = DEFAULT_WIDTH, names: _Names | N
     if _matrix_width(M) <= budget:
         return f"{lhs} &= {whole}"
     entries = list(M)
-    reduced = sp.Matrix(M.shape[0], M.shape[1], _shared(entries, names, budget // max(M.shape[1], 1)))
+    reduced = sp.Matrix(
+        M.shape[0], M.shape[1], _shared(entries, names, budget // max(M.shape[1], 1))
+    )
     if _matrix_width(reduced) <= budget and len(names.defs) <= 2 * M.rows * M.cols:
         lines = [f"{lhs} &= {latex(reduced)}"] + _where_lines(names, width)
         return "\\\\\n".join(lines)
@@ -636,7 +710,11 @@ def matrix_block(lhs: str, M: Any, width: int = DEFAULT_WIDTH, names: _Names | N
         for j in range(M.cols):
             if symmetric and j < i:
                 continue
-            idx = f"{i + 1}{j + 1}" if M.cols > 1 and M.rows > 1 else f"{(i if M.cols == 1 else j) + 1}"
+            idx = (
+                f"{i + 1}{j + 1}"
+                if M.cols > 1 and M.rows > 1
+                else f"{(i if M.cols == 1 else j) + 1}"
+            )
             body = equation(f"{base}_{{{idx}}}", M[i, j], width=width, names=names, where=False)
             out.append(body)
     if symmetric and M.rows > 1:
@@ -681,4 +759,3 @@ def _matrix_width(M: sp.Matrix) -> int:
     for j in range(M.cols):
         cols.append(max(visible_width(latex(M[i, j])) for i in range(M.rows)))
     return sum(cols) + 3 * M.cols + 2
-

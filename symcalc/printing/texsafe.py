@@ -28,8 +28,15 @@ from typing import Any
 
 from symcalc.errors import InputError
 
-__all__ = ["escape_text", "math_problem", "check_math", "is_safe_math", "listing_text",
-           "ALLOWED_COMMANDS", "LINE_BREAKS"]
+__all__ = [
+    "escape_text",
+    "math_problem",
+    "check_math",
+    "is_safe_math",
+    "listing_text",
+    "ALLOWED_COMMANDS",
+    "LINE_BREAKS",
+]
 
 # ---------------------------------------------------------------------------
 # Text mode
@@ -38,25 +45,94 @@ __all__ = ["escape_text", "math_problem", "check_math", "is_safe_math", "listing
 #: characters Python's str.splitlines() (and so a reader) takes as line breaks
 LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
-_TEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                 "#": r"\#", "^": r"\textasciicircum{}", "_": r"\_", "~": r"\textasciitilde{}",
-                 "%": r"\%", "[": "{[}", "]": "{]}"}
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "^": r"\textasciicircum{}",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "%": r"\%",
+    "[": "{[}",
+    "]": "{]}",
+}
 
-_GREEK_LETTERS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-                  "varsigma sigma tau upsilon phi chi psi omega").split()
-_UNICODE_MATH = {chr(0x3B1 + i): "\\" + name for i, name in enumerate(_GREEK_LETTERS) if name != "omicron"}
-_UNICODE_MATH.update({chr(0x391 + i): "\\" + name.capitalize() for i, name in enumerate(_GREEK_LETTERS)
-                      if name in ("gamma", "delta", "theta", "lambda", "xi", "pi", "sigma", "upsilon", "phi",
-                                  "psi", "omega")})
-_UNICODE_MATH.update({
-    "∇": r"\nabla", "∂": r"\partial", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx",
-    "∈": r"\in", "∘": r"\circ", "⊙": r"\odot", "⊗": r"\otimes", "×": r"\times", "·": r"\cdot",
-    "→": r"\to", "⇒": r"\Rightarrow", "∞": r"\infty", "∑": r"\sum", "∏": r"\prod", "√": r"\surd",
-    "‖": r"\|", "±": r"\pm", "⊤": r"\top", "ℝ": r"\mathbb{R}", "²": r"^2", "³": r"^3", "⁻": r"^-",
-    "¹": r"^1", "−": "-", "∫": r"\int", "∀": r"\forall", "∃": r"\exists", "⊂": r"\subset",
-})
-_UNICODE_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''",
-                 "…": r"\ldots{}", "\u00a0": r"\nobreakspace{}", "\u00ad": r"\-"}
+_GREEK_LETTERS = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+    "varsigma sigma tau upsilon phi chi psi omega"
+).split()
+_UNICODE_MATH = {
+    chr(0x3B1 + i): "\\" + name for i, name in enumerate(_GREEK_LETTERS) if name != "omicron"
+}
+_UNICODE_MATH.update(
+    {
+        chr(0x391 + i): "\\" + name.capitalize()
+        for i, name in enumerate(_GREEK_LETTERS)
+        if name
+        in (
+            "gamma",
+            "delta",
+            "theta",
+            "lambda",
+            "xi",
+            "pi",
+            "sigma",
+            "upsilon",
+            "phi",
+            "psi",
+            "omega",
+        )
+    }
+)
+_UNICODE_MATH.update(
+    {
+        "∇": r"\nabla",
+        "∂": r"\partial",
+        "≤": r"\le",
+        "≥": r"\ge",
+        "≠": r"\ne",
+        "≈": r"\approx",
+        "∈": r"\in",
+        "∘": r"\circ",
+        "⊙": r"\odot",
+        "⊗": r"\otimes",
+        "×": r"\times",
+        "·": r"\cdot",
+        "→": r"\to",
+        "⇒": r"\Rightarrow",
+        "∞": r"\infty",
+        "∑": r"\sum",
+        "∏": r"\prod",
+        "√": r"\surd",
+        "‖": r"\|",
+        "±": r"\pm",
+        "⊤": r"\top",
+        "ℝ": r"\mathbb{R}",
+        "²": r"^2",
+        "³": r"^3",
+        "⁻": r"^-",
+        "¹": r"^1",
+        "−": "-",
+        "∫": r"\int",
+        "∀": r"\forall",
+        "∃": r"\exists",
+        "⊂": r"\subset",
+    }
+)
+_UNICODE_TEXT = {
+    "–": "--",
+    "—": "---",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "…": r"\ldots{}",
+    "\u00a0": r"\nobreakspace{}",
+    "\u00ad": r"\-",
+}
 
 
 #: Latin Extended-A letters pdflatex's utf8 + T1 set-up does not define (a build error, not a glyph)
@@ -79,7 +155,9 @@ def _escape_char(ch: str) -> str:
         return _UNICODE_TEXT[ch]
     if code < 0x180 and ch not in _NOT_IN_T1:  # Latin-1 and Latin Extended-A: T1 fonts have them
         return ch
-    return "?"  # pdflatex has no glyph (CJK, emoji, ...): a visible placeholder, never a build error
+    return (
+        "?"  # pdflatex has no glyph (CJK, emoji, ...): a visible placeholder, never a build error
+    )
 
 
 def escape_text(text: Any) -> str:
@@ -106,26 +184,42 @@ def escape_text(text: Any) -> str:
 # Maths: the allow-list
 # ---------------------------------------------------------------------------
 
-_GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa varkappa lambda mu nu "
-          "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega digamma "
-          "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega "
-          "varGamma varDelta varTheta varLambda varXi varPi varSigma varUpsilon varPhi varPsi varOmega").split()
+_GREEK = (
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa varkappa lambda mu nu "
+    "xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega digamma "
+    "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega "
+    "varGamma varDelta varTheta varLambda varXi varPi varSigma varUpsilon varPhi varPsi varOmega"
+).split()
 #: commands that take one argument (an accent or a font): \hat{x}, \mathbf{w}
-_ONE_ARGUMENT = frozenset(("mathbf mathrm mathit mathcal mathsf mathtt mathfrak mathbb boldsymbol "
-                           "hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring "
-                           "widehat widetilde overline underline operatorname").split())
+_ONE_ARGUMENT = frozenset(
+    (
+        "mathbf mathrm mathit mathcal mathsf mathtt mathfrak mathbb boldsymbol "
+        "hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring "
+        "widehat widetilde overline underline operatorname"
+    ).split()
+)
 #: commands that stand alone: letters and symbols
-_SYMBOLS = frozenset(_GREEK + ("prime ell hbar imath jmath nabla partial infty star ast dagger ddagger top "
-                               "bot circ bullet cdot times pm mp aleph emptyset varnothing langle rangle "
-                               "lvert rvert lVert rVert vert Vert quad").split())
+_SYMBOLS = frozenset(
+    _GREEK
+    + (
+        "prime ell hbar imath jmath nabla partial infty star ast dagger ddagger top "
+        "bot circ bullet cdot times pm mp aleph emptyset varnothing langle rangle "
+        "lvert rvert lVert rVert vert Vert quad"
+    ).split()
+)
 #: the accents (TeX's accent atoms): a group holding only one passes its scripts on, {\hat{x}^2}^3
-_ACCENTS = frozenset(("hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring "
-                      "widehat widetilde").split())
+_ACCENTS = frozenset(
+    (
+        "hat bar tilde vec dot ddot dddot ddddot check breve acute grave mathring widehat widetilde"
+    ).split()
+)
 _DELIMITER_COMMANDS = frozenset("langle rangle lvert rvert lVert rVert vert Vert | { }".split())
 #: every command a ``latex`` key (and a name printed as maths) may use
 ALLOWED_COMMANDS = frozenset(_ONE_ARGUMENT | _SYMBOLS | {"left", "right"})
 _CONTROL_SYMBOLS = frozenset(",;:!| {}")  # \, \; \: \! \| \  \{ \}
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 '()[],.+-*/|=<>!:;")
+_PLAIN = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 '()[],.+-*/|=<>!:;"
+)
 _DELIMITERS = frozenset("()[]|./")
 _MAX_LENGTH = 200
 
@@ -160,7 +254,9 @@ def math_problem(tex: str) -> str | None:
     return _checked(tex)
 
 
-@functools.lru_cache(maxsize=8192)  # the printer asks for every name it prints, often for the same ones
+@functools.lru_cache(
+    maxsize=8192
+)  # the printer asks for every name it prints, often for the same ones
 def _checked(tex: str) -> str | None:
     if "^^" in tex:
         return "^^ (a TeX character escape) is not allowed"
@@ -192,7 +288,9 @@ def check_math(tex: str, what: str = "the LaTeX") -> str:
     return tex
 
 
-_ALLOWED_HINT = " (allowed: letters, digits, Greek letters, accents and fonts such as \\hat, \\mathbf)"
+_ALLOWED_HINT = (
+    " (allowed: letters, digits, Greek letters, accents and fonts such as \\hat, \\mathbf)"
+)
 
 
 class _Checker:
@@ -268,7 +366,11 @@ class _Checker:
     def command(self, cmd: str) -> None:
         if len(cmd) == 1 and not cmd.isalpha():
             if cmd not in _CONTROL_SYMBOLS:
-                raise _Refused(f"\\{cmd} is not allowed" if cmd != "\\" else r"\\ (a line break) is not allowed")
+                raise _Refused(
+                    f"\\{cmd} is not allowed"
+                    if cmd != "\\"
+                    else r"\\ (a line break) is not allowed"
+                )
             return
         if cmd not in ALLOWED_COMMANDS:
             raise _Refused(f"\\{cmd} is not an allowed command")

@@ -76,8 +76,11 @@ class SymcalcStrPrinter(StrPrinter):
         """One line, in the grammar's literals: a column as [a, b], else rows [[a, b], [c, d]]."""
         if M.cols == 1:
             return "[" + ", ".join(self._print(e) for e in M) + "]"
-        return "[" + ", ".join("[" + ", ".join(self._print(e) for e in row) + "]"
-                               for row in M.tolist()) + "]"
+        return (
+            "["
+            + ", ".join("[" + ", ".join(self._print(e) for e in row) + "]" for row in M.tolist())
+            + "]"
+        )
 
     def _print_HadamardProduct(self, e) -> str:
         return " .* ".join(self.parenthesize(a, 50) for a in e.args)
@@ -97,7 +100,9 @@ class SymcalcStrPrinter(StrPrinter):
     def _positive_first(self, terms, whole) -> str:
         """a - b, not -b + a: terms printed with a minus sign go after the others (order kept)."""
         printed = [self._print(t) for t in terms]
-        ordered = [p for p in printed if not p.startswith("-")] + [p for p in printed if p.startswith("-")]
+        ordered = [p for p in printed if not p.startswith("-")] + [
+            p for p in printed if p.startswith("-")
+        ]
         out = ""
         for k, p in enumerate(ordered):
             if p.startswith("-"):
@@ -108,8 +113,12 @@ class SymcalcStrPrinter(StrPrinter):
 
     def parenthesize(self, item, level, strict=False):
         """A scalar written as a 1 x 1 product (x.T*x) is bracketed inside products and powers."""
-        if isinstance(item, sp.Trace) and item.arg.shape == (1, 1) and \
-                isinstance(item.arg, (sp.MatMul, sp.MatAdd)) and level >= PRECEDENCE["Mul"]:
+        if (
+            isinstance(item, sp.Trace)
+            and item.arg.shape == (1, 1)
+            and isinstance(item.arg, (sp.MatMul, sp.MatAdd))
+            and level >= PRECEDENCE["Mul"]
+        ):
             shown = self._print(item)
             return shown if shown.startswith(("sum(", "tr(")) else f"({shown})"
         return super().parenthesize(item, level, strict)

@@ -28,16 +28,28 @@ from symcalc.inputs import safe_lambdify
 
 __all__ = ["figures_for", "landscape_figure", "field_figure", "gradient_flow"]
 
-_RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 9, "axes.titlesize": 10,
-       "figure.dpi": 100, "savefig.bbox": "tight"}
-_KIND_STYLE = {"minimum": ("o", "#1a7f37"), "maximum": ("^", "#b42318"),
-               "saddle": ("X", "#7a3fb0"), "degenerate": ("s", "#555555")}
+_RC = {
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "figure.dpi": 100,
+    "savefig.bbox": "tight",
+}
+_KIND_STYLE = {
+    "minimum": ("o", "#1a7f37"),
+    "maximum": ("^", "#b42318"),
+    "saddle": ("X", "#7a3fb0"),
+    "degenerate": ("s", "#555555"),
+}
 
 
 def _pyplot():
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -54,24 +66,33 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
         if data is not None:
             others = ", ".join(f"${latex(k)} = {v:g}$" for k, v in _fixed_values(p).items())
             drawn = ", ".join(f"${latex(k)} = {latex(v)}$" for k, v in constant_subs(p)[1].items())
-            cap = (rf"Contours of the objective over $({latex(sl.x)}, {latex(sl.y)})$"
-                   + (f" (other unknowns fixed: {others})" if others else "")
-                   + (f" (symbolic constants set to {drawn})" if drawn else "")
-                   + "; gradient-flow trajectories (white) from several starts"
-                   + (r"; critical points marked by kind (circle minimum, triangle maximum, cross saddle) "
-                      r"with the Hessian's eigenvector directions (solid: positive curvature, dashed: "
-                      r"negative; long bar: the larger $|\lambda|$)." if study.landscape and study.landscape.points
-                      else "."))
+            cap = (
+                rf"Contours of the objective over $({latex(sl.x)}, {latex(sl.y)})$"
+                + (f" (other unknowns fixed: {others})" if others else "")
+                + (f" (symbolic constants set to {drawn})" if drawn else "")
+                + "; gradient-flow trajectories (white) from several starts"
+                + (
+                    r"; critical points marked by kind (circle minimum, triangle maximum, cross saddle) "
+                    r"with the Hessian's eigenvector directions (solid: positive curvature, dashed: "
+                    r"negative; long bar: the larger $|\lambda|$)."
+                    if study.landscape and study.landscape.points
+                    else "."
+                )
+            )
             out.append(("figure-landscape.pdf", TeX(cap), data))
     if p.field is not None and len(p.wrt) == 2 and p.notation == "components":
         data = field_figure(study)
         if data is not None:
             fa = study.field
-            cap = ("The field's arrows (direction; colour: magnitude, log scale) and the loop $C$ of the "
-                   "work integral (dashed) over "
-                   + (r"the contours of its potential $\varphi$; the curl is zero."
-                      if fa is not None and fa.conservative and fa.potential is not None
-                      else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."))
+            cap = (
+                "The field's arrows (direction; colour: magnitude, log scale) and the loop $C$ of the "
+                "work integral (dashed) over "
+                + (
+                    r"the contours of its potential $\varphi$; the curl is zero."
+                    if fa is not None and fa.conservative and fa.potential is not None
+                    else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."
+                )
+            )
             out.append(("figure-field.pdf", TeX(cap), data))
     return out
 
@@ -97,12 +118,15 @@ def constant_subs(p) -> tuple[dict, dict]:
     Returns (substitution, the drawn ones) so captions can say what was drawn.
     """
     import random
+
     from symcalc.study.problem import _random_assignment
+
     subs = dict(p.constant_values())
     drawn = {}
     symbolic = [c for c in p.constants if c.value is None]
     if symbolic:
         from symcalc.study.problem import _entry_matrix
+
         draw = _random_assignment(p, random.Random(p.seed + 11))
         for c in symbolic:
             if isinstance(c.symbol, sp.MatrixSymbol):  # matrix notation: onto the entry symbols
@@ -123,12 +147,17 @@ def constant_subs(p) -> tuple[dict, dict]:
 def _numeric(expr: Any, p, args: list) -> Any:
     """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
     from symcalc.expr.functions import sigmoid, softplus
+
     subs = constant_subs(p)[0]
     if p.report.slice is not None:
         subs.update(_fixed_values(p))
     e = expr.subs(subs) if hasattr(expr, "subs") else expr
     if hasattr(e, "has") and e.has(sigmoid, softplus):
-        e = e.applyfunc(lambda t: t.rewrite(sp.exp)) if isinstance(e, sp.MatrixBase) else e.rewrite(sp.exp)
+        e = (
+            e.applyfunc(lambda t: t.rewrite(sp.exp))
+            if isinstance(e, sp.MatrixBase)
+            else e.rewrite(sp.exp)
+        )
     return safe_lambdify(args, e, modules="numpy")
 
 
@@ -178,14 +207,18 @@ def gradient_flow(grad_fn, start, t_max: float = 20.0, steps: int = 800, box=Non
             if np.isfinite(turn) and turn > 0.9:
                 break
             h /= 2
-        k2 = f(x + h / 2 * k1); k3 = f(x + h / 2 * k2); k4 = f(x + h * k3)
+        k2 = f(x + h / 2 * k1)
+        k3 = f(x + h / 2 * k2)
+        k4 = f(x + h * k3)
         dx = h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         if not np.all(np.isfinite(dx)):
             break
         x = x + dx
         t += h
         path.append(x.copy())
-        if box is not None and not (box[0] - 1e-9 <= x[0] <= box[1] + 1e-9 and box[2] - 1e-9 <= x[1] <= box[3] + 1e-9):
+        if box is not None and not (
+            box[0] - 1e-9 <= x[0] <= box[1] + 1e-9 and box[2] - 1e-9 <= x[1] <= box[3] + 1e-9
+        ):
             break
     return np.array(path)
 
@@ -223,8 +256,12 @@ def landscape_figure(study) -> bytes | None:
                 ax.plot(path[:, 0], path[:, 1], color="white", lw=0.9, alpha=0.9)
                 ax.plot(path[0, 0], path[0, 1], "o", color="white", ms=2.5)
                 k = min(len(path) - 1, max(2, len(path) // 3))
-                ax.annotate("", xy=path[k], xytext=path[k - 1],
-                            arrowprops=dict(arrowstyle="-|>", color="white", lw=0.9))
+                ax.annotate(
+                    "",
+                    xy=path[k],
+                    xytext=path[k - 1],
+                    arrowprops=dict(arrowstyle="-|>", color="white", lw=0.9),
+                )
         _mark_critical_points(ax, study, ax_syms, box)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
@@ -244,11 +281,15 @@ def axis_label(sym: Any) -> str:
     ('$\\alpha_{1}$', 'a\\$b{', '\\input{x}')
     """
     from symcalc.printing.latex import latex
+
     tex = latex(sym)
-    if r"\text{" in tex:  # the printer set the name as escaped TeX text, which mathtext does not read
+    if (
+        r"\text{" in tex
+    ):  # the printer set the name as escaped TeX text, which mathtext does not read
         return plain_label(str(sym))
     try:
         from matplotlib.mathtext import MathTextParser
+
         MathTextParser("path").parse(f"${tex}$")
     except Exception:  # noqa: BLE001 - mathtext raises ValueError and others on what it cannot read
         return plain_label(str(sym))
@@ -258,6 +299,7 @@ def axis_label(sym: Any) -> str:
 def plain_label(text: str) -> str:
     """Text matplotlib shows as written: line breaks become spaces, ``$`` cannot start maths."""
     from symcalc.printing.texsafe import LINE_BREAKS
+
     return "".join(" " if ch in LINE_BREAKS else ch for ch in str(text)).replace("$", r"\$")
 
 
@@ -276,7 +318,12 @@ def _flow_time(Z: np.ndarray, box) -> float:
 def _starts(box) -> list[tuple[float, float]]:
     x0, x1, y0, y1 = box
     fr = [0.08, 0.35, 0.65, 0.92]
-    pts = [(x0 + a * (x1 - x0), y0 + b * (y1 - y0)) for a in fr for b in fr if a in (0.08, 0.92) or b in (0.08, 0.92)]
+    pts = [
+        (x0 + a * (x1 - x0), y0 + b * (y1 - y0))
+        for a in fr
+        for b in fr
+        if a in (0.08, 0.92) or b in (0.08, 0.92)
+    ]
     pts += [(x0 + 0.5 * (x1 - x0) + 0.03 * (x1 - x0), y0 + 0.5 * (y1 - y0) + 0.05 * (y1 - y0))]
     return pts
 
@@ -322,8 +369,15 @@ def _eigen_bars(ax, pt, p, ax_syms, centre, span, colour) -> None:
         length = span * (0.06 + 0.08 * abs(lam) / biggest)
         d = v / np.linalg.norm(v) * length
         style = "-" if lam > 0 else "--"
-        ax.plot([centre[0] - d[0], centre[0] + d[0]], [centre[1] - d[1], centre[1] + d[1]],
-                style, color=colour, lw=2.0, zorder=4, solid_capstyle="round")
+        ax.plot(
+            [centre[0] - d[0], centre[0] + d[0]],
+            [centre[1] - d[1], centre[1] + d[1]],
+            style,
+            color=colour,
+            lw=2.0,
+            zorder=4,
+            solid_capstyle="round",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -356,19 +410,35 @@ def field_figure(study) -> bytes | None:
             lo, hi = _robust_range(Z[np.isfinite(Z)])
             if hi - lo < 1e-12:
                 lo, hi = lo - 1, hi + 1
-            cs = ax.contourf(X, Y, np.clip(Z, lo, hi), levels=np.linspace(lo, hi, 21), cmap="coolwarm")
+            cs = ax.contourf(
+                X, Y, np.clip(Z, lo, hi), levels=np.linspace(lo, hi, 21), cmap="coolwarm"
+            )
             fig.colorbar(cs, ax=ax, shrink=0.85, label=label)
         Xq, Yq = np.meshgrid(np.linspace(x0, x1, 19), np.linspace(y0, y1, 19))
         U, V = _eval_grid(fx, Xq, Yq), _eval_grid(fy, Xq, Yq)
         M = np.hypot(U, V)
         with np.errstate(all="ignore"):
-            ax.quiver(Xq, Yq, U / M, V / M, np.log10(M + 1e-300), cmap="viridis", pivot="mid",
-                      scale=24, width=0.004)
+            ax.quiver(
+                Xq,
+                Yq,
+                U / M,
+                V / M,
+                np.log10(M + 1e-300),
+                cmap="viridis",
+                pivot="mid",
+                scale=24,
+                width=0.004,
+            )
         if fa is not None and fa.loop_work is not None:  # the loop the report integrates around
             lw = fa.loop_work
             th = np.linspace(0, 2 * np.pi, 200)
-            ax.plot(lw["center"][0] + lw["radius"] * np.cos(th), lw["center"][1] + lw["radius"] * np.sin(th),
-                    "k--", lw=1.0, label=f"loop C: work {lw['work']:.3g}")
+            ax.plot(
+                lw["center"][0] + lw["radius"] * np.cos(th),
+                lw["center"][1] + lw["radius"] * np.sin(th),
+                "k--",
+                lw=1.0,
+                label=f"loop C: work {lw['work']:.3g}",
+            )
             ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
@@ -390,6 +460,7 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
 
 def _default_slice(p):
     from symcalc.study.problem import SliceSpec
+
     return SliceSpec(p.wrt[0], p.wrt[1])
 
 

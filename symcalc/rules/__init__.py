@@ -13,7 +13,7 @@ until one answers (``None`` means "not mine"); it never names a rule.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from symcalc.records import Rule
 
@@ -64,6 +64,7 @@ def all_tables() -> list[RuleTable]:
     """Every rule table of the engine (for the report and the rule tests)."""
     from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
     from symcalc.rules.scalar import SCALAR_RULES
+
     return [SCALAR_RULES, MATRIX_RULES, CANONICAL_RULES, THEOREMS]
 
 

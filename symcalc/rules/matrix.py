@@ -21,17 +21,29 @@ Three tables, all flat lists of :class:`symcalc.records.Rule` records:
 from __future__ import annotations
 
 import sympy as sp
+from sympy import (
+    Determinant,
+    HadamardPower,
+    HadamardProduct,
+    Identity,
+    Inverse,
+    KroneckerProduct,
+    MatAdd,
+    MatMul,
+    MatPow,
+    MatrixExpr,
+    OneMatrix,
+    Trace,
+    Transpose,
+    ZeroMatrix,
+)
+from sympy.codegen.cfunctions import log1p
 from sympy.core.sympify import _sympify
-from sympy import (Determinant, HadamardPower, HadamardProduct, Identity, Inverse,
-                   KroneckerProduct, MatAdd, MatMul, MatPow, MatrixExpr, OneMatrix, Trace,
-                   Transpose, ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from sympy.codegen.cfunctions import log1p
-
-from symcalc.records import Rule
 from symcalc.expr.functions import sigmoid, softplus
+from symcalc.records import Rule
 from symcalc.rules import RuleTable
 
 MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")
@@ -73,7 +85,7 @@ def transpose(e):
         return HadamardPower(transpose(e.base), e.exp)
     if isinstance(e, KroneckerProduct):
         return KroneckerProduct(*[transpose(a) for a in e.args])
-    if isinstance(e, ElementwiseApplyFunction):   # SymPy's own convention: f(Z)^T = f(Z^T)
+    if isinstance(e, ElementwiseApplyFunction):  # SymPy's own convention: f(Z)^T = f(Z^T)
         return elementwise(e.function, transpose(e.expr))
     if isinstance(e, (Identity, DiagMatrix)):
         return e
@@ -111,8 +123,11 @@ def hadamard(*args):
     coef = sp.S.One
     kept = []
     for a in args:
-        if isinstance(a, MatMul) and any(isinstance(m, OneMatrix) for m in a.args) and \
-                len([m for m in a.args if isinstance(m, MatrixExpr)]) == 1:
+        if (
+            isinstance(a, MatMul)
+            and any(isinstance(m, OneMatrix) for m in a.args)
+            and len([m for m in a.args if isinstance(m, MatrixExpr)]) == 1
+        ):
             coef *= sp.Mul(*[m for m in a.args if not isinstance(m, MatrixExpr)])
         elif not isinstance(a, OneMatrix):
             kept.append(a)
@@ -127,7 +142,7 @@ def hadamard(*args):
 
 
 def hadamard_power(Z, p):
-    p = _sympify(p)       # strict: p is a SymPy object or a number, never text
+    p = _sympify(p)  # strict: p is a SymPy object or a number, never text
     if p == 1:
         return Z
     if p == 0:
@@ -185,16 +200,38 @@ def _diag_matrix(node, d):
     return DiagMatrix(d(node.args[0]))
 
 
-MATRIX_RULES.add(Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear",
-                      f"{CB} (35)", _mat_sum), MatAdd)
-MATRIX_RULES.add(Rule("transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear",
-                      f"{CB} (44)", _transpose), Transpose)
-MATRIX_RULES.add(Rule("trace", "Linearity of the trace",
-                      rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)", "linear",
-                      f"{CB} (36)", _trace), Trace)
-MATRIX_RULES.add(Rule("diag_matrix", "diag is linear",
-                      rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)", "linear",
-                      "", _diag_matrix), DiagMatrix)
+MATRIX_RULES.add(
+    Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear", f"{CB} (35)", _mat_sum),
+    MatAdd,
+)
+MATRIX_RULES.add(
+    Rule(
+        "transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear", f"{CB} (44)", _transpose
+    ),
+    Transpose,
+)
+MATRIX_RULES.add(
+    Rule(
+        "trace",
+        "Linearity of the trace",
+        rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)",
+        "linear",
+        f"{CB} (36)",
+        _trace,
+    ),
+    Trace,
+)
+MATRIX_RULES.add(
+    Rule(
+        "diag_matrix",
+        "diag is linear",
+        rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)",
+        "linear",
+        "",
+        _diag_matrix,
+    ),
+    DiagMatrix,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -216,7 +253,7 @@ def _product_terms(node, d, build):
         da = d(a)
         if is_zero(da):
             continue
-        new = args[:i] + [da] + args[i + 1:]
+        new = args[:i] + [da] + args[i + 1 :]
         terms.append(mul(*new) if build is MatMul else build(*new))
     return add(*terms)
 
@@ -233,18 +270,50 @@ def _hadamard(node, d):
     return _product_terms(node, d, hadamard)
 
 
-MATRIX_RULES.add(Rule("matrix_constant_multiple", "Constant factors",
-                      rf"{D}(A X B) = A\,{D}X\,B", "linear", f"{CB} (34)",
-                      _matrix_constant_multiple), MatMul)
-MATRIX_RULES.add(Rule("matrix_product", "Product rule",
-                      rf"{D}(XY) = ({D}X)\,Y + X\,({D}Y)", "product", f"{CB} (37)",
-                      _matrix_product), MatMul)
-MATRIX_RULES.add(Rule("kronecker", "Product rule for the Kronecker product",
-                      rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y", "product",
-                      f"{CB} (39)", _kronecker), KroneckerProduct)
-MATRIX_RULES.add(Rule("hadamard", "Product rule for the Hadamard product",
-                      rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y", "product",
-                      f"{CB} (38)", _hadamard), HadamardProduct)
+MATRIX_RULES.add(
+    Rule(
+        "matrix_constant_multiple",
+        "Constant factors",
+        rf"{D}(A X B) = A\,{D}X\,B",
+        "linear",
+        f"{CB} (34)",
+        _matrix_constant_multiple,
+    ),
+    MatMul,
+)
+MATRIX_RULES.add(
+    Rule(
+        "matrix_product",
+        "Product rule",
+        rf"{D}(XY) = ({D}X)\,Y + X\,({D}Y)",
+        "product",
+        f"{CB} (37)",
+        _matrix_product,
+    ),
+    MatMul,
+)
+MATRIX_RULES.add(
+    Rule(
+        "kronecker",
+        "Product rule for the Kronecker product",
+        rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y",
+        "product",
+        f"{CB} (39)",
+        _kronecker,
+    ),
+    KroneckerProduct,
+)
+MATRIX_RULES.add(
+    Rule(
+        "hadamard",
+        "Product rule for the Hadamard product",
+        rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y",
+        "product",
+        f"{CB} (38)",
+        _hadamard,
+    ),
+    HadamardProduct,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -289,25 +358,64 @@ def _hadamard_power(node, d):
     Z, p = node.args
     if d.depends(p):
         return None
-    return hadamard(p * hadamard_power(Z, p - 1), d(Z)) if p != 2 else \
-        hadamard(2 * Z, d(Z))
+    return hadamard(p * hadamard_power(Z, p - 1), d(Z)) if p != 2 else hadamard(2 * Z, d(Z))
 
 
-MATRIX_RULES.add(Rule("inverse", "Differential of the inverse",
-                      rf"{D}(X^{{-1}}) = -X^{{-1}}\,({D}X)\,X^{{-1}}", "specific",
-                      f"{CB} (40), (59)", _inverse), Inverse)
-MATRIX_RULES.add(Rule("matrix_power", "Integer matrix power",
-                      rf"{D}(X^k) = \sum_{{i=0}}^{{k-1}} X^i\,({D}X)\,X^{{k-1-i}}", "product",
-                      "Magnus & Neudecker, ch. 8", _matrix_power), MatPow)
-MATRIX_RULES.add(Rule("determinant", "Differential of the determinant (Jacobi)",
-                      rf"{D}\det X = \det X\,\operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
-                      f"{CB} (42)", _determinant), Determinant)
-MATRIX_RULES.add(Rule("log_det", "Differential of the log-determinant",
-                      rf"{D}\log\det X = \operatorname{{tr}}(X^{{-1}}{D}X)", "specific",
-                      f"{CB} (43)", _log_det), sp.log)
-MATRIX_RULES.add(Rule("hadamard_power", "Hadamard power",
-                      rf"{D}(X^{{\circ p}}) = p\,X^{{\circ(p-1)}}\circ {D}X", "chain", "",
-                      _hadamard_power), HadamardPower)
+MATRIX_RULES.add(
+    Rule(
+        "inverse",
+        "Differential of the inverse",
+        rf"{D}(X^{{-1}}) = -X^{{-1}}\,({D}X)\,X^{{-1}}",
+        "specific",
+        f"{CB} (40), (59)",
+        _inverse,
+    ),
+    Inverse,
+)
+MATRIX_RULES.add(
+    Rule(
+        "matrix_power",
+        "Integer matrix power",
+        rf"{D}(X^k) = \sum_{{i=0}}^{{k-1}} X^i\,({D}X)\,X^{{k-1-i}}",
+        "product",
+        "Magnus & Neudecker, ch. 8",
+        _matrix_power,
+    ),
+    MatPow,
+)
+MATRIX_RULES.add(
+    Rule(
+        "determinant",
+        "Differential of the determinant (Jacobi)",
+        rf"{D}\det X = \det X\,\operatorname{{tr}}(X^{{-1}}{D}X)",
+        "specific",
+        f"{CB} (42)",
+        _determinant,
+    ),
+    Determinant,
+)
+MATRIX_RULES.add(
+    Rule(
+        "log_det",
+        "Differential of the log-determinant",
+        rf"{D}\log\det X = \operatorname{{tr}}(X^{{-1}}{D}X)",
+        "specific",
+        f"{CB} (43)",
+        _log_det,
+    ),
+    sp.log,
+)
+MATRIX_RULES.add(
+    Rule(
+        "hadamard_power",
+        "Hadamard power",
+        rf"{D}(X^{{\circ p}}) = p\,X^{{\circ(p-1)}}\circ {D}X",
+        "chain",
+        "",
+        _hadamard_power,
+    ),
+    HadamardPower,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -316,7 +424,7 @@ MATRIX_RULES.add(Rule("hadamard_power", "Hadamard power",
 def _ew(cls, derivative):
     def apply(node, d):
         t, body = elementwise_parts(node)
-        if cls is None:   # a power t**p
+        if cls is None:  # a power t**p
             if not (body.is_Pow and body.base == t and not body.exp.has(t)):
                 return None
             p = body.exp
@@ -326,6 +434,7 @@ def _ew(cls, derivative):
                 return None
             fprime = derivative(node.expr, node)
         return hadamard(fprime, d(node.expr))
+
     return apply
 
 
@@ -340,26 +449,57 @@ def _ew_generic(node, d):
 _ELEMENTWISE = [
     ("ew_exp", sp.exp, r"e^{\circ Z}", lambda Z, F: F),
     ("ew_log", sp.log, r"Z^{\circ -1}", lambda Z, F: hadamard_power(Z, -1)),
-    ("ew_log1p", log1p, r"(1 + Z)^{\circ -1}",
-     lambda Z, F: hadamard_power(ones_like(Z) + Z, -1)),
-    ("ew_sigmoid", sigmoid, r"\sigma(Z)\circ(1-\sigma(Z))",
-     lambda Z, F: HadamardProduct(F, ones_like(Z) - F)),
+    ("ew_log1p", log1p, r"(1 + Z)^{\circ -1}", lambda Z, F: hadamard_power(ones_like(Z) + Z, -1)),
+    (
+        "ew_sigmoid",
+        sigmoid,
+        r"\sigma(Z)\circ(1-\sigma(Z))",
+        lambda Z, F: HadamardProduct(F, ones_like(Z) - F),
+    ),
     ("ew_softplus", softplus, r"\sigma(Z)", lambda Z, F: elementwise(sigmoid, Z)),
-    ("ew_tanh", sp.tanh, r"1 - \tanh(Z)^{\circ 2}",
-     lambda Z, F: ones_like(Z) - HadamardPower(F, 2)),
+    (
+        "ew_tanh",
+        sp.tanh,
+        r"1 - \tanh(Z)^{\circ 2}",
+        lambda Z, F: ones_like(Z) - HadamardPower(F, 2),
+    ),
     ("ew_sin", sp.sin, r"\cos(Z)", lambda Z, F: elementwise(sp.cos, Z)),
     ("ew_cos", sp.cos, r"-\sin(Z)", lambda Z, F: -elementwise(sp.sin, Z)),
 ]
 for _name, _cls, _fp, _deriv in _ELEMENTWISE:
-    MATRIX_RULES.add(Rule(_name, f"Chain rule through elementwise {_cls.__name__}",
-                          rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {_fp}", "chain", "",
-                          _ew(_cls, _deriv)), ElementwiseApplyFunction)
-MATRIX_RULES.add(Rule("ew_power", "Chain rule through an elementwise power",
-                      rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z", "chain", "",
-                      _ew(None, None)), ElementwiseApplyFunction)
-MATRIX_RULES.add(Rule("ew_function", "Chain rule through an elementwise function",
-                      rf"{D} f(Z) = f'(Z)\circ {D}Z", "chain", f"{CB} (38)",
-                      _ew_generic), ElementwiseApplyFunction)
+    MATRIX_RULES.add(
+        Rule(
+            _name,
+            f"Chain rule through elementwise {_cls.__name__}",
+            rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {_fp}",
+            "chain",
+            "",
+            _ew(_cls, _deriv),
+        ),
+        ElementwiseApplyFunction,
+    )
+MATRIX_RULES.add(
+    Rule(
+        "ew_power",
+        "Chain rule through an elementwise power",
+        rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z",
+        "chain",
+        "",
+        _ew(None, None),
+    ),
+    ElementwiseApplyFunction,
+)
+MATRIX_RULES.add(
+    Rule(
+        "ew_function",
+        "Chain rule through an elementwise function",
+        rf"{D} f(Z) = f'(Z)\circ {D}Z",
+        "chain",
+        f"{CB} (38)",
+        _ew_generic,
+    ),
+    ElementwiseApplyFunction,
+)
 
 
 # ======================================================================================
@@ -385,7 +525,7 @@ def _c_cyclic(node, C, ctx):
         rest = mul(sp.Mul(*others), *mats)
         return [(s, Trace(mul(transpose(C), rest)))]
     k = next(i for i, M in enumerate(mats) if ctx.depends(M))
-    L, R = mats[:k], mats[k + 1:]
+    L, R = mats[:k], mats[k + 1 :]
     Lt = transpose(mul(*L)) if L else None
     Rt = transpose(mul(*R)) if R else None
     return [(mats[k], mul(coef, Lt, C, Rt))]
@@ -426,7 +566,7 @@ def _c_kronecker(node, C, ctx):
 
 
 def _c_diag(node, C, ctx):
-    return None   # tr(C^T diag(dv)): not needed for first and second derivatives
+    return None  # tr(C^T diag(dv)): not needed for first and second derivatives
 
 
 def _s_sum(node, c, ctx):
@@ -446,73 +586,212 @@ def _s_trace(node, c, ctx):
     return [(M, mul(c, Identity(M.rows)))]
 
 
-CANONICAL_RULES.add(Rule("trace_linearity", "Linearity of the trace",
-                         r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
-                         r" + \operatorname{tr}(C^\top Y)", "canonical", f"{CB} (15)",
-                         _c_linear_sum), MatAdd)
-CANONICAL_RULES.add(Rule("cyclic_trace", "Cyclic property of the trace",
-                         r"\operatorname{tr}(C^\top A\,\mathrm{d}X\,B) = "
-                         r"\operatorname{tr}((A^\top C B^\top)^\top\mathrm{d}X)", "canonical",
-                         f"{CB} (16)", _c_cyclic), MatMul)
-CANONICAL_RULES.add(Rule("trace_transpose", "Trace of a transpose",
-                         r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
-                         r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
-                         r"\mathrm{d}X)", "canonical", f"{CB} (13)", _c_transpose), Transpose)
-CANONICAL_RULES.add(Rule("trace_hadamard", "Hadamard product inside a trace",
-                         r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
-                         r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)", "canonical",
-                         "Magnus & Neudecker, ch. 9", _c_hadamard), HadamardProduct)
-CANONICAL_RULES.add(Rule("trace_kronecker", "Trace of a Kronecker product",
-                         r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
-                         r"\operatorname{tr}B", "canonical", f"{CB} sec. 10.2.1", _c_kronecker),
-                    KroneckerProduct)
-CANONICAL_RULES.add(Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical",
-                         "", _s_sum), sp.Add)
-CANONICAL_RULES.add(Rule("scalar_factor", "Scalar factors commute",
-                         r"c\,(a\,u) = (c\,a)\,u", "canonical", "", _s_product), sp.Mul)
-CANONICAL_RULES.add(Rule("scalar_as_trace", "A scalar is its own trace",
-                         r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
-                         "canonical", "", _s_trace), Trace)
+CANONICAL_RULES.add(
+    Rule(
+        "trace_linearity",
+        "Linearity of the trace",
+        r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
+        r" + \operatorname{tr}(C^\top Y)",
+        "canonical",
+        f"{CB} (15)",
+        _c_linear_sum,
+    ),
+    MatAdd,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "cyclic_trace",
+        "Cyclic property of the trace",
+        r"\operatorname{tr}(C^\top A\,\mathrm{d}X\,B) = "
+        r"\operatorname{tr}((A^\top C B^\top)^\top\mathrm{d}X)",
+        "canonical",
+        f"{CB} (16)",
+        _c_cyclic,
+    ),
+    MatMul,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "trace_transpose",
+        "Trace of a transpose",
+        r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
+        r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
+        r"\mathrm{d}X)",
+        "canonical",
+        f"{CB} (13)",
+        _c_transpose,
+    ),
+    Transpose,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "trace_hadamard",
+        "Hadamard product inside a trace",
+        r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
+        r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)",
+        "canonical",
+        "Magnus & Neudecker, ch. 9",
+        _c_hadamard,
+    ),
+    HadamardProduct,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "trace_kronecker",
+        "Trace of a Kronecker product",
+        r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
+        r"\operatorname{tr}B",
+        "canonical",
+        f"{CB} sec. 10.2.1",
+        _c_kronecker,
+    ),
+    KroneckerProduct,
+)
+CANONICAL_RULES.add(
+    Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical", "", _s_sum), sp.Add
+)
+CANONICAL_RULES.add(
+    Rule(
+        "scalar_factor",
+        "Scalar factors commute",
+        r"c\,(a\,u) = (c\,a)\,u",
+        "canonical",
+        "",
+        _s_product,
+    ),
+    sp.Mul,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "scalar_as_trace",
+        "A scalar is its own trace",
+        r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
+        "canonical",
+        "",
+        _s_trace,
+    ),
+    Trace,
+)
 
 
 # ======================================================================================
 # THEOREMS and simplifications (performed by the engine, recorded as steps)
 # ======================================================================================
-THEOREMS.add(Rule("one_by_one", "A 1 x 1 matrix is a scalar",
-                  r"M \in \mathbb{R}^{1\times 1} \Rightarrow M = \operatorname{tr}M",
-                  "canonical", f"{CB} (17)"))
-THEOREMS.add(Rule("identification", "First identification theorem",
-                  r"\mathrm{d}f = \operatorname{tr}(G^\top \mathrm{d}X) \;\Rightarrow\;"
-                  r" \frac{\partial f}{\partial X} = G", "identification",
-                  "Magnus & Neudecker, Table 9.2"))
-THEOREMS.add(Rule("scalar_identification", "Identification of partial derivatives",
-                  r"\mathrm{d}f = \sum_i g_i\,\mathrm{d}x_i \;\Rightarrow\;"
-                  r" \frac{\partial f}{\partial x_i} = g_i", "identification",
-                  "Magnus & Neudecker, ch. 5"))
-THEOREMS.add(Rule("jacobian_identification", "Identification of the Jacobian",
-                  r"\mathrm{d}F = J\,\mathrm{d}x \;\Rightarrow\; \frac{\partial F}{\partial x}"
-                  r" = J", "identification", "Magnus & Neudecker, Table 9.2"))
-THEOREMS.add(Rule("vec_identification", "Identification of the Jacobian in vec form",
-                  r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^\top\otimes A)\,"
-                  r"\operatorname{vec}\mathrm{d}X \;\Rightarrow\; \frac{\partial\operatorname{vec}"
-                  r"F}{\partial\operatorname{vec}X} = B^\top\otimes A", "identification",
-                  f"{CB} sec. 10.2.2"))
-THEOREMS.add(Rule("hadamard_as_diag", "A Hadamard product with a vector is a diagonal matrix",
-                  r"b\circ v = \operatorname{diag}(b)\,v", "canonical", ""))
-THEOREMS.add(Rule("collect", "Collect like terms",
-                  r"A B + A C = A(B + C),\quad B A + C A = (B + C)A", "canonical", ""))
-THEOREMS.add(Rule("symmetric_part", "Gradient on symmetric matrices",
-                  r"X = X^\top \;\Rightarrow\; \nabla f = \tfrac12(G + G^\top)", "theorem",
-                  "Magnus & Neudecker, ch. 9"))
-THEOREMS.add(Rule("diagonal_part", "Gradient on diagonal matrices",
-                  r"X \text{ diagonal} \;\Rightarrow\; \nabla f = I\circ G", "theorem", ""))
-THEOREMS.add(Rule("hessian_from_gradient", "The Hessian is the Jacobian of the gradient",
-                  r"\nabla^2 f = \frac{\partial \nabla f}{\partial x}", "theorem",
-                  "Magnus & Neudecker, ch. 10"))
-THEOREMS.add(Rule("symmetric_hessian", "Hessian on symmetric matrices",
-                  r"X = X^\top \;\Rightarrow\; \nabla^2 f = N_n H N_n,\quad "
-                  r"N_n = \tfrac12\,(I_{n^2} + K_{n,n})", "theorem",
-                  "Magnus & Neudecker, ch. 3.7 (the symmetrizer N_n) and ch. 10"))
+THEOREMS.add(
+    Rule(
+        "one_by_one",
+        "A 1 x 1 matrix is a scalar",
+        r"M \in \mathbb{R}^{1\times 1} \Rightarrow M = \operatorname{tr}M",
+        "canonical",
+        f"{CB} (17)",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "identification",
+        "First identification theorem",
+        r"\mathrm{d}f = \operatorname{tr}(G^\top \mathrm{d}X) \;\Rightarrow\;"
+        r" \frac{\partial f}{\partial X} = G",
+        "identification",
+        "Magnus & Neudecker, Table 9.2",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "scalar_identification",
+        "Identification of partial derivatives",
+        r"\mathrm{d}f = \sum_i g_i\,\mathrm{d}x_i \;\Rightarrow\;"
+        r" \frac{\partial f}{\partial x_i} = g_i",
+        "identification",
+        "Magnus & Neudecker, ch. 5",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "jacobian_identification",
+        "Identification of the Jacobian",
+        r"\mathrm{d}F = J\,\mathrm{d}x \;\Rightarrow\; \frac{\partial F}{\partial x}"
+        r" = J",
+        "identification",
+        "Magnus & Neudecker, Table 9.2",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "vec_identification",
+        "Identification of the Jacobian in vec form",
+        r"\operatorname{vec}(A\,\mathrm{d}X\,B) = (B^\top\otimes A)\,"
+        r"\operatorname{vec}\mathrm{d}X \;\Rightarrow\; \frac{\partial\operatorname{vec}"
+        r"F}{\partial\operatorname{vec}X} = B^\top\otimes A",
+        "identification",
+        f"{CB} sec. 10.2.2",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "hadamard_as_diag",
+        "A Hadamard product with a vector is a diagonal matrix",
+        r"b\circ v = \operatorname{diag}(b)\,v",
+        "canonical",
+        "",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "collect",
+        "Collect like terms",
+        r"A B + A C = A(B + C),\quad B A + C A = (B + C)A",
+        "canonical",
+        "",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "symmetric_part",
+        "Gradient on symmetric matrices",
+        r"X = X^\top \;\Rightarrow\; \nabla f = \tfrac12(G + G^\top)",
+        "theorem",
+        "Magnus & Neudecker, ch. 9",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "diagonal_part",
+        "Gradient on diagonal matrices",
+        r"X \text{ diagonal} \;\Rightarrow\; \nabla f = I\circ G",
+        "theorem",
+        "",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "hessian_from_gradient",
+        "The Hessian is the Jacobian of the gradient",
+        r"\nabla^2 f = \frac{\partial \nabla f}{\partial x}",
+        "theorem",
+        "Magnus & Neudecker, ch. 10",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "symmetric_hessian",
+        "Hessian on symmetric matrices",
+        r"X = X^\top \;\Rightarrow\; \nabla^2 f = N_n H N_n,\quad "
+        r"N_n = \tfrac12\,(I_{n^2} + K_{n,n})",
+        "theorem",
+        "Magnus & Neudecker, ch. 3.7 (the symmetrizer N_n) and ch. 10",
+    )
+)
 
-__all__ = ["MATRIX_RULES", "CANONICAL_RULES", "THEOREMS", "transpose", "mul", "add",
-           "hadamard", "hadamard_power", "is_zero", "elementwise_parts"]
+__all__ = [
+    "MATRIX_RULES",
+    "CANONICAL_RULES",
+    "THEOREMS",
+    "transpose",
+    "mul",
+    "add",
+    "hadamard",
+    "hadamard_power",
+    "is_zero",
+    "elementwise_parts",
+]

@@ -20,8 +20,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.core.function import AppliedUndef
 
-from symcalc.records import Rule
 from symcalc.expr.functions import sigmoid, softplus
+from symcalc.records import Rule
 from symcalc.rules import RuleTable
 
 SCALAR_RULES = RuleTable("scalar", "differentials of scalar expressions")
@@ -49,11 +49,23 @@ def _constant_multiple(node, d):
     return c * d(u)
 
 
-SCALAR_RULES.add(Rule("sum", "Sum rule", rf"{D}(u + v) = {D}u + {D}v", "linear",
-                      "Magnus & Neudecker, ch. 5", _sum), sp.Add)
-SCALAR_RULES.add(Rule("constant_multiple", "Constant multiple",
-                      rf"{D}(c\,u) = c\,{D}u", "linear", "Magnus & Neudecker, ch. 5",
-                      _constant_multiple), sp.Mul)
+SCALAR_RULES.add(
+    Rule(
+        "sum", "Sum rule", rf"{D}(u + v) = {D}u + {D}v", "linear", "Magnus & Neudecker, ch. 5", _sum
+    ),
+    sp.Add,
+)
+SCALAR_RULES.add(
+    Rule(
+        "constant_multiple",
+        "Constant multiple",
+        rf"{D}(c\,u) = c\,{D}u",
+        "linear",
+        "Magnus & Neudecker, ch. 5",
+        _constant_multiple,
+    ),
+    sp.Mul,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -79,15 +91,32 @@ def _product(node, d):
     for i, a in enumerate(args):
         if not d.depends(a):
             continue
-        terms.append(sp.Mul(*args[:i], d(a), *args[i + 1:]))
+        terms.append(sp.Mul(*args[:i], d(a), *args[i + 1 :]))
     return sp.Add(*terms)
 
 
-SCALAR_RULES.add(Rule("quotient", "Quotient rule",
-                      rf"{D}\frac{{u}}{{v}} = \frac{{v\,{D}u - u\,{D}v}}{{v^2}}", "product",
-                      "Magnus & Neudecker, ch. 5", _quotient), sp.Mul)
-SCALAR_RULES.add(Rule("product", "Product rule", rf"{D}(uv) = {D}u\,v + u\,{D}v", "product",
-                      "Magnus & Neudecker, ch. 5", _product), sp.Mul)
+SCALAR_RULES.add(
+    Rule(
+        "quotient",
+        "Quotient rule",
+        rf"{D}\frac{{u}}{{v}} = \frac{{v\,{D}u - u\,{D}v}}{{v^2}}",
+        "product",
+        "Magnus & Neudecker, ch. 5",
+        _quotient,
+    ),
+    sp.Mul,
+)
+SCALAR_RULES.add(
+    Rule(
+        "product",
+        "Product rule",
+        rf"{D}(uv) = {D}u\,v + u\,{D}v",
+        "product",
+        "Magnus & Neudecker, ch. 5",
+        _product,
+    ),
+    sp.Mul,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -117,15 +146,37 @@ def _general_power(node, d):
     return node * (sp.log(u) * d(v) + v * d(u) / u)
 
 
-SCALAR_RULES.add(Rule("sqrt", "Square root", rf"{D}\sqrt{{u}} = \frac{{{D}u}}{{2\sqrt{{u}}}}",
-                      "chain", "", _sqrt), sp.Pow)
-SCALAR_RULES.add(Rule("power", "Power rule", rf"{D}(u^n) = n\,u^{{n-1}}\,{D}u", "chain",
-                      "", _power), sp.Pow)
-SCALAR_RULES.add(Rule("exponential", "Exponential with constant base",
-                      rf"{D}(a^u) = a^u \log a\,{D}u", "chain", "", _exponential), sp.Pow)
-SCALAR_RULES.add(Rule("general_power", "General power",
-                      rf"{D}(u^v) = u^v\left(\log u\,{D}v + \frac{{v}}{{u}}\,{D}u\right)",
-                      "chain", "", _general_power), sp.Pow)
+SCALAR_RULES.add(
+    Rule(
+        "sqrt", "Square root", rf"{D}\sqrt{{u}} = \frac{{{D}u}}{{2\sqrt{{u}}}}", "chain", "", _sqrt
+    ),
+    sp.Pow,
+)
+SCALAR_RULES.add(
+    Rule("power", "Power rule", rf"{D}(u^n) = n\,u^{{n-1}}\,{D}u", "chain", "", _power), sp.Pow
+)
+SCALAR_RULES.add(
+    Rule(
+        "exponential",
+        "Exponential with constant base",
+        rf"{D}(a^u) = a^u \log a\,{D}u",
+        "chain",
+        "",
+        _exponential,
+    ),
+    sp.Pow,
+)
+SCALAR_RULES.add(
+    Rule(
+        "general_power",
+        "General power",
+        rf"{D}(u^v) = u^v\left(\log u\,{D}v + \frac{{v}}{{u}}\,{D}u\right)",
+        "chain",
+        "",
+        _general_power,
+    ),
+    sp.Pow,
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -137,6 +188,7 @@ def _chain(derivative):
             return None
         u = node.args[0]
         return derivative(u, node) * d(u)
+
     return apply
 
 
@@ -151,17 +203,32 @@ _FUNCTIONS = [
     (sp.sinh, "sinh", rf"{D}\sinh u = \cosh u\,{D}u", lambda u, f: sp.cosh(u)),
     (sp.cosh, "cosh", rf"{D}\cosh u = \sinh u\,{D}u", lambda u, f: sp.sinh(u)),
     (sp.tanh, "tanh", rf"{D}\tanh u = (1 - \tanh^2 u)\,{D}u", lambda u, f: 1 - f**2),
-    (sp.asin, "asin", rf"{D}\arcsin u = \frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
-     lambda u, f: 1 / sp.sqrt(1 - u**2)),
-    (sp.acos, "acos", rf"{D}\arccos u = -\frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
-     lambda u, f: -1 / sp.sqrt(1 - u**2)),
+    (
+        sp.asin,
+        "asin",
+        rf"{D}\arcsin u = \frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
+        lambda u, f: 1 / sp.sqrt(1 - u**2),
+    ),
+    (
+        sp.acos,
+        "acos",
+        rf"{D}\arccos u = -\frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
+        lambda u, f: -1 / sp.sqrt(1 - u**2),
+    ),
     (sp.atan, "atan", rf"{D}\arctan u = \frac{{{D}u}}{{1+u^2}}", lambda u, f: 1 / (1 + u**2)),
-    (sp.erf, "erf", rf"{D}\,\mathrm{{erf}}\,u = \frac{{2}}{{\sqrt\pi}} e^{{-u^2}}\,{D}u",
-     lambda u, f: 2 * sp.exp(-u**2) / sp.sqrt(sp.pi)),
-    (sigmoid, "sigmoid", rf"{D}\sigma(u) = \sigma(u)(1-\sigma(u))\,{D}u",
-     lambda u, f: f * (1 - f)),
-    (softplus, "softplus", rf"{D}\operatorname{{softplus}}(u) = \sigma(u)\,{D}u",
-     lambda u, f: sigmoid(u)),
+    (
+        sp.erf,
+        "erf",
+        rf"{D}\,\mathrm{{erf}}\,u = \frac{{2}}{{\sqrt\pi}} e^{{-u^2}}\,{D}u",
+        lambda u, f: 2 * sp.exp(-(u**2)) / sp.sqrt(sp.pi),
+    ),
+    (sigmoid, "sigmoid", rf"{D}\sigma(u) = \sigma(u)(1-\sigma(u))\,{D}u", lambda u, f: f * (1 - f)),
+    (
+        softplus,
+        "softplus",
+        rf"{D}\operatorname{{softplus}}(u) = \sigma(u)\,{D}u",
+        lambda u, f: sigmoid(u),
+    ),
     (sp.Abs, "abs", rf"{D}|u| = \operatorname{{sign}}(u)\,{D}u", lambda u, f: sp.sign(u)),
 ]
 
@@ -169,8 +236,9 @@ _FUNCTIONS = [
 FUNCTION_DERIVATIVES = {cls: deriv for cls, _, _, deriv in _FUNCTIONS}
 
 for _cls, _name, _latex, _deriv in _FUNCTIONS:
-    SCALAR_RULES.add(Rule(_name, f"Chain rule through {_name}", _latex, "chain", "",
-                          _chain(_deriv)), _cls)
+    SCALAR_RULES.add(
+        Rule(_name, f"Chain rule through {_name}", _latex, "chain", "", _chain(_deriv)), _cls
+    )
 
 
 def _declared_derivative(node, d):
@@ -185,16 +253,24 @@ def _declared_derivative(node, d):
             continue
         try:
             fprime = node.fdiff(i)
-        except Exception:   # SymPy raises ArgumentIndexError and others; no rule then
+        except Exception:  # SymPy raises ArgumentIndexError and others; no rule then
             return None
         if fprime.has(sp.Derivative) and not isinstance(node, AppliedUndef):
-            return None     # the function declares no derivative (floor, ...): no rule
+            return None  # the function declares no derivative (floor, ...): no rule
         terms.append(fprime * d(u))
     return sp.Add(*terms)
 
 
-SCALAR_RULES.add(Rule("declared_derivative", "Chain rule (derivative declared by the function)",
-                      rf"{D} f(u) = f'(u)\,{D}u", "chain", "", _declared_derivative),
-                 sp.Function)
+SCALAR_RULES.add(
+    Rule(
+        "declared_derivative",
+        "Chain rule (derivative declared by the function)",
+        rf"{D} f(u) = f'(u)\,{D}u",
+        "chain",
+        "",
+        _declared_derivative,
+    ),
+    sp.Function,
+)
 
 __all__ = ["SCALAR_RULES", "FUNCTION_DERIVATIVES"]

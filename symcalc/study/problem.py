@@ -28,33 +28,49 @@ import math
 import random
 import reprlib
 import tomllib
-from dataclasses import dataclass, field as _field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as _field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import sympy as sp
 
 from symcalc.budget import budgeted
-from symcalc.records import Check, Derivation
 from symcalc.errors import ProblemFileError, SymcalcError
 from symcalc.inputs import safe_lambdify
+from symcalc.records import Check, Derivation
 
 __all__ = [
-    "load_problem", "Problem", "Study", "Variable", "Claim", "ReportOptions", "SliceSpec",
-    "FieldAnalysis", "Landscape", "PointReport", "DescentIdentity", "ClaimResult",
-    "FiniteDifference", "GaussianIdentity", "VectorizationTable", "ANALYSES", "LIMITS",
+    "load_problem",
+    "Problem",
+    "Study",
+    "Variable",
+    "Claim",
+    "ReportOptions",
+    "SliceSpec",
+    "FieldAnalysis",
+    "Landscape",
+    "PointReport",
+    "DescentIdentity",
+    "ClaimResult",
+    "FiniteDifference",
+    "GaussianIdentity",
+    "VectorizationTable",
+    "ANALYSES",
+    "LIMITS",
 ]
 
 #: Limits checked when a problem file is loaded, before the work they would cause
 #: (docs/security.md). Generous for hand derivations; raise them here for bigger problems.
 LIMITS = {
-    "max_chars": 1_000_000,     # characters of TOML text
-    "max_nesting": 32,          # arrays / inline tables / dotted keys nested in each other
-    "max_names": 150,           # variables + constants declared (114 for 38 atoms in 3-D)
-    "max_entries": 10_000,      # entries of one variable or constant (a 100 x 100 matrix)
+    "max_chars": 1_000_000,  # characters of TOML text
+    "max_nesting": 32,  # arrays / inline tables / dotted keys nested in each other
+    "max_names": 150,  # variables + constants declared (114 for 38 atoms in 3-D)
+    "max_entries": 10_000,  # entries of one variable or constant (a 100 x 100 matrix)
     "max_total_entries": 20_000,  # entries of all variables and constants together
-    "max_claims": 100,          # [[claims]] tables
-    "max_expressions": 5_000,   # expression strings read (objective, field, claim entries)
+    "max_claims": 100,  # [[claims]] tables
+    "max_expressions": 5_000,  # expression strings read (objective, field, claim entries)
 }
 
 # ---------------------------------------------------------------------------
@@ -78,30 +94,55 @@ ANALYSES = {
 }
 
 TOP_KEYS = {
-    "title": "a string", "description": "a string",
+    "title": "a string",
+    "description": "a string",
     "notation": '"components" or "matrix"',
-    "variables": "a table of variables", "constants": "a table of constants",
-    "objective": "an expression (string)", "objective_latex": "a LaTeX expression (string)",
-    "field": "a list of component expressions", "field_latex": "a list of LaTeX components",
-    "analyses": "a list of analysis names", "claims": "an array of tables [[claims]]",
+    "variables": "a table of variables",
+    "constants": "a table of constants",
+    "objective": "an expression (string)",
+    "objective_latex": "a LaTeX expression (string)",
+    "field": "a list of component expressions",
+    "field_latex": "a list of LaTeX components",
+    "analyses": "a list of analysis names",
+    "claims": "an array of tables [[claims]]",
     "gaussian": "a table with mean, covariance, variable",
     "vectorization": "a table with matrix = <variable name>",
-    "report": "a table of report options", "seed": "an integer (random probe points)",
+    "report": "a table of report options",
+    "seed": "an integer (random probe points)",
 }
-VARIABLE_KEYS = {"shape": "a list of 0, 1 or 2 positive integers",
-                 "structure": 'a list of "symmetric", "positive_definite", "positive", "diagonal"',
-                 "description": "a string", "latex": "a LaTeX name (string)"}
+VARIABLE_KEYS = {
+    "shape": "a list of 0, 1 or 2 positive integers",
+    "structure": 'a list of "symmetric", "positive_definite", "positive", "diagonal"',
+    "description": "a string",
+    "latex": "a LaTeX name (string)",
+}
 CONSTANT_KEYS = dict(VARIABLE_KEYS, value="a number, or a list (vector) / list of lists (matrix)")
-CLAIM_KEYS = {"of": "gradient, hessian, jacobian or potential", "expr": "an expression or a list",
-              "latex": "a LaTeX expression or a list", "text": "a string"}
-REPORT_KEYS = {"title": "a string", "slice": "a table (x, y, xlim, ylim, fix)",
-               "bold_vectors": "true or false",
-               "kernel": "true or false", "figure": "true or false",
-               "steps": "the maximum number of derivation steps shown (integer)"}
-SLICE_KEYS = {"x": "a variable name", "y": "a variable name", "xlim": "[low, high]",
-              "ylim": "[low, high]", "fix": "a table name = number for the other variables"}
-GAUSSIAN_KEYS = {"variable": "a vector variable", "mean": "a vector constant",
-                 "covariance": "a square matrix constant"}
+CLAIM_KEYS = {
+    "of": "gradient, hessian, jacobian or potential",
+    "expr": "an expression or a list",
+    "latex": "a LaTeX expression or a list",
+    "text": "a string",
+}
+REPORT_KEYS = {
+    "title": "a string",
+    "slice": "a table (x, y, xlim, ylim, fix)",
+    "bold_vectors": "true or false",
+    "kernel": "true or false",
+    "figure": "true or false",
+    "steps": "the maximum number of derivation steps shown (integer)",
+}
+SLICE_KEYS = {
+    "x": "a variable name",
+    "y": "a variable name",
+    "xlim": "[low, high]",
+    "ylim": "[low, high]",
+    "fix": "a table name = number for the other variables",
+}
+GAUSSIAN_KEYS = {
+    "variable": "a vector variable",
+    "mean": "a vector constant",
+    "covariance": "a square matrix constant",
+}
 VECTORIZATION_KEYS = {"matrix": "the name of a matrix variable or constant"}
 STRUCTURES = ("symmetric", "positive_definite", "positive", "diagonal")
 CLAIMABLE = ("gradient", "hessian", "jacobian", "potential")
@@ -204,7 +245,7 @@ class DescentIdentity:
     symcalc.analysis.landscape.descent_rate proved the identity; ``steps``: that proof.
     """
 
-    rate: Any          # the symbolic dL/dt along the flow
+    rate: Any  # the symbolic dL/dt along the flow
     norm_squared: Any  # ||grad L||^2
     holds: bool
     steps: list = _field(default_factory=list)
@@ -275,8 +316,8 @@ class VectorizationTable:
     vec: Any
     vec_row: Any
     commutation: Any
-    vech: Any = None            # vech of `symmetric` (A itself when square, else A A^T)
-    duplication: Any = None     # D with D vech(S) = vec(S)
+    vech: Any = None  # vech of `symmetric` (A itself when square, else A A^T)
+    duplication: Any = None  # D with D vech(S) = vec(S)
     symmetric: Any = None
     identity_holds: bool = True  # K vec(A) = vec(A^T) and D vech(S) = vec(S)
 
@@ -300,7 +341,7 @@ class Study:
       notes           list of str: what could not be done and why
     """
 
-    problem: "Problem"
+    problem: Problem
     derivations: dict[str, Derivation] = _field(default_factory=dict)
     results: dict[str, Any] = _field(default_factory=dict)
     field: FieldAnalysis | None = None
@@ -347,8 +388,8 @@ class _Ctx:
 
     def __init__(self, source: str):
         self.source = source
-        self.expressions = 0   # expression strings read so far
-        self.entries = 0       # entries of the variables and constants declared so far
+        self.expressions = 0  # expression strings read so far
+        self.entries = 0  # entries of the variables and constants declared so far
 
     def error(self, key: str, expected: str, got: Any = None) -> ProblemFileError:
         msg = f"{self.source}: [{key}]: expected {expected}"
@@ -357,8 +398,10 @@ class _Ctx:
         return ProblemFileError(msg)
 
     def over_limit(self, key: str, what: str, limit: str) -> ProblemFileError:
-        return ProblemFileError(f"{self.source}: [{key}]: {what}; the limit is {LIMITS[limit]} "
-                                f"(symcalc.study.problem.LIMITS['{limit}'])")
+        return ProblemFileError(
+            f"{self.source}: [{key}]: {what}; the limit is {LIMITS[limit]} "
+            f"(symcalc.study.problem.LIMITS['{limit}'])"
+        )
 
 
 _SHOWN = reprlib.Repr()
@@ -397,8 +440,10 @@ def _nesting_error(text: str, source: str) -> ProblemFileError | None:
             depth += 1
             if depth > limit:
                 line = text.count("\n", 0, i) + 1
-                return ProblemFileError(f"{source}: line {line}: arrays or inline tables nested "
-                                        f"more than {limit} deep (symcalc.study.problem.LIMITS['max_nesting'])")
+                return ProblemFileError(
+                    f"{source}: line {line}: arrays or inline tables nested "
+                    f"more than {limit} deep (symcalc.study.problem.LIMITS['max_nesting'])"
+                )
             i += 1
         elif c in "]}":
             depth = max(depth - 1, 0)
@@ -453,8 +498,10 @@ def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
         value, path = stack.pop()
         if len(path) > limit:
             where = ".".join(path[:3]) + "..."
-            return ProblemFileError(f"{source}: [{where}]: tables nested more than {limit} deep "
-                                    "(symcalc.study.problem.LIMITS['max_nesting'])")
+            return ProblemFileError(
+                f"{source}: [{where}]: tables nested more than {limit} deep "
+                "(symcalc.study.problem.LIMITS['max_nesting'])"
+            )
         if isinstance(value, dict):
             stack.extend((v, path + [str(k)[:40]]) for k, v in value.items())
         elif isinstance(value, list):
@@ -463,7 +510,7 @@ def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
 
 
 @budgeted("load_problem")
-def load_problem(path_or_text: str | Path) -> "Problem":
+def load_problem(path_or_text: str | Path) -> Problem:
     """Read a problem file (a path, or TOML text) into a :class:`Problem`.
 
     ``budget=`` seconds (default ``DEFAULT_BUDGETS["load_problem"]``; None: no limit).
@@ -478,8 +525,10 @@ def load_problem(path_or_text: str | Path) -> "Problem":
     """
     text, source = _read_source(path_or_text)
     if len(text) > LIMITS["max_chars"]:
-        raise ProblemFileError(f"{source}: the file has more than {LIMITS['max_chars']} characters "
-                               "(symcalc.study.problem.LIMITS['max_chars'])")
+        raise ProblemFileError(
+            f"{source}: the file has more than {LIMITS['max_chars']} characters "
+            "(symcalc.study.problem.LIMITS['max_chars'])"
+        )
     error = _nesting_error(text, source)
     if error is not None:
         raise error
@@ -487,7 +536,7 @@ def load_problem(path_or_text: str | Path) -> "Problem":
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemFileError(f"{source}: not valid TOML: {exc}") from None
-    except RecursionError:   # not reached after _nesting_error; never a traceback
+    except RecursionError:  # not reached after _nesting_error; never a traceback
         raise ProblemFileError(f"{source}: not valid TOML: nested too deeply") from None
     error = _data_nesting_error(data, source)
     if error is not None:
@@ -501,16 +550,18 @@ def _read_source(path_or_text: str | Path) -> tuple[str, str]:
     ):
         path = Path(path_or_text)
         try:
-            if path.exists() and not path.is_file():   # a FIFO or a device would block or never end
+            if path.exists() and not path.is_file():  # a FIFO or a device would block or never end
                 raise ProblemFileError(f"{path}: not a regular file")
-            with path.open(encoding="utf-8") as fh:        # at most one character over the limit
+            with path.open(encoding="utf-8") as fh:  # at most one character over the limit
                 return fh.read(LIMITS["max_chars"] + 1), str(path)
         except FileNotFoundError:
             raise ProblemFileError(f"{path}: no such problem file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ProblemFileError(f"{path}: cannot read the problem file: {exc}") from None
     if not isinstance(path_or_text, str):
-        raise ProblemFileError(f"load_problem expects a path or TOML text, got {type(path_or_text).__name__}")
+        raise ProblemFileError(
+            f"load_problem expects a path or TOML text, got {type(path_or_text).__name__}"
+        )
     return path_or_text, "<text>"
 
 
@@ -522,12 +573,16 @@ def _check_keys(table: dict, allowed: dict, ctx: _Ctx, where: str) -> None:
 
 
 def _expect(value: Any, kind: type | tuple, ctx: _Ctx, key: str, expected: str) -> Any:
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))):
+    if not isinstance(value, kind) or (
+        kind is not bool
+        and isinstance(value, bool)
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
         raise ctx.error(key, expected, value)
     return value
 
 
-def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
+def _build_problem(data: dict, ctx: _Ctx) -> Problem:
     _check_keys(data, TOP_KEYS, ctx, "")
     title = _expect(data.get("title", "Untitled problem"), str, ctx, "title", "a string")
     description = _expect(data.get("description", ""), str, ctx, "description", "a string")
@@ -536,50 +591,87 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
         raise ctx.error("notation", '"components" or "matrix"', notation)
     seed = _expect(data.get("seed", 0), int, ctx, "seed", "an integer")
 
-    declared = sum(len(data.get(k)) for k in ("variables", "constants") if isinstance(data.get(k), dict))
+    declared = sum(
+        len(data.get(k)) for k in ("variables", "constants") if isinstance(data.get(k), dict)
+    )
     if declared > LIMITS["max_names"]:
-        raise ctx.over_limit("variables", f"{declared} variables and constants are declared",
-                             "max_names")
-    variables = [_build_variable(n, spec, ctx, "variables", notation, False)
-                 for n, spec in _expect(data.get("variables", {}), dict, ctx, "variables", "a table").items()]
-    constants = [_build_variable(n, spec, ctx, "constants", notation, True)
-                 for n, spec in _expect(data.get("constants", {}), dict, ctx, "constants", "a table").items()]
+        raise ctx.over_limit(
+            "variables", f"{declared} variables and constants are declared", "max_names"
+        )
+    variables = [
+        _build_variable(n, spec, ctx, "variables", notation, False)
+        for n, spec in _expect(data.get("variables", {}), dict, ctx, "variables", "a table").items()
+    ]
+    constants = [
+        _build_variable(n, spec, ctx, "constants", notation, True)
+        for n, spec in _expect(data.get("constants", {}), dict, ctx, "constants", "a table").items()
+    ]
     if not variables:
-        raise ctx.error("variables", "at least one variable, e.g. [variables] x = \"scalar\"")
+        raise ctx.error("variables", 'at least one variable, e.g. [variables] x = "scalar"')
     names = [v.name for v in variables + constants]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise ctx.error("constants", "names different from the variables", sorted(dup)[0])
 
     namespace = _namespace(variables + constants)
-    problem = Problem(source=ctx.source, title=title, description=description, notation=notation,
-                      variables=variables, constants=constants, seed=seed)
+    problem = Problem(
+        source=ctx.source,
+        title=title,
+        description=description,
+        notation=notation,
+        variables=variables,
+        constants=constants,
+        seed=seed,
+    )
 
     has_obj = "objective" in data or "objective_latex" in data
     has_field = "field" in data or "field_latex" in data
     if has_obj == has_field:
-        raise ctx.error("objective", "exactly one of objective / objective_latex / field / field_latex")
+        raise ctx.error(
+            "objective", "exactly one of objective / objective_latex / field / field_latex"
+        )
     if has_obj:
         key = "objective" if "objective" in data else "objective_latex"
         text = _expect(data[key], str, ctx, key, "an expression in a string")
         problem.objective_text = text
-        problem.objective = _to_scalar(_parse(text, namespace, ctx, key, latex=key.endswith("latex")), ctx, key)
+        problem.objective = _to_scalar(
+            _parse(text, namespace, ctx, key, latex=key.endswith("latex")), ctx, key
+        )
     else:
         key = "field" if "field" in data else "field_latex"
         if notation == "matrix":
-            raise ctx.error("notation", '"components" for a vector field (its components are scalars)', notation)
+            raise ctx.error(
+                "notation", '"components" for a vector field (its components are scalars)', notation
+            )
         comps = _expect(data[key], list, ctx, key, "a list of component expressions")
         if not comps or not all(isinstance(c, str) for c in comps):
             raise ctx.error(key, "a non-empty list of strings", comps)
         problem.field_text = comps
-        problem.field = [_to_scalar(_parse(c, namespace, ctx, f"{key}[{i}]", latex=key.endswith("latex")), ctx, f"{key}[{i}]")
-                         for i, c in enumerate(comps)]
+        problem.field = [
+            _to_scalar(
+                _parse(c, namespace, ctx, f"{key}[{i}]", latex=key.endswith("latex")),
+                ctx,
+                f"{key}[{i}]",
+            )
+            for i, c in enumerate(comps)
+        ]
         if len(problem.field) != len(problem.wrt):
-            raise ctx.error(key, f"{len(problem.wrt)} components (one per variable: "
-                            + ", ".join(map(str, problem.wrt)) + ")", len(problem.field))
+            raise ctx.error(
+                key,
+                f"{len(problem.wrt)} components (one per variable: "
+                + ", ".join(map(str, problem.wrt))
+                + ")",
+                len(problem.field),
+            )
 
-    default = ["gradient", "hessian", "finite_differences"] if has_obj else ["jacobian", "curl", "potential", "finite_differences"]
-    analyses = _expect(data.get("analyses", default), list, ctx, "analyses", "a list of analysis names")
+    default = (
+        ["gradient", "hessian", "finite_differences"]
+        if has_obj
+        else ["jacobian", "curl", "potential", "finite_differences"]
+    )
+    analyses = _expect(
+        data.get("analyses", default), list, ctx, "analyses", "a list of analysis names"
+    )
     for a in analyses:
         if a not in ANALYSES:
             raise ctx.error("analyses", "names from " + ", ".join(ANALYSES), a)
@@ -588,7 +680,11 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
     obj_only = {"gradient", "hessian", "critical_points", "descent", "gaussian"}
     wrong = (field_only if has_obj else obj_only) & set(problem.analyses)
     if wrong:
-        raise ctx.error("analyses", "analyses for " + ("an objective" if has_obj else "a vector field"), sorted(wrong)[0])
+        raise ctx.error(
+            "analyses",
+            "analyses for " + ("an objective" if has_obj else "a vector field"),
+            sorted(wrong)[0],
+        )
 
     claims = _expect(data.get("claims", []), list, ctx, "claims", "an array of tables [[claims]]")
     if len(claims) > LIMITS["max_claims"]:
@@ -597,13 +693,21 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
     if "gaussian" in data:
         problem.gaussian = _build_gaussian(data["gaussian"], problem, ctx)
     elif "gaussian" in problem.analyses:
-        raise ctx.error("gaussian", "a [gaussian] table (variable, mean, covariance) for the gaussian analysis")
+        raise ctx.error(
+            "gaussian", "a [gaussian] table (variable, mean, covariance) for the gaussian analysis"
+        )
     if "vectorization" in data or "vectorization" in problem.analyses:
-        spec = _expect(data.get("vectorization"), dict, ctx, "vectorization", "a table with matrix = <name>")
+        spec = _expect(
+            data.get("vectorization"), dict, ctx, "vectorization", "a table with matrix = <name>"
+        )
         _check_keys(spec, VECTORIZATION_KEYS, ctx, "vectorization")
         var = problem.lookup(spec.get("matrix"))
         if var is None or len(var.shape) != 2:
-            raise ctx.error("vectorization.matrix", "the name of a matrix variable or constant", spec.get("matrix"))
+            raise ctx.error(
+                "vectorization.matrix",
+                "the name of a matrix variable or constant",
+                spec.get("matrix"),
+            )
         problem.vectorization = var
     problem.report = _build_report(data.get("report", {}), problem, ctx)
     if problem.report.title == "":
@@ -611,12 +715,16 @@ def _build_problem(data: dict, ctx: _Ctx) -> "Problem":
     return problem
 
 
-def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, constant: bool) -> Variable:
+def _build_variable(
+    name: str, spec: Any, ctx: _Ctx, where: str, notation: str, constant: bool
+) -> Variable:
     key = f"{where}.{name}"
     if not name.isidentifier() or name.startswith("_"):
         raise ctx.error(key, "a name made of letters, digits and _ (not starting with _)", name)
     if name in _RESERVED:
-        raise ctx.error(key, f"a name that is not a function or constant of the language ({name} is)")
+        raise ctx.error(
+            key, f"a name that is not a function or constant of the language ({name} is)"
+        )
     if isinstance(spec, str):
         spec = {"shape": []} if spec == "scalar" else {"description": spec}
     elif constant and isinstance(spec, (int, float)) and not isinstance(spec, bool):
@@ -628,15 +736,25 @@ def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, 
     value = spec.get("value")
     if shape is None:
         shape = _shape_of_value(value) if value is not None else []
-    if not isinstance(shape, list) or len(shape) > 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
-        raise ctx.error(f"{key}.shape", "a list of 0, 1 or 2 positive integers, e.g. [3] or [2, 3]", shape)
+    if (
+        not isinstance(shape, list)
+        or len(shape) > 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ctx.error(
+            f"{key}.shape", "a list of 0, 1 or 2 positive integers, e.g. [3] or [2, 3]", shape
+        )
     shape = tuple(shape)
     _check_entries(shape, ctx, f"{key}.shape")
-    structure = tuple(_expect(spec.get("structure", []), list, ctx, f"{key}.structure", "a list of names"))
+    structure = tuple(
+        _expect(spec.get("structure", []), list, ctx, f"{key}.structure", "a list of names")
+    )
     for s in structure:
         if s not in STRUCTURES:
             raise ctx.error(f"{key}.structure", "names from " + ", ".join(STRUCTURES), s)
-        if s in ("symmetric", "positive_definite", "diagonal") and (len(shape) != 2 or shape[0] != shape[1]):
+        if s in ("symmetric", "positive_definite", "diagonal") and (
+            len(shape) != 2 or shape[0] != shape[1]
+        ):
             raise ctx.error(f"{key}.structure", f"{s} only for a square matrix", list(shape))
         if s == "positive" and shape:
             raise ctx.error(f"{key}.structure", "positive only for a scalar", list(shape))
@@ -652,11 +770,16 @@ def _build_variable(name: str, spec: Any, ctx: _Ctx, where: str, notation: str, 
 def _latex_name(value: Any, ctx: _Ctx, key: str) -> str:
     """A variable's ``latex`` key: LaTeX maths from symcalc.printing.texsafe's allow-list, or a ProblemFileError."""
     from symcalc.printing.texsafe import math_problem
+
     text = _expect(value, str, ctx, key, "a string")
     why = math_problem(text) if text else None
     if why is not None:
-        raise ctx.error(key, "a LaTeX name from letters, digits, Greek letters, accents and fonts "
-                             rf"(e.g. \Sigma, \hat{{\beta}}, \mathbf{{x}}): {why}", text)
+        raise ctx.error(
+            key,
+            "a LaTeX name from letters, digits, Greek letters, accents and fonts "
+            rf"(e.g. \Sigma, \hat{{\beta}}, \mathbf{{x}}): {why}",
+            text,
+        )
     return text
 
 
@@ -667,8 +790,11 @@ def _check_entries(shape: tuple, ctx: _Ctx, key: str) -> None:
         raise ctx.over_limit(key, f"shape {list(shape)} has {entries} entries", "max_entries")
     ctx.entries += entries
     if ctx.entries > LIMITS["max_total_entries"]:
-        raise ctx.over_limit(key, f"the variables and constants have {ctx.entries} entries "
-                             "together", "max_total_entries")
+        raise ctx.over_limit(
+            key,
+            f"the variables and constants have {ctx.entries} entries together",
+            "max_total_entries",
+        )
 
 
 def _shape_of_value(value: Any) -> list[int]:
@@ -682,6 +808,7 @@ def _shape_of_value(value: Any) -> list[int]:
 def _check_value(value: Any, shape: tuple, ctx: _Ctx, key: str) -> Any:
     def num(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool)
+
     if not shape:
         if not num(value):
             raise ctx.error(key, "a number", value)
@@ -690,8 +817,13 @@ def _check_value(value: Any, shape: tuple, ctx: _Ctx, key: str) -> Any:
         if not (isinstance(value, list) and len(value) == shape[0] and all(num(v) for v in value)):
             raise ctx.error(key, f"a list of {shape[0]} numbers", value)
         return value
-    if not (isinstance(value, list) and len(value) == shape[0]
-            and all(isinstance(r, list) and len(r) == shape[1] and all(num(v) for v in r) for r in value)):
+    if not (
+        isinstance(value, list)
+        and len(value) == shape[0]
+        and all(
+            isinstance(r, list) and len(r) == shape[1] and all(num(v) for v in r) for r in value
+        )
+    ):
         raise ctx.error(key, f"a {shape[0]} x {shape[1]} list of lists of numbers", value)
     return value
 
@@ -708,6 +840,7 @@ def _make_symbol(var: Variable, notation: str, latex_name: str) -> Any:
         return sp.Symbol(var.name)
     if notation == "matrix":
         from symcalc.expr import structure as ST
+
         rows, cols = (var.shape[0], 1) if len(var.shape) == 1 else var.shape
         if "positive_definite" in var.structure:
             return ST.positive_definite(var.name, rows)
@@ -740,6 +873,7 @@ def _entry_matrix(var: Variable, base: str) -> sp.Matrix:
         if sym and i > j:
             i, j = j, i
         return sp.Symbol(f"{base}_{i + 1}{j + 1}")  # prints as A_{11}, Sigma_{12} -> \Sigma_{12}
+
     return sp.Matrix(m, n, entry)
 
 
@@ -749,8 +883,30 @@ def _entry_matrix(var: Variable, base: str) -> sp.Matrix:
 
 from symcalc.expr.functions import sigmoid, softplus  # noqa: E402
 
-_RESERVED = {"sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "atan", "abs",
-             "sigmoid", "softplus", "pi", "sigma", "tr", "det", "inv", "T", "e", "diag", "sum"}
+_RESERVED = {
+    "sin",
+    "cos",
+    "tan",
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sinh",
+    "cosh",
+    "atan",
+    "abs",
+    "sigmoid",
+    "softplus",
+    "pi",
+    "sigma",
+    "tr",
+    "det",
+    "inv",
+    "T",
+    "e",
+    "diag",
+    "sum",
+}
 
 
 def _namespace(decls: Sequence[Variable]) -> dict[str, Any]:
@@ -766,17 +922,20 @@ def _namespace(decls: Sequence[Variable]) -> dict[str, Any]:
 def _parse(text: str, namespace: dict[str, Any], ctx: _Ctx, key: str, latex: bool = False) -> Any:
     """Text -> SymPy with symcalc.parse (never eval); errors name the file and key."""
     import importlib
+
     parse_mod = importlib.import_module("symcalc.parsing.parser")
     fn = parse_mod.parse_latex if latex else parse_mod.parse
     ctx.expressions += 1
     if ctx.expressions > LIMITS["max_expressions"]:
-        raise ctx.over_limit(key, f"more than {LIMITS['max_expressions']} expressions to read",
-                             "max_expressions")
+        raise ctx.over_limit(
+            key, f"more than {LIMITS['max_expressions']} expressions to read", "max_expressions"
+        )
     try:
         return fn(text, namespace)
     except SymcalcError as exc:
-        raise ProblemFileError(f"{ctx.source}: [{key}]: cannot read the expression: "
-                               f"{_located(exc)}") from None
+        raise ProblemFileError(
+            f"{ctx.source}: [{key}]: cannot read the expression: {_located(exc)}"
+        ) from None
 
 
 def _located(exc: SymcalcError, width: int = 60) -> str:
@@ -830,13 +989,25 @@ def _build_claim(i: int, spec: Any, namespace: dict, ctx: _Ctx, has_obj: bool) -
     if isinstance(src, list) and src and all(isinstance(r, list) for r in src):
         if not all(isinstance(s, str) for r in src for s in r) or len({len(r) for r in src}) != 1:
             raise ctx.error(sub, "rows of equal length, of strings", src)
-        expr = sp.Matrix([[_to_scalar(_parse(s, namespace, ctx, f"{sub}[{i}][{j}]", is_latex), ctx, sub)
-                           for j, s in enumerate(r)] for i, r in enumerate(src)])
+        expr = sp.Matrix(
+            [
+                [
+                    _to_scalar(_parse(s, namespace, ctx, f"{sub}[{i}][{j}]", is_latex), ctx, sub)
+                    for j, s in enumerate(r)
+                ]
+                for i, r in enumerate(src)
+            ]
+        )
         shown = "; ".join(", ".join(r) for r in src)
     elif isinstance(src, list):
         if not src or not all(isinstance(s, str) for s in src):
             raise ctx.error(sub, "a list of strings (or a list of rows)", src)
-        expr = sp.Matrix([_to_scalar(_parse(s, namespace, ctx, f"{sub}[{j}]", is_latex), ctx, sub) for j, s in enumerate(src)])
+        expr = sp.Matrix(
+            [
+                _to_scalar(_parse(s, namespace, ctx, f"{sub}[{j}]", is_latex), ctx, sub)
+                for j, s in enumerate(src)
+            ]
+        )
         shown = src
     elif isinstance(src, str):
         expr = _parse(src, namespace, ctx, sub, is_latex)
@@ -844,18 +1015,25 @@ def _build_claim(i: int, spec: Any, namespace: dict, ctx: _Ctx, has_obj: bool) -
     else:
         raise ctx.error(sub, "a string or a list of strings", src)
     text = _expect(spec.get("text", ""), str, ctx, f"{key}.text", "a string")
-    return Claim(of=of, text=text, source=shown if isinstance(shown, str) else ", ".join(shown),
-                 expr=expr, is_latex=is_latex)
+    return Claim(
+        of=of,
+        text=text,
+        source=shown if isinstance(shown, str) else ", ".join(shown),
+        expr=expr,
+        is_latex=is_latex,
+    )
 
 
-def _build_gaussian(spec: Any, problem: "Problem", ctx: _Ctx) -> dict:
+def _build_gaussian(spec: Any, problem: Problem, ctx: _Ctx) -> dict:
     _expect(spec, dict, ctx, "gaussian", "a table with variable, mean, covariance")
     _check_keys(spec, GAUSSIAN_KEYS, ctx, "gaussian")
     out = {}
     for k, want in (("variable", 1), ("mean", 1), ("covariance", 2)):
         var = problem.lookup(spec.get(k))
         if var is None or len(var.shape) != want:
-            raise ctx.error(f"gaussian.{k}", GAUSSIAN_KEYS[k] + " declared in the file", spec.get(k))
+            raise ctx.error(
+                f"gaussian.{k}", GAUSSIAN_KEYS[k] + " declared in the file", spec.get(k)
+            )
         out[k] = var
     n = out["variable"].shape[0]
     if out["mean"].shape != (n,) or out["covariance"].shape != (n, n):
@@ -863,15 +1041,23 @@ def _build_gaussian(spec: Any, problem: "Problem", ctx: _Ctx) -> dict:
     return out
 
 
-def _build_report(spec: Any, problem: "Problem", ctx: _Ctx) -> ReportOptions:
+def _build_report(spec: Any, problem: Problem, ctx: _Ctx) -> ReportOptions:
     _expect(spec, dict, ctx, "report", "a table of report options")
     _check_keys(spec, REPORT_KEYS, ctx, "report")
     opts = ReportOptions(
         title=_expect(spec.get("title", ""), str, ctx, "report.title", "a string"),
-        kernel=_expect(spec.get("kernel", "kernel" in problem.analyses), bool, ctx, "report.kernel", "true or false"),
+        kernel=_expect(
+            spec.get("kernel", "kernel" in problem.analyses),
+            bool,
+            ctx,
+            "report.kernel",
+            "true or false",
+        ),
         figure=_expect(spec.get("figure", True), bool, ctx, "report.figure", "true or false"),
         steps=_expect(spec.get("steps", 40), int, ctx, "report.steps", "an integer"),
-        bold_vectors=_expect(spec.get("bold_vectors", False), bool, ctx, "report.bold_vectors", "true or false"),
+        bold_vectors=_expect(
+            spec.get("bold_vectors", False), bool, ctx, "report.bold_vectors", "true or false"
+        ),
     )
     if "slice" in spec:
         opts.slice = _build_slice(spec["slice"], problem, ctx)
@@ -882,7 +1068,7 @@ def _build_report(spec: Any, problem: "Problem", ctx: _Ctx) -> ReportOptions:
     return opts
 
 
-def _build_slice(spec: Any, problem: "Problem", ctx: _Ctx) -> SliceSpec:
+def _build_slice(spec: Any, problem: Problem, ctx: _Ctx) -> SliceSpec:
     _expect(spec, dict, ctx, "report.slice", "a table (x, y, xlim, ylim, fix)")
     _check_keys(spec, SLICE_KEYS, ctx, "report.slice")
     by_name = {str(s).replace("{", "").replace("}", ""): s for s in problem.explicit_wrt}
@@ -895,7 +1081,12 @@ def _build_slice(spec: Any, problem: "Problem", ctx: _Ctx) -> SliceSpec:
     lims = []
     for k in ("xlim", "ylim"):
         lim = spec.get(k, [-2.0, 2.0])
-        if not (isinstance(lim, list) and len(lim) == 2 and all(isinstance(v, (int, float)) for v in lim) and lim[0] < lim[1]):
+        if not (
+            isinstance(lim, list)
+            and len(lim) == 2
+            and all(isinstance(v, (int, float)) for v in lim)
+            and lim[0] < lim[1]
+        ):
             raise ctx.error(f"report.slice.{k}", "[low, high] with low < high", lim)
         lims.append((float(lim[0]), float(lim[1])))
     fix_spec = _expect(spec.get("fix", {}), dict, ctx, "report.slice.fix", "a table name = number")
@@ -948,9 +1139,15 @@ class Problem:
     @property
     def assumptions(self) -> list[str]:
         """The declared structure, in words."""
-        words = {"symmetric": "is symmetric", "positive_definite": "is positive definite",
-                 "positive": "is positive", "diagonal": "is diagonal"}
-        return [f"{v.name} {words[s]}" for v in self.variables + self.constants for s in v.structure]
+        words = {
+            "symmetric": "is symmetric",
+            "positive_definite": "is positive definite",
+            "positive": "is positive",
+            "diagonal": "is diagonal",
+        }
+        return [
+            f"{v.name} {words[s]}" for v in self.variables + self.constants for s in v.structure
+        ]
 
     @property
     def explicit_wrt(self) -> list[sp.Symbol]:
@@ -992,7 +1189,9 @@ class Problem:
                 subs[v.symbol] = _entry_matrix(v, v.name)
         for c in self.constants:
             if isinstance(c.symbol, sp.MatrixSymbol):
-                subs[c.symbol] = _value_matrix(c) if c.value is not None else _entry_matrix(c, c.name)
+                subs[c.symbol] = (
+                    _value_matrix(c) if c.value is not None else _entry_matrix(c, c.name)
+                )
         return _materialize(expr, subs)
 
     def lookup(self, name: Any) -> Variable | None:
@@ -1126,6 +1325,7 @@ def _loop_work(problem: Problem) -> dict:
     (default: the unit circle around the origin).
     """
     import mpmath
+
     sl = problem.report.slice
     if sl is not None:
         cx, cy = (sl.xlim[0] + sl.xlim[1]) / 2, (sl.ylim[0] + sl.ylim[1]) / 2
@@ -1137,9 +1337,13 @@ def _loop_work(problem: Problem) -> dict:
     values = problem.constant_values()
     path = {x: cx + r * sp.cos(t), y: cy + r * sp.sin(t)}
     P, Q = (sp.sympify(c, strict=True).subs(values).subs(path) for c in problem.field)
-    integrand = safe_lambdify([t], P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath")
+    integrand = safe_lambdify(
+        [t], P * sp.diff(path[x], t) + Q * sp.diff(path[y], t), modules="mpmath"
+    )
     with mpmath.workdps(30):
-        work = mpmath.quad(integrand, [0, mpmath.pi / 2, mpmath.pi, 3 * mpmath.pi / 2, 2 * mpmath.pi])
+        work = mpmath.quad(
+            integrand, [0, mpmath.pi / 2, mpmath.pi, 3 * mpmath.pi / 2, 2 * mpmath.pi]
+        )
     return {"center": (cx, cy), "radius": r, "work": float(mpmath.re(work))}
 
 
@@ -1151,39 +1355,48 @@ def _is_zero(value: Any) -> bool:
 
 # --- adapters to the engine modules ---------------------------------------
 
-_STAGE_MODULES = {"verify": "symcalc.verification.claims", "landscape": "symcalc.analysis.landscape",
-                  "vectorize": "symcalc.expr.vectorize"}
+_STAGE_MODULES = {
+    "verify": "symcalc.verification.claims",
+    "landscape": "symcalc.analysis.landscape",
+    "vectorize": "symcalc.expr.vectorize",
+}
 
 
 def _module(name: str):
     """The module symcalc.<name> (not the same-named public function, e.g. verify)."""
     import importlib
+
     return importlib.import_module(_STAGE_MODULES[name])
 
 
 def _derive(f: Any, wrt: list, order: int, problem: Problem) -> Derivation:
     """symcalc.derivation.walker.derive with the problem's unknowns."""
     from symcalc.derivation.walker import derive
+
     target = wrt[0] if problem.notation == "matrix" and len(wrt) == 1 else wrt
     return derive(f, target, order)
 
 
 def _curl(F: list, wrt: list) -> Any:
     from symcalc.derivation.calculus import curl
+
     return curl(sp.Matrix(F), wrt)
 
 
 def _is_conservative(F: list, wrt: list) -> bool:
     from symcalc.derivation.calculus import is_conservative
+
     return bool(is_conservative(sp.Matrix(F), wrt))
 
 
 def _potential(F: list, wrt: list) -> Any:
     from symcalc.derivation.calculus import potential
+
     return potential(sp.Matrix(F), wrt)
 
 
 # --- numbers ----------------------------------------------------------------
+
 
 def _random_assignment(problem: Problem, rng: random.Random) -> dict[Any, Any]:
     """Values for every symbol: constants' values, random draws otherwise."""
@@ -1210,7 +1423,11 @@ def _random_assignment(problem: Problem, rng: random.Random) -> dict[Any, Any]:
                 continue
             if pd:
                 i, j = divmod(k, entries.shape[1])
-                subs[s] = sp.Rational(rng.randint(20, 30), 10) if i == j else sp.Rational(rng.randint(-3, 3), 10)
+                subs[s] = (
+                    sp.Rational(rng.randint(20, 30), 10)
+                    if i == j
+                    else sp.Rational(rng.randint(-3, 3), 10)
+                )
             elif "positive" in v.structure:
                 subs[s] = sp.Rational(rng.randint(5, 20), 10)
             else:
@@ -1222,8 +1439,10 @@ def _materialize(expr: Any, subs: dict) -> Any:
     """Substitute explicit matrices and evaluate matrix expressions to Matrices."""
     out = expr.subs(subs) if subs else expr
     if isinstance(out, sp.Basic) and out.has(sp.OneMatrix, sp.Identity):
-        out = out.replace(lambda e: isinstance(e, (sp.OneMatrix, sp.Identity)),
-                          lambda e: sp.ones(*e.shape) if isinstance(e, sp.OneMatrix) else sp.eye(e.shape[0]))
+        out = out.replace(
+            lambda e: isinstance(e, (sp.OneMatrix, sp.Identity)),
+            lambda e: sp.ones(*e.shape) if isinstance(e, sp.OneMatrix) else sp.eye(e.shape[0]),
+        )
     if hasattr(out, "doit"):
         out = out.doit()
     if isinstance(out, sp.MatrixExpr) and not isinstance(out, sp.MatrixBase):
@@ -1295,7 +1514,9 @@ def _finite_differences(problem: Problem, results: dict) -> list[FiniteDifferenc
     else:
         pairs.append(("jacobian", sp.Matrix(problem.field), results.get("jacobian")))
         if results.get("potential") is not None:
-            pairs.append(("gradient of the potential", results["potential"], sp.Matrix(problem.field)))
+            pairs.append(
+                ("gradient of the potential", results["potential"], sp.Matrix(problem.field))
+            )
     for name, base, derived in pairs:
         if derived is None or base is None:
             continue
@@ -1308,7 +1529,9 @@ def _finite_differences(problem: Problem, results: dict) -> list[FiniteDifferenc
         exact = _flat_derivative(_explicit(derived, subs), len(columns[0]), len(columns))
         err = max(abs(a - b) for a, b in zip(approx, exact))
         scale = max(abs(b) for b in exact) if exact else 0.0
-        checks.append(FiniteDifference(name, point, float(h), err, scale, err <= 1e-5 * (1 + scale)))
+        checks.append(
+            FiniteDifference(name, point, float(h), err, scale, err <= 1e-5 * (1 + scale))
+        )
     return checks
 
 
@@ -1343,6 +1566,7 @@ def _draw_valid_point(problem: Problem, rng: random.Random) -> dict:
 
 # --- hand derivations -------------------------------------------------------
 
+
 def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
     V = _module("verify")
     f = problem.objective if problem.objective is not None else sp.Matrix(problem.field)
@@ -1353,25 +1577,43 @@ def _verify_claim(problem: Problem, claim: Claim, results: dict) -> ClaimResult:
     fixed = {k: v for k, v in problem.constant_values().items() if isinstance(k, sp.Symbol)}
     if fixed:
         f, claimed = f.subs(fixed), claimed.subs(fixed)
-    if claim.of in ("gradient", "jacobian") and isinstance(claimed, sp.MatrixBase) and claimed.shape[1] != 1 and claim.of == "gradient":
+    if (
+        claim.of in ("gradient", "jacobian")
+        and isinstance(claimed, sp.MatrixBase)
+        and claimed.shape[1] != 1
+        and claim.of == "gradient"
+    ):
         claimed = claimed.T
     if claim.of == "potential":
         # a potential phi is right when grad phi equals the field
         verdict = V.verify_gradient(claimed, target, sp.Matrix(problem.field))
     else:
-        fn = {"gradient": V.verify_gradient, "hessian": V.verify_hessian, "jacobian": V.verify_jacobian}[claim.of]
+        fn = {
+            "gradient": V.verify_gradient,
+            "hessian": V.verify_hessian,
+            "jacobian": V.verify_jacobian,
+        }[claim.of]
         verdict = fn(f, target, claimed)
     ce = getattr(verdict, "counterexample", None)
     if ce is not None and "point" not in ce:
-        ce = {"point": ce, "claimed": getattr(verdict, "claim_value", None),
-              "derived": getattr(verdict, "truth_value", None),
-              "wrong entries": list(getattr(verdict, "wrong_entries", []) or [])}
+        ce = {
+            "point": ce,
+            "claimed": getattr(verdict, "claim_value", None),
+            "derived": getattr(verdict, "truth_value", None),
+            "wrong entries": list(getattr(verdict, "wrong_entries", []) or []),
+        }
         ce = {k: v for k, v in ce.items() if v is not None and v != []}
-    return ClaimResult(claim, verdict.holds, str(getattr(verdict, "method", "")),
-                       str(getattr(verdict, "explanation", "")), ce)
+    return ClaimResult(
+        claim,
+        verdict.holds,
+        str(getattr(verdict, "method", "")),
+        str(getattr(verdict, "explanation", "")),
+        ce,
+    )
 
 
 # --- the landscape ----------------------------------------------------------
+
 
 def _landscape(problem: Problem, study: Study) -> None:
     L = _module("landscape")
@@ -1391,7 +1633,9 @@ def _landscape(problem: Problem, study: Study) -> None:
         point = dict(pt) if isinstance(pt, dict) else dict(zip(wrt, pt))
         c = L.classify(f, wrt, point)
         vecs = list(getattr(c, "eigenvectors", []) or [])
-        study.landscape.points.append(PointReport(point, c.hessian, list(c.eigenvalues), vecs, c.kind))
+        study.landscape.points.append(
+            PointReport(point, c.hessian, list(c.eigenvalues), vecs, c.kind)
+        )
 
 
 def _descent_identity(problem: Problem, gradient: Any) -> DescentIdentity:
@@ -1412,6 +1656,7 @@ def _descent_identity(problem: Problem, gradient: Any) -> DescentIdentity:
     norm2 = sum((e**2 for e in g), sp.S.Zero)
     holds = _is_zero_expr(rate + norm2, problem)
     from symcalc.analysis.landscape import descent_rate
+
     proof = descent_rate(f, wrt)
     holds = holds and bool(proof.holds)
     if problem.notation == "matrix":
@@ -1437,6 +1682,7 @@ def _is_zero_expr(e: Any, problem: Problem) -> bool:
 
 # --- the Gaussian -----------------------------------------------------------
 
+
 def _gaussian_identity(problem: Problem, results: dict) -> GaussianIdentity:
     g = problem.gaussian
     x, mu, S = g["variable"].symbol, g["mean"].symbol, g["covariance"].symbol
@@ -1449,8 +1695,13 @@ def _gaussian_identity(problem: Problem, results: dict) -> GaussianIdentity:
     H, grad = results.get("hessian"), results.get("gradient")
     hess_ok = _equal(H, inv, problem)
     score_ok = _equal(grad, score, problem)
-    return GaussianIdentity(score=score, hessian=H, minus_inverse_covariance=inv,
-                            hessian_holds=hess_ok, score_holds=score_ok)
+    return GaussianIdentity(
+        score=score,
+        hessian=H,
+        minus_inverse_covariance=inv,
+        hessian_holds=hess_ok,
+        score_holds=score_ok,
+    )
 
 
 def _equal(a: Any, b: Any, problem: Problem) -> bool:
@@ -1471,6 +1722,7 @@ def _equal(a: Any, b: Any, problem: Problem) -> bool:
 
 # --- vectorization ----------------------------------------------------------
 
+
 def _vectorization_table(var: Variable) -> VectorizationTable:
     VZ = _module("vectorize")
     A = var.symbol if isinstance(var.symbol, sp.MatrixBase) else var.symbol.as_explicit()
@@ -1481,12 +1733,14 @@ def _vectorization_table(var: Variable) -> VectorizationTable:
     S = A if m == n and A.is_symmetric() else A * A.T  # vech needs a symmetric matrix
     vech = sp.Matrix(VZ.vech(S))
     D = sp.Matrix(VZ.duplication_matrix(S.rows))
-    holds = (sp.Matrix(K) * sp.Matrix(v) == sp.Matrix(VZ.vec(A.T))
-             and (D * vech - sp.Matrix(VZ.vec(S))).applyfunc(sp.expand) == sp.zeros(S.rows**2, 1))
+    holds = sp.Matrix(K) * sp.Matrix(v) == sp.Matrix(VZ.vec(A.T)) and (
+        D * vech - sp.Matrix(VZ.vec(S))
+    ).applyfunc(sp.expand) == sp.zeros(S.rows**2, 1)
     return VectorizationTable(A, v, v_row, K, vech, D, S, bool(holds))
 
 
 # --- the kernel -------------------------------------------------------------
+
 
 def _kernel_source(problem: Problem, study: Study) -> str | None:
     """The NumPy source symcalc.compile generates for the objective (constants as params)."""
@@ -1494,6 +1748,7 @@ def _kernel_source(problem: Problem, study: Study) -> str | None:
         study.notes.append("kernel source: only objectives are compiled, not vector fields")
         return None
     from symcalc.codegen.kernels import compile as compile_kernel
+
     wrt = problem.wrt[0] if problem.notation == "matrix" and len(problem.wrt) == 1 else problem.wrt
     params = []
     for c in problem.constants:
@@ -1503,9 +1758,14 @@ def _kernel_source(problem: Problem, study: Study) -> str | None:
         else:
             params.append(sym)
     try:
-        kernel = compile_kernel(problem.objective, wrt, params,
-                                gradient=study.results.get("gradient"), hessian=study.results.get("hessian"),
-                                name=problem.title)
+        kernel = compile_kernel(
+            problem.objective,
+            wrt,
+            params,
+            gradient=study.results.get("gradient"),
+            hessian=study.results.get("hessian"),
+            name=problem.title,
+        )
         return kernel.source
     except (NotImplementedError, SymcalcError) as exc:
         study.notes.append(f"kernel source not available: {str(exc) or type(exc).__name__}")

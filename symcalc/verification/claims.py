@@ -33,13 +33,14 @@ import math
 import multiprocessing
 import os
 import pickle
-import sys
 import random
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -51,13 +52,21 @@ from symcalc.expr.functions import expand_named
 from symcalc.inputs import as_expr, as_matrix, reject_text
 from symcalc.parsing.parser import ShapeMismatchError, parse_any
 
-__all__ = ["Verdict", "verify", "verify_gradient", "verify_hessian", "verify_jacobian",
-           "verify_from_text", "parse_assumptions", "declare"]
+__all__ = [
+    "Verdict",
+    "verify",
+    "verify_gradient",
+    "verify_hessian",
+    "verify_jacobian",
+    "verify_from_text",
+    "parse_assumptions",
+    "declare",
+]
 
 DEFAULT_BUDGET = 3.0
-_DPS = 50               # decimal digits of the comparison
-_TOL_DIGITS = 30        # values agree when they agree to this many digits
-_DEEP_DIGITS = 300      # an exact difference the exact route cannot decide is evaluated this deep
+_DPS = 50  # decimal digits of the comparison
+_TOL_DIGITS = 30  # values agree when they agree to this many digits
+_DEEP_DIGITS = 300  # an exact difference the exact route cannot decide is evaluated this deep
 #: magnitudes at which scalars are sampled, in turn (not only |x| <= 2.5: a step at x = 50
 #: or a branch for x > 100 is seen at scale 1000, a term like 1e-30 x^-1 near 0 at 1e-3)
 _SCALES = (1, 10, 1, 1000, sp.Rational(1, 1000), 1, 10, 1000, 1, sp.Rational(1, 1000), 10, 1)
@@ -140,7 +149,7 @@ def _label(k) -> str:
 
 def _short(obj, limit=300) -> str:
     s = str(obj).replace("\n", " ")
-    return s if len(s) <= limit else s[:limit - 3] + "..."
+    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def _show_value(v) -> str:
@@ -164,24 +173,38 @@ def _show_value(v) -> str:
 # Assumptions and declarations
 # ======================================================================================
 _SCALAR_FACTS = {
-    "positive": {"positive": True}, "pos": {"positive": True}, ">0": {"positive": True},
-    "nonnegative": {"nonnegative": True}, ">=0": {"nonnegative": True},
-    "negative": {"negative": True}, "<0": {"negative": True},
-    "nonpositive": {"nonpositive": True}, "<=0": {"nonpositive": True},
-    "integer": {"integer": True}, "int": {"integer": True}, "real": {"real": True},
-    "nonzero": {"nonzero": True}, "!=0": {"nonzero": True},
+    "positive": {"positive": True},
+    "pos": {"positive": True},
+    ">0": {"positive": True},
+    "nonnegative": {"nonnegative": True},
+    ">=0": {"nonnegative": True},
+    "negative": {"negative": True},
+    "<0": {"negative": True},
+    "nonpositive": {"nonpositive": True},
+    "<=0": {"nonpositive": True},
+    "integer": {"integer": True},
+    "int": {"integer": True},
+    "real": {"real": True},
+    "nonzero": {"nonzero": True},
+    "!=0": {"nonzero": True},
 }
 _MATRIX_FACTS = {
-    "symmetric": "symmetric", "sym": "symmetric",
-    "spd": "positive_definite", "pd": "positive_definite",
-    "positive_definite": "positive_definite", "positive definite": "positive_definite",
-    "positivedefinite": "positive_definite", "diagonal": "diagonal", "diag": "diagonal",
+    "symmetric": "symmetric",
+    "sym": "symmetric",
+    "spd": "positive_definite",
+    "pd": "positive_definite",
+    "positive_definite": "positive_definite",
+    "positive definite": "positive_definite",
+    "positivedefinite": "positive_definite",
+    "diagonal": "diagonal",
+    "diag": "diagonal",
 }
 
 
 def _words(text: str) -> list[tuple[str, str]]:
     """'x>0, A symmetric' -> [('x', 'positive'), ('A', 'symmetric')]."""
     import re
+
     out = []
     for part in re.split(r"[;,]|\band\b", text):
         part = part.strip()
@@ -193,8 +216,10 @@ def _words(text: str) -> list[tuple[str, str]]:
             continue
         m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\s*(?:is\s+)?(?:an?\s+)?([A-Za-z _]+)", part)
         if not m:
-            raise InputError(f"cannot read the assumption {part!r}: write e.g. 'x > 0', "
-                             "'x positive', 'n integer', 'A symmetric', 'Sigma spd'")
+            raise InputError(
+                f"cannot read the assumption {part!r}: write e.g. 'x > 0', "
+                "'x positive', 'n integer', 'A symmetric', 'Sigma spd'"
+            )
         for fact in _split_facts(m.group(2)):
             out.append((m.group(1), fact))
     return out
@@ -207,8 +232,10 @@ def _split_facts(words: str) -> list[str]:
     facts = [f for f in w.split() if f not in ("matrix", "a", "an", "number")]
     for f in facts:
         if f not in _MATRIX_FACTS and f not in _SCALAR_FACTS:
-            raise InputError(f"unknown assumption {f!r}: use positive, nonnegative, negative, "
-                             "integer, real, nonzero, symmetric, spd (positive definite), diagonal")
+            raise InputError(
+                f"unknown assumption {f!r}: use positive, nonnegative, negative, "
+                "integer, real, nonzero, symmetric, spd (positive definite), diagonal"
+            )
     return facts
 
 
@@ -230,10 +257,13 @@ def parse_assumptions(assumptions) -> list[tuple[str, str]]:
         for k, facts in assumptions.items():
             name = _label(k)
             facts = [facts] if isinstance(facts, str) else facts
-            if not isinstance(facts, (list, tuple, set, frozenset)) or \
-                    not all(isinstance(f, str) for f in facts):
-                raise InputError(f"the assumptions on {name} must be a word or a list of words "
-                                 f"('positive', ['real', 'nonzero'], 'spd'), not {facts!r}")
+            if not isinstance(facts, (list, tuple, set, frozenset)) or not all(
+                isinstance(f, str) for f in facts
+            ):
+                raise InputError(
+                    f"the assumptions on {name} must be a word or a list of words "
+                    f"('positive', ['real', 'nonzero'], 'spd'), not {facts!r}"
+                )
             for f in facts:
                 for fact in _split_facts(f):
                     out.append((name, fact))
@@ -245,11 +275,14 @@ def parse_assumptions(assumptions) -> list[tuple[str, str]]:
         for a in assumptions:
             out.extend(parse_assumptions(a))
         return out
-    raise InputError(f"assumptions must be a dict, a string or a list, not {type(assumptions).__name__}")
+    raise InputError(
+        f"assumptions must be a dict, a string or a list, not {type(assumptions).__name__}"
+    )
 
 
 def _from_predicates(expr) -> list[tuple[str, str]]:
     from sympy.assumptions.assume import AppliedPredicate
+
     if isinstance(expr, sp.And):
         out = []
         for a in expr.args:
@@ -275,17 +308,36 @@ def _declared_facts(pairs) -> tuple[dict[str, dict], dict[str, str]]:
 
 def _restructured(M: MatrixSymbol, structure: str) -> MatrixSymbol:
     from symcalc.expr import structure as st
-    cls = {"symmetric": st.SymmetricMatrixSymbol, "positive_definite": st.PositiveDefiniteMatrixSymbol,
-           "diagonal": st.DiagonalMatrixSymbol}[structure]
+
+    cls = {
+        "symmetric": st.SymmetricMatrixSymbol,
+        "positive_definite": st.PositiveDefiniteMatrixSymbol,
+        "diagonal": st.DiagonalMatrixSymbol,
+    }[structure]
     if M.shape[0] != M.shape[1]:
-        raise InputError(f"{M.name} is {M.shape[0]} x {M.shape[1]}: only a square matrix can be {structure}")
+        raise InputError(
+            f"{M.name} is {M.shape[0]} x {M.shape[1]}: only a square matrix can be {structure}"
+        )
     return cls(M.name, *M.shape)
 
 
 def _with_facts(s: sp.Symbol, facts: dict) -> sp.Symbol:
-    keep = {k: v for k, v in s.assumptions0.items()
-            if k in ("real", "positive", "negative", "nonnegative", "nonpositive", "integer",
-                     "nonzero", "commutative") and v is not None}
+    keep = {
+        k: v
+        for k, v in s.assumptions0.items()
+        if k
+        in (
+            "real",
+            "positive",
+            "negative",
+            "nonnegative",
+            "nonpositive",
+            "integer",
+            "nonzero",
+            "commutative",
+        )
+        and v is not None
+    }
     keep.update(facts)
     try:
         return sp.Symbol(s.name, **keep)
@@ -301,8 +353,10 @@ def _assumption_map(objects: Iterable, assumptions) -> dict:
         by_name.setdefault(_label(o), o)
     unknown = (set(scalars) | set(matrices)) - set(by_name)
     if unknown:
-        raise InputError(f"assumption about unknown name(s) {', '.join(sorted(unknown))} "
-                         f"(names in the problem: {', '.join(sorted(by_name))})")
+        raise InputError(
+            f"assumption about unknown name(s) {', '.join(sorted(unknown))} "
+            f"(names in the problem: {', '.join(sorted(by_name))})"
+        )
     mapping = {}
     for name, facts in scalars.items():
         o = by_name[name]
@@ -327,23 +381,37 @@ def declare(spec: str):
     ((m, n), True, 'positive_definite')
     """
     import re
+
     from symcalc.expr.structure import matrix_symbol
+
     if not isinstance(spec, str):
         if isinstance(spec, (sp.Symbol, MatrixSymbol)):
             return spec
         raise InputError(f"a declaration must be text like 'x' or 'A[m,n]', not {spec!r}")
     m = re.fullmatch(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\[\s*([^\]]*)\])?\s*(.*?)\s*", spec)
     if not m or "__" in m.group(1):
-        raise InputError(f"cannot read the declaration {spec!r}: write e.g. 'x', 'x>0', "
-                         "'x[n]', 'A[m,n]', 'Sigma[n,n] spd'")
+        raise InputError(
+            f"cannot read the declaration {spec!r}: write e.g. 'x', 'x>0', "
+            "'x[n]', 'A[m,n]', 'Sigma[n,n] spd'"
+        )
     name, dims, rest = m.group(1), m.group(2), m.group(3)
-    facts = _split_facts(rest.replace(">=0", "nonnegative").replace(">0", "positive")
-                         .replace("> 0", "positive").replace("<0", "negative")) if rest else []
+    facts = (
+        _split_facts(
+            rest.replace(">=0", "nonnegative")
+            .replace(">0", "positive")
+            .replace("> 0", "positive")
+            .replace("<0", "negative")
+        )
+        if rest
+        else []
+    )
     if dims is None:
         scalar_facts = {"real": True}
         for f in facts:
             if f not in _SCALAR_FACTS:
-                raise InputError(f"{name} is a scalar; '{f}' is for matrices (declare {name}[n,n] {f})")
+                raise InputError(
+                    f"{name} is a scalar; '{f}' is for matrices (declare {name}[n,n] {f})"
+                )
             scalar_facts.update(_SCALAR_FACTS[f])
         return sp.Symbol(name, **scalar_facts)
     parts = [p.strip() for p in dims.split(",") if p.strip()]
@@ -399,8 +467,12 @@ def _rebind(expr, table: Mapping[str, Any]):
             mapping[m] = target
     for s in expr.free_symbols:
         target = table.get(getattr(s, "name", None))
-        if isinstance(s, sp.Symbol) and target is not None and target != s \
-                and isinstance(target, sp.Symbol):
+        if (
+            isinstance(s, sp.Symbol)
+            and target is not None
+            and target != s
+            and isinstance(target, sp.Symbol)
+        ):
             mapping[s] = target
     return expr.xreplace(mapping) if mapping else expr
 
@@ -412,9 +484,10 @@ def _as_object(obj, what):
         if isinstance(obj, (list, tuple)):
             return as_matrix(obj, what, exact_floats=True)
         return as_expr(obj, what, exact_floats=True)
-    except InputTypeError as exc:      # not text: the wrong kind of object
-        raise InputError(f"{exc} (verify reads SymPy objects, numbers, lists of them, "
-                         "or the claim as text)") from None
+    except InputTypeError as exc:  # not text: the wrong kind of object
+        raise InputError(
+            f"{exc} (verify reads SymPy objects, numbers, lists of them, or the claim as text)"
+        ) from None
 
 
 def _read_claim(claim, table, syntax):
@@ -499,8 +572,15 @@ def _rational(rng: random.Random, lo: float, hi: float) -> sp.Rational:
 def _sample_scalar(s: sp.Symbol, rng: random.Random, scale=1) -> sp.Rational:
     """An exact value in s's domain, of magnitude about ``scale`` (integers: small, always)."""
     if s.is_integer:
-        lo, hi = (1, 5) if s.is_positive else (0, 5) if s.is_nonnegative else \
-            (-5, -1) if s.is_negative else (-4, 4)
+        lo, hi = (
+            (1, 5)
+            if s.is_positive
+            else (0, 5)
+            if s.is_nonnegative
+            else (-5, -1)
+            if s.is_negative
+            else (-4, 4)
+        )
         v = rng.randint(lo, hi)
         if v == 0 and s.is_nonzero:
             v = 1
@@ -516,10 +596,11 @@ def _structure(M) -> str:
     return getattr(M, "structure", "general")
 
 
-def _sample_matrix(M: MatrixSymbol, rows: int, cols: int, rng: random.Random,
-                   scale=1) -> sp.ImmutableMatrix:
+def _sample_matrix(
+    M: MatrixSymbol, rows: int, cols: int, rng: random.Random, scale=1
+) -> sp.ImmutableMatrix:
     """Exact entries of magnitude about ``scale``, with M's declared structure."""
-    entry = lambda: _rational(rng, -2, 2) * scale   # noqa: E731
+    entry = lambda: _rational(rng, -2, 2) * scale  # noqa: E731
     B = sp.Matrix(rows, cols, lambda i, j: entry())
     kind = _structure(M)
     if kind == "symmetric":
@@ -548,8 +629,11 @@ def _size_configs(dims: list[sp.Symbol]) -> list[dict]:
     if not dims:
         return [{}]
     patterns = [
-        lambda j: 2, lambda j: 3 if j % 2 == 0 else 2, lambda j: 2 if j % 2 == 0 else 4,
-        lambda j: 3, lambda j: 4 - (j % 3),
+        lambda j: 2,
+        lambda j: 3 if j % 2 == 0 else 2,
+        lambda j: 2 if j % 2 == 0 else 4,
+        lambda j: 3,
+        lambda j: 4 - (j % 3),
     ]
     configs, seen = [], set()
     for p in patterns:
@@ -563,9 +647,9 @@ def _size_configs(dims: list[sp.Symbol]) -> list[dict]:
 
 @dataclass
 class _Point:
-    sizes: dict            # size Symbol -> int
-    values: dict           # concrete Symbol / MatrixSymbol -> exact value
-    shown: dict            # the user's object -> exact value (for the report)
+    sizes: dict  # size Symbol -> int
+    values: dict  # concrete Symbol / MatrixSymbol -> exact value
+    shown: dict  # the user's object -> exact value (for the report)
 
 
 def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
@@ -611,16 +695,26 @@ def _kink_arguments(*exprs) -> list[sp.Expr]:
                 out.extend(a[i] - a[j] for i in range(len(a)) for j in range(i + 1, len(a)))
             elif isinstance(node, sp.Piecewise):
                 for _, cond in node.args:
-                    rels = [cond] if isinstance(cond, sp.core.relational.Relational) else \
-                        sorted(cond.atoms(sp.core.relational.Relational), key=sp.default_sort_key) \
-                        if isinstance(cond, sp.Basic) else []
+                    rels = (
+                        [cond]
+                        if isinstance(cond, sp.core.relational.Relational)
+                        else sorted(
+                            cond.atoms(sp.core.relational.Relational), key=sp.default_sort_key
+                        )
+                        if isinstance(cond, sp.Basic)
+                        else []
+                    )
                     out.extend(r.lhs - r.rhs for r in rels)
             else:
                 out.append(node.args[0])
     seen, unique = set(), []
     for g in out:
-        if isinstance(g, sp.Expr) and not isinstance(g, MatrixExpr) and g.free_symbols \
-                and g not in seen:
+        if (
+            isinstance(g, sp.Expr)
+            and not isinstance(g, MatrixExpr)
+            and g.free_symbols
+            and g not in seen
+        ):
             seen.add(g)
             unique.append(g)
     return unique
@@ -650,7 +744,9 @@ def _breakpoint_points(exprs, objects, sizes: dict, rng: random.Random) -> list[
     """Points just either side of the breakpoints of sign, |.|, Heaviside, Max, Min and
     Piecewise: one variable moves to a root of the branch argument (others stay random),
     then a little to each side (1e-3 of its size)."""
-    scalars = [o for o in objects if isinstance(o, sp.Symbol) and o not in sizes and not o.is_integer]
+    scalars = [
+        o for o in objects if isinstance(o, sp.Symbol) and o not in sizes and not o.is_integer
+    ]
     points: list[_Point] = []
     for g in _kink_arguments(*exprs):
         for sym in sorted(g.free_symbols & set(scalars), key=lambda t: t.name)[:2]:
@@ -659,8 +755,12 @@ def _breakpoint_points(exprs, objects, sizes: dict, rng: random.Random) -> list[
             for r in _roots_near(g.xreplace(others), sym):
                 delta = max(abs(r), sp.Integer(1)) / 1000
                 for v in (r - delta, r + delta):
-                    if (sym.is_positive and v <= 0) or (sym.is_nonnegative and v < 0) or \
-                            (sym.is_negative and v >= 0) or (sym.is_nonpositive and v > 0):
+                    if (
+                        (sym.is_positive and v <= 0)
+                        or (sym.is_nonnegative and v < 0)
+                        or (sym.is_negative and v >= 0)
+                        or (sym.is_nonpositive and v > 0)
+                    ):
                         continue
                     values = {**base.values, sym: v}
                     shown = {**base.shown, sym: v}
@@ -710,13 +810,17 @@ def _explicit(e, point: _Point):
     if not matrices or not e.atoms(MatrixSymbol):
         return None
     from symcalc.derivation.matrix import to_explicit
+
     scalars = {k: v for k, v in point.values.items() if not isinstance(k, MatrixSymbol)}
     try:
         out = to_explicit(e.xreplace(scalars) if scalars else e, matrices)
-    except Exception:     # noqa: BLE001 - an unknown construct: the general route decides
+    except Exception:  # noqa: BLE001 - an unknown construct: the general route decides
         return None
-    if not isinstance(out, sp.Basic) or out.atoms(MatrixSymbol) or \
-            (isinstance(out, MatrixExpr) and not isinstance(out, MatrixBase)):
+    if (
+        not isinstance(out, sp.Basic)
+        or out.atoms(MatrixSymbol)
+        or (isinstance(out, MatrixExpr) and not isinstance(out, MatrixBase))
+    ):
         return None
     return out.doit() if out.has(*_NEEDS_DOIT) else out
 
@@ -749,7 +853,9 @@ def _numbers(e, dps: int):
     """An exact value (scalar or explicit matrix) as ([(index, mpmath number)], shape)."""
     if isinstance(e, MatrixBase):
         with mpmath.workdps(dps):
-            return [((i, j), _number(e[i, j], dps)) for i in range(e.rows) for j in range(e.cols)], e.shape
+            return [
+                ((i, j), _number(e[i, j], dps)) for i in range(e.rows) for j in range(e.cols)
+            ], e.shape
     return [((0, 0), _number(e, dps))], None
 
 
@@ -759,7 +865,9 @@ def _close(a, b, digits=_TOL_DIGITS) -> bool:
 
 
 def _is_real(v, digits=_TOL_DIGITS) -> bool:
-    return not isinstance(v, mpmath.mpc) or abs(v.imag) <= max(1, abs(v)) * mpmath.mpf(10) ** (-digits)
+    return not isinstance(v, mpmath.mpc) or abs(v.imag) <= max(1, abs(v)) * mpmath.mpf(10) ** (
+        -digits
+    )
 
 
 # ======================================================================================
@@ -811,7 +919,10 @@ _CHEAP = (
     ("named functions as exp", lambda d: sp.cancel(sp.together(sp.expand(expand_named(d))))),
 )
 _HEAVY = (
-    ("expand_log/powsimp", lambda d: sp.cancel(sp.powsimp(sp.expand_log(sp.expand(expand_named(d)), force=False)))),
+    (
+        "expand_log/powsimp",
+        lambda d: sp.cancel(sp.powsimp(sp.expand_log(sp.expand(expand_named(d)), force=False))),
+    ),
     ("trigsimp", lambda d: sp.trigsimp(sp.expand(d))),
     ("simplify", lambda d: sp.simplify(expand_named(d))),
 )
@@ -829,8 +940,9 @@ def _is_zero(e) -> bool:
 
 def _difference(claim, truth):
     if isinstance(claim, MatrixBase) and isinstance(truth, MatrixBase):
-        return sp.ImmutableMatrix(claim.shape[0], claim.shape[1],
-                                  [a - b for a, b in zip(claim, truth)])
+        return sp.ImmutableMatrix(
+            claim.shape[0], claim.shape[1], [a - b for a, b in zip(claim, truth)]
+        )
     return claim - truth
 
 
@@ -850,7 +962,7 @@ def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | N
         try:
             if _is_zero(deadline.run(_matrix_canonical, d, share=share)):
                 return "matrix expansion"
-        except Exception:        # noqa: BLE001 - includes _Timeout: go on numerically
+        except Exception:  # noqa: BLE001 - includes _Timeout: go on numerically
             return None
         return None
     entries = _entries(d)
@@ -859,21 +971,40 @@ def _symbolic(claim, truth, deadline: _Deadline, steps, share: float) -> str | N
             if all(deadline.run(step, e, share=share) == 0 for e in entries):
                 return name
         except _Timeout:
-            return None          # this form is too costly: leave the time to the next stage
-        except Exception:        # noqa: BLE001 - a canonical form SymPy cannot build here
+            return None  # this form is too costly: leave the time to the next stage
+        except Exception:  # noqa: BLE001 - a canonical form SymPy cannot build here
             continue
     return None
 
 
-def _numeric(claim_side: Callable, truth_side: Callable, objects, dims, deadline: _Deadline,
-             rng: random.Random, min_points: int, max_points: int, progress: Callable,
-             exprs=()):
+def _numeric(
+    claim_side: Callable,
+    truth_side: Callable,
+    objects,
+    dims,
+    deadline: _Deadline,
+    rng: random.Random,
+    min_points: int,
+    max_points: int,
+    progress: Callable,
+    exprs=(),
+):
     """Probe; return ('fails', details) or ('agrees', n_points) or ('undecided', reason)."""
     try:
-        return _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points,
-                      max_points, progress, exprs)
+        return _probe(
+            claim_side,
+            truth_side,
+            objects,
+            dims,
+            deadline,
+            rng,
+            min_points,
+            max_points,
+            progress,
+            exprs,
+        )
     except _Timeout:
-        if progress.agreed >= min_points:     # a timeout after enough agreeing points
+        if progress.agreed >= min_points:  # a timeout after enough agreeing points
             return "agrees", progress.agreed
         raise
 
@@ -893,7 +1024,7 @@ def _points(objects, dims, rng, max_points, exprs, deadline):
                     extra = deadline.run(_breakpoint_points, exprs, objects, sizes, rng, share=0.2)
                 except _Timeout:
                     extra = []
-                except Exception:    # noqa: BLE001 - a branch SymPy cannot solve: no extra points
+                except Exception:  # noqa: BLE001 - a branch SymPy cannot solve: no extra points
                     extra = []
                 yield from extra
 
@@ -905,15 +1036,17 @@ def _exact_and_numbers(side, point, dps):
     return exact, vals, shape
 
 
-def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max_points,
-           progress, exprs=()):
+def _probe(
+    claim_side, truth_side, objects, dims, deadline, rng, min_points, max_points, progress, exprs=()
+):
     agreed, skipped, errors = 0, 0, []
     for point in _points(objects, dims, rng, max_points, exprs, deadline):
         if agreed >= max_points + _MAX_BREAKPOINT_POINTS:
             break
         try:
             truth_exact, truth_vals, tshape = deadline.run(
-                _exact_and_numbers, truth_side, point, _DPS, share=0.9)
+                _exact_and_numbers, truth_side, point, _DPS, share=0.9
+            )
         except _Timeout:
             raise
         except _Singular:
@@ -921,24 +1054,35 @@ def _probe(claim_side, truth_side, objects, dims, deadline, rng, min_points, max
             continue
         except (InputError, ShapeError):
             raise
-        except Exception as exc:   # noqa: BLE001 - a construct SymPy cannot evaluate
+        except Exception as exc:  # noqa: BLE001 - a construct SymPy cannot evaluate
             errors.append(f"{type(exc).__name__}: {_short(exc, 120)}")
             skipped += 1
             continue
         if not all(_is_real(v) for _, v in truth_vals):
-            skipped += 1     # outside the truth's real domain
+            skipped += 1  # outside the truth's real domain
             continue
         try:
             claim_exact, claim_vals, cshape = deadline.run(
-                _exact_and_numbers, claim_side, point, _DPS, share=0.9)
+                _exact_and_numbers, claim_side, point, _DPS, share=0.9
+            )
         except _Timeout:
             raise
         except _Singular:
-            return "fails", (point, None, truth_vals, "the claim is undefined here "
-                             "but the truth is not", tshape)
+            return "fails", (
+                point,
+                None,
+                truth_vals,
+                "the claim is undefined here but the truth is not",
+                tshape,
+            )
         if cshape != tshape:
-            return "fails", (point, None, truth_vals, f"the claim is {cshape} and the truth "
-                             f"{tshape} at this size", tshape)
+            return "fails", (
+                point,
+                None,
+                truth_vals,
+                f"the claim is {cshape} and the truth {tshape} at this size",
+                tshape,
+            )
         bad = [k for (k, a), (_, b) in zip(claim_vals, truth_vals) if not _close(a, b)]
         if bad:
             return "fails", (point, claim_vals, truth_vals, bad, tshape)
@@ -978,7 +1122,7 @@ def _exactly_different(claim_exact, truth_exact, claim_vals, deadline) -> _Deep:
             d = deadline.run(_nonzero_difference, a, b, share=0.3)
         except _Timeout:
             return found if found else _Deep()
-        except Exception:     # noqa: BLE001 - SymPy cannot evaluate this difference: agree
+        except Exception:  # noqa: BLE001 - SymPy cannot evaluate this difference: agree
             d = None
         if d is not None:
             found.append(k)
@@ -998,7 +1142,7 @@ def _nonzero_difference(a, b):
     try:
         v = d.evalf(15, strict=True, maxn=_DEEP_DIGITS)
     except sp.core.evalf.PrecisionExhausted:
-        return None              # zero to 300 digits: agreeing
+        return None  # zero to 300 digits: agreeing
     return v if v.is_number and v != 0 and not v.has(sp.nan, sp.zoo) else None
 
 
@@ -1025,8 +1169,8 @@ def _expr_side(expr) -> Callable:
 @dataclass
 class _Job:
     claim: Any
-    truth: Any                       # a SymPy object, or None when truth_side is given
-    objects: list                    # the symbols and matrices to sample
+    truth: Any  # a SymPy object, or None when truth_side is given
+    objects: list  # the symbols and matrices to sample
     truth_side: Callable | None = None
     entry_label: Callable | None = None
     seed: int = 20261128
@@ -1042,44 +1186,83 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
     try:
         how = _symbolic(job.claim, job.truth, deadline, _CHEAP, share=0.3)
         if how:
-            send(dict(final=True, holds=True, method="symbolic",
-                      explanation=f"claim - truth simplifies to 0 ({how})."))
+            send(
+                dict(
+                    final=True,
+                    holds=True,
+                    method="symbolic",
+                    explanation=f"claim - truth simplifies to 0 ({how}).",
+                )
+            )
             return
         stage = "numeric"
         truth_side = job.truth_side or _expr_side(job.truth)
         progress = _Progress(send)
-        probing = _Deadline(start + 0.85 * budget, use_alarm)   # keep time to re-check
+        probing = _Deadline(start + 0.85 * budget, use_alarm)  # keep time to re-check
         outcome, info = _numeric(
-            _expr_side(job.claim), truth_side, job.objects, dims, probing, rng,
-            min_points=3, max_points=job.max_points or (10 if not dims else 12),
-            progress=progress, exprs=_scalar_parts(job.claim, job.truth))
+            _expr_side(job.claim),
+            truth_side,
+            job.objects,
+            dims,
+            probing,
+            rng,
+            min_points=3,
+            max_points=job.max_points or (10 if not dims else 12),
+            progress=progress,
+            exprs=_scalar_parts(job.claim, job.truth),
+        )
         if outcome == "fails":
-            send(_failure(job, info, claim_side=_expr_side(job.claim), truth_side=truth_side,
-                          deadline=deadline))
+            send(
+                _failure(
+                    job,
+                    info,
+                    claim_side=_expr_side(job.claim),
+                    truth_side=truth_side,
+                    deadline=deadline,
+                )
+            )
             return
         if outcome == "undecided":
             send(dict(final=True, holds=None, method="numeric", explanation=info))
             return
         sized = f" at sizes {', '.join(sorted(progress.sizes))}" if dims else ""
-        numeric = dict(final=False, holds=True, method=f"numeric: {info} probes",
-                       explanation=f"claim and truth agree at {info} probe points{sized} "
-                                   f"(exactly or to {_DEEP_DIGITS} digits; random points at "
-                                   "magnitudes 1e-3 to 1e3 and either side of breakpoints): "
-                                   "a strong check, not a proof.",
-                       points=info)
+        numeric = dict(
+            final=False,
+            holds=True,
+            method=f"numeric: {info} probes",
+            explanation=f"claim and truth agree at {info} probe points{sized} "
+            f"(exactly or to {_DEEP_DIGITS} digits; random points at "
+            "magnitudes 1e-3 to 1e3 and either side of breakpoints): "
+            "a strong check, not a proof.",
+            points=info,
+        )
         send(numeric)
         stage = "symbolic (heavy)"
         if job.truth is not None and not isinstance(_difference(job.claim, job.truth), MatrixExpr):
             how = _symbolic(job.claim, job.truth, deadline, _HEAVY, share=1.0)
             if how:
-                send(dict(final=True, holds=True, method="symbolic", points=info,
-                          explanation=f"claim - truth simplifies to 0 ({how}); it also agrees "
-                                      f"at {info} random points."))
+                send(
+                    dict(
+                        final=True,
+                        holds=True,
+                        method="symbolic",
+                        points=info,
+                        explanation=f"claim - truth simplifies to 0 ({how}); it also agrees "
+                        f"at {info} random points.",
+                    )
+                )
                 return
         send(dict(numeric, final=True))
     except _Timeout:
-        send(dict(final=True, holds=None, method=stage.split()[0], timeout=True,
-                  explanation=f"the time budget ({budget:g} s) ran out during the {stage} stage"))
+        send(
+            dict(
+                final=True,
+                holds=None,
+                method=stage.split()[0],
+                timeout=True,
+                explanation=f"the time budget ({budget:g} s) ran out during the {stage} stage",
+            )
+        )
 
 
 def _scalar_parts(*exprs) -> list:
@@ -1112,35 +1295,53 @@ def _failure(job: _Job, info, claim_side, truth_side, deadline: _Deadline) -> di
     recheck = f"re-checked at {2 * _DPS} digits"
     if isinstance(bad, _Deep):
         shown = ", ".join(_show_value(d) for d in bad.differences[:3])
-        recheck = (f"they agree to {_TOL_DIGITS} digits but the exact difference there is "
-                   f"{shown}, not 0")
+        recheck = (
+            f"they agree to {_TOL_DIGITS} digits but the exact difference there is {shown}, not 0"
+        )
     elif claim_vals is not None:
-        try:   # evaluate again, at twice the precision, before reporting
+        try:  # evaluate again, at twice the precision, before reporting
             c2, _ = deadline.run(claim_side, point, 2 * _DPS, share=1.0)
             t2, _ = deadline.run(truth_side, point, 2 * _DPS, share=1.0)
             bad = [k for (k, a), (_, b) in zip(c2, t2) if not _close(a, b)]
             claim_vals, truth_vals = c2, t2
             if not bad:
-                return dict(final=True, holds=None, method="numeric",
-                            explanation="a difference at 50 digits vanished at 100 digits: "
-                                        "undecided (numerically delicate)")
+                return dict(
+                    final=True,
+                    holds=None,
+                    method="numeric",
+                    explanation="a difference at 50 digits vanished at 100 digits: "
+                    "undecided (numerically delicate)",
+                )
         except _Timeout:
-            return dict(final=True, holds=None, method="numeric", timeout=True,
-                        explanation="a difference was found but the budget ran out before it "
-                                    "could be re-checked; give a larger budget")
+            return dict(
+                final=True,
+                holds=None,
+                method="numeric",
+                timeout=True,
+                explanation="a difference was found but the budget ran out before it "
+                "could be re-checked; give a larger budget",
+            )
         except _Singular:
             recheck = "re-checked: the higher-precision evaluation is undefined there"
     explanation = "the claim differs from the truth at a random point"
     if isinstance(bad, str):
         explanation = bad
         bad = []
-    labels = [job.entry_label(k, shape) if job.entry_label else _entry_text(k, shape) for k in bad] \
-        if shape is not None else []
-    return dict(final=True, holds=False, method="numeric",
-                explanation=f"{explanation} ({recheck}).",
-                counterexample=dict(point.shown),
-                claim_value=_to_sympy(claim_vals, shape),
-                truth_value=_to_sympy(truth_vals, shape), wrong_entries=labels)
+    labels = (
+        [job.entry_label(k, shape) if job.entry_label else _entry_text(k, shape) for k in bad]
+        if shape is not None
+        else []
+    )
+    return dict(
+        final=True,
+        holds=False,
+        method="numeric",
+        explanation=f"{explanation} ({recheck}).",
+        counterexample=dict(point.shown),
+        claim_value=_to_sympy(claim_vals, shape),
+        truth_value=_to_sympy(truth_vals, shape),
+        wrong_entries=labels,
+    )
 
 
 def _entry_text(k, shape) -> str:
@@ -1178,11 +1379,11 @@ def _can_fork() -> bool:
     return True
 
 
-_FORKSERVER_OWNER: list[int] = []   # the pid that started our fork server, once it has
+_FORKSERVER_OWNER: list[int] = []  # the pid that started our fork server, once it has
 
 
 def _start_method() -> str:
-    """"fork" while this process has one thread; "forkserver" once it has more (a worker
+    """ "fork" while this process has one thread; "forkserver" once it has more (a worker
     thread, or a library with native thread pools such as JAX or PyTorch), because
     forking a multi-threaded process can deadlock the child.
 
@@ -1208,7 +1409,9 @@ def _context(job):
             method = "fork"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
-        ctx.set_forkserver_preload(["symcalc.verification.claims"])  # workers start with SymPy loaded
+        ctx.set_forkserver_preload(
+            ["symcalc.verification.claims"]
+        )  # workers start with SymPy loaded
         _FORKSERVER_OWNER[:] = [os.getpid()]
     return ctx
 
@@ -1216,13 +1419,20 @@ def _context(job):
 def _worker(conn, job, budget):
     def send(msg):
         conn.send(msg)
+
     try:
         _decide(job, budget, send, use_alarm=True)
     except BaseException as exc:  # noqa: BLE001 - report every failure to the parent
         try:
-            conn.send(dict(final=True, holds=None, method="numeric",
-                           explanation=f"the check itself failed: {type(exc).__name__}: "
-                                       f"{_short(exc, 200)}"))
+            conn.send(
+                dict(
+                    final=True,
+                    holds=None,
+                    method="numeric",
+                    explanation=f"the check itself failed: {type(exc).__name__}: "
+                    f"{_short(exc, 200)}",
+                )
+            )
         except Exception:
             pass
     finally:
@@ -1239,7 +1449,7 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
     proc = ctx.Process(target=_worker, args=(sender, job, budget), daemon=True)
     try:
         proc.start()
-    except OSError:   # the fork server could not be reached: fork directly
+    except OSError:  # the fork server could not be reached: fork directly
         receiver.close()
         sender.close()
         ctx = multiprocessing.get_context("fork")
@@ -1248,13 +1458,13 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
         proc.start()
     sender.close()
     best, final = None, None
-    hard_end = time.monotonic() + budget + 1.0     # the worker's own deadline is ``budget``
+    hard_end = time.monotonic() + budget + 1.0  # the worker's own deadline is ``budget``
     try:
         while final is None:
             left = hard_end - time.monotonic()
             if left <= 0:
                 break
-            if not receiver.poll(min(left, 0.1)):   # in slices: an enclosing budget can interrupt
+            if not receiver.poll(min(left, 0.1)):  # in slices: an enclosing budget can interrupt
                 continue
             try:
                 msg = receiver.recv()
@@ -1269,21 +1479,32 @@ def _run(job: _Job, budget: float, isolate: bool | None) -> dict:
             proc.kill()
         proc.join(1.0)
         receiver.close()
-    if final is not None and not (final.get("timeout") and best is not None and best is not final
-                                  and best.get("holds") is not None):
+    if final is not None and not (
+        final.get("timeout")
+        and best is not None
+        and best is not final
+        and best.get("holds") is not None
+    ):
         return final
     if best is not None and best.get("holds") is not None:
         return dict(best, final=True)
     if final is not None:
         return final
-    return dict(final=True, holds=None, method="numeric", timeout=True,
-                explanation=f"the time budget ({budget:g} s) ran out")
+    return dict(
+        final=True,
+        holds=None,
+        method="numeric",
+        timeout=True,
+        explanation=f"the time budget ({budget:g} s) ran out",
+    )
 
 
 def _run_inline(job: _Job, budget: float) -> dict:
     """No fork (another OS, or inside a daemon process): run here, alarms only in the main thread."""
     messages = []
-    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "setitimer"
+    )
     _decide(job, budget, messages.append, use_alarm=use_alarm)
     best = [m for m in messages if "holds" in m]
     final = best[-1] if best else dict(holds=None, method="numeric", explanation="no result")
@@ -1294,22 +1515,30 @@ def _run_inline(job: _Job, budget: float) -> dict:
     return final
 
 
-def _verdict(result: dict, claim, truth, started: float, note: str = "",
-             amap: Mapping | None = None) -> Verdict:
+def _verdict(
+    result: dict, claim, truth, started: float, note: str = "", amap: Mapping | None = None
+) -> Verdict:
     explanation = result.get("explanation", "")
     cex = result.get("counterexample")
-    if cex and amap:      # report the user's own symbols, not their assumption-laden twins
+    if cex and amap:  # report the user's own symbols, not their assumption-laden twins
         back = {new: old for old, new in amap.items()}
         cex = {back.get(k, k): v for k, v in cex.items()}
         result = dict(result, counterexample=cex)
     if note:
         explanation = f"{explanation} Note: {note}."
-    return Verdict(holds=result.get("holds"), method=result.get("method", "numeric"),
-                   explanation=explanation, counterexample=result.get("counterexample"),
-                   claim_value=result.get("claim_value"), truth_value=result.get("truth_value"),
-                   wrong_entries=list(result.get("wrong_entries") or []), claim=claim,
-                   truth=truth, points=int(result.get("points") or 0),
-                   elapsed=time.monotonic() - started)
+    return Verdict(
+        holds=result.get("holds"),
+        method=result.get("method", "numeric"),
+        explanation=explanation,
+        counterexample=result.get("counterexample"),
+        claim_value=result.get("claim_value"),
+        truth_value=result.get("truth_value"),
+        wrong_entries=list(result.get("wrong_entries") or []),
+        claim=claim,
+        truth=truth,
+        points=int(result.get("points") or 0),
+        elapsed=time.monotonic() - started,
+    )
 
 
 _SYNTAXES = ("auto", "math", "latex")
@@ -1346,18 +1575,23 @@ def _check_symbols(symbols) -> None:
     if symbols is None:
         return
     if not isinstance(symbols, (Mapping, list, tuple, set, frozenset)):
-        raise InputTypeError("symbols must be a list of SymPy Symbols / MatrixSymbols or a dict "
-                             f"from names to them, not {type(symbols).__name__}"
-                             + ("; declare(text) reads a declaration" if isinstance(symbols, str)
-                                else ""))
+        raise InputTypeError(
+            "symbols must be a list of SymPy Symbols / MatrixSymbols or a dict "
+            f"from names to them, not {type(symbols).__name__}"
+            + ("; declare(text) reads a declaration" if isinstance(symbols, str) else "")
+        )
     values = list(symbols.values()) if isinstance(symbols, Mapping) else list(symbols)
     for k, v in enumerate(values):
-        where = f"symbols[{k}]" if not isinstance(symbols, Mapping) else \
-            f"symbols[{list(symbols)[k]!r}]"
+        where = (
+            f"symbols[{k}]"
+            if not isinstance(symbols, Mapping)
+            else f"symbols[{list(symbols)[k]!r}]"
+        )
         reject_text(v, where)
         if not isinstance(v, sp.Basic):
-            raise InputTypeError(f"{where} must be a SymPy Symbol or MatrixSymbol, "
-                                 f"not {type(v).__name__}")
+            raise InputTypeError(
+                f"{where} must be a SymPy Symbol or MatrixSymbol, not {type(v).__name__}"
+            )
 
 
 def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
@@ -1365,9 +1599,16 @@ def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
     table = _names_of(truth, *extra_objects)
     _check_symbols(symbols)
     if symbols:
-        table.update({_label(k) if not isinstance(k, str) else k: v
-                      for k, v in (symbols.items() if isinstance(symbols, Mapping)
-                                   else ((_label(s), s) for s in symbols))})
+        table.update(
+            {
+                _label(k) if not isinstance(k, str) else k: v
+                for k, v in (
+                    symbols.items()
+                    if isinstance(symbols, Mapping)
+                    else ((_label(s), s) for s in symbols)
+                )
+            }
+        )
     claim = _read_claim(claim, table, syntax)
     as_read = claim
     objects = dict(table)
@@ -1377,13 +1618,24 @@ def _prepare(claim, truth, assumptions, symbols, syntax, extra_objects=()):
     if amap:
         claim = claim.xreplace(amap)
         truth = truth.xreplace(amap) if isinstance(truth, sp.Basic) else truth
-    sampled = sorted((amap.get(o, o) for o in objects.values()),   # a stable order: same
-                     key=lambda o: (isinstance(o, MatrixSymbol), _label(o)))  # seed, same point
+    sampled = sorted(
+        (amap.get(o, o) for o in objects.values()),  # a stable order: same
+        key=lambda o: (isinstance(o, MatrixSymbol), _label(o)),
+    )  # seed, same point
     return claim, truth, sampled, amap, as_read
 
 
-def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, symbols=None,
-           syntax: str = "auto", seed: int = 20261128, isolate: bool | None = None) -> Verdict:
+def verify(
+    claim,
+    truth,
+    assumptions=None,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    symbols=None,
+    syntax: str = "auto",
+    seed: int = 20261128,
+    isolate: bool | None = None,
+) -> Verdict:
     """Does ``claim`` equal ``truth``? True (proved or probed), False (with a counterexample), None.
 
     claim: a SymPy object, or text in math syntax ("2x cos(x^2)") or LaTeX
@@ -1412,21 +1664,33 @@ def verify(claim, truth, assumptions=None, budget: float = DEFAULT_BUDGET, *, sy
     try:
         claim_a, truth_a, note = _align_shapes(claim, truth)
     except ShapeError as exc:
-        return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read,
-                       truth=truth_shown, elapsed=time.monotonic() - started)
+        return Verdict(
+            False,
+            "symbolic",
+            f"the shapes differ: {exc}.",
+            claim=as_read,
+            truth=truth_shown,
+            elapsed=time.monotonic() - started,
+        )
     job = _Job(claim_a, truth_a, objects, seed=seed)
     return _verdict(_run(job, budget, isolate), as_read, truth_shown, started, note, amap)
 
 
 def _ill_formed(exc, claim, truth, started) -> Verdict:
     """A claim whose matrix sizes do not fit cannot be the answer: it fails, and says where."""
-    return Verdict(False, "symbolic", f"the claim is not well-formed: {exc}", claim=claim,
-                   truth=truth, elapsed=time.monotonic() - started)
+    return Verdict(
+        False,
+        "symbolic",
+        f"the claim is not well-formed: {exc}",
+        claim=claim,
+        truth=truth,
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _read_truth(truth, symbols, syntax):
     _check_symbols(symbols)
-    if isinstance(truth, str):      # read by symcalc's parser (never evaluated)
+    if isinstance(truth, str):  # read by symcalc's parser (never evaluated)
         return parse_any(truth, symbols, allow_undeclared=symbols is None, syntax=syntax)
     return _as_object(truth, "the truth")
 
@@ -1448,9 +1712,10 @@ def _engine(kind: str, f, wrt):
     """(truth or None, reason) from symcalc.derivation.calculus; None when the engine cannot answer."""
     try:
         from symcalc.derivation import calculus
+
         fn = getattr(calculus, kind)
         if isinstance(f, MatrixBase) and not isinstance(wrt, MatrixSymbol):
-            f = list(f)        # explicit components, not a matrix expression
+            f = list(f)  # explicit components, not a matrix expression
         result = fn(f, wrt)
         if isinstance(result, MatrixBase):
             result = sp.ImmutableMatrix(result)
@@ -1484,8 +1749,9 @@ class _EntryLabel:
         return f"d F{k[0] + 1}/d {self.names[k[1]]}"
 
 
-def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax,
-                       seed, isolate) -> Verdict:
+def _verify_derivative(
+    kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
+) -> Verdict:
     started = time.monotonic()
     budget, seed = _check_budget(budget), _check_seed(seed)
     _check_options(isolate, syntax)
@@ -1505,13 +1771,20 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
             truth = _elementwise_explicit(kind, f, _wrt_list(wrt))
         else:
             truth_side = _elementwise_side(kind, f, wrt)
-            note = ("the truth was computed entry by entry at concrete sizes "
-                    f"(the matrix engine did not answer: {why})")
+            note = (
+                "the truth was computed entry by entry at concrete sizes "
+                f"(the matrix engine did not answer: {why})"
+            )
     extra = [f] + _wrt_list(wrt) + ([truth] if truth is not None else [])
     try:
         claim, truth_b, objects, amap, as_read = _prepare(
-            claimed, truth if truth is not None else sp.S.Zero, assumptions, symbols, syntax,
-            extra_objects=extra)
+            claimed,
+            truth if truth is not None else sp.S.Zero,
+            assumptions,
+            symbols,
+            syntax,
+            extra_objects=extra,
+        )
     except ShapeMismatchError as exc:
         return _ill_formed(exc, claimed, truth, started)
     if truth is None:
@@ -1523,21 +1796,49 @@ def _verify_derivative(kind: str, f, wrt, claimed, assumptions, budget, symbols,
         try:
             claim_a, truth_a, note2 = _align_shapes(claim, truth_b)
         except ShapeError as exc:
-            return Verdict(False, "symbolic", f"the shapes differ: {exc}.", claim=as_read,
-                           truth=truth, elapsed=time.monotonic() - started)
+            return Verdict(
+                False,
+                "symbolic",
+                f"the shapes differ: {exc}.",
+                claim=as_read,
+                truth=truth,
+                elapsed=time.monotonic() - started,
+            )
         note = "; ".join(n for n in (note, note2) if n)
     else:
         claim_a = _scalarize(claim)
         truth_a = None
-    job = _Job(claim_a, truth_a, objects, truth_side=truth_side, entry_label=labels, seed=seed,
-               max_points=6 if truth_side is not None else 0)
-    return _verdict(_run(job, budget, isolate), as_read, truth if truth is not None else
-                    f"{kind} of {_short(f, 120)} (entry by entry)", started, note, amap)
+    job = _Job(
+        claim_a,
+        truth_a,
+        objects,
+        truth_side=truth_side,
+        entry_label=labels,
+        seed=seed,
+        max_points=6 if truth_side is not None else 0,
+    )
+    return _verdict(
+        _run(job, budget, isolate),
+        as_read,
+        truth if truth is not None else f"{kind} of {_short(f, 120)} (entry by entry)",
+        started,
+        note,
+        amap,
+    )
 
 
-def verify_gradient(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
-                    symbols=None, syntax: str = "auto", seed: int = 20261128,
-                    isolate: bool | None = None) -> Verdict:
+def verify_gradient(
+    f,
+    wrt,
+    claimed,
+    assumptions=None,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    symbols=None,
+    syntax: str = "auto",
+    seed: int = 20261128,
+    isolate: bool | None = None,
+) -> Verdict:
     """Is ``claimed`` the gradient of ``f`` with respect to ``wrt``? Says which entries are wrong.
 
     >>> import sympy as sp
@@ -1546,13 +1847,23 @@ def verify_gradient(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_B
     >>> v.holds, v.wrong_entries
     (False, ['d f/d y'])
     """
-    return _verify_derivative("gradient", f, wrt, claimed, assumptions, budget, symbols, syntax,
-                              seed, isolate)
+    return _verify_derivative(
+        "gradient", f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
+    )
 
 
-def verify_hessian(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
-                   symbols=None, syntax: str = "auto", seed: int = 20261128,
-                   isolate: bool | None = None) -> Verdict:
+def verify_hessian(
+    f,
+    wrt,
+    claimed,
+    assumptions=None,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    symbols=None,
+    syntax: str = "auto",
+    seed: int = 20261128,
+    isolate: bool | None = None,
+) -> Verdict:
     """Is ``claimed`` the Hessian of ``f`` with respect to ``wrt``?
 
     >>> import sympy as sp
@@ -1560,13 +1871,23 @@ def verify_hessian(f, wrt, claimed, assumptions=None, budget: float = DEFAULT_BU
     >>> verify_hessian(x**3 + x*y, [x, y], "[[6x, 1], [1, 0]]").holds
     True
     """
-    return _verify_derivative("hessian", f, wrt, claimed, assumptions, budget, symbols, syntax,
-                              seed, isolate)
+    return _verify_derivative(
+        "hessian", f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
+    )
 
 
-def verify_jacobian(F, wrt, claimed, assumptions=None, budget: float = DEFAULT_BUDGET, *,
-                    symbols=None, syntax: str = "auto", seed: int = 20261128,
-                    isolate: bool | None = None) -> Verdict:
+def verify_jacobian(
+    F,
+    wrt,
+    claimed,
+    assumptions=None,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    symbols=None,
+    syntax: str = "auto",
+    seed: int = 20261128,
+    isolate: bool | None = None,
+) -> Verdict:
     """Is ``claimed`` the Jacobian dF_i/dx_j of ``F`` with respect to ``wrt``?
 
     >>> import sympy as sp
@@ -1575,8 +1896,9 @@ def verify_jacobian(F, wrt, claimed, assumptions=None, budget: float = DEFAULT_B
     ...                 "[[cos(t), -r sin(t)], [sin(t), r cos(t)]]").holds
     True
     """
-    return _verify_derivative("jacobian", F, wrt, claimed, assumptions, budget, symbols, syntax,
-                              seed, isolate)
+    return _verify_derivative(
+        "jacobian", F, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -1616,7 +1938,7 @@ class _ElementwiseSide:
         others = {k: v for k, v in point.values.items() if k != Xc}
         inner = _Point(point.sizes, {**others, Xc: sp.ImmutableMatrix(entries)}, {})
         fx = _scalarize(_concrete(f, inner)) if kind != "jacobian" else _concrete(f, inner)
-        vec = [entries[i, j] for j in range(c) for i in range(r)]    # column-major vec
+        vec = [entries[i, j] for j in range(c) for i in range(r)]  # column-major vec
         at = dict(zip(vec, [point.values[Xc][i, j] for j in range(c) for i in range(r)]))
         if kind == "gradient":
             G = sp.Matrix(r, c, lambda i, j: sp.diff(fx, entries[i, j]))
@@ -1642,10 +1964,18 @@ class _ElementwiseSide:
 _KINDS = ("gradient", "hessian", "jacobian", "derivative", "equal")
 
 
-def verify_from_text(expression: str, variables: Sequence[str] | str, claim: str,
-                     kind: str = "gradient", assumptions=None,
-                     budget: float = DEFAULT_BUDGET, *, declarations: Sequence[str] = (),
-                     syntax: str = "auto", seed: int = 20261128) -> Verdict:
+def verify_from_text(
+    expression: str,
+    variables: Sequence[str] | str,
+    claim: str,
+    kind: str = "gradient",
+    assumptions=None,
+    budget: float = DEFAULT_BUDGET,
+    *,
+    declarations: Sequence[str] = (),
+    syntax: str = "auto",
+    seed: int = 20261128,
+) -> Verdict:
     """Verify a claim about ``expression`` given entirely as text (what ``symcalc verify`` does).
 
     variables: the names to differentiate by, each a declaration ("x", "x>0", "x[n]",
@@ -1664,8 +1994,11 @@ def verify_from_text(expression: str, variables: Sequence[str] | str, claim: str
     if kind not in _KINDS:
         raise InputError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
     if isinstance(variables, str):
-        variables = [v for v in variables.replace(";", ",").split(",") if v.strip()] \
-            if "[" not in variables else [variables]
+        variables = (
+            [v for v in variables.replace(";", ",").split(",") if v.strip()]
+            if "[" not in variables
+            else [variables]
+        )
     wrt = [declare(v) for v in variables]
     if not wrt and kind != "equal":
         raise InputError("name at least one variable to differentiate by")
@@ -1679,8 +2012,9 @@ def verify_from_text(expression: str, variables: Sequence[str] | str, claim: str
     target = wrt[0] if len(wrt) == 1 and isinstance(wrt[0], MatrixSymbol) else wrt
     if kind == "derivative":
         if len(wrt) != 1 or isinstance(wrt[0], MatrixSymbol):
-            raise InputError("kind='derivative' needs exactly one scalar variable; "
-                             "use 'gradient' for several")
+            raise InputError(
+                "kind='derivative' needs exactly one scalar variable; use 'gradient' for several"
+            )
         return verify(claim, sp.diff(_scalarize(f), wrt[0]), **kw)
     fn = {"gradient": verify_gradient, "hessian": verify_hessian, "jacobian": verify_jacobian}[kind]
     if kind == "jacobian" and isinstance(f, MatrixBase) and f.cols != 1:
@@ -1692,6 +2026,9 @@ def _realize(expr, table):
     """Names the expression introduced (undeclared) become real scalars."""
     if not isinstance(expr, sp.Basic):
         return expr
-    mapping = {s: sp.Symbol(s.name, real=True) for s in expr.free_symbols
-               if isinstance(s, sp.Symbol) and s.name not in table and not s.assumptions0.get("real")}
+    mapping = {
+        s: sp.Symbol(s.name, real=True)
+        for s in expr.free_symbols
+        if isinstance(s, sp.Symbol) and s.name not in table and not s.assumptions0.get("real")
+    }
     return expr.xreplace(mapping) if mapping else expr

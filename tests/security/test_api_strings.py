@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symcalc as sc
-from symcalc.records import Derivation
 from symcalc.errors import InputTypeError, SymcalcError
 from symcalc.inputs import as_expr, as_matrix, reject_text
+from symcalc.records import Derivation
 
 x, y, z = sp.symbols("x y z")
 V3, W3 = sc.vector("v", 3), sc.vector("w", 3)
@@ -74,8 +75,10 @@ VALID: dict[str, tuple[tuple, dict]] = {
     "positive_definite": (("Q", 3), {}),
     "potential": (([y, x], [x, y]), {}),
     "quadratic_form": ((V3, A3), {}),
-    "report": ((Derivation(expr=x**2, wrt=(x,), results={"gradient": sp.Matrix([2 * x])}),),
-               {"figures": False, "kernel": False}),
+    "report": (
+        (Derivation(expr=x**2, wrt=(x,), results={"gradient": sp.Matrix([2 * x])}),),
+        {"figures": False, "kernel": False},
+    ),
     "sigmoid": ((x,), {}),
     "softmax": ((V3,), {}),
     "softmax_cross_entropy": ((V3, W3), {}),
@@ -100,32 +103,67 @@ VALID: dict[str, tuple[tuple, dict]] = {
 
 #: classes that store what they are given (records, results, errors): text is data there
 RECORDS = {
-    "ArrayKernel", "Check", "Classification", "CriticalPoints", "Derivation", "DescentRate",
-    "Kernel", "MatrixKernel", "Problem", "Report", "Rule", "Step", "Study", "Verdict",
-    "SymcalcError", "InputError", "ShapeError", "NotConservativeError", "NotCriticalError",
-    "NoRuleError", "ParseError", "SelfCheckError", "TeXNotFoundError", "LaTeXBuildError",
-    "ProblemFileError", "BudgetExceededError",
+    "ArrayKernel",
+    "Check",
+    "Classification",
+    "CriticalPoints",
+    "Derivation",
+    "DescentRate",
+    "Kernel",
+    "MatrixKernel",
+    "Problem",
+    "Report",
+    "Rule",
+    "Step",
+    "Study",
+    "Verdict",
+    "SymcalcError",
+    "InputError",
+    "ShapeError",
+    "NotConservativeError",
+    "NotCriticalError",
+    "NoRuleError",
+    "ParseError",
+    "SelfCheckError",
+    "TeXNotFoundError",
+    "LaTeXBuildError",
+    "ProblemFileError",
+    "BudgetExceededError",
 }
 
 #: (function, parameter) slots that legitimately take text; it is read, never run
 TEXT_SLOTS = {
-    ("parse", "text"), ("parse_latex", "text"), ("verify", "claim"), ("verify", "truth"),
-    ("verify_gradient", "claimed"), ("verify_hessian", "claimed"), ("verify_jacobian", "claimed"),
+    ("parse", "text"),
+    ("parse_latex", "text"),
+    ("verify", "claim"),
+    ("verify", "truth"),
+    ("verify_gradient", "claimed"),
+    ("verify_hessian", "claimed"),
+    ("verify_jacobian", "claimed"),
     ("load_problem", "path_or_text"),
-    ("text", "expr"),                         # printing a string returns it: nothing is run
-    ("report", "title"),                      # a title is text (escaped by the LaTeX stage)
-    ("compile", "name"), ("compile_array_api", "name"),   # a kernel's title (a comment)
+    ("text", "expr"),  # printing a string returns it: nothing is run
+    ("report", "title"),  # a title is text (escaped by the LaTeX stage)
+    ("compile", "name"),
+    ("compile_array_api", "name"),  # a kernel's title (a comment)
     # the name of a matrix variable is text, kept as its name (never evaluated)
-    ("matrix_symbol", "name"), ("vector", "name"), ("symmetric", "name"),
-    ("positive_definite", "name"), ("diagonal", "name"),
+    ("matrix_symbol", "name"),
+    ("vector", "name"),
+    ("symmetric", "name"),
+    ("positive_definite", "name"),
+    ("diagonal", "name"),
 }
 
 #: parameters that take a function, not data (a callable is called, by design)
 CALLABLE_SLOTS = {("report", "progress")}
 
 #: on/off options read for their truth value only: a string there is never read as text
-FLAG_SLOTS = {("parse", "allow_undeclared"), ("parse_latex", "allow_undeclared"),
-              ("report", "figures"), ("report", "kernel"), ("compile", "opt_level")}
+FLAG_SLOTS = {
+    ("parse", "allow_undeclared"),
+    ("parse_latex", "allow_undeclared"),
+    ("report", "figures"),
+    ("report", "kernel"),
+    ("compile", "opt_level"),
+}
 
 #: (function, parameter) -> why it is a known hole; strict xfail, so a fixed hole fails the
 #: sweep until its entry goes. Empty: every hole the sweep found is closed.
@@ -134,14 +172,29 @@ KNOWN_HOLES: dict[tuple[str, str], str] = {}
 
 def _payloads(sentinel: Path) -> list[str]:
     run = f"__import__('os').system('touch {sentinel}')"
-    return [run, f"open('{sentinel}', 'w').write('x')",
-            f'"""\n{run}\n"""', f't"""; {run}; """', f"x\r{run}\r#",
-            f"\\end{{lstlisting}}{run}"]
+    return [
+        run,
+        f"open('{sentinel}', 'w').write('x')",
+        f'"""\n{run}\n"""',
+        f't"""; {run}; """',
+        f"x\r{run}\r#",
+        f"\\end{{lstlisting}}{run}",
+    ]
 
 
 def _wrapped(s: str) -> list:
-    return [s, [s], [[s]], (s,), {s: 1}, {x: s}, {x: [s]}, [[1, s]],
-            np.array([s]), np.array([[1, s]], dtype=object)]
+    return [
+        s,
+        [s],
+        [[s]],
+        (s,),
+        {s: 1},
+        {x: s},
+        {x: [s]},
+        [[1, s]],
+        np.array([s]),
+        np.array([[1, s]], dtype=object),
+    ]
 
 
 def _callables() -> list[str]:
@@ -173,7 +226,7 @@ def _call(name: str, slot: str, value):
     args, kwargs = VALID[name]
     sig = inspect.signature(fn)
     param = sig.parameters[slot]
-    if param.kind is param.VAR_POSITIONAL:     # hadamard(*Ms)
+    if param.kind is param.VAR_POSITIONAL:  # hadamard(*Ms)
         return fn(value, *args[1:], **kwargs)
     bound = sig.bind_partial(*args, **kwargs)
     bound.arguments[slot] = value
@@ -182,15 +235,23 @@ def _call(name: str, slot: str, value):
 
 def _attempts(sentinel: Path):
     for payload in _payloads(sentinel):
-        for value in _wrapped(payload):
-            yield value
+        yield from _wrapped(payload)
 
 
-CASES = [pytest.param(name, slot, id=f"{name}.{slot}",
-                      marks=[pytest.mark.xfail(reason=KNOWN_HOLES[name, slot], strict=True)]
-                      if (name, slot) in KNOWN_HOLES else [])
-         for name in _callables() if name not in RECORDS for slot in _slots(name)
-         if (name, slot) not in CALLABLE_SLOTS]
+CASES = [
+    pytest.param(
+        name,
+        slot,
+        id=f"{name}.{slot}",
+        marks=[pytest.mark.xfail(reason=KNOWN_HOLES[name, slot], strict=True)]
+        if (name, slot) in KNOWN_HOLES
+        else [],
+    )
+    for name in _callables()
+    if name not in RECORDS
+    for slot in _slots(name)
+    if (name, slot) not in CALLABLE_SLOTS
+]
 
 
 @pytest.mark.parametrize("name, slot", CASES)
@@ -208,7 +269,7 @@ def test_hostile_text_in_every_slot_never_runs(name, slot, tmp_path, monkeypatch
             accepted = False
             first = str(exc).splitlines()[0] if str(exc) else ""
             assert first and "Traceback" not in str(exc), (name, slot, value)
-        except Exception as exc:       # noqa: BLE001 - collected and reported below
+        except Exception as exc:  # noqa: BLE001 - collected and reported below
             accepted = False
             unclean.append(f"{value!r:.70}: {type(exc).__name__}: {str(exc)[:120]}")
         assert not sentinel.exists(), f"{name}({slot}={value!r}) ran the text"
@@ -225,15 +286,18 @@ def test_records_keep_text_as_data(name, tmp_path, monkeypatch):
     sentinel = tmp_path / "SENTINEL"
     cls = getattr(sc, name)
     try:
-        params = [p for p, v in inspect.signature(cls).parameters.items()
-                  if v.default is inspect.Parameter.empty and v.kind is v.POSITIONAL_OR_KEYWORD]
-    except (TypeError, ValueError):         # an exception class: one message
+        params = [
+            p
+            for p, v in inspect.signature(cls).parameters.items()
+            if v.default is inspect.Parameter.empty and v.kind is v.POSITIONAL_OR_KEYWORD
+        ]
+    except (TypeError, ValueError):  # an exception class: one message
         params = None
     for value in _attempts(sentinel):
         try:
             record = cls(value) if params is None else cls(**{p: value for p in params})
             repr(record), str(record)
-        except Exception:     # noqa: BLE001 - a record may reject garbage any way it likes
+        except Exception:  # noqa: BLE001 - a record may reject garbage any way it likes
             pass
         assert not sentinel.exists(), f"{name}({value!r}) ran the text"
 
@@ -242,16 +306,22 @@ def test_records_keep_text_as_data(name, tmp_path, monkeypatch):
 # Text hidden anywhere in a nested object is found (property test)
 # --------------------------------------------------------------------------------------
 _leaf = st.one_of(st.integers(-5, 5), st.just(x), st.just(sp.Rational(1, 3)))
-_nested = st.recursive(_leaf, lambda inner: st.one_of(
-    st.lists(inner, min_size=1, max_size=3), st.tuples(inner, inner),
-    st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2)), max_leaves=8)
+_nested = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.integers(0, 3), inner, min_size=1, max_size=2),
+    ),
+    max_leaves=8,
+)
 
 
 def _plant(obj, text: str, path: list[int]):
     """obj with ``text`` replacing the leaf that ``path`` leads to (or appended)."""
     if isinstance(obj, list):
         i = path[0] % len(obj) if obj else 0
-        return obj[:i] + [_plant(obj[i], text, path[1:]) if path[1:] else text] + obj[i + 1:]
+        return obj[:i] + [_plant(obj[i], text, path[1:]) if path[1:] else text] + obj[i + 1 :]
     if isinstance(obj, tuple):
         return tuple(_plant(list(obj), text, path))
     if isinstance(obj, dict):
@@ -261,7 +331,9 @@ def _plant(obj, text: str, path: list[int]):
 
 
 @settings(max_examples=200, deadline=None)
-@given(_nested, st.lists(st.integers(0, 5), min_size=1, max_size=6), st.text(min_size=0, max_size=8))
+@given(
+    _nested, st.lists(st.integers(0, 5), min_size=1, max_size=6), st.text(min_size=0, max_size=8)
+)
 def test_text_anywhere_in_a_nested_object_is_refused(obj, path, text):
     planted = _plant(obj, text, path)
     with pytest.raises(InputTypeError, match="never evaluates text"):
@@ -275,7 +347,7 @@ def test_text_anywhere_in_a_nested_object_is_refused(obj, path, text):
 @settings(max_examples=100, deadline=None)
 @given(_nested)
 def test_objects_without_text_pass_the_text_check(obj):
-    reject_text(obj, "arg")      # nothing to refuse: no error
+    reject_text(obj, "arg")  # nothing to refuse: no error
 
 
 def test_no_non_strict_sympify_in_the_package():
@@ -284,27 +356,39 @@ def test_no_non_strict_sympify_in_the_package():
     source it has checked with ast.parse."""
     import ast
     import importlib
-
     import pkgutil
 
     import symcalc
 
-    modules = [m.name for m in pkgutil.walk_packages(symcalc.__path__, "symcalc.")
-               if not m.name.endswith("__main__")]
+    modules = [
+        m.name
+        for m in pkgutil.walk_packages(symcalc.__path__, "symcalc.")
+        if not m.name.endswith("__main__")
+    ]
     assert len(modules) > 30
     found = []
     for name in modules:
         path = Path(importlib.import_module(name).__file__)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr == "sympify":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "sympify"
+            ):
                 owner = ast.unparse(node.func.value)
-                strict = any(k.arg == "strict" and isinstance(k.value, ast.Constant)
-                             and k.value.value is True for k in node.keywords)
-                if not (strict or owner in ("se", "_se()")):   # SymEngine's own parser, no eval
+                strict = any(
+                    k.arg == "strict"
+                    and isinstance(k.value, ast.Constant)
+                    and k.value.value is True
+                    for k in node.keywords
+                )
+                if not (strict or owner in ("se", "_se()")):  # SymEngine's own parser, no eval
                     found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                    and (name, node.func.id) != ("symcalc.codegen.kernels", "exec"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and (name, node.func.id) != ("symcalc.codegen.kernels", "exec")
+            ):
                 if node.func.id in ("eval", "exec", "sympify", "parse_expr"):
                     found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     assert not found, "\n".join(found)
@@ -320,23 +404,39 @@ def test_matrix_names_cannot_carry_line_breaks():
 # --------------------------------------------------------------------------------------
 # The issue's own reproductions (finding 3), one by one
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("call", [
-    lambda s: sc.derive(s, [x]),
-    lambda s: sc.sigmoid(s),
-    lambda s: sc.softplus(s),
-    lambda s: sc.hadamard_power(V3, s),
-    lambda s: sc.verify("x", [[s]], isolate=False),
-    lambda s: sc.verify("x", [s, x], isolate=False),
-    lambda s: sc.gradient((s,), [x]),                  # sympify(tuple, strict=True) ran it
-    lambda s: sc.gradient(s, V3),                      # the matrix engine's entry point
-    lambda s: sc.as_scalar(s),
-    lambda s: sc.vec([[s]]),
-    lambda s: sc.symmetrizer(s),
-    lambda s: sc.CommutationMatrix(s, 2),
-    lambda s: sc.elementwise(lambda t: s, V3),         # a function returning text
-], ids=["derive", "sigmoid", "softplus", "hadamard_power", "verify-truth-[[s]]",
-        "verify-truth-[s]", "gradient-tuple", "gradient-matrix", "as_scalar", "vec",
-        "symmetrizer", "CommutationMatrix", "elementwise"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: sc.derive(s, [x]),
+        lambda s: sc.sigmoid(s),
+        lambda s: sc.softplus(s),
+        lambda s: sc.hadamard_power(V3, s),
+        lambda s: sc.verify("x", [[s]], isolate=False),
+        lambda s: sc.verify("x", [s, x], isolate=False),
+        lambda s: sc.gradient((s,), [x]),  # sympify(tuple, strict=True) ran it
+        lambda s: sc.gradient(s, V3),  # the matrix engine's entry point
+        lambda s: sc.as_scalar(s),
+        lambda s: sc.vec([[s]]),
+        lambda s: sc.symmetrizer(s),
+        lambda s: sc.CommutationMatrix(s, 2),
+        lambda s: sc.elementwise(lambda t: s, V3),  # a function returning text
+    ],
+    ids=[
+        "derive",
+        "sigmoid",
+        "softplus",
+        "hadamard_power",
+        "verify-truth-[[s]]",
+        "verify-truth-[s]",
+        "gradient-tuple",
+        "gradient-matrix",
+        "as_scalar",
+        "vec",
+        "symmetrizer",
+        "CommutationMatrix",
+        "elementwise",
+    ],
+)
 def test_the_reported_calls_refuse_text(call, tmp_path):
     sentinel = tmp_path / "SENTINEL"
     with pytest.raises(SymcalcError, match="never evaluates text|name must be an identifier"):

@@ -14,13 +14,15 @@ import symcalc as sc
 from symcalc.budget import DEFAULT_BUDGETS
 from symcalc.errors import BudgetExceededError
 
-GUARD = 10.0   # seconds: a hang guard for a loaded machine, not a timing test
+GUARD = 10.0  # seconds: a hang guard for a loaded machine, not a timing test
 
 
 def _pair_energy(n: int, power: int, salt: int):
     """A fresh (uncached) pair energy of n scalar variables: seconds of work for derive/compile."""
     xs = sp.symbols(f"q{salt}_0:{n}", real=True)
-    return sp.Add(*[1 / ((xs[i] - xs[j]) ** 2 + salt) ** power for i in range(n) for j in range(i)]), list(xs)
+    return sp.Add(
+        *[1 / ((xs[i] - xs[j]) ** 2 + salt) ** power for i in range(n) for j in range(i)]
+    ), list(xs)
 
 
 def _calls():
@@ -34,8 +36,9 @@ def _calls():
         "derive": lambda budget: sc.derive(f, xs, order=2, budget=budget),
         "compile": lambda budget: sc.compile(h, zs, budget=budget),
         "potential": lambda budget: sc.potential(field, [a, b], budget=budget),
-        "parse": lambda budget: sc.parse("+".join(f"sin(x)^{k}" for k in range(1, 400)),
-                                         symbols={"x": a}, budget=budget),
+        "parse": lambda budget: sc.parse(
+            "+".join(f"sin(x)^{k}" for k in range(1, 400)), symbols={"x": a}, budget=budget
+        ),
     }
 
 
@@ -58,12 +61,12 @@ def test_report_takes_a_budget():
     d = sc.derive((1 - x) ** 2 + 100 * (y - x**2) ** 2, [x, y], order=2)
     with pytest.raises(BudgetExceededError):
         sc.report(d, budget=1e-4)
-    assert "\\begin{document}" in sc.report(d).tex   # and the default is generous
+    assert "\\begin{document}" in sc.report(d).tex  # and the default is generous
 
 
 def test_the_default_budgets_are_generous_and_overridable():
     x = sp.Symbol("x")
-    assert sc.gradient(x**3, [x], budget=None)[0] == 3 * x**2       # None: no limit
+    assert sc.gradient(x**3, [x], budget=None)[0] == 3 * x**2  # None: no limit
     assert sc.derive(x**3, [x], budget=5).results["gradient"][0] == 3 * x**2
     for entry in ("parse", "gradient", "hessian", "derive", "compile", "load_problem", "report"):
         assert DEFAULT_BUDGETS[entry] >= 10
@@ -71,10 +74,29 @@ def test_the_default_budgets_are_generous_and_overridable():
         sc.gradient(x**3, [x], budget=-1)
 
 
-@pytest.mark.parametrize("name", ["parse", "parse_latex", "gradient", "hessian", "jacobian", "derive",
-                                  "compile", "compile_array_api", "load_problem", "report", "verify",
-                                  "critical_points", "potential", "curl", "divergence", "laplacian",
-                                  "is_conservative", "descent_rate"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "parse",
+        "parse_latex",
+        "gradient",
+        "hessian",
+        "jacobian",
+        "derive",
+        "compile",
+        "compile_array_api",
+        "load_problem",
+        "report",
+        "verify",
+        "critical_points",
+        "potential",
+        "curl",
+        "divergence",
+        "laplacian",
+        "is_conservative",
+        "descent_rate",
+    ],
+)
 def test_entry_points_take_a_budget(name):
     """help(sc.name) shows ``budget=`` with its default."""
     param = inspect.signature(getattr(sc, name)).parameters.get("budget")

@@ -17,37 +17,129 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from helpers_toml import toml_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
-from helpers_toml import toml_string
 from symcalc.errors import ProblemFileError, SymcalcError
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_LIMIT = 60.0      # seconds for a whole fuzz run (on a loaded 2-core machine)
+RUN_LIMIT = 60.0  # seconds for a whole fuzz run (on a loaded 2-core machine)
 
 n = sp.Symbol("n", integer=True, positive=True)
-SYMBOLS = {"x": sp.Symbol("x"), "y": sp.Symbol("y"), "a": sp.Symbol("a"), "n": n,
-           "A": sp.MatrixSymbol("A", n, n), "w": sp.MatrixSymbol("w", n, 1),
-           "X": sp.MatrixSymbol("X", 3, 2)}
+SYMBOLS = {
+    "x": sp.Symbol("x"),
+    "y": sp.Symbol("y"),
+    "a": sp.Symbol("a"),
+    "n": n,
+    "A": sp.MatrixSymbol("A", n, n),
+    "w": sp.MatrixSymbol("w", n, 1),
+    "X": sp.MatrixSymbol("X", 3, 2),
+}
 
 FORMULAS = [
-    "2x cos(x^2)", "x^2 y + sin^2 x", "sigmoid(w^T w) (1 - sigmoid(x))", "x^T A x", "2*A.T*(A*w - w)",
-    "log(det(A)) + tr(inv(A))", "[[x, 1], [1, y]]^3", "det([[x, 1], [1, y]])", "|x - 3| + sqrt(y)",
-    "kron([[1, 2], [3, 4]], [[x], [y]])", "exp(-x^2/2) / sqrt(2 pi)", "softplus(a x) - log(1 + e^x)",
-    "x² + y⁻¹", "(x+1)^10 (y-1)^-2", "hadamard(w, w) + w .* w", "diag(w) A", "sum(w) + x",
-    r"\frac{e^{-x}}{(1+e^{-x})^2}", r"\sigma(x)\left(1-\sigma(x)\right)", r"x^\top A x",
-    r"\begin{pmatrix} x & 1 \\ 1 & y \end{pmatrix}^{-1}", r"\sqrt[3]{x^2 + y^2}",
-    r"\mathbf{w}^\top \mathbf{w} + \lambda", r"\log\det A - \operatorname{tr}(A^{-1})",
-    r"\begin{vmatrix} x & y \\ a & 1 \end{vmatrix}", r"x_1^2 + \alpha_{12}", "grad f = 2x + y",
+    "2x cos(x^2)",
+    "x^2 y + sin^2 x",
+    "sigmoid(w^T w) (1 - sigmoid(x))",
+    "x^T A x",
+    "2*A.T*(A*w - w)",
+    "log(det(A)) + tr(inv(A))",
+    "[[x, 1], [1, y]]^3",
+    "det([[x, 1], [1, y]])",
+    "|x - 3| + sqrt(y)",
+    "kron([[1, 2], [3, 4]], [[x], [y]])",
+    "exp(-x^2/2) / sqrt(2 pi)",
+    "softplus(a x) - log(1 + e^x)",
+    "x² + y⁻¹",
+    "(x+1)^10 (y-1)^-2",
+    "hadamard(w, w) + w .* w",
+    "diag(w) A",
+    "sum(w) + x",
+    r"\frac{e^{-x}}{(1+e^{-x})^2}",
+    r"\sigma(x)\left(1-\sigma(x)\right)",
+    r"x^\top A x",
+    r"\begin{pmatrix} x & 1 \\ 1 & y \end{pmatrix}^{-1}",
+    r"\sqrt[3]{x^2 + y^2}",
+    r"\mathbf{w}^\top \mathbf{w} + \lambda",
+    r"\log\det A - \operatorname{tr}(A^{-1})",
+    r"\begin{vmatrix} x & y \\ a & 1 \end{vmatrix}",
+    r"x_1^2 + \alpha_{12}",
+    "grad f = 2x + y",
 ]
-TOKENS = ["x", "y", "a", "A", "w", "X", "n", "2", "0", "1.5", "+", "-", "*", "/", "^", "(", ")",
-          "[", "]", ",", ";", "|", "'", ".T", ".*", "sin", "log", "det", "inv", "kron", "tr", "diag",
-          "sum", "sigmoid", "e", "pi", "T", "^T", "^-1", "1000", "=", " ", "\\frac", "{", "}",
-          "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "\\left(", "\\right)", "_", "\\top",
-          "\\sqrt", "\\otimes", "\\cdot", "²", "⁻", "λ", "·", "__import__", "lambda", "\x00", "\n",
-          "\u202e", "٣", "ᵀ", "−", "\\mathbf{", "\\lambda", "!"]
+TOKENS = [
+    "x",
+    "y",
+    "a",
+    "A",
+    "w",
+    "X",
+    "n",
+    "2",
+    "0",
+    "1.5",
+    "+",
+    "-",
+    "*",
+    "/",
+    "^",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    ";",
+    "|",
+    "'",
+    ".T",
+    ".*",
+    "sin",
+    "log",
+    "det",
+    "inv",
+    "kron",
+    "tr",
+    "diag",
+    "sum",
+    "sigmoid",
+    "e",
+    "pi",
+    "T",
+    "^T",
+    "^-1",
+    "1000",
+    "=",
+    " ",
+    "\\frac",
+    "{",
+    "}",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "&",
+    "\\\\",
+    "\\left(",
+    "\\right)",
+    "_",
+    "\\top",
+    "\\sqrt",
+    "\\otimes",
+    "\\cdot",
+    "²",
+    "⁻",
+    "λ",
+    "·",
+    "__import__",
+    "lambda",
+    "\x00",
+    "\n",
+    "\u202e",
+    "٣",
+    "ᵀ",
+    "−",
+    "\\mathbf{",
+    "\\lambda",
+    "!",
+]
 
 
 def _mutate(text: str, rng: random.Random, alphabet: list[str]) -> str:
@@ -64,7 +156,11 @@ def _mutate(text: str, rng: random.Random, alphabet: list[str]) -> str:
     if kind == 2:
         return text[:j] + text[i:j] * rng.randint(1, 4) + text[j:]
     if kind == 3:
-        return text[:i] + chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0x3000)])) + text[j:]
+        return (
+            text[:i]
+            + chr(rng.choice([rng.randrange(32, 127), rng.randrange(0x80, 0x3000)]))
+            + text[j:]
+        )
     return text[:i] + text[i:j][::-1] + text[j:]
 
 
@@ -74,7 +170,9 @@ def _formula_inputs(rng: random.Random, count: int):
         if mode == 0:
             yield "".join(rng.choice(TOKENS) for _ in range(rng.randint(1, 25)))
         elif mode == 1:
-            yield bytes(rng.randrange(256) for _ in range(rng.randint(1, 40))).decode("utf-8", "replace")
+            yield bytes(rng.randrange(256) for _ in range(rng.randint(1, 40))).decode(
+                "utf-8", "replace"
+            )
         else:
             text = rng.choice(FORMULAS)
             for _ in range(rng.randint(1, 4)):
@@ -99,9 +197,9 @@ def test_fuzz_the_parser():
     outcomes = {"ok": 0, "error": 0}
     for i, text in enumerate(_formula_inputs(rng, 3000)):
         syntax = ("math", "latex", "auto")[i % 3]
-        outcomes[_check(lambda t: parse_any(t, SYMBOLS, syntax=syntax, budget=5), text)] += 1
+        outcomes[_check(lambda t, s=syntax: parse_any(t, SYMBOLS, syntax=s, budget=5), text)] += 1
     assert time.monotonic() - start < RUN_LIMIT
-    assert outcomes["ok"] > 80 and outcomes["error"] > 1000, outcomes   # both paths exercised
+    assert outcomes["ok"] > 80 and outcomes["error"] > 1000, outcomes  # both paths exercised
 
 
 def test_fuzz_with_undeclared_names():
@@ -110,10 +208,41 @@ def test_fuzz_with_undeclared_names():
         _check(lambda t: sc.parse(t, budget=5), text)
 
 
-TOML_TOKENS = ["[", "]", "{", "}", "=", '"', "'", '"""', ",", "\n", "#", ".", "[[claims]]", "[variables]",
-               "[constants]", "[report]", 'shape = [0]', "shape = [1000000]", 'x = "scalar"',
-               'structure = ["symmetric"]', "value = [1, 2]", "1e400", "nan", "true", "-", "\\u0000",
-               "\\", "lambda", 'of = "hessian"', 'expr = ["2x", "2y"]', "x² ", "\x00", "\u2028"]
+TOML_TOKENS = [
+    "[",
+    "]",
+    "{",
+    "}",
+    "=",
+    '"',
+    "'",
+    '"""',
+    ",",
+    "\n",
+    "#",
+    ".",
+    "[[claims]]",
+    "[variables]",
+    "[constants]",
+    "[report]",
+    "shape = [0]",
+    "shape = [1000000]",
+    'x = "scalar"',
+    'structure = ["symmetric"]',
+    "value = [1, 2]",
+    "1e400",
+    "nan",
+    "true",
+    "-",
+    "\\u0000",
+    "\\",
+    "lambda",
+    'of = "hessian"',
+    'expr = ["2x", "2y"]',
+    "x² ",
+    "\x00",
+    "\u2028",
+]
 
 
 def _example_texts() -> list[str]:
@@ -138,12 +267,14 @@ def test_fuzz_the_problem_loader():
     examples = _example_texts()
     start = time.monotonic()
     outcomes = {"ok": 0, "error": 0}
-    for k in range(700):
+    for _ in range(700):
         text = rng.choice(examples)
         for _ in range(rng.randint(1, 3)):
-            text = _mutate_lines(text, rng) if rng.random() < 0.3 else _mutate(text, rng, TOML_TOKENS)
+            text = (
+                _mutate_lines(text, rng) if rng.random() < 0.3 else _mutate(text, rng, TOML_TOKENS)
+            )
         if "\n" not in text and "=" not in text:
-            text += "\n#"          # text, not a path
+            text += "\n#"  # text, not a path
         outcomes[_check(lambda t: sc.load_problem(t, budget=10), text)] += 1
     assert time.monotonic() - start < RUN_LIMIT
     assert outcomes["ok"] > 50 and outcomes["error"] > 200, outcomes
@@ -153,22 +284,75 @@ def test_fuzz_the_problem_loader():
 # hypothesis: random text in every string field of a problem file
 # ---------------------------------------------------------------------------
 
+
 def test_toml_string_round_trips():
     import tomllib
+
     for text in ["", 'a"b', "a\\b", "\x00\x1f\x7f\n\r", "\u2028λ😀"]:
         assert tomllib.loads("k = " + toml_string(text))["k"] == text
 
 
-FIELDS = ["title", "description", "objective", "objective_latex", "name", "variables.description",
-          "variables.latex", "constants.name", "claims.expr", "claims.latex", "claims.text",
-          "claims.of", "report.title", "notation", "analyses", "field", "slice.x", "gaussian.variable",
-          "vectorization.matrix"]
+FIELDS = [
+    "title",
+    "description",
+    "objective",
+    "objective_latex",
+    "name",
+    "variables.description",
+    "variables.latex",
+    "constants.name",
+    "claims.expr",
+    "claims.latex",
+    "claims.text",
+    "claims.of",
+    "report.title",
+    "notation",
+    "analyses",
+    "field",
+    "slice.x",
+    "gaussian.variable",
+    "vectorization.matrix",
+]
 
-NAMES = st.sampled_from(["lambda", "def", "class", "np", "numpy", "t0", "x0", "v0", "p0", "print",
-                         "__import__", "_x", "sum", "e", "x'y", 'x"y', "x\ny", "x\ry", "é", "x y",
-                         "", "A1", "I_3", "I", "T", "sigma", "None", "True", "self", "out"])
-TEXT = st.one_of(st.text(max_size=60), NAMES,
-                 st.text(alphabet="xyz^*+-()[]{}\\_0123456789 ²⁻λ=,;|'T", max_size=40))
+NAMES = st.sampled_from(
+    [
+        "lambda",
+        "def",
+        "class",
+        "np",
+        "numpy",
+        "t0",
+        "x0",
+        "v0",
+        "p0",
+        "print",
+        "__import__",
+        "_x",
+        "sum",
+        "e",
+        "x'y",
+        'x"y',
+        "x\ny",
+        "x\ry",
+        "é",
+        "x y",
+        "",
+        "A1",
+        "I_3",
+        "I",
+        "T",
+        "sigma",
+        "None",
+        "True",
+        "self",
+        "out",
+    ]
+)
+TEXT = st.one_of(
+    st.text(max_size=60),
+    NAMES,
+    st.text(alphabet="xyz^*+-()[]{}\\_0123456789 ²⁻λ=,;|'T", max_size=40),
+)
 
 
 def problem_with(field: str, text: str) -> str:
@@ -184,7 +368,7 @@ def problem_with(field: str, text: str) -> str:
         top[field] = s
     elif field == "field":
         top.pop("objective")
-        top["field"] = f"[{s}, \"x\"]"
+        top["field"] = f'[{s}, "x"]'
     elif field == "analyses":
         top["analyses"] = f'["gradient", {s}]'
     elif field == "name":
@@ -205,18 +389,19 @@ def problem_with(field: str, text: str) -> str:
     elif field == "report.title":
         extra += f"[report]\ntitle = {s}\n"
     elif field == "slice.x":
-        extra += f"[report]\nslice = {{ x = {s}, y = \"y\" }}\n"
+        extra += f'[report]\nslice = {{ x = {s}, y = "y" }}\n'
     elif field == "gaussian.variable":
         top["analyses"] = '["gaussian"]'
-        extra += f"[gaussian]\nvariable = {s}\nmean = \"m\"\ncovariance = \"S\"\n"
+        extra += f'[gaussian]\nvariable = {s}\nmean = "m"\ncovariance = "S"\n'
     elif field == "vectorization.matrix":
         extra += f"[vectorization]\nmatrix = {s}\n"
     head = "".join(f"{k} = {v}\n" for k, v in top.items())
     return head + "[variables]\n" + "".join(f"{k} = {v}\n" for k, v in variables.items()) + extra
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(field=st.sampled_from(FIELDS), text=TEXT)
 def test_random_text_in_any_string_field_loads_or_is_a_problem_file_error(field, text):
     source = problem_with(field, text)
@@ -225,7 +410,7 @@ def test_random_text_in_any_string_field_loads_or_is_a_problem_file_error(field,
     except ProblemFileError as err:
         assert str(err).startswith("<text>: "), str(err)
         return
-    except SymcalcError as err:   # a budget: also clean, but a plain file should never need it
+    except SymcalcError as err:  # a budget: also clean, but a plain file should never need it
         pytest.fail(f"{type(err).__name__} (not a ProblemFileError): {err} -- {field} = {text!r}")
     except Exception as exc:  # noqa: BLE001 - the point of the test
         pytest.fail(f"{type(exc).__name__}: {exc} -- {field} = {text!r}")
@@ -237,9 +422,25 @@ def test_random_text_in_any_string_field_loads_or_is_a_problem_file_error(field,
 
 def test_the_base_problem_of_the_property_test_loads():
     for field in FIELDS:
-        if field not in ("gaussian.variable", "vectorization.matrix", "slice.x", "name",
-                         "constants.name", "analyses", "notation", "claims.of"):
-            sc.load_problem(problem_with(field, {"objective": "x^2 + 3*y^2",
-                                                 "objective_latex": "x^2 + 3 y^2",
-                                                 "field": "y", "claims.expr": "2x",
-                                                 "claims.latex": "2x"}.get(field, "words")))
+        if field not in (
+            "gaussian.variable",
+            "vectorization.matrix",
+            "slice.x",
+            "name",
+            "constants.name",
+            "analyses",
+            "notation",
+            "claims.of",
+        ):
+            sc.load_problem(
+                problem_with(
+                    field,
+                    {
+                        "objective": "x^2 + 3*y^2",
+                        "objective_latex": "x^2 + 3 y^2",
+                        "field": "y",
+                        "claims.expr": "2x",
+                        "claims.latex": "2x",
+                    }.get(field, "words"),
+                )
+            )

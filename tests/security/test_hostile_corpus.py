@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers_toml import toml_string
 
 import symcalc as sc
-from helpers_toml import toml_string
 from symcalc.errors import SymcalcError
 
 #: wall-clock guard per case: a hang guard for a loaded 2-core machine, not a timing test
@@ -118,8 +118,11 @@ def _run_case(text: str, out: Path, sentinel: Path, *, pdf: bool = False) -> lis
         outputs.append(rep.tex)
         if pdf:
             pdf_path = rep.to_pdf(out / "case.pdf")
-            outputs.append(subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True,
-                                          text=True, check=True).stdout)
+            outputs.append(
+                subprocess.run(
+                    ["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True
+                ).stdout
+            )
             outputs.extend(p.read_text(errors="replace") for p in out.glob("*.log"))
     except SymcalcError:
         pass
@@ -138,7 +141,9 @@ def test_payloads_in_text_fields_never_run_or_read(arena, k):
     text, report title), through load, run (gradient, Hessian, kernel) and the report."""
     sentinel, secret, out = arena
     payload = _payloads(sentinel, secret)[k]
-    values = {key: toml_string(payload) for key in ("title", "description", "vdesc", "ctext", "rtitle")}
+    values = {
+        key: toml_string(payload) for key in ("title", "description", "vdesc", "ctext", "rtitle")
+    }
     _run_case(BASE.format(**values), out, sentinel)
 
 
@@ -156,11 +161,22 @@ def test_pdf_never_typesets_a_file_outside_the_output(arena):
     assert len(texts) >= 3, "the report was not built"
 
 
-@pytest.mark.parametrize("latex_key", [
-    "\\input{SECRET}", "x\\r\\input{SECRET}", "\\lstinputlisting{SECRET}", "^^5cinput{SECRET}",
-    "\\csname input\\endcsname{SECRET}", "\\def\\x{1}", "x}", "{x", "\\write18{touch SENTINEL}",
-    "x\rimport os", "x\nimport os",
-])
+@pytest.mark.parametrize(
+    "latex_key",
+    [
+        "\\input{SECRET}",
+        "x\\r\\input{SECRET}",
+        "\\lstinputlisting{SECRET}",
+        "^^5cinput{SECRET}",
+        "\\csname input\\endcsname{SECRET}",
+        "\\def\\x{1}",
+        "x}",
+        "{x",
+        "\\write18{touch SENTINEL}",
+        "x\rimport os",
+        "x\nimport os",
+    ],
+)
 def test_latex_key_is_validated_at_load(arena, latex_key):
     sentinel, secret, out = arena
     key = latex_key.replace("SECRET", str(secret)).replace("SENTINEL", str(sentinel))
@@ -178,8 +194,17 @@ w = {{ shape = [2], latex = {toml_string(key)} }}
 
 
 # group 4: user names that are keywords, builtins, NumPy's alias or the generator's temporaries
-@pytest.mark.parametrize("names", [("lambda", "x0"), ("np", "t0"), ("def", "x1"), ("print", "v0"),
-                                   ("None", "p0"), ("import", "out")])
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("lambda", "x0"),
+        ("np", "t0"),
+        ("def", "x1"),
+        ("print", "v0"),
+        ("None", "p0"),
+        ("import", "out"),
+    ],
+)
 def test_hostile_names_compile_and_agree(arena, names):
     sentinel, _, out = arena
     a, b = names
@@ -213,14 +238,25 @@ HUGE = [
     ('objective = "x.T*x"\n[variables]\nx = { shape = [1000000] }', "shape"),
     ('objective = "sum(X)"\n[variables]\nX = { shape = [10000, 10000] }', "shape"),
     ('objective = "(((3*x)^1000)^1000)^1000"\n[variables]\nx = "scalar"', ""),
-    ('objective = "' + "+".join(f"v{i}" for i in range(400)) + '"\n[variables]\n'
-     + "\n".join(f'v{i} = "scalar"' for i in range(400)), "variables"),
-    ('objective = "x^2"\n[variables]\nx = "scalar"\n'
-     + '[[claims]]\nof = "gradient"\nexpr = "2*x"\n' * 3000, "claims"),
+    (
+        'objective = "'
+        + "+".join(f"v{i}" for i in range(400))
+        + '"\n[variables]\n'
+        + "\n".join(f'v{i} = "scalar"' for i in range(400)),
+        "variables",
+    ),
+    (
+        'objective = "x^2"\n[variables]\nx = "scalar"\n'
+        + '[[claims]]\nof = "gradient"\nexpr = "2*x"\n' * 3000,
+        "claims",
+    ),
     ("a = " + "[" * 20000 + "]" * 20000 + '\nobjective = "x"\n[variables]\nx = "scalar"', "nest"),
-    ('objective = "det([[x,1,1,1,1,1,1,1,1],[1,x,1,1,1,1,1,1,1],[1,1,x,1,1,1,1,1,1],[1,1,1,x,1,1,1,1,1],'
-     '[1,1,1,1,x,1,1,1,1],[1,1,1,1,1,x,1,1,1],[1,1,1,1,1,1,x,1,1],[1,1,1,1,1,1,1,x,1],[1,1,1,1,1,1,1,1,x]])"'
-     '\n[variables]\nx = "scalar"', ""),
+    (
+        'objective = "det([[x,1,1,1,1,1,1,1,1],[1,x,1,1,1,1,1,1,1],[1,1,x,1,1,1,1,1,1],[1,1,1,x,1,1,1,1,1],'
+        '[1,1,1,1,x,1,1,1,1],[1,1,1,1,1,x,1,1,1],[1,1,1,1,1,1,x,1,1],[1,1,1,1,1,1,1,x,1],[1,1,1,1,1,1,1,1,x]])"'
+        '\n[variables]\nx = "scalar"',
+        "",
+    ),
     ('objective = "sum([[x,1],[1,x]]^1000)"\n[variables]\nx = "scalar"', ""),
     ('objective = "x²"\n[variables]\nx = "scalar"', ""),
 ]
@@ -243,8 +279,10 @@ def test_oversized_work_is_refused_cleanly(arena, text, word):
 
 
 # group 7: a claim wrong by a tiny constant or outside the usual sampling box never "holds"
-@pytest.mark.parametrize("claim", ["2*x + exp(-100)", "2*x + sign(x - 3) + 1", "2*x + sign(x - 700) + 1",
-                                   "2*x + 10^(-30)"])
+@pytest.mark.parametrize(
+    "claim",
+    ["2*x + exp(-100)", "2*x + sign(x - 3) + 1", "2*x + sign(x - 700) + 1", "2*x + 10^(-30)"],
+)
 def test_nearly_right_claims_fail(claim):
     text = f"""
 objective = "x^2"
@@ -261,14 +299,21 @@ expr = "{claim}"
 
 def test_cli_gives_one_line_errors_for_hostile_files(arena):
     sentinel, secret, out = arena
-    cases = [HUGE[5][0], 'objective = "x^"\n[variables]\nx = "scalar"',
-             'title = 3\nobjective = "x"\n[variables]\nx = "scalar"',
-             f'objective = "x"\n[variables]\nx = {{ shape = [2], latex = "\\\\input{{{secret}}}" }}']
+    cases = [
+        HUGE[5][0],
+        'objective = "x^"\n[variables]\nx = "scalar"',
+        'title = 3\nobjective = "x"\n[variables]\nx = "scalar"',
+        f'objective = "x"\n[variables]\nx = {{ shape = [2], latex = "\\\\input{{{secret}}}" }}',
+    ]
     for i, text in enumerate(cases):
         p = out / f"bad{i}.toml"
         p.write_text(text)
-        r = subprocess.run([sys.executable, "-m", "symcalc.cli.command", "derive", str(p)],
-                           capture_output=True, text=True, timeout=GUARD)
+        r = subprocess.run(
+            [sys.executable, "-m", "symcalc.cli.command", "derive", str(p)],
+            capture_output=True,
+            text=True,
+            timeout=GUARD,
+        )
         assert r.returncode == 2, (text[:80], r.stdout, r.stderr)
         assert "Traceback" not in r.stderr
         assert SECRET_TOKEN not in r.stdout + r.stderr
@@ -283,22 +328,58 @@ import keyword  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-NAME_POOL = sorted(set(keyword.kwlist) | {"np", "_np", "numpy", "t0", "t1", "x0", "x1", "v0", "v1",
-                                          "p0", "out", "xs", "f", "grad", "hess", "value", "gradient",
-                                          "hessian", "print", "open", "exec", "eval", "os", "sys",
-                                          "N_VARIABLES", "self", "cls", "w", "alpha", "lam"})
-names = st.one_of(st.sampled_from(NAME_POOL),
-                  st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,6}", fullmatch=True))
+NAME_POOL = sorted(
+    set(keyword.kwlist)
+    | {
+        "np",
+        "_np",
+        "numpy",
+        "t0",
+        "t1",
+        "x0",
+        "x1",
+        "v0",
+        "v1",
+        "p0",
+        "out",
+        "xs",
+        "f",
+        "grad",
+        "hess",
+        "value",
+        "gradient",
+        "hessian",
+        "print",
+        "open",
+        "exec",
+        "eval",
+        "os",
+        "sys",
+        "N_VARIABLES",
+        "self",
+        "cls",
+        "w",
+        "alpha",
+        "lam",
+    }
+)
+names = st.one_of(
+    st.sampled_from(NAME_POOL), st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,6}", fullmatch=True)
+)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(a=names, b=names, title=st.text(max_size=40))
 def test_random_names_and_titles_round_trip(arena, a, b, title):
     if a == b:
         return
     sentinel, _, out = arena
-    text = (f"title = {toml_string(title)}\nobjective = \"{a}^2*{b} + 3*{b}^3\"\n"
-            f"analyses = [\"gradient\", \"kernel\"]\n[variables]\n{a} = \"scalar\"\n{b} = \"scalar\"\n")
+    text = (
+        f'title = {toml_string(title)}\nobjective = "{a}^2*{b} + 3*{b}^3"\n'
+        f'analyses = ["gradient", "kernel"]\n[variables]\n{a} = "scalar"\n{b} = "scalar"\n'
+    )
     try:
         problem = sc.load_problem(text)
         study = problem.run()
@@ -310,5 +391,7 @@ def test_random_names_and_titles_round_trip(arena, a, b, title):
     import numpy as np
 
     pt = np.array([0.5, -1.25])
-    assert sc.compile(f, wrt).value(pt) == pytest.approx(float(f.subs(dict(zip(wrt, pt)))), rel=1e-12)
+    assert sc.compile(f, wrt).value(pt) == pytest.approx(
+        float(f.subs(dict(zip(wrt, pt)))), rel=1e-12
+    )
     _outputs_ok([study.kernel_source, tex], sentinel)

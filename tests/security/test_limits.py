@@ -24,16 +24,16 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
+from symcalc.analysis.landscape import _run_with_budget, critical_points
 from symcalc.budget import DEFAULT_BUDGETS, within
 from symcalc.errors import BudgetExceededError, ParseError, ProblemFileError, SymcalcError
-from symcalc.analysis.landscape import _run_with_budget, critical_points
 
-P = importlib.import_module("symcalc.parsing.parser")      # the module (sc.parse is the function)
+P = importlib.import_module("symcalc.parsing.parser")  # the module (sc.parse is the function)
 PR = importlib.import_module("symcalc.study.problem")
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-GUARD = 20.0     # seconds: a hang guard for a loaded machine, not a performance test
+GUARD = 20.0  # seconds: a hang guard for a loaded machine, not a performance test
 x, y = sp.symbols("x y")
 
 
@@ -61,10 +61,15 @@ def refused(fn, *words, error=SymcalcError):
 
 def literal(n: int, symbolic: bool = True) -> str:
     """An n x n matrix literal: x + i (symbolic) or a diagonally dominant integer matrix."""
+
     def entry(i, j):
         return f"x + {i * n + j}" if symbolic else str(i * n + j + 100 * (i == j))
-    return "[" + ", ".join("[" + ", ".join(entry(i, j) for j in range(n)) + "]"
-                           for i in range(n)) + "]"
+
+    return (
+        "["
+        + ", ".join("[" + ", ".join(entry(i, j) for j in range(n)) + "]" for i in range(n))
+        + "]"
+    )
 
 
 def literal_matrix(n: int, symbolic: bool = True) -> sp.Matrix:
@@ -75,13 +80,17 @@ def literal_matrix(n: int, symbolic: bool = True) -> sp.Matrix:
 # parse: exponent towers (finding 5)
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, limit", [
-    ("(((3x)^1000)^1000)^1000", "max_result_digits"),
-    ("((x^999)^2)", "max_exponent"),
-    ("((x+1)^1000)^1000", "max_exponent"),
-    ("(2 x^10)^200", "max_exponent"),
-    ("x^(10^1000)", "limit 1000"),
-])
+
+@pytest.mark.parametrize(
+    "text, limit",
+    [
+        ("(((3x)^1000)^1000)^1000", "max_result_digits"),
+        ("((x^999)^2)", "max_exponent"),
+        ("((x+1)^1000)^1000", "max_exponent"),
+        ("(2 x^10)^200", "max_exponent"),
+        ("x^(10^1000)", "limit 1000"),
+    ],
+)
 def test_exponent_towers_are_refused_before_sympy_expands_them(text, limit):
     err = refused(lambda: sc.parse(text), limit, error=ParseError)
     assert err.position is not None
@@ -89,7 +98,7 @@ def test_exponent_towers_are_refused_before_sympy_expands_them(text, limit):
 
 def test_powers_inside_the_limits_are_sympys():
     assert sc.parse("((3x)^10)^100", [x]) == ((3 * x) ** 10) ** 100
-    assert sc.parse("(x^10)^100", [x]) == x ** 1000
+    assert sc.parse("(x^10)^100", [x]) == x**1000
 
 
 def test_long_numbers_are_not_printed_in_limit_messages():
@@ -101,13 +110,14 @@ def test_long_numbers_are_not_printed_in_limit_messages():
 # parse: letter runs are split in linear time, in the old preference order
 # ---------------------------------------------------------------------------
 
+
 def _split_by_backtracking(run: str, names: list[str]):
     """The old depth-first split (exponential in the worst case), as the reference."""
     if not run:
         return []
     for n in names:
         if run.startswith(n):
-            rest = _split_by_backtracking(run[len(n):], names)
+            rest = _split_by_backtracking(run[len(n) :], names)
             if rest is not None:
                 return [n] + rest
     return None
@@ -127,8 +137,14 @@ def test_the_linear_split_keeps_the_backtracking_preference():
     rng = random.Random(11)
     for _ in range(400):
         alphabet = "ab" if rng.random() < 0.7 else "abc"
-        names = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
-                        for _ in range(rng.randint(1, 4))}, key=len, reverse=True)
+        names = sorted(
+            {
+                "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                for _ in range(rng.randint(1, 4))
+            },
+            key=len,
+            reverse=True,
+        )
         run = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         assert P._split_letters(run, names) == _split_by_backtracking(run, names), (run, names)
 
@@ -137,26 +153,45 @@ def test_the_linear_split_keeps_the_backtracking_preference():
 # parse: matrix literals, inverses, determinants, powers, Kronecker products
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, limit", [
-    ("inv(" + literal(7) + ")", "max_symbolic_inverse"),
-    (literal(6) + "^(-1)", "max_symbolic_inverse"),
-    (literal(6) + "^(-2)", "max_symbolic_inverse"),
-    ("det(" + literal(9) + ")", "max_symbolic_det"),
-    ("[[x, 1], [1, x]]^1000", "max_matrix_power"),
-    ("kron(" + ", ".join([literal(10, False)] * 4) + ")", "max_matrix_entries"),
-    ("kron(kron(" + literal(10, False) + ", " + literal(10, False) + "), " + literal(2, False) + ")",
-     "max_matrix_entries"),
-    ("[" + ", ".join(["x"] * (P.LIMITS["max_literal_entries"] + 1)) + "]",
-     "max_literal_entries"),
-])
+
+@pytest.mark.parametrize(
+    "text, limit",
+    [
+        ("inv(" + literal(7) + ")", "max_symbolic_inverse"),
+        (literal(6) + "^(-1)", "max_symbolic_inverse"),
+        (literal(6) + "^(-2)", "max_symbolic_inverse"),
+        ("det(" + literal(9) + ")", "max_symbolic_det"),
+        ("[[x, 1], [1, x]]^1000", "max_matrix_power"),
+        ("kron(" + ", ".join([literal(10, False)] * 4) + ")", "max_matrix_entries"),
+        (
+            "kron(kron("
+            + literal(10, False)
+            + ", "
+            + literal(10, False)
+            + "), "
+            + literal(2, False)
+            + ")",
+            "max_matrix_entries",
+        ),
+        (
+            "[" + ", ".join(["x"] * (P.LIMITS["max_literal_entries"] + 1)) + "]",
+            "max_literal_entries",
+        ),
+    ],
+)
 def test_costly_matrix_literals_are_refused_with_the_limit_named(text, limit):
     refused(lambda: sc.parse(text, [x]), limit, error=ParseError)
 
 
 def test_latex_kronecker_products_of_literals_are_bounded_too():
-    m = r"\begin{pmatrix}" + r" \\ ".join(" & ".join(str(i * 10 + j) for j in range(10))
-                                          for i in range(10)) + r"\end{pmatrix}"
-    refused(lambda: sc.parse_latex(r" \otimes ".join([m] * 4)), "max_matrix_entries", error=ParseError)
+    m = (
+        r"\begin{pmatrix}"
+        + r" \\ ".join(" & ".join(str(i * 10 + j) for j in range(10)) for i in range(10))
+        + r"\end{pmatrix}"
+    )
+    refused(
+        lambda: sc.parse_latex(r" \otimes ".join([m] * 4)), "max_matrix_entries", error=ParseError
+    )
 
 
 def test_matrix_work_inside_the_limits_is_sympys():
@@ -164,15 +199,22 @@ def test_matrix_work_inside_the_limits_is_sympys():
     assert sp.expand(sc.parse("det(" + literal(5) + ")", [x]) - m5.det(method="bareiss")) == 0
     m4 = sp.Matrix(4, 4, lambda i, j: sp.Symbol(f"a{i}{j}"))
     table = {str(s): s for s in m4}
-    text = "det([" + ", ".join("[" + ", ".join(f"a{i}{j}" for j in range(4)) + "]" for i in range(4)) + "])"
+    text = (
+        "det(["
+        + ", ".join("[" + ", ".join(f"a{i}{j}" for j in range(4)) + "]" for i in range(4))
+        + "])"
+    )
     assert sp.expand(sc.parse(text, table) - m4.det(method="bareiss")) == 0
     inv = sc.parse("inv(" + literal(3) + " + 7 [[1,0,0],[0,1,0],[0,0,1]])", [x])
-    assert sp.simplify(sp.Matrix(inv) * (literal_matrix(3) + 7 * sp.eye(3)) - sp.eye(3)) == sp.zeros(3)
+    assert sp.simplify(
+        sp.Matrix(inv) * (literal_matrix(3) + 7 * sp.eye(3)) - sp.eye(3)
+    ) == sp.zeros(3)
     m = sp.Matrix([[x, 1], [1, x]])
-    assert sp.expand(sp.Matrix(sc.parse("[[x,1],[1,x]]^5", [x])) - m ** 5) == sp.zeros(2)
+    assert sp.expand(sp.Matrix(sc.parse("[[x,1],[1,x]]^5", [x])) - m**5) == sp.zeros(2)
     a, b = literal_matrix(3, False), literal_matrix(2, False)
-    assert sp.Matrix(sc.parse(f"kron({literal(3, False)}, {literal(2, False)})")) == \
-        sp.kronecker_product(a, b)
+    assert sp.Matrix(
+        sc.parse(f"kron({literal(3, False)}, {literal(2, False)})")
+    ) == sp.kronecker_product(a, b)
 
 
 def test_a_singular_literal_says_so():
@@ -183,10 +225,11 @@ def test_a_singular_literal_says_so():
 # parse: superscripts and other characters of the lexer (finding 6)
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("parse", [sc.parse, sc.parse_latex])
 def test_superscript_digits_are_powers(parse):
-    assert parse("x²", [x]) == x ** 2
-    assert parse("x⁻¹ + y³", [x, y]) == 1 / x + y ** 3
+    assert parse("x²", [x]) == x**2
+    assert parse("x⁻¹ + y³", [x, y]) == 1 / x + y**3
     assert parse("2¹⁰") == 1024
     assert parse("(x+1)²", [x]) == (x + 1) ** 2
 
@@ -201,20 +244,27 @@ def test_bad_superscripts_and_foreign_digits_are_clean_errors(text, pos):
 def test_a_sympy_failure_is_reported_by_the_kinds_combined_not_its_text(monkeypatch):
     def broken(args):
         raise AttributeError("'NoneType' object has no attribute 'as_coeff_Mul'")
+
     monkeypatch.setitem(P.FUNCTIONS, "det", (broken, (1,)))
     n = sp.Symbol("n", integer=True, positive=True)
     A = sp.MatrixSymbol("A", n, n)
-    err = refused(lambda: sc.parse("det(A) + 1", {"A": A}), "cannot apply 'det' to a n x n matrix",
-                  error=ParseError)
+    err = refused(
+        lambda: sc.parse("det(A) + 1", {"A": A}),
+        "cannot apply 'det' to a n x n matrix",
+        error=ParseError,
+    )
     assert "NoneType" not in str(err) and err.position == 0
 
 
-@pytest.mark.parametrize("text, words", [
-    ("inv(X)", ["'inv'", "3 x 2 matrix"]),
-    ("kron(x, A)", ["'kron'", "a scalar and a n x n matrix"]),
-    ("A*X", ["n x n", "3 x 2"]),
-    ("log(x, A)", ["scalars"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("inv(X)", ["'inv'", "3 x 2 matrix"]),
+        ("kron(x, A)", ["'kron'", "a scalar and a n x n matrix"]),
+        ("A*X", ["n x n", "3 x 2"]),
+        ("log(x, A)", ["scalars"]),
+    ],
+)
 def test_combination_errors_name_what_was_combined(text, words):
     n = sp.Symbol("n", integer=True, positive=True)
     table = {"x": x, "A": sp.MatrixSymbol("A", n, n), "X": sp.MatrixSymbol("X", 3, 2)}
@@ -225,10 +275,13 @@ def test_combination_errors_name_what_was_combined(text, words):
 # parse: budget=
 # ---------------------------------------------------------------------------
 
+
 def test_parse_stops_at_its_budget_in_the_calling_thread():
-    slow = "inv([[a,b,c,d,e],[f,g,h,i,j],[k,l,m,n,o],[p,q,r,s,t],[u,v,w,x,y]])"   # ~1 s of SymPy
+    slow = "inv([[a,b,c,d,e],[f,g,h,i,j],[k,l,m,n,o],[p,q,r,s,t],[u,v,w,x,y]])"  # ~1 s of SymPy
     cpu = time.process_time()
-    refused(lambda: sc.parse(slow, budget=0.05), "parse", "budget of 0.05 s", error=BudgetExceededError)
+    refused(
+        lambda: sc.parse(slow, budget=0.05), "parse", "budget of 0.05 s", error=BudgetExceededError
+    )
     _assert_quiet_after(cpu)
 
 
@@ -253,13 +306,18 @@ def _assert_quiet_after(cpu_before: float) -> None:
 HEAD = 'objective = "x^2"\n[variables]\nx = "scalar"\n'
 
 
-@pytest.mark.parametrize("tail, line", [
-    ("seed = 1\nbad = " + "[" * 20000 + "]" * 20000 + "\n", 2),
-    ("bad = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", 1),
-])
+@pytest.mark.parametrize(
+    "tail, line",
+    [
+        ("seed = 1\nbad = " + "[" * 20000 + "]" * 20000 + "\n", 2),
+        ("bad = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", 1),
+    ],
+)
 def test_deeply_nested_toml_is_refused_with_its_line(tail, line):
     text = tail + HEAD
-    refused(lambda: sc.load_problem(text), f"<text>: line {line}", "max_nesting", error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(text), f"<text>: line {line}", "max_nesting", error=ProblemFileError
+    )
 
 
 def test_deep_dotted_keys_are_refused_without_recursion():
@@ -271,9 +329,11 @@ def test_deep_dotted_keys_are_refused_without_recursion():
 
 def test_brackets_inside_strings_and_comments_are_not_nesting():
     deep = "[" * 500
-    text = (f'title = "{deep}"\ndescription = """{deep}\n{deep} \\""" """\n'
-            f"# {deep}\nobjective = '''x^2'''  # {deep}\n"
-            f"[variables]\nx = {{ description = '{deep}' }}\n# {deep}\n[report]\ntitle = '{deep}'\n")
+    text = (
+        f'title = "{deep}"\ndescription = """{deep}\n{deep} \\""" """\n'
+        f"# {deep}\nobjective = '''x^2'''  # {deep}\n"
+        f"[variables]\nx = {{ description = '{deep}' }}\n# {deep}\n[report]\ntitle = '{deep}'\n"
+    )
     p = sc.load_problem(text)
     assert p.title == deep and p.report.title == deep
 
@@ -291,30 +351,44 @@ def test_nesting_scan_against_tomllib_on_random_texts():
 @pytest.mark.parametrize("shape", ["[1000000]", "[10000, 10000]", "[101, 100]"])
 def test_huge_shapes_are_refused_before_symbols_are_made(shape):
     text = f'objective = "sum(x)"\nnotation = "matrix"\n[variables]\nx = {{ shape = {shape} }}\n'
-    refused(lambda: sc.load_problem(text), "[variables.x.shape]", "max_entries", error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(text), "[variables.x.shape]", "max_entries", error=ProblemFileError
+    )
     text = text.replace('notation = "matrix"\n', "")
-    refused(lambda: sc.load_problem(text), "[variables.x.shape]", "max_entries", error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(text), "[variables.x.shape]", "max_entries", error=ProblemFileError
+    )
 
 
 def test_the_entries_of_all_declarations_together_are_bounded():
     decl = "".join(f"w{i} = {{ shape = [100, 100] }}\n" for i in range(3))
     text = 'objective = "sum(w0)"\nnotation = "matrix"\n[variables]\n' + decl
-    refused(lambda: sc.load_problem(text), "[variables.w2.shape]", "max_total_entries",
-            error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(text),
+        "[variables.w2.shape]",
+        "max_total_entries",
+        error=ProblemFileError,
+    )
 
 
 def test_two_hundred_variables_are_refused():
-    decl = "".join(f"x{i} = \"scalar\"\n" for i in range(200))
-    refused(lambda: sc.load_problem('objective = "x0"\n[variables]\n' + decl),
-            "[variables]", "200", "max_names", error=ProblemFileError)
+    decl = "".join(f'x{i} = "scalar"\n' for i in range(200))
+    refused(
+        lambda: sc.load_problem('objective = "x0"\n[variables]\n' + decl),
+        "[variables]",
+        "200",
+        "max_names",
+        error=ProblemFileError,
+    )
 
 
 def test_lj38_sized_problems_still_load_and_run():
     """38 atoms in 3-D: 114 scalar unknowns (LJ-38's size) load and differentiate."""
     names = [f"q{i}" for i in range(114)]
     objective = " + ".join(f"({a} - {b})^2" for a, b in zip(names, names[1:]))
-    text = (f'objective = "{objective}"\nanalyses = ["gradient"]\n[variables]\n'
-            + "".join(f'{n} = "scalar"\n' for n in names))
+    text = f'objective = "{objective}"\nanalyses = ["gradient"]\n[variables]\n' + "".join(
+        f'{n} = "scalar"\n' for n in names
+    )
     with bounded(120):
         study = sc.load_problem(text).run()
     g = study.results["gradient"]
@@ -325,15 +399,24 @@ def test_lj38_sized_problems_still_load_and_run():
 
 def test_two_thousand_claims_are_refused():
     claims = '[[claims]]\nof = "gradient"\nexpr = "2x"\n' * 2000
-    refused(lambda: sc.load_problem(HEAD + claims), "[claims]", "2000", "max_claims",
-            error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(HEAD + claims),
+        "[claims]",
+        "2000",
+        "max_claims",
+        error=ProblemFileError,
+    )
 
 
 def test_the_number_of_expressions_read_is_bounded():
     row = ", ".join(['"2x"'] * 100)
     claim = '[[claims]]\nof = "gradient"\nexpr = [' + ", ".join([f"[{row}]"] * 60) + "]\n"
-    refused(lambda: sc.load_problem(HEAD + claim), "claims[0].expr", "max_expressions",
-            error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(HEAD + claim),
+        "claims[0].expr",
+        "max_expressions",
+        error=ProblemFileError,
+    )
 
 
 def test_a_huge_file_is_refused_before_tomllib():
@@ -355,7 +438,7 @@ def test_errors_from_a_file_name_the_file(tmp_path):
 
 def test_load_problem_and_run_take_a_budget():
     claims = "".join(f'[[claims]]\nof = "gradient"\nexpr = "2x + {i} - {i}"\n' for i in range(100))
-    problem = sc.load_problem(HEAD + claims, budget=None)   # (imports done: never interrupted)
+    problem = sc.load_problem(HEAD + claims, budget=None)  # (imports done: never interrupted)
     many = HEAD + '[[claims]]\nof = "gradient"\nexpr = [' + ", ".join(['"2x"'] * 4000) + "]\n"
     refused(lambda: sc.load_problem(many, budget=0.05), "load_problem", error=BudgetExceededError)
     cpu = time.process_time()
@@ -373,9 +456,10 @@ def test_the_limits_are_generous_for_the_bundled_examples():
 # critical_points / classify: no worker thread left burning CPU
 # ---------------------------------------------------------------------------
 
+
 def test_critical_points_at_its_budget_leaves_no_thread_and_no_cpu_burning():
     a, b, c = sp.symbols("a b c", real=True)
-    f = a ** 5 * b ** 3 + b ** 7 - 3 * a * b ** 2 + c ** 4 * a - c * b ** 3 + a ** 2 * c ** 3
+    f = a**5 * b**3 + b**7 - 3 * a * b**2 + c**4 * a - c * b**3 + a**2 * c**3
     threads = threading.active_count()
     start = time.monotonic()
     cpu = time.process_time()
@@ -388,7 +472,7 @@ def test_critical_points_at_its_budget_leaves_no_thread_and_no_cpu_burning():
 
 def test_an_enclosing_budget_is_not_swallowed_by_critical_points():
     a, b, c = sp.symbols("a b c", real=True)
-    f = a ** 5 * b ** 3 + b ** 7 - 3 * a * b ** 2 + c ** 4 * a - c * b ** 3 + a ** 2 * c ** 3
+    f = a**5 * b**3 + b**7 - 3 * a * b**2 + c**4 * a - c * b**3 + a**2 * c**3
     with bounded():
         with pytest.raises(BudgetExceededError, match="outer"):
             with within(0.3, "outer"):
@@ -399,12 +483,13 @@ def test_exact_eigenvalues_run_under_a_budget_in_this_thread():
     def spin():
         while True:
             pass
+
     threads = threading.active_count()
     cpu = time.process_time()
     assert _run_with_budget(spin, 0.2, "exact eigenvalues") == (False, None)
     assert threading.active_count() == threads
     _assert_quiet_after(cpu)
-    point = sc.classify(x ** 2 - y ** 2, [x, y], {x: 0, y: 0})
+    point = sc.classify(x**2 - y**2, [x, y], {x: 0, y: 0})
     assert point.kind == "saddle" and point.exact
 
 
@@ -412,10 +497,17 @@ def test_exact_eigenvalues_run_under_a_budget_in_this_thread():
 # the CLI: one error message, exit 2, never a traceback
 # ---------------------------------------------------------------------------
 
+
 def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "symcalc", "--color", "never", *argv], cwd=cwd,
-                          capture_output=True, text=True, env=ENV, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "symcalc", "--color", "never", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert time.monotonic() - start < 60
     return proc
 
@@ -430,16 +522,28 @@ def _assert_one_clean_error(proc, *words):
 
 
 HOSTILE_FILES = {
-    "deep.toml": ("x = " + "[" * 20000 + "]" * 20000 + "\n" + HEAD, ["deep.toml: line 1", "max_nesting"]),
+    "deep.toml": (
+        "x = " + "[" * 20000 + "]" * 20000 + "\n" + HEAD,
+        ["deep.toml: line 1", "max_nesting"],
+    ),
     "dotted.toml": (HEAD + ".".join(["a"] * 20000) + " = 1\n", ["max_nesting"]),
-    "shape.toml": ('objective = "sum(x)"\n[variables]\nx = { shape = [1000000] }\n', ["max_entries"]),
-    "matrix.toml": ('objective = "sum(x)"\n[variables]\nx = { shape = [10000, 10000] }\n',
-                    ["max_entries"]),
-    "names.toml": ('objective = "x0"\n[variables]\n' + "".join(f'x{i} = "scalar"\n' for i in range(200)),
-                   ["max_names"]),
+    "shape.toml": (
+        'objective = "sum(x)"\n[variables]\nx = { shape = [1000000] }\n',
+        ["max_entries"],
+    ),
+    "matrix.toml": (
+        'objective = "sum(x)"\n[variables]\nx = { shape = [10000, 10000] }\n',
+        ["max_entries"],
+    ),
+    "names.toml": (
+        'objective = "x0"\n[variables]\n' + "".join(f'x{i} = "scalar"\n' for i in range(200)),
+        ["max_names"],
+    ),
     "claims.toml": (HEAD + '[[claims]]\nof = "gradient"\nexpr = "2x"\n' * 2000, ["max_claims"]),
-    "tower.toml": ('objective = "(((3x)^1000)^1000)^1000"\n[variables]\nx = "scalar"\n',
-                   ["[objective]", "max_result_digits"]),
+    "tower.toml": (
+        'objective = "(((3x)^1000)^1000)^1000"\n[variables]\nx = "scalar"\n',
+        ["[objective]", "max_result_digits"],
+    ),
     "binary.toml": ("\x00\x01title = \x1b[2J\n", ["not valid TOML"]),
 }
 
@@ -455,15 +559,21 @@ def test_cli_hostile_problem_files_give_one_clean_error(tmp_path, name, command)
     assert "\x1b" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["derive", "(((3x)^1000)^1000)^1000", "--wrt", "x"], ["max_result_digits", "^"]),
-    (["derive", "x٣", "--wrt", "x"], ["ARABIC-INDIC"]),
-    (["derive", "det(" + literal(9) + ")", "--wrt", "x"], ["max_symbolic_det"]),
-    (["derive", "[[x,1],[1,x]]^1000", "--wrt", "x"], ["max_matrix_power"]),
-    (["derive", "a" * 3000 + "c", "--wrt", "a", "aa", "aaa"], ["unknown name"]),
-    (["verify", "x^2", "--wrt", "x", "--claim", "(((3x)^1000)^1000)^1000"], ["max_result_digits"]),
-    (["derive", "x^2 + \x1b[2J", "--wrt", "x"], ["\\x1b"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["derive", "(((3x)^1000)^1000)^1000", "--wrt", "x"], ["max_result_digits", "^"]),
+        (["derive", "x٣", "--wrt", "x"], ["ARABIC-INDIC"]),
+        (["derive", "det(" + literal(9) + ")", "--wrt", "x"], ["max_symbolic_det"]),
+        (["derive", "[[x,1],[1,x]]^1000", "--wrt", "x"], ["max_matrix_power"]),
+        (["derive", "a" * 3000 + "c", "--wrt", "a", "aa", "aaa"], ["unknown name"]),
+        (
+            ["verify", "x^2", "--wrt", "x", "--claim", "(((3x)^1000)^1000)^1000"],
+            ["max_result_digits"],
+        ),
+        (["derive", "x^2 + \x1b[2J", "--wrt", "x"], ["\\x1b"]),
+    ],
+)
 def test_cli_hostile_formulas_give_one_clean_error(tmp_path, argv, words):
     proc = _cli(*argv, cwd=tmp_path)
     _assert_one_clean_error(proc, *words)
@@ -478,7 +588,7 @@ def test_cli_superscripts_work(tmp_path):
 
 def test_cli_budget_gives_one_clean_error(tmp_path):
     claims = "".join(f'[[claims]]\nof = "gradient"\nexpr = "2x + {i} - {i}"\n' for i in range(100))
-    (tmp_path / "slow.toml").write_text(HEAD + claims, encoding="utf-8")   # ~8 s of checking
+    (tmp_path / "slow.toml").write_text(HEAD + claims, encoding="utf-8")  # ~8 s of checking
     proc = _cli("derive", "slow.toml", "--budget", "1", cwd=tmp_path)
     _assert_one_clean_error(proc, "symcalc derive took longer than its budget of 1 s", "--budget")
 
@@ -490,13 +600,16 @@ def test_cli_internal_errors_are_one_line_too(monkeypatch):
 
     def boom(args, term):
         raise RuntimeError("deep inside\nwith a second line")
+
     monkeypatch.setattr(cli, "cmd_derive", boom)
     monkeypatch.delenv("SYMCALC_TRACEBACK", raising=False)
     err = io.StringIO()
     code = cli.main(["derive", "x", "--wrt", "x"], stdout=io.StringIO(), stderr=err)
     assert code == 2
     assert err.getvalue().count("\n") == 1 and "internal error (RuntimeError)" in err.getvalue()
-    monkeypatch.setattr(cli, "cmd_derive", lambda args, term: (_ for _ in ()).throw(RecursionError()))
+    monkeypatch.setattr(
+        cli, "cmd_derive", lambda args, term: (_ for _ in ()).throw(RecursionError())
+    )
     err = io.StringIO()
     assert cli.main(["derive", "x", "--wrt", "x"], stdout=io.StringIO(), stderr=err) == 2
     assert "nested too deeply" in err.getvalue()
@@ -514,14 +627,15 @@ def test_a_budget_never_interrupts_an_import_half_way(tmp_path, monkeypatch):
     """A module interrupted during its import would stay broken for every later import."""
     (tmp_path / "slow_import_probe.py").write_text(
         "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 0.4:\n    pass\nDONE = True\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "slow_import_probe", raising=False)
     with bounded():
         with pytest.raises(BudgetExceededError):
             with within(0.05, "an import"):
                 importlib.import_module("slow_import_probe")
-                while True:      # the interrupt arrives here, after the import
+                while True:  # the interrupt arrives here, after the import
                     pass
     assert sys.modules["slow_import_probe"].DONE
 
@@ -534,15 +648,23 @@ def test_powers_of_symbolic_literals_up_to_the_limit_are_quick_and_right():
     point = {x: sp.Rational(3, 7), y: -2}
     assert sp.Matrix(value).subs(point) == (m.subs(point)) ** limit
     with bounded(5.0):
-        sc.parse("[[x,1 ], [1, y]]^3^3", [x, y])    # found by the fuzz run: 5 s before
+        sc.parse("[[x,1 ], [1, y]]^3^3", [x, y])  # found by the fuzz run: 5 s before
 
 
 def test_inverses_of_symbolic_literals_are_quick_and_right():
     """SymPy's default inverse took 60 s for a 3 x 3 of sines; adj / det takes milliseconds."""
+
     def entry(i, j):
         return sp.sin((i + 1) * x + (j + 2) * y) + (1 if i == j else 0)
-    text = "[" + ", ".join("[" + ", ".join(f"sin({i + 1}x + {j + 2}y) + {int(i == j)}" for j in range(3))
-                           + "]" for i in range(3)) + "]"
+
+    text = (
+        "["
+        + ", ".join(
+            "[" + ", ".join(f"sin({i + 1}x + {j + 2}y) + {int(i == j)}" for j in range(3)) + "]"
+            for i in range(3)
+        )
+        + "]"
+    )
     m = sp.Matrix(3, 3, entry)
     point = {x: sp.Rational(2, 7), y: sp.Rational(-5, 11)}
     for formula, power in ((f"inv({text})", -1), (f"{text}^(-3)", -3)):
@@ -554,13 +676,20 @@ def test_inverses_of_symbolic_literals_are_quick_and_right():
 
 def test_expression_errors_in_files_show_a_short_context():
     long = "x + " * 1000 + "z"
-    err = refused(lambda: sc.load_problem(f'objective = "{long}"\n[variables]\nx = "scalar"\n'),
-                  "<text>: [objective]", "unknown name 'z'", error=ProblemFileError)
+    err = refused(
+        lambda: sc.load_problem(f'objective = "{long}"\n[variables]\nx = "scalar"\n'),
+        "<text>: [objective]",
+        "unknown name 'z'",
+        error=ProblemFileError,
+    )
     lines = str(err).splitlines()
     assert len(lines) == 3 and all(len(line) < 200 for line in lines)
     assert lines[1][lines[2].index("^")] == "z"
-    err = refused(lambda: sc.load_problem('objective = """x +\n  2 z"""\n[variables]\nx = "scalar"\n'),
-                  "line 2 of the expression", error=ProblemFileError)
+    err = refused(
+        lambda: sc.load_problem('objective = """x +\n  2 z"""\n[variables]\nx = "scalar"\n'),
+        "line 2 of the expression",
+        error=ProblemFileError,
+    )
     lines = str(err).splitlines()
     assert lines[1][lines[2].index("^")] == "z"
 
@@ -572,10 +701,18 @@ def test_a_budget_does_not_change_how_verify_isolates_its_workers(tmp_path):
     script.write_text(
         "import symcalc as sc\n"
         f"p = sc.load_problem({str(ROOT / 'examples' / 'wrong_derivation.toml')!r})\n"
-        "study = p.run()\n"            # under the default Problem.run budget
-        "print([c.holds for c in study.claims])\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=ENV,
-                          timeout=300, cwd=tmp_path)
+        "study = p.run()\n"  # under the default Problem.run budget
+        "print([c.holds for c in study.claims])\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "None" not in proc.stdout and "False" in proc.stdout, proc.stdout
@@ -583,14 +720,20 @@ def test_a_budget_does_not_change_how_verify_isolates_its_workers(tmp_path):
 
 def test_a_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path):
     fifo = tmp_path / "pipe.toml"
-    os.mkfifo(fifo)                      # reading it would block for ever
+    os.mkfifo(fifo)  # reading it would block for ever
     refused(lambda: sc.load_problem(fifo), "not a regular file", error=ProblemFileError)
-    refused(lambda: sc.load_problem(Path("/dev/zero")), "not a regular file", error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(Path("/dev/zero")), "not a regular file", error=ProblemFileError
+    )
 
 
 def test_a_huge_file_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
     monkeypatch.setitem(PR.LIMITS, "max_chars", 1000)
     path = tmp_path / "big.toml"
     path.write_text(HEAD + "# " + "x" * 5000 + "\n", encoding="utf-8")
-    refused(lambda: sc.load_problem(path), f"{path}: the file has more than 1000 characters", "max_chars",
-            error=ProblemFileError)
+    refused(
+        lambda: sc.load_problem(path),
+        f"{path}: the file has more than 1000 characters",
+        "max_chars",
+        error=ProblemFileError,
+    )

@@ -24,27 +24,71 @@ from pathlib import Path
 
 import pytest
 import sympy as sp
+from helpers_toml import toml_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
-from helpers_toml import toml_string
-from symcalc.records import Derivation
 from symcalc.errors import InputError, LaTeXBuildError, ProblemFileError, SymcalcError
 from symcalc.printing.latex import latex
+from symcalc.printing.texsafe import (
+    ALLOWED_COMMANDS,
+    LINE_BREAKS,
+    check_math,
+    escape_text,
+    is_safe_math,
+    listing_text,
+    math_problem,
+)
+from symcalc.records import Derivation
 from symcalc.reporting.build import Report, _latexmk_command, _tex_environment, _value_latex
-from symcalc.printing.texsafe import (ALLOWED_COMMANDS, LINE_BREAKS, check_math, escape_text, is_safe_math, listing_text,
-                             math_problem)
 
 PASSWD = re.compile(r"root:[^\s]*:0:0")  # the first line of /etc/passwd, however it is typeset
-FORBIDDEN = ("input", "include", "openin", "openout", "read", "write", "csname", "endcsname", "catcode", "def",
-             "edef", "gdef", "xdef", "let", "lstinputlisting", "immediate", "special", "usepackage", "makeatletter",
-             "expandafter", "newcommand", "renewcommand", "directlua", "pdfprimitive", "scantokens", "detokenize",
-             "verb", "documentclass", "end", "begin", "jobname", "loop", "uppercase", "lowercase", "string")
+FORBIDDEN = (
+    "input",
+    "include",
+    "openin",
+    "openout",
+    "read",
+    "write",
+    "csname",
+    "endcsname",
+    "catcode",
+    "def",
+    "edef",
+    "gdef",
+    "xdef",
+    "let",
+    "lstinputlisting",
+    "immediate",
+    "special",
+    "usepackage",
+    "makeatletter",
+    "expandafter",
+    "newcommand",
+    "renewcommand",
+    "directlua",
+    "pdfprimitive",
+    "scantokens",
+    "detokenize",
+    "verb",
+    "documentclass",
+    "end",
+    "begin",
+    "jobname",
+    "loop",
+    "uppercase",
+    "lowercase",
+    "string",
+)
 
 # escape_text's own output for every character it may meet: the commands it emits
-_ESCAPE_COMMANDS = set(re.findall(r"\\([A-Za-z]+)", escape_text("".join(chr(i) for i in range(1, 0x3000)))))
-_ESCAPE_SYMBOLS = set("{}$&#%_|-")  # \{ \} \$ ... : escape_text's escaped characters (\| inside \ensuremath)
+_ESCAPE_COMMANDS = set(
+    re.findall(r"\\([A-Za-z]+)", escape_text("".join(chr(i) for i in range(1, 0x3000))))
+)
+_ESCAPE_SYMBOLS = set(
+    "{}$&#%_|-"
+)  # \{ \} \$ ... : escape_text's escaped characters (\| inside \ensuremath)
 
 HOSTILE_TEXTS = [
     r"\input{/etc/passwd}",
@@ -96,8 +140,12 @@ def _braces_balance(tex: str) -> bool:
     return depth == 0
 
 
-def _problem(title: str, description: str, claim_text: str, var_description: str, kernel: bool = False) -> str:
-    analyses = '["gradient", "hessian", "finite_differences"' + (', "kernel"' if kernel else "") + "]"
+def _problem(
+    title: str, description: str, claim_text: str, var_description: str, kernel: bool = False
+) -> str:
+    analyses = (
+        '["gradient", "hessian", "finite_differences"' + (', "kernel"' if kernel else "") + "]"
+    )
     return f"""
 title = {toml_string(title)}
 description = {toml_string(description)}
@@ -115,9 +163,13 @@ figure = false
 """
 
 
-def _report_tex(title="T", description="D", claim_text="C", var_description="V", kernel=False) -> str:
-    return sc.report(sc.load_problem(_problem(title, description, claim_text, var_description, kernel)),
-                     figures=False).tex
+def _report_tex(
+    title="T", description="D", claim_text="C", var_description="V", kernel=False
+) -> str:
+    return sc.report(
+        sc.load_problem(_problem(title, description, claim_text, var_description, kernel)),
+        figures=False,
+    ).tex
 
 
 _BASELINE: dict[bool, str] = {}
@@ -125,7 +177,9 @@ _BASELINE: dict[bool, str] = {}
 
 def _baseline(kernel: bool = False) -> str:
     if kernel not in _BASELINE:
-        _BASELINE[kernel] = _report_tex("Plain title", "Plain words.", "a claim", "a variable", kernel)
+        _BASELINE[kernel] = _report_tex(
+            "Plain title", "Plain words.", "a claim", "a variable", kernel
+        )
     return _BASELINE[kernel]
 
 
@@ -140,7 +194,9 @@ def assert_no_user_tex(tex: str, kernel: bool = False) -> None:
             assert theirs[cs] == ours[cs], f"\\{cs} from user text ({theirs[cs]} vs {ours[cs]})"
     assert "^^" not in tex
     for ch in "%#$&~^_[]":
-        assert _text_specials(tex, ch) == _text_specials(base, ch), f"an unescaped {ch!r} from user text"
+        assert _text_specials(tex, ch) == _text_specials(base, ch), (
+            f"an unescaped {ch!r} from user text"
+        )
     assert theirs["\\"] == ours["\\"]  # \\\\ line breaks: only the templates'
     assert _braces_balance(tex)
     assert not any(ch in tex for ch in LINE_BREAKS - {"\n"})
@@ -151,11 +207,15 @@ def assert_no_user_tex(tex: str, kernel: bool = False) -> None:
 
 
 def _pdf_text(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _need_tex():
-    assert shutil.which("latexmk") and shutil.which("pdftotext"), "TeX and pdftotext are needed (CI installs them)"
+    assert shutil.which("latexmk") and shutil.which("pdftotext"), (
+        "TeX and pdftotext are needed (CI installs them)"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -190,18 +250,81 @@ def test_escape_text_of_any_text_is_inert(text):
 # The validated maths path (a variable's latex key; names printed as maths)
 # ---------------------------------------------------------------------------
 
-ALLOWED_MATHS = [r"\Sigma", r"\mathbf{x}", r"\hat{\beta}_1", r"\boldsymbol{\mu}", r"\tilde{X}^{(2)}", "w_t",
-                 r"\Sigma^{-1}", r"\mathcal{L}", r"\bar{x}'", r"\vec{v}", r"\ddot{q}", r"\mathrm{d}x", r"\varphi",
-                 r"\left( a \right)", r"\mathbb{R}", r"\operatorname{softmax}", r"x_{i,j}^{2}", r"\hat\beta",
-                 r"\left\| w \right\|", r"\theta\,\prime", r"\|x\|", r"\Omega_{\mathrm{in}}",
-                 r"{\hat{X}_{2}}^{3}", r"{\mathbf{X}^{2}}^{3}", r"{\hat{X}^{2}{}}^{3}"]
-REFUSED_MATHS = [r"\input{/etc/passwd}", r"\include{x}", r"\openin5=x", r"\read5 to\x", r"\write18{touch x}",
-                 r"\csname input\endcsname", r"\catcode`\^=7", r"\def\x{y}", r"\let\x\y", r"\lstinputlisting{a}",
-                 r"\immediate", r"\special{x}", r"\usepackage{x}", "x^^5cinput", r"x % comment", "x}", "{x",
-                 r"a \\ b", "a\rb", "a\nb", "a\x00b", "x#1", "a & b", "$x$", "~x", r"\text{x}", r"\verb|x|",
-                 r"\mathbf", "x_", "x^", "x_1_2", "x^1^2", r"\left( x", r"x \right)", r"\hat{x}^{2}'", "λ",
-                 r"\alphax", "@", r"\@", r"\mathscr{L}", "x" * 201, r"\begin{x}", r"\end{lstlisting}",
-                 r"{\hat{X}^{2}}^{3}", r"{{\vec{v}_1}}_2", "x_1 _2"]  # the last three: TeX's double scripts
+ALLOWED_MATHS = [
+    r"\Sigma",
+    r"\mathbf{x}",
+    r"\hat{\beta}_1",
+    r"\boldsymbol{\mu}",
+    r"\tilde{X}^{(2)}",
+    "w_t",
+    r"\Sigma^{-1}",
+    r"\mathcal{L}",
+    r"\bar{x}'",
+    r"\vec{v}",
+    r"\ddot{q}",
+    r"\mathrm{d}x",
+    r"\varphi",
+    r"\left( a \right)",
+    r"\mathbb{R}",
+    r"\operatorname{softmax}",
+    r"x_{i,j}^{2}",
+    r"\hat\beta",
+    r"\left\| w \right\|",
+    r"\theta\,\prime",
+    r"\|x\|",
+    r"\Omega_{\mathrm{in}}",
+    r"{\hat{X}_{2}}^{3}",
+    r"{\mathbf{X}^{2}}^{3}",
+    r"{\hat{X}^{2}{}}^{3}",
+]
+REFUSED_MATHS = [
+    r"\input{/etc/passwd}",
+    r"\include{x}",
+    r"\openin5=x",
+    r"\read5 to\x",
+    r"\write18{touch x}",
+    r"\csname input\endcsname",
+    r"\catcode`\^=7",
+    r"\def\x{y}",
+    r"\let\x\y",
+    r"\lstinputlisting{a}",
+    r"\immediate",
+    r"\special{x}",
+    r"\usepackage{x}",
+    "x^^5cinput",
+    r"x % comment",
+    "x}",
+    "{x",
+    r"a \\ b",
+    "a\rb",
+    "a\nb",
+    "a\x00b",
+    "x#1",
+    "a & b",
+    "$x$",
+    "~x",
+    r"\text{x}",
+    r"\verb|x|",
+    r"\mathbf",
+    "x_",
+    "x^",
+    "x_1_2",
+    "x^1^2",
+    r"\left( x",
+    r"x \right)",
+    r"\hat{x}^{2}'",
+    "λ",
+    r"\alphax",
+    "@",
+    r"\@",
+    r"\mathscr{L}",
+    "x" * 201,
+    r"\begin{x}",
+    r"\end{lstlisting}",
+    r"{\hat{X}^{2}}^{3}",
+    r"{{\vec{v}_1}}_2",
+    "x_1 _2",
+]  # the last three: TeX's double scripts
 
 
 @pytest.mark.parametrize("tex", ALLOWED_MATHS)
@@ -218,9 +341,47 @@ def test_everything_outside_the_allow_list_is_refused_with_a_reason(tex):
         check_math(tex, "the key")
 
 
-_PIECES = st.sampled_from([r"\alpha", r"\Sigma", r"\hat", r"\mathbf", r"\left(", r"\right)", r"\,", r"\|",
-                           r"\input", r"\def", r"\csname", r"\\", "{", "}", "_", "^", "'", "x", "1", " ", "%",
-                           "#", "&", "$", "~", "^^5c", "(", ")", "[", "]", "+", "-", "=", "\n", "@", "\\", "é"])
+_PIECES = st.sampled_from(
+    [
+        r"\alpha",
+        r"\Sigma",
+        r"\hat",
+        r"\mathbf",
+        r"\left(",
+        r"\right)",
+        r"\,",
+        r"\|",
+        r"\input",
+        r"\def",
+        r"\csname",
+        r"\\",
+        "{",
+        "}",
+        "_",
+        "^",
+        "'",
+        "x",
+        "1",
+        " ",
+        "%",
+        "#",
+        "&",
+        "$",
+        "~",
+        "^^5c",
+        "(",
+        ")",
+        "[",
+        "]",
+        "+",
+        "-",
+        "=",
+        "\n",
+        "@",
+        "\\",
+        "é",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
@@ -238,15 +399,36 @@ def test_accepted_maths_uses_only_allowed_commands(tex):
 # Names reach LaTeX through the printer: unsafe ones are set as escaped text
 # ---------------------------------------------------------------------------
 
-HOSTILE_NAMES = [r"\input{/etc/passwd}", r"x}\input{/etc/passwd}", r"\write18{touch SENTINEL}", "a%b", "a$b",
-                 "x#1", r"\def\x", "^^5cinput", "line\nbreak", r"\mathscr{L}", "Lscr", "x&y", "θ", "bell\x07"]
+HOSTILE_NAMES = [
+    r"\input{/etc/passwd}",
+    r"x}\input{/etc/passwd}",
+    r"\write18{touch SENTINEL}",
+    "a%b",
+    "a$b",
+    "x#1",
+    r"\def\x",
+    "^^5cinput",
+    "line\nbreak",
+    r"\mathscr{L}",
+    "Lscr",
+    "x&y",
+    "θ",
+    "bell\x07",
+]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-@pytest.mark.parametrize("make", [sp.Symbol, lambda n: sp.MatrixSymbol(n, 2, 1),
-                                  lambda n: sp.Function(n)(sp.Symbol("t")),
-                                  lambda n: sp.Function(n)(sp.Symbol("t")) ** 2, lambda n: sp.Dummy(n)],
-                         ids=["Symbol", "MatrixSymbol", "Function", "Function-power", "Dummy"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        sp.Symbol,
+        lambda n: sp.MatrixSymbol(n, 2, 1),
+        lambda n: sp.Function(n)(sp.Symbol("t")),
+        lambda n: sp.Function(n)(sp.Symbol("t")) ** 2,
+        lambda n: sp.Dummy(n),
+    ],
+    ids=["Symbol", "MatrixSymbol", "Function", "Function-power", "Dummy"],
+)
 def test_unsafe_names_print_as_escaped_text(name, make):
     tex = latex(make(name))
     assert _commands(tex) <= _ESCAPE_COMMANDS | {"text", "left", "right"} | ALLOWED_COMMANDS
@@ -269,8 +451,13 @@ def test_objects_without_a_printer_print_as_escaped_text():
     class Evil:
         def __str__(self):
             return "\\input{/etc/passwd}\n\n%"
+
     for tex in (latex(Evil()), latex([Evil()]), latex(sp.Tuple(1, 2)) + latex(Evil())):
-        assert not re.search(r"\\input(?![A-Za-z])", tex) and "\n" not in tex and _unescaped(tex, "%") == 0
+        assert (
+            not re.search(r"\\input(?![A-Za-z])", tex)
+            and "\n" not in tex
+            and _unescaped(tex, "%") == 0
+        )
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -283,6 +470,7 @@ def test_any_symbol_name_prints_as_safe_maths_or_as_its_escaped_text(name):
 # ---------------------------------------------------------------------------
 # Problem files: the latex key is validated at load time
 # ---------------------------------------------------------------------------
+
 
 def _latex_key_problem(key: str) -> str:
     return f"""
@@ -299,7 +487,11 @@ def test_a_latex_key_that_reads_a_file_is_a_problem_file_error(tmp_path):
     with pytest.raises(ProblemFileError) as err:
         sc.load_problem(path)
     msg = str(err.value)
-    assert str(path) in msg and "[variables.w.latex]" in msg and r"\input is not an allowed command" in msg
+    assert (
+        str(path) in msg
+        and "[variables.w.latex]" in msg
+        and r"\input is not an allowed command" in msg
+    )
     assert len(msg.splitlines()) == 1
 
 
@@ -318,6 +510,7 @@ def test_an_allowed_latex_key_names_the_entries():
 # ---------------------------------------------------------------------------
 # Reports: hostile text in every field
 # ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_hostile_text_in_every_field_adds_no_tex(text):
@@ -372,10 +565,23 @@ def test_tex_runs_paranoid_and_without_shell_escape():
 
 def test_figure_labels_never_break_drawing():
     import matplotlib
+
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+
     from symcalc.reporting.figures import axis_label
-    for name in HOSTILE_NAMES + ["$", "$$", r"\frac{", "{", "}", r"$\alpha$", r"\\", "x_1", r"\hat{\beta}_1"]:
+
+    for name in HOSTILE_NAMES + [
+        "$",
+        "$$",
+        r"\frac{",
+        "{",
+        "}",
+        r"$\alpha$",
+        r"\\",
+        "x_1",
+        r"\hat{\beta}_1",
+    ]:
         label = axis_label(sp.Symbol(name))
         assert not any(ch in label for ch in LINE_BREAKS)
         fig, ax = plt.subplots()
@@ -387,9 +593,14 @@ def test_figure_labels_never_break_drawing():
     assert axis_label(sp.Symbol("a$b")) == r"a\$b"
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(title=st.text(min_size=1, max_size=40), description=st.text(min_size=1, max_size=80),
-       claim=st.text(min_size=1, max_size=40))
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    title=st.text(min_size=1, max_size=40),
+    description=st.text(min_size=1, max_size=80),
+    claim=st.text(min_size=1, max_size=40),
+)
 def test_random_text_in_every_field_adds_no_tex(title, description, claim):
     assert_no_user_tex(_report_tex(title, description, claim, description))
 
@@ -398,6 +609,7 @@ def test_random_text_in_every_field_adds_no_tex(title, description, claim):
 # PDF builds (TeX needed): nothing runs, nothing is read, the text shows as written
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.tex
 def test_a_title_cannot_end_the_kernel_listing_and_read_passwd(tmp_path):
     _need_tex()
@@ -405,7 +617,9 @@ def test_a_title_cannot_end_the_kernel_listing_and_read_passwd(tmp_path):
     r = sc.report(sc.load_problem(_problem(title, "D", "C", "V", kernel=True)), figures=False)
     text = _pdf_text(r.to_pdf(tmp_path / "hostile.pdf"))
     assert not PASSWD.search(text)
-    assert r"\end{lstlisting}\lstinputlisting{/etc/passwd}" in text.replace("\n", "")  # shown as written
+    assert r"\end{lstlisting}\lstinputlisting{/etc/passwd}" in text.replace(
+        "\n", ""
+    )  # shown as written
     assert "def value" in text  # the listing itself is there
 
 
@@ -414,14 +628,24 @@ def test_hostile_descriptions_neither_run_nor_read(tmp_path):
     _need_tex()
     sentinel = tmp_path / "SENTINEL"
     hostile = [t.replace("SENTINEL", str(sentinel)) for t in HOSTILE_TEXTS]
-    r = sc.report(sc.load_problem(_problem("Bowl " + hostile[2], " ".join(hostile), hostile[0], hostile[3],
-                                           kernel=True)), figures=False)
+    r = sc.report(
+        sc.load_problem(
+            _problem("Bowl " + hostile[2], " ".join(hostile), hostile[0], hostile[3], kernel=True)
+        ),
+        figures=False,
+    )
     assert_no_user_tex(r.tex, kernel=True)
     text = _pdf_text(r.to_pdf(tmp_path / "hostile.pdf"))
     assert not PASSWD.search(text) and not sentinel.exists()
     flat = re.sub(r"\s+", "", text)
-    for shown in (r"\input{/etc/passwd}", r"\immediate\write18{touch", "^^5cinput{/etc/passwd}", "50%",
-                  "unbalanced}brace{", "[optional]&#$$$"):
+    for shown in (
+        r"\input{/etc/passwd}",
+        r"\immediate\write18{touch",
+        "^^5cinput{/etc/passwd}",
+        "50%",
+        "unbalanced}brace{",
+        "[optional]&#$$$",
+    ):
         assert shown.replace(" ", "") in flat.replace("ˆ", "^")
 
 
@@ -432,8 +656,11 @@ def test_symbol_names_with_tex_in_them_via_the_python_api(tmp_path):
     x = sp.Symbol(r"\input{/etc/passwd}")
     w = sp.Symbol(rf"x}}\immediate\write18{{touch {sentinel}}}")
     f = sp.Function(r"f%\input{/etc/passwd}")
-    d = Derivation(expr=f(x) + x**2 * w, wrt=(x, w),
-                   results={"gradient": sp.Matrix([sp.Derivative(f(x), x) + 2 * x * w, x**2])})
+    d = Derivation(
+        expr=f(x) + x**2 * w,
+        wrt=(x, w),
+        results={"gradient": sp.Matrix([sp.Derivative(f(x), x) + 2 * x * w, x**2])},
+    )
     r = sc.report(d)
     assert not re.search(r"\\(input|write|immediate)(?![A-Za-z])", r.tex)
     text = _pdf_text(r.to_pdf(tmp_path / "names.pdf"))
@@ -445,9 +672,13 @@ def test_symbol_names_with_tex_in_them_via_the_python_api(tmp_path):
 def test_a_kernel_listing_with_hostile_source_shows_it_as_written(tmp_path):
     _need_tex()
     tex = sc.report(sc.load_problem(_problem("T", "D", "C", "V", kernel=True)), figures=False).tex
-    source = ("# \\end{lstlisting}\\input{/etc/passwd}\\begin{lstlisting}\n"
-              "s = '^^5cinput{/etc/passwd} % \\x00 caf\u00e9 \u2028'\x0c\x00\x7f\n")
-    text = _pdf_text(Report(tex=tex, listings={"report-kernel.py": source}).to_pdf(tmp_path / "k.pdf"))
+    source = (
+        "# \\end{lstlisting}\\input{/etc/passwd}\\begin{lstlisting}\n"
+        "s = '^^5cinput{/etc/passwd} % \\x00 caf\u00e9 \u2028'\x0c\x00\x7f\n"
+    )
+    text = _pdf_text(
+        Report(tex=tex, listings={"report-kernel.py": source}).to_pdf(tmp_path / "k.pdf")
+    )
     assert not PASSWD.search(text)
     assert r"\end{lstlisting}\input{/etc/passwd}" in text and "^^5cinput" in text.replace("ˆ", "^")
 
@@ -457,19 +688,33 @@ def test_tex_itself_may_not_read_outside_its_directory_nor_shell_out(tmp_path):
     """Even TeX that symcalc did not escape (a hand-made Report) cannot read /etc/passwd or run commands."""
     _need_tex()
     head = "\\documentclass{article}\n\\begin{document}\n"
-    for body in (r"\input{/etc/passwd}", r"\input{../../../../../../etc/passwd}", r"\input{.profile}"):
+    for body in (
+        r"\input{/etc/passwd}",
+        r"\input{../../../../../../etc/passwd}",
+        r"\input{.profile}",
+    ):
         try:
-            text = _pdf_text(Report(tex=head + "ok " + body + "\n\\end{document}\n").to_pdf(tmp_path / "r.pdf"))
+            text = _pdf_text(
+                Report(tex=head + "ok " + body + "\n\\end{document}\n").to_pdf(tmp_path / "r.pdf")
+            )
         except LaTeXBuildError:
             continue  # refused: the run stops at the \input
         assert not PASSWD.search(text)
-    text = _pdf_text(Report(tex=head + "shell=\\the\\pdfshellescape.\n\\end{document}\n").to_pdf(tmp_path / "s.pdf"))
+    text = _pdf_text(
+        Report(tex=head + "shell=\\the\\pdfshellescape.\n\\end{document}\n").to_pdf(
+            tmp_path / "s.pdf"
+        )
+    )
     assert "shell=0." in text  # 0: no shell escape at all (TeX Live's default is 2, restricted)
 
 
 @pytest.mark.tex
-@settings(max_examples=3, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(title=st.text(min_size=1, max_size=30), description=st.text(min_size=1, max_size=60))
 def test_random_text_builds_to_a_pdf(tmp_path, title, description):
     _need_tex()
@@ -486,31 +731,106 @@ def test_every_escapable_character_and_allowed_maths_build(tmp_path):
     random) as the printer sets them, in $...$: one document, and it builds."""
     _need_tex()
     from symcalc.reporting.build import template_env
+
     chars = "".join(chr(i) for i in range(1, 0x180)) + "λ≥∇ℝ‖…—“”学😀"
     rng = random.Random(11)
-    pieces = ["\\", "{", "}", "_", "^", "$", "%", "#", "&", "~", "'", " ", "x", "1", "alpha", "hat", "mathbf",
-              "input", "λ", "\n", "[", "]"]
+    pieces = [
+        "\\",
+        "{",
+        "}",
+        "_",
+        "^",
+        "$",
+        "%",
+        "#",
+        "&",
+        "~",
+        "'",
+        " ",
+        "x",
+        "1",
+        "alpha",
+        "hat",
+        "mathbf",
+        "input",
+        "λ",
+        "\n",
+        "[",
+        "]",
+    ]
     randoms = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(80)]
-    names = ALLOWED_MATHS + HOSTILE_NAMES + randoms + ["Lscr", "xnorm", "x__1", "_x", "x_", "a b", "x_1_2",
-                                                       r"\hat{\beta}_1_2", r"\tilde{X}^{(2)}_3", r"\mathbf{x}_12"]
-    maths_pieces = [r"\alpha", r"\hat", r"\mathbf", r"\left(", r"\right)", r"\,", "{", "}", "_", "^", "'", "x",
-                    "1", " ", "(", "]", "+", r"\vec", r"\prime", r"\|"]
-    accepted = [t for t in ("".join(rng.choice(maths_pieces) for _ in range(rng.randint(1, 10))) for _ in range(3000))
-                if math_problem(t) is None]
+    names = (
+        ALLOWED_MATHS
+        + HOSTILE_NAMES
+        + randoms
+        + [
+            "Lscr",
+            "xnorm",
+            "x__1",
+            "_x",
+            "x_",
+            "a b",
+            "x_1_2",
+            r"\hat{\beta}_1_2",
+            r"\tilde{X}^{(2)}_3",
+            r"\mathbf{x}_12",
+        ]
+    )
+    maths_pieces = [
+        r"\alpha",
+        r"\hat",
+        r"\mathbf",
+        r"\left(",
+        r"\right)",
+        r"\,",
+        "{",
+        "}",
+        "_",
+        "^",
+        "'",
+        "x",
+        "1",
+        " ",
+        "(",
+        "]",
+        "+",
+        r"\vec",
+        r"\prime",
+        r"\|",
+    ]
+    accepted = [
+        t
+        for t in (
+            "".join(rng.choice(maths_pieces) for _ in range(rng.randint(1, 10)))
+            for _ in range(3000)
+        )
+        if math_problem(t) is None
+    ]
     assert len(accepted) > 100
-    printed = [latex(sp.Symbol(n)) for n in names] + [latex(sp.Function(n)(sp.Symbol("t")) ** 2) for n in names]
+    printed = [latex(sp.Symbol(n)) for n in names] + [
+        latex(sp.Function(n)(sp.Symbol("t")) ** 2) for n in names
+    ]
     preamble = template_env().get_template("preamble.tex.j2").render(title=chars)
-    body = (escape_text(chars) + "\n\n" + "\n\n".join(f"${t}$" for t in ALLOWED_MATHS + accepted) + "\n\n"
-            + "\n\n".join(f"${t}$" for t in printed))
-    Report(tex=preamble + "\\begin{document}\n" + body + "\n\\end{document}\n").to_pdf(tmp_path / "chars.pdf")
+    body = (
+        escape_text(chars)
+        + "\n\n"
+        + "\n\n".join(f"${t}$" for t in ALLOWED_MATHS + accepted)
+        + "\n\n"
+        + "\n\n".join(f"${t}$" for t in printed)
+    )
+    Report(tex=preamble + "\\begin{document}\n" + body + "\n\\end{document}\n").to_pdf(
+        tmp_path / "chars.pdf"
+    )
 
 
 # ---------------------------------------------------------------------------
 # The command line: the same guarantees, one clean line for a refused file
 # ---------------------------------------------------------------------------
 
+
 def _cli(*argv):
     from symcalc.cli.command import main
+
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()

@@ -13,11 +13,12 @@ import importlib
 
 import pytest
 import sympy as sp
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symcalc as sc
 
-V = importlib.import_module("symcalc.verification.claims")     # the module (sc.verify is the function)
+V = importlib.import_module("symcalc.verification.claims")  # the module (sc.verify is the function)
 
 x = sp.Symbol("x")
 y = sp.Symbol("y")
@@ -25,19 +26,19 @@ p = sp.Symbol("p", positive=True)
 
 WRONG = [
     # (claim, truth): each differs from the truth somewhere on the real line
-    ("2x + sign(x - 3) + 1", 2 * x),                   # the issue's step at x = 3
-    ("2x + e^(-100)", 2 * x),                          # the issue's constant below 1e-30
-    (2 * x + sp.Heaviside(x - 50), 2 * x),             # a step far outside |x| <= 2.5
+    ("2x + sign(x - 3) + 1", 2 * x),  # the issue's step at x = 3
+    ("2x + e^(-100)", 2 * x),  # the issue's constant below 1e-30
+    (2 * x + sp.Heaviside(x - 50), 2 * x),  # a step far outside |x| <= 2.5
     (sp.Piecewise((2 * x, x < 100), (0, True)), 2 * x),  # a branch for x >= 100
-    ("2x + 10^(-30)", 2 * x),                          # exactly at the old tolerance
-    ("2x + 10^(-200)", 2 * x),                         # far below it: exact arithmetic sees it
-    (sp.Abs(x), x),                                    # x unrestricted: wrong for x < 0
-    ("abs(x - 1/1000)", "abs(x)"),                      # a kink moved by 1e-3
-    (sp.Max(x, 40), x),                                # wrong only for x < 40: Max breakpoint
-    (sp.Min(x, -40), x),                               # wrong only for x > -40
-    ("x + 10^(-40)/x", x),                             # invisible at |x| ~ 1, seen near 0
-    (2 * p + sp.Heaviside(p - 500), 2 * p),            # positive symbols are scaled too
-    (sp.Piecewise((x * y, x + y < 300), (0, True)), x * y),   # two variables, one moves
+    ("2x + 10^(-30)", 2 * x),  # exactly at the old tolerance
+    ("2x + 10^(-200)", 2 * x),  # far below it: exact arithmetic sees it
+    (sp.Abs(x), x),  # x unrestricted: wrong for x < 0
+    ("abs(x - 1/1000)", "abs(x)"),  # a kink moved by 1e-3
+    (sp.Max(x, 40), x),  # wrong only for x < 40: Max breakpoint
+    (sp.Min(x, -40), x),  # wrong only for x > -40
+    ("x + 10^(-40)/x", x),  # invisible at |x| ~ 1, seen near 0
+    (2 * p + sp.Heaviside(p - 500), 2 * p),  # positive symbols are scaled too
+    (sp.Piecewise((x * y, x + y < 300), (0, True)), x * y),  # two variables, one moves
 ]
 
 RIGHT = [
@@ -55,8 +56,11 @@ RIGHT = [
 
 def _exact_difference(claim_text_or_expr, truth, point: dict) -> sp.Expr:
     """claim - truth at the counterexample, by plain SymPy (subs, doit): independent of verify."""
-    claim = sc.parse(claim_text_or_expr, {"x": x, "y": y, "p": p}) \
-        if isinstance(claim_text_or_expr, str) else claim_text_or_expr
+    claim = (
+        sc.parse(claim_text_or_expr, {"x": x, "y": y, "p": p})
+        if isinstance(claim_text_or_expr, str)
+        else claim_text_or_expr
+    )
     truth = sc.parse(truth, {"x": x}) if isinstance(truth, str) else truth
     return sp.simplify((claim - truth).subs(point).doit())
 
@@ -81,7 +85,7 @@ def test_right_claims_still_hold(claim, truth):
 
 
 def test_a_numeric_verdict_says_it_is_numeric_and_counts_its_probes():
-    v = sc.verify("sqrt(x^2)", sp.Abs(x), budget=20)    # no canonical form proves this one
+    v = sc.verify("sqrt(x^2)", sp.Abs(x), budget=20)  # no canonical form proves this one
     assert v.holds is True and v.method.startswith("numeric: ")
     assert v.points >= 10 and v.method == f"numeric: {v.points} probes"
     assert "not a proof" in v.explanation
@@ -89,10 +93,14 @@ def test_a_numeric_verdict_says_it_is_numeric_and_counts_its_probes():
 
 def test_probes_cover_several_magnitudes_and_both_sides_of_a_breakpoint():
     import random
+
     rng = random.Random(1)
     objects = [x]
-    points = list(V._points(objects, [], rng, 10, [sp.sign(x - 3)],
-                            V._Deadline(float("inf"), use_alarm=False)))
+    points = list(
+        V._points(
+            objects, [], rng, 10, [sp.sign(x - 3)], V._Deadline(float("inf"), use_alarm=False)
+        )
+    )
     values = [pt.values[x] for pt in points]
     magnitudes = {int(sp.floor(sp.log(abs(v), 10))) for v in values if v != 0}
     assert max(magnitudes) >= 2 and min(magnitudes) <= -2, values
@@ -101,9 +109,14 @@ def test_probes_cover_several_magnitudes_and_both_sides_of_a_breakpoint():
 
 
 def test_breakpoints_are_read_from_every_kind_of_branch():
-    got = V._kink_arguments(sp.sign(x - 1) + sp.Abs(x + 2) + sp.Heaviside(x - 3)
-                            + sp.Max(x, 4) + sp.Min(x, -5)
-                            + sp.Piecewise((x, x < 6), (0, True)))
+    got = V._kink_arguments(
+        sp.sign(x - 1)
+        + sp.Abs(x + 2)
+        + sp.Heaviside(x - 3)
+        + sp.Max(x, 4)
+        + sp.Min(x, -5)
+        + sp.Piecewise((x, x < 6), (0, True))
+    )
     roots = sorted(r for g in got for r in V._roots_near(g, x))
     assert roots == [-5, -2, 1, 3, 4, 6]
 
@@ -112,11 +125,12 @@ def test_a_tiny_difference_needs_no_luck_at_any_point():
     """The exact route decides at the very first probe: one point is enough."""
     v = sc.verify("2x + e^(-100)", 2 * x, budget=20)
     assert v.holds is False and "exact difference" in v.explanation
-    assert "3.72" in v.explanation          # e^-100 = 3.72e-44, shown
+    assert "3.72" in v.explanation  # e^-100 = 3.72e-44, shown
 
 
 def test_points_respect_declared_signs_at_every_scale():
     import random
+
     rng = random.Random(2)
     q = sp.Symbol("q", negative=True)
     for scale in V._SCALES:
@@ -137,8 +151,8 @@ def test_matrix_claims_are_probed_at_several_magnitudes_too():
     sq = sp.Trace(v.T * v)
     wrong = sc.verify(sq + sp.Heaviside(sq - 10**5), sq, budget=20)
     assert wrong.holds is False, wrong.describe()
-    assert max(abs(e) for e in wrong.counterexample[v]) > 100      # found at scale 1e3
-    right = sc.verify(sq * sp.Heaviside(sq + 1), sq, budget=20)     # v^T v >= 0: H = 1
+    assert max(abs(e) for e in wrong.counterexample[v]) > 100  # found at scale 1e3
+    right = sc.verify(sq * sp.Heaviside(sq + 1), sq, budget=20)  # v^T v >= 0: H = 1
     assert right.holds is True, right.describe()
 
 
@@ -148,8 +162,10 @@ def test_matrix_claims_are_probed_at_several_magnitudes_too():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.fractions(min_value=-1000, max_value=1000, max_denominator=50),
-       st.sampled_from([sp.Heaviside, sp.sign]))
+@given(
+    st.fractions(min_value=-1000, max_value=1000, max_denominator=50),
+    st.sampled_from([sp.Heaviside, sp.sign]),
+)
 def test_a_step_anywhere_is_found(at, step):
     a = sp.Rational(at.numerator, at.denominator)
     v = sc.verify(2 * x + step(x - a) + 1, 2 * x, budget=20, isolate=False)
