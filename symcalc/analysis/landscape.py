@@ -106,8 +106,51 @@ def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalP
             partial = True
         if _is_real_point(sol):
             points.append({s: sp.simplify(sol[s]) for s in syms})
-    reason = "a family of critical points: free variables stay symbolic" if partial else ""
-    return CriticalPoints(points, complete=not partial, reason=reason)
+    if partial:
+        return CriticalPoints(
+            points,
+            complete=False,
+            reason="a family of critical points: free variables stay symbolic",
+        )
+    doubt = _completeness_doubt(grad, syms)
+    return CriticalPoints(points, complete=doubt is None, reason=doubt or "")
+
+
+_PERIODIC = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+
+
+def _completeness_doubt(grad: list, syms: list) -> str | None:
+    """Why sp.solve's list may miss critical points, or None when it is provably all of them.
+
+    sp.solve finds every solution of a polynomial (or rational) system; for anything else
+    it returns the solutions it can find, and periodic functions have infinitely many.
+
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> _completeness_doubt([2*a, 2*b], [a, b]) is None
+    True
+    >>> _completeness_doubt([sp.cos(a), 2*b], [a, b])
+    'the gradient involves cos, which is periodic: there are infinitely many critical points or none, and sp.solve lists only some'
+    """
+    periodic = sorted(
+        {
+            type(node).__name__
+            for g in grad
+            for node in sp.preorder_traversal(g)
+            if isinstance(node, _PERIODIC)
+        }
+    )
+    if periodic:
+        return (
+            f"the gradient involves {', '.join(periodic)}, which is periodic: there are "
+            "infinitely many critical points or none, and sp.solve lists only some"
+        )
+    if all(sp.sympify(g, strict=True).is_rational_function(*syms) for g in grad):
+        return None
+    return (
+        "the gradient is not a polynomial or rational function of the variables: "
+        "sp.solve lists the critical points it finds, which may not be all"
+    )
 
 
 @dataclass
