@@ -1,0 +1,101 @@
+"""Show a checked derivation: text for the terminal, LaTeX for the report.
+
+The student's lines are typeset from what symcalc read (SymPy printed by
+:func:`symcalc.printing.latex.latex`), never from the raw text, so nothing in a line
+can run as TeX; stated reasons are escaped with :func:`~symcalc.printing.texsafe.escape_text`.
+
+>>> import sympy as sp
+>>> from symcalc.verification.derivation_check import check_derivation
+>>> x = sp.Symbol("x")
+>>> print(describe(check_derivation(["f = x^2", "df/dx = x"], wrt=x)).splitlines()[1])
+>> line 2  FAILS   df/dx = x
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["describe", "latex_context", "render_latex"]
+
+_MARK = {True: "ok", False: "FAILS", None: "undecided"}
+
+
+def _value(v) -> str:
+    from symcalc.verification.claims import _show_value  # the verifier's own display
+
+    return _show_value(v)
+
+
+def describe(check) -> str:
+    """One line per step, the first wrong one marked ``>>``, then its counterexample."""
+    first = check.first_wrong
+    out = []
+    for s in check.steps:
+        mark = ">>" if s.index == first else "  "
+        status = "ok" if s.holds else _MARK[s.holds]
+        out.append(f"{mark} line {s.index + 1}  {status:<9} {s.line}")
+        if s.holds is None:
+            out.append(f"     {s.explanation}")
+    if first is not None:
+        s = check.steps[first]
+        out.append(f"first wrong line: {first + 1} ({s.method}): {s.explanation}")
+        if s.diagnosis:
+            out.append(f"  diagnosis: {s.diagnosis}")
+        if s.counterexample:
+            out.append("  counterexample:")
+            for k, v in s.counterexample.items():
+                out.append(f"    {getattr(k, 'name', k)} = {_value(v)}")
+            out.append(f"  the line there: {_value(s.claim_value)}")
+            out.append(f"  it should be:   {_value(s.truth_value)}")
+    holds = check.holds
+    summary = {True: "every line holds", False: "a line is wrong", None: "undecided"}[holds]
+    out.append(f"{summary} ({len(check.steps)} lines, {check.elapsed:.2f} s)")
+    return "\n".join(out)
+
+
+def _tex(expr: Any) -> str:
+    """Finished LaTeX (marked so the template does not escape it again)."""
+    from symcalc.printing.latex import latex
+    from symcalc.printing.texsafe import escape_text
+    from symcalc.reporting.build import TeX
+
+    try:
+        return TeX(latex(expr))
+    except Exception:  # noqa: BLE001 - a form the printer does not know: show it as text
+        return TeX(r"\text{" + escape_text(str(expr)) + "}")
+
+
+def latex_context(check) -> dict:
+    """What ``templates/derivation_check.tex.j2`` needs: rows of finished LaTeX.
+
+    Formulas are :class:`~symcalc.reporting.build.TeX`; plain strings (reasons, the
+    diagnosis) are escaped by the report's template environment when rendered.
+    """
+    rows = []
+    for s in check.steps:
+        row = {
+            "number": s.index + 1,
+            "rhs": _tex(s.claim) if s.claim is not None else "",
+            "kind": s.kind,
+            "holds": s.holds,
+            "first": s.index == check.first_wrong,
+            "reason": s.reason,
+            "diagnosis": s.diagnosis or "",
+            "counterexample": [],
+        }
+        if row["first"] and s.counterexample:
+            row["counterexample"] = [
+                (_tex(k), _tex(v)) for k, v in s.counterexample.items()
+            ]
+            row["line_value"] = _tex(s.claim_value)
+            row["truth_value"] = _tex(s.truth_value)
+        rows.append(row)
+    return {"rows": rows, "first_wrong": check.first_wrong, "holds": check.holds}
+
+
+def render_latex(check, title: str = "Hand derivation") -> str:
+    """The derivation as a LaTeX fragment (a section of the report), the wrong line marked."""
+    from symcalc.reporting.build import template_env
+
+    template = template_env().get_template("derivation_check.tex.j2")
+    return template.render(title=title, **latex_context(check))
