@@ -100,6 +100,8 @@ _API = {
     "verify_hessian": "verification.claims",
     "verify_jacobian": "verification.claims",
     "Verdict": "verification.claims",
+    "check_derivation": "verification.derivation_check",
+    "DerivationCheck": "verification.derivation_check",
     "parse": "parsing.parser",
     "parse_latex": "parsing.parser",
     # compilation

@@ -25,7 +25,6 @@ identification theorem: dL = tr(Gᵀ dX) for every dX  ⟹  ∇L = G.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,10 +34,11 @@ import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol
 
 from symcalc.errors import InputError, ParseError
-from symcalc.parsing.lines import Line, Lhs, read_lhs, split_lines
+from symcalc.parsing.lines import Lhs, Line, read_lhs, split_lines
+from symcalc.parsing.parser import ShapeMismatchError
 from symcalc.verification.claims import Verdict, declare, verify
-from symcalc.verification.derivation_differential import NoDifferentialError, differential
 from symcalc.verification.derivation_diagnosis import diagnose
+from symcalc.verification.derivation_differential import NoDifferentialError, differential
 from symcalc.verification.derivation_reading import Reader
 
 __all__ = ["check_derivation", "DerivationCheck", "StepVerdict"]
@@ -266,7 +266,18 @@ def _check_line(i: int, line: Line, state: _State, diagnose_slips: bool) -> Step
     if definition is not None:
         state.previous, state.previous_lhs = definition[1], ("expr", definition[1])
         return _definition(i, line, definition, state)
-    claim = r.expr(line.rhs) if isinstance(line.rhs, str) else r.bind(line.rhs)
+    try:
+        claim = r.expr(line.rhs) if isinstance(line.rhs, str) else r.bind(line.rhs)
+    except ShapeMismatchError as exc:  # sizes that do not fit: the line cannot be right
+        return StepVerdict(
+            False,
+            "symbolic",
+            f"the line is not well-formed: {exc}",
+            index=i,
+            line=source,
+            kind=lhs.kind if lhs is not None else "continued",
+            reason=line.reason,
+        )
     F = None
     mode = None
     if line.lhs is None:
@@ -291,9 +302,7 @@ def _check_line(i: int, line: Line, state: _State, diagnose_slips: bool) -> Step
 
 
 def _undecided(i, line, source, why, kind) -> StepVerdict:
-    return StepVerdict(
-        None, "none", why, index=i, line=source, kind=kind, reason=line.reason
-    )
+    return StepVerdict(None, "none", why, index=i, line=source, kind=kind, reason=line.reason)
 
 
 def _decide(i, line, source, claim, truth, mode, state, lhs) -> StepVerdict:
@@ -349,6 +358,3 @@ def _diagnose_identification(step, G, previous, state) -> None:
     )
     if d is not None:
         step.diagnosis, step.corrected, step.slip = d.sentence, d.corrected, d.slip
-
-
-_NAME = re.compile(r"^[A-Za-z]\w*$")

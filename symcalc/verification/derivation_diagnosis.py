@@ -80,9 +80,10 @@ def _mentions(e, name: str) -> bool:
 
 
 def _has_sigmoid(e) -> bool:
-    return any(getattr(getattr(n, "func", None), "__name__", "") == "sigmoid" for n in sp.preorder_traversal(e)) or any(
-        "sigmoid" in str(getattr(n, "function", "")) for n in sp.preorder_traversal(e)
-    )
+    return any(
+        getattr(getattr(n, "func", None), "__name__", "") == "sigmoid"
+        for n in sp.preorder_traversal(e)
+    ) or any("sigmoid" in str(getattr(n, "function", "")) for n in sp.preorder_traversal(e))
 
 
 def _inverse_sign(claim, direction):
@@ -90,7 +91,7 @@ def _inverse_sign(claim, direction):
         if _mentions(t, "Inverse") or any(
             isinstance(n, sp.MatPow) and n.args[1].is_negative for n in sp.preorder_traversal(t)
         ):
-            if direction is None or t.has(direction):
+            if direction is not None and t.has(direction):
                 yield (
                     "the differential of the inverse has lost its minus sign: "
                     "d(X⁻¹) = −X⁻¹ dX X⁻¹.",

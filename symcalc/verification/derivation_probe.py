@@ -87,6 +87,8 @@ def _close(a, b) -> bool:
 def agree(a, b, seeds=(7, 11)) -> bool:
     """Whether ``a`` and ``b`` agree at a few random points (False when either is undefined)."""
     try:
-        return all(_close(_value(a, p), _value(b, p)) for p in (random_point([a, b], s) for s in seeds))
+        return all(
+            _close(_value(a, p), _value(b, p)) for p in (random_point([a, b], s) for s in seeds)
+        )
     except Exception:  # noqa: BLE001 - shapes that do not fit, a singular point: not a match
         return False

@@ -84,9 +84,7 @@ def latex_context(check) -> dict:
             "counterexample": [],
         }
         if row["first"] and s.counterexample:
-            row["counterexample"] = [
-                (_tex(k), _tex(v)) for k, v in s.counterexample.items()
-            ]
+            row["counterexample"] = [(_tex(k), _tex(v)) for k, v in s.counterexample.items()]
             row["line_value"] = _tex(s.claim_value)
             row["truth_value"] = _tex(s.truth_value)
         rows.append(row)
