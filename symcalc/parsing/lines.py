@@ -98,7 +98,7 @@ def split_lines(text: str) -> list[Line]:
         formula = formula.replace("&", " ").strip().rstrip(",.;").strip()
         if not formula:
             continue
-        lines.append(_one_line(formula, reason, raw.strip()))
+        lines.append(_one_line(formula, reason, re.sub(r"\s+", " ", raw.replace("&", " ")).strip()))
     _check_count(lines)
     return lines
 

@@ -135,8 +135,8 @@ def _square_symbols(claim, skip):
 def _symmetric_part(claim, skip):
     for A in _square_symbols(claim, skip):
         yield (
-            f"2{A}x is the gradient of xᵀ{A}x only for a symmetric {A}: "
-            f"in general it is ({A} + {A}ᵀ)x.",
+            f"the line holds only for a symmetric {A}: it uses 2{A}x for the gradient of "
+            f"xᵀ{A}x, which in general is ({A} + {A}ᵀ)x.",
             claim.xreplace({A: (A + A.T) / 2}),
             "symmetric",
         )
