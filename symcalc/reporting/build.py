@@ -284,6 +284,9 @@ def report(
 
         with options(bold_vectors=source.problem.report.bold_vectors):
             ctx, figs, listings = _study_context(source, figures, kernel, progress)
+        from symcalc.verification.derivation_report import derivation_sections  # issue 17
+
+        ctx["derivation_checks"] = derivation_sections(source.problem)
     elif isinstance(source, Derivation):
         ctx, figs, listings = _derivation_context(source), {}, {}
     else:

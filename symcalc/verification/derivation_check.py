@@ -12,7 +12,7 @@ derivative with ``dX`` a direction of its own); a gradient ``\\nabla f``, ``\\na
 ``\\frac{\\partial f}{\\partial X}``, ``df/dx``; a Hessian ``\\nabla^2 f``; a rate
 ``\\frac{dL}{dt}`` along the path with velocity ``\\dot{x}`` (defined on an earlier line).
 A gradient line right after a differential line of the same function is checked by the
-identification theorem: dL = tr(Gᵀ dX) for every dX  ⟹  ∇L = G.
+identification theorem: dL = tr(G^T dX) for every dX  =>  ∇L = G.
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x")
@@ -190,7 +190,7 @@ def _scalar(e):
 
 
 def _inner(G, d):
-    """⟨G, dX⟩ = tr(Gᵀ dX) (G dx for a scalar x)."""
+    """⟨G, dX⟩ = tr(G^T dX) (G dx for a scalar x)."""
     if isinstance(G, MatrixExpr):
         return sp.Trace(G.T * d)
     return G * d
@@ -320,8 +320,8 @@ def _decide(i, line, source, claim, truth, mode, state, lhs) -> StepVerdict:
     explanation = v.explanation
     if mode == "identification":
         explanation = (
-            "identification: dL = tr(Gᵀ dX) for every dX ⟹ ∇L = G; "
-            f"tr(Gᵀ dX) against the previous line: {explanation}"
+            "identification: dL = tr(G^T dX) for every dX => ∇L = G; "
+            f"tr(G^T dX) against the previous line: {explanation}"
         )
     fields = {k: getattr(v, k) for k in Verdict.__dataclass_fields__}
     fields.update(explanation=explanation, claim=shown, truth=truth)

@@ -2,7 +2,7 @@
 
 The candidates are edits of the wrong right-hand side (SymPy trees, never text): one sign
 flipped (of the whole, of a term, of a term inside a sum), a factor 2 or 1/2, one
-transpose added or dropped, a matrix A replaced by its symmetric part (2Ax for xᵀAx with
+transpose added or dropped, a matrix A replaced by its symmetric part (2Ax for x^TAx with
 A not symmetric), the factors of a trace permuted (a move that is not cyclic), a missing
 chain-rule factor. Each is screened numerically (:mod:`.derivation_probe`) and the first
 one that survives is confirmed by :func:`symcalc.verify`; its sentence is the diagnosis.
@@ -94,7 +94,7 @@ def _inverse_sign(claim, direction):
             if direction is not None and t.has(direction):
                 yield (
                     "the differential of the inverse has lost its minus sign: "
-                    "d(X⁻¹) = −X⁻¹ dX X⁻¹.",
+                    "d(X^-1) = -X^-1 dX X^-1.",
                     _with_term(claim, i, _neg(t)),
                     "inverse-sign",
                 )
@@ -108,7 +108,7 @@ def _inner_signs(claim):
             new = _replace(claim, path, _with_term(node, i, _neg(t)))
             if _has_sigmoid(node):
                 yield (
-                    "σ′(u) = σ(u)(1 − σ(u)), not σ(u)(1 + σ(u)): a sign inside is wrong.",
+                    "σ'(u) = σ(u)(1 - σ(u)), not σ(u)(1 + σ(u)): a sign inside is wrong.",
                     new,
                     "sigmoid",
                 )
@@ -136,7 +136,7 @@ def _symmetric_part(claim, skip):
     for A in _square_symbols(claim, skip):
         yield (
             f"the line holds only for a symmetric {A}: it uses 2{A}x for the gradient of "
-            f"xᵀ{A}x, which in general is ({A} + {A}ᵀ)x.",
+            f"x^T{A}x, which in general is ({A} + {A}^T)x.",
             claim.xreplace({A: (A + A.T) / 2}),
             "symmetric",
         )
@@ -147,7 +147,7 @@ def _transposes(claim, skip):
         if isinstance(node, sp.Transpose) and isinstance(node.arg, MatrixSymbol):
             if node.arg not in skip:
                 yield (
-                    f"a transpose is wrong: {node.arg} where the line has {node.arg}ᵀ.",
+                    f"a transpose is wrong: {node.arg} where the line has {node.arg}^T.",
                     _replace(claim, path, node.arg),
                     "transpose",
                 )
@@ -156,7 +156,7 @@ def _transposes(claim, skip):
             if isinstance(parent, sp.Transpose):
                 continue
             yield (
-                f"a transpose is dropped: {node}ᵀ where the line has {node}.",
+                f"a transpose is dropped: {node}^T where the line has {node}.",
                 _replace(claim, path, node.T),
                 "transpose",
             )
@@ -213,7 +213,7 @@ def _chain_factors(claim, source, wrt):
 def _factors(claim):
     yield "a factor 2 is lost (the line is half of what it should be).", 2 * claim, "factor-2"
     yield (
-        "a factor ½ is lost (the line is twice what it should be).",
+        "a factor 1/2 is lost (the line is twice what it should be).",
         claim / 2,
         "factor-half",
     )
@@ -226,7 +226,7 @@ def _factors(claim):
                 "factor-2",
             )
             yield (
-                f"a factor ½ is lost in the term {_short(t)}.",
+                f"a factor 1/2 is lost in the term {_short(t)}.",
                 _with_term(claim, i, t / 2),
                 "factor-half",
             )
@@ -274,7 +274,7 @@ def diagnose(
     """The first candidate correction that holds, as a :class:`Diagnosis`, or None.
 
     truth_of: corrected claim -> (side, other side) to compare, when the check is not
-    ``corrected == truth`` (a gradient checked by identification compares tr(Gᵀ dX)).
+    ``corrected == truth`` (a gradient checked by identification compares tr(G^T dX)).
     """
     import time
 

@@ -65,6 +65,15 @@ def _tex(expr: Any) -> str:
         return TeX(r"\text{" + escape_text(str(expr)) + "}")
 
 
+def _rounded(v):
+    import sympy as sp
+
+    try:
+        return sp.N(v, 6)
+    except Exception:  # noqa: BLE001 - not a number: shown as it is
+        return v
+
+
 def latex_context(check) -> dict:
     """What ``templates/derivation_check.tex.j2`` needs: rows of finished LaTeX.
 
@@ -85,8 +94,8 @@ def latex_context(check) -> dict:
         }
         if row["first"] and s.counterexample:
             row["counterexample"] = [(_tex(k), _tex(v)) for k, v in s.counterexample.items()]
-            row["line_value"] = _tex(s.claim_value)
-            row["truth_value"] = _tex(s.truth_value)
+            row["line_value"] = _tex(_rounded(s.claim_value))
+            row["truth_value"] = _tex(_rounded(s.truth_value))
         rows.append(row)
     return {"rows": rows, "first_wrong": check.first_wrong, "holds": check.holds}
 
@@ -97,3 +106,19 @@ def render_latex(check, title: str = "Hand derivation") -> str:
 
     template = template_env().get_template("derivation_check.tex.j2")
     return template.render(title=title, **latex_context(check))
+
+
+def derivation_sections(problem) -> list:
+    """The ``[[derivation]]`` tables of a problem's file, each rendered (for the report).
+
+    Empty when the problem was not read from a file or the file has none.
+    """
+    from pathlib import Path
+
+    from symcalc.reporting.build import TeX
+    from symcalc.verification.derivation_problem import check_problem_derivations
+
+    source = getattr(problem, "source", None)
+    if not source or not str(source).endswith(".toml") or not Path(source).is_file():
+        return []
+    return [TeX(render_latex(c, t)) for t, c in check_problem_derivations(Path(source))]
