@@ -106,7 +106,7 @@ def _inner_signs(claim):
             continue
         for i, t in enumerate(node.args):
             new = _replace(claim, path, _with_term(node, i, _neg(t)))
-            if _has_sigmoid(node):
+            if _has_sigmoid(t) and any(_is_one(a) for a in node.args):
                 yield (
                     "σ'(u) = σ(u)(1 - σ(u)), not σ(u)(1 + σ(u)): a sign inside is wrong.",
                     new,
@@ -114,6 +114,10 @@ def _inner_signs(claim):
                 )
             else:
                 yield (f"a sign inside ({_short(node)}) is wrong.", new, "inner-sign")
+
+
+def _is_one(a) -> bool:
+    return a == 1 or type(a).__name__ == "OneMatrix"
 
 
 def _short(e, limit=60) -> str:

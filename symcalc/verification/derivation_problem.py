@@ -1,4 +1,4 @@
-"""The ``[[derivation]]`` tables of a problem file: hand derivations to check line by line.
+r"""The ``[[derivation]]`` tables of a problem file: hand derivations to check line by line.
 
 A problem file may hold any number of::
 
@@ -6,8 +6,8 @@ A problem file may hold any number of::
     title = "the gradient, by differentials"
     wrt = "x"            # optional when the file has one variable
     lines = '''
-    f(x) = x^\\top A x \\\\
-    \\nabla f = 2 A x
+    f(x) = x^\top A x \\
+    \nabla f = 2 A x
     '''
 
 The names are the file's ``[variables]`` and ``[constants]`` (their shapes and
@@ -19,7 +19,7 @@ structures); each table is checked with :func:`check_derivation`.
 ... [constants]
 ... A = { shape = [2, 2] }
 ... [[derivation]]
-... lines = "f = x^T A x \\\\\\\\ \\\\nabla f = 2 A x"
+... lines = 'f = x^T A x \\\\ \\nabla f = 2 A x'
 ... '''
 >>> [(t, c.first_wrong) for t, c in check_problem_derivations(text)]
 [('derivation 1', 1)]

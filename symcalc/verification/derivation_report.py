@@ -8,7 +8,7 @@ can run as TeX; stated reasons are escaped with :func:`~symcalc.printing.texsafe
 >>> from symcalc.verification.derivation_check import check_derivation
 >>> x = sp.Symbol("x")
 >>> print(describe(check_derivation(["f = x^2", "df/dx = x"], wrt=x)).splitlines()[1])
->> line 2  FAILS   df/dx = x
+>> line 2  FAILS     df/dx = x
 """
 
 from __future__ import annotations
