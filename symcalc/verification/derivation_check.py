@@ -114,8 +114,17 @@ def _as_lines(lines) -> list[Line]:
 
 def _symbol_table(symbols, wrt) -> tuple[dict, Any]:
     table: dict[str, Any] = {}
-    items = symbols.items() if isinstance(symbols, Mapping) else [(None, s) for s in symbols or []]
+    if symbols is None:
+        items: list = []
+    elif isinstance(symbols, Mapping):
+        items = list(symbols.items())
+    elif isinstance(symbols, (list, tuple)):
+        items = [(None, s) for s in symbols]
+    else:
+        raise InputError(f"symbols must be a dict or a list, not {type(symbols).__name__}")
     for name, s in items:
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"the names in symbols must be text, not {type(name).__name__}")
         obj = declare(s) if isinstance(s, str) else s
         if not isinstance(obj, (sp.Symbol, MatrixSymbol)):
             raise InputError(f"symbols must be Symbols or MatrixSymbols, not {obj!r:.60}")
@@ -150,7 +159,11 @@ def check_derivation(
     from symcalc.budget import within
 
     started = time.monotonic()
-    if not isinstance(budget, (int, float)) or budget <= 0:
+    if not isinstance(syntax, str) or syntax not in ("auto", "math", "latex"):
+        raise InputError(f"syntax must be 'auto', 'math' or 'latex', not {syntax!r:.60}")
+    if not isinstance(diagnose_slips, bool):
+        raise InputError(f"diagnose_slips must be True or False, not {diagnose_slips!r:.60}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
         raise InputError(f"budget must be a positive number of seconds, not {budget!r}")
     table, wrt = _symbol_table(symbols, wrt)
     parsed = _as_lines(lines)

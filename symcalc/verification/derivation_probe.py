@@ -34,7 +34,7 @@ def _sizes(exprs) -> dict:
 def _matrix(M, sizes, rng) -> sp.ImmutableMatrix:
     from symcalc.expr.structure import structure_of
 
-    r, c = (int(sp.sympify(d).xreplace(sizes)) for d in M.shape)
+    r, c = (int(d.xreplace(sizes)) if isinstance(d, sp.Basic) else int(d) for d in M.shape)
     vals = [[sp.Float(rng.uniform(-1, 1), 20) for _ in range(c)] for _ in range(r)]
     V = sp.Matrix(vals)
     kind = structure_of(M)

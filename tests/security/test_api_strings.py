@@ -99,6 +99,7 @@ VALID: dict[str, tuple[tuple, dict]] = {
     "verify_jacobian": (([x * y, x + y], [x, y], "[[y, x], [1, 1]]"), FAST),
     "CommutationMatrix": ((2, 3), {}),
     "Vec": ((A3,), {}),
+    "check_derivation": ((["f = x^2", "df/dx = 2x"],), {"wrt": x, "budget": 20.0}),
 }
 
 #: classes that store what they are given (records, results, errors): text is data there
@@ -109,6 +110,7 @@ RECORDS = {
     "CriticalPoints",
     "Derivation",
     "DescentRate",
+    "DerivationCheck",
     "Kernel",
     "MatrixKernel",
     "Problem",
@@ -136,6 +138,7 @@ TEXT_SLOTS = {
     ("parse", "text"),
     ("parse_latex", "text"),
     ("verify", "claim"),
+    ("check_derivation", "lines"),  # a derivation is math text, read by symcalc's parser
     ("verify", "truth"),
     ("verify_gradient", "claimed"),
     ("verify_hessian", "claimed"),
@@ -163,6 +166,7 @@ FLAG_SLOTS = {
     ("report", "figures"),
     ("report", "kernel"),
     ("compile", "opt_level"),
+    ("check_derivation", "diagnose_slips"),
 }
 
 #: (function, parameter) -> why it is a known hole; strict xfail, so a fixed hole fails the
