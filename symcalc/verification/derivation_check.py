@@ -58,6 +58,7 @@ class StepVerdict(Verdict):
     diagnosis: str | None = None
     corrected: Any = None
     slip: str | None = None
+    lhs: Any = None  # the left-hand side as written (names kept), for showing the line
 
 
 @dataclass
@@ -225,6 +226,29 @@ def _hessian(F, W):
     return hessian(F, W)
 
 
+_LHS_SHOWN = {
+    "differential": (r"\mathrm{d}", ""),
+    "gradient": (r"\nabla ", ""),
+    "deriv": (r"\nabla ", ""),
+    "hessian": (r"\nabla^2 ", ""),
+}
+
+
+def _shown_lhs(lhs, line, reader):
+    """(prefix, the formula) of the left-hand side, names kept; None for ``= RHS``."""
+    if line.lhs is None:
+        return None
+    if lhs is None:
+        return ("", line.lhs)
+    try:
+        body = reader.expr(lhs.body, expand=False)
+    except Exception:  # noqa: BLE001 - shown only; the check itself has read it
+        return None
+    if lhs.kind == "deriv" and lhs.var == "t":
+        return (r"\frac{\mathrm{d}}{\mathrm{d}t}", body)
+    return (_LHS_SHOWN.get(lhs.kind, ("", ""))[0], body)
+
+
 def _definition(i, line, reading, state) -> StepVerdict:
     name, value = reading
     return StepVerdict(
@@ -236,6 +260,7 @@ def _definition(i, line, reading, state) -> StepVerdict:
         line=line.source or f"{line.lhs} = {line.rhs}",
         kind="definition",
         reason=line.reason,
+        lhs=("", sp.Symbol(name)),
     )
 
 
@@ -306,6 +331,7 @@ def _check_line(i: int, line: Line, state: _State, diagnose_slips: bool) -> Step
             state.previous = claim
             return _undecided(i, line, source, f"{exc}", lhs.kind)
     step = _decide(i, line, source, claim, truth, mode, state, lhs)
+    step.lhs = _shown_lhs(lhs, line, r)
     if step.holds is False and diagnose_slips and state.left() > 1:
         _diagnose(step, claim, truth, F, mode, state)
     state.previous = claim

@@ -111,15 +111,16 @@ class Reader:
         return subs
 
     # ------------------------------------------------------------------ reading
-    def expr(self, text):
-        """A formula (text or SymPy) with the defined names replaced by their definitions."""
+    def expr(self, text, expand: bool = True):
+        """A formula (text or SymPy) with the defined names replaced by their definitions
+        (``expand=False``: kept as names, for showing the line as written)."""
         if not isinstance(text, str):
-            return self.bind(text)
+            return self.bind(text) if expand else text
         text = self._gradients(self.prepare(text))
         dirs = [self.wrt.name] if self.wrt is not None else []
         text = normalize(text, dirs, latex=True)
         value = parse_any(text, self._names(), allow_undeclared=False, syntax=self.syntax)
-        return _scalar(self._expand(value))
+        return _scalar(self._expand(value)) if expand else value
 
     def _expand(self, value):
         subs = self._substitutions()

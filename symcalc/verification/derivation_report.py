@@ -65,6 +65,18 @@ def _tex(expr: Any) -> str:
         return TeX(r"\text{" + escape_text(str(expr)) + "}")
 
 
+def _lhs_tex(lhs):
+    from symcalc.reporting.build import TeX
+
+    if lhs is None:
+        return TeX("")
+    prefix, body = lhs
+    body_tex = _tex(body)
+    if prefix and len(str(body)) > 1:
+        body_tex = TeX(r"\left(" + body_tex + r"\right)")
+    return TeX(prefix + body_tex)
+
+
 def _rounded(v):
     import sympy as sp
 
@@ -85,6 +97,7 @@ def latex_context(check) -> dict:
         row = {
             "number": s.index + 1,
             "rhs": _tex(s.claim) if s.claim is not None else "",
+            "lhs": _lhs_tex(s.lhs),
             "kind": s.kind,
             "holds": s.holds,
             "first": s.index == check.first_wrong,
