@@ -107,6 +107,7 @@ _API = {
     "Kernel": "codegen.kernels",
     "MatrixKernel": "codegen.kernels",
     "compile_array_api": "codegen.array_api",
+    "lambdify": "codegen.evaluation",
     "ArrayKernel": "codegen.array_api",
     # problem files and reports
     "load_problem": "study.problem",

@@ -260,7 +260,14 @@ def as_title(value: Any, what: str = "name") -> str | None:
     raise InputTypeError(f"{what} must be a string or None, not {type(value).__name__}")
 
 
-def safe_lambdify(args: Any, expr: Any, modules: str):
+def _neutral_name(a: Any, i: int) -> Any:
+    """A stand-in for argument ``a`` whose printed name is symcalc's own (``_m0``, a Dummy)."""
+    if isinstance(a, sp.MatrixSymbol):
+        return sp.MatrixSymbol(f"_m{i}", *a.shape)
+    return sp.Dummy(f"arg{i}")
+
+
+def safe_lambdify(args: Any, expr: Any, modules: Any, printer: Any = None):
     """``sympy.lambdify`` that never prints a user's name into the code it generates.
 
     lambdify writes Python source from the names of symbols and functions; a symbol
@@ -293,7 +300,7 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
             f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} has no value"
         )
     # lambdify also puts each symbol's name in the function's namespace: rename them all
-    renamed = {a: sp.Dummy(f"arg{i}") for i, a in enumerate(arg_list)}
+    renamed = {a: _neutral_name(a, i) for i, a in enumerate(arg_list)}
     code_args = [renamed[a] for a in arg_list] if isinstance(args, (list, tuple)) else renamed[args]
     return sp.lambdify(
         code_args,
@@ -301,5 +308,6 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
         if isinstance(expr, sp.Basic)
         else sp.ImmutableMatrix(expr).xreplace(renamed),
         modules=modules,
-        dummify=True,
+        printer=printer,
+        dummify=False,  # every argument is renamed above (MatrixSymbols stay matrices)
     )
