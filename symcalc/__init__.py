@@ -99,7 +99,7 @@ _API = {
     "verify_gradient": "verification.claims",
     "verify_hessian": "verification.claims",
     "verify_jacobian": "verification.claims",
-    "Verdict": "verification.claims",
+    "Verdict": "verification.verdict",
     "parse": "parsing.parser",
     "parse_latex": "parsing.parser",
     # compilation

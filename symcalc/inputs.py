@@ -44,6 +44,7 @@ __all__ = [
     "as_items",
     "as_symbols",
     "is_container",
+    "short",
 ]
 
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -210,7 +211,7 @@ def as_symbols(wrt: Any, what: str = "wrt") -> list[sp.Symbol]:
     for k, s in enumerate(items):
         if not isinstance(s, sp.Symbol):
             raise InputTypeError(
-                f"{what}[{k}] = {_short(s)} is not a Symbol (it is a {type(s).__name__})"
+                f"{what}[{k}] = {short(s)} is not a Symbol (it is a {type(s).__name__})"
             )
         if s in seen:
             raise InputError(f"the variable {s} appears twice in {what}")
@@ -222,8 +223,25 @@ def _kind(obj: Any) -> str:
     return {list: "a list", tuple: "a tuple", dict: "a dict"}.get(type(obj), type(obj).__name__)
 
 
-def _short(obj: Any, limit: int = 60) -> str:
-    s = repr(obj) if not isinstance(obj, sp.Basic) else sp.sstr(obj)
+def short(obj: Any, limit: int = 60) -> str:
+    """``obj`` on one line of at most ``limit`` characters, for error messages.
+
+    SymPy objects in SymPy's notation, text and exceptions as they read, anything
+    else by its repr; longer text ends in "...".
+
+    >>> x = sp.Symbol("x")
+    >>> short(x**2 + 1), short([1, 2]), short("two\\nlines"), short(ValueError("bad"))
+    ('x**2 + 1', '[1, 2]', 'two lines', 'bad')
+    >>> short(sp.Add(*sp.symbols("a:30")), 20)
+    'a0 + a1 + a10 + a...'
+    """
+    if isinstance(obj, sp.Basic):
+        s = sp.sstr(obj)
+    elif isinstance(obj, (str, BaseException)):
+        s = str(obj)
+    else:
+        s = repr(obj)
+    s = s.replace("\n", " ")
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
@@ -240,7 +258,7 @@ def as_choice(value: Any, choices: Iterable[str], what: str) -> str:
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
         raise InputError(
-            f"{what} must be one of {', '.join(map(repr, choices))}, got {_short(value)}"
+            f"{what} must be one of {', '.join(map(repr, choices))}, got {short(repr(value) if isinstance(value, str) else value)}"
         )
     return value
 

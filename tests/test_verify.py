@@ -302,7 +302,10 @@ def test_docstring_examples():
     import importlib
 
     parse_module = importlib.import_module("symcalc.parsing.parser")
-    verify_module = importlib.import_module("symcalc.verification.claims")
-    for module in (parse_module, verify_module):
+    verify_modules = [
+        importlib.import_module(f"symcalc.verification.{name}")
+        for name in ("claims", "verdict", "assumptions", "sampling")
+    ]
+    for module in (parse_module, *verify_modules):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
