@@ -44,15 +44,15 @@ _API = {
     # named functions
     "sigmoid": "expr.functions",
     "softplus": "expr.functions",
-    # calculus on explicit symbols (and dispatch to the matrix engine)
-    "gradient": "derivation.calculus",
-    "hessian": "derivation.calculus",
-    "jacobian": "derivation.calculus",
-    "divergence": "derivation.calculus",
-    "laplacian": "derivation.calculus",
-    "curl": "derivation.calculus",
-    "is_conservative": "derivation.calculus",
-    "potential": "derivation.calculus",
+    # derivatives on explicit symbols (and dispatch to the matrix engine)
+    "gradient": "derivation.api",
+    "hessian": "derivation.api",
+    "jacobian": "derivation.api",
+    "divergence": "analysis.fields",
+    "laplacian": "analysis.fields",
+    "curl": "analysis.fields",
+    "is_conservative": "analysis.fields",
+    "potential": "analysis.fields",
     # the landscape
     "critical_points": "analysis.landscape",
     "classify": "analysis.landscape",
@@ -109,9 +109,9 @@ _API = {
     "compile_array_api": "codegen.array_api",
     "ArrayKernel": "codegen.array_api",
     # problem files and reports
-    "load_problem": "study.problem",
-    "Problem": "study.problem",
-    "Study": "study.problem",
+    "load_problem": "study.load",
+    "Problem": "study.schema",
+    "Study": "study.schema",
     "text": "printing.text",
     "report": "reporting.build",
     "Report": "reporting.build",

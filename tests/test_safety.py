@@ -136,7 +136,15 @@ def test_no_eval_in_the_readers():
     parse_module = importlib.import_module("symcalc.parsing.parser")
     verify_modules = [
         importlib.import_module(f"symcalc.verification.{name}")
-        for name in ("claims", "verdict", "assumptions", "reading", "sampling", "decision", "sandbox")
+        for name in (
+            "claims",
+            "verdict",
+            "assumptions",
+            "reading",
+            "sampling",
+            "decision",
+            "sandbox",
+        )
     ]
     forbidden = {"eval", "exec", "compile", "__import__", "parse_expr", "parse_latex_lark"}
     for module in (parse_module, *verify_modules):

@@ -801,7 +801,7 @@ def compile_array_api(
 
 
 def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
-    from symcalc.derivation import calculus
+    from symcalc.derivation import api as calculus
 
     if not isinstance(wrt, sp.MatrixSymbol):
         raise InputTypeError(

@@ -264,9 +264,9 @@ def _wrt_list(wrt):
 
 
 def _engine(kind: str, f, wrt):
-    """(truth or None, reason) from symcalc.derivation.calculus; None when the engine cannot answer."""
+    """(truth or None, reason) from symcalc.derivation.api; None when the engine cannot answer."""
     try:
-        from symcalc.derivation import calculus
+        from symcalc.derivation import api as calculus
 
         fn = getattr(calculus, kind)
         if isinstance(f, MatrixBase) and not isinstance(wrt, MatrixSymbol):
