@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -84,25 +83,18 @@ def parse_variable_spec(spec: str, allow_value: bool = False) -> tuple[str, dict
     return m["name"], table
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string with ASCII escapes is a TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(value)
+def problem_from_arguments(args: argparse.Namespace) -> tuple[dict, dict[str, str]]:
+    """The problem the command-line arguments describe, as the loader's dict, and the
+    flag each name came from (for error messages).
 
+    The dict goes through the same loader as a file, so a formula typed on the command
+    line is read, checked and reported exactly like one in a file (never as TOML text).
 
-def problem_text_from_arguments(args: argparse.Namespace) -> str:
-    """The problem file that the command-line arguments describe (TOML text).
-
-    The arguments go through the same loader as a file, so a formula typed on
-    the command line is read, checked and reported exactly like one in a file.
+    >>> import argparse
+    >>> args = argparse.Namespace(expression="a x^2", wrt=["x"], const=["a=2"])
+    >>> data, flags = problem_from_arguments(args)
+    >>> data["objective"], data["variables"], data["constants"], flags["a"]
+    ('a x^2', {'x': {'shape': []}}, {'a': {'shape': [], 'value': 2}}, '--const')
     """
     from symcalc.errors import InputError
 
@@ -110,37 +102,75 @@ def problem_text_from_arguments(args: argparse.Namespace) -> str:
         raise InputError(
             "name the variables to differentiate by: --wrt x y (or give a problem file)"
         )
-    title = f"F = ({args.field})" if getattr(args, "field", None) else f"f = {args.expression}"
-    lines = [f"title = {_toml_value(title)}"]
+    field = getattr(args, "field", None)
+    data: dict[str, Any] = {"title": f"F = ({field})" if field else f"f = {args.expression}"}
     if getattr(args, "matrix", False):
-        lines.append('notation = "matrix"')
-    key_suffix = "_latex" if getattr(args, "latex", False) else ""
-    if getattr(args, "field", None):
-        comps = [c.strip() for c in args.field.split(";") if c.strip()]
+        data["notation"] = "matrix"
+    suffix = "_latex" if getattr(args, "latex", False) else ""
+    if field:
+        comps = [c.strip() for c in field.split(";") if c.strip()]
         if not comps:
             raise InputError('--field needs components separated by ";", e.g. --field "-y; x"')
-        lines.append(f"field{key_suffix} = {_toml_value(comps)}")
+        data["field" + suffix] = comps
     elif args.expression:
-        lines.append(f"objective{key_suffix} = {_toml_value(args.expression)}")
+        data["objective" + suffix] = args.expression
     else:
         raise InputError('give a formula (or --field "F1; F2") and --wrt, or a problem file')
-    analyses = getattr(args, "analyses", None)
-    if analyses:
-        lines.append(f"analyses = {_toml_value(analyses)}")
-    lines.append("[variables]")
-    for spec in args.wrt:
-        name, table = parse_variable_spec(spec)
-        lines.append(f"{name} = {_toml_value(table)}")
-    consts = list(getattr(args, "const", None) or []) + list(getattr(args, "param", None) or [])
-    if consts:
-        lines.append("[constants]")
-        for spec in consts:
-            name, table = parse_variable_spec(spec, allow_value=True)
-            for pos in getattr(args, "positive", None) or []:
-                if pos == name:
-                    table.setdefault("structure", []).append("positive")
-            lines.append(f"{name} = {_toml_value(table)}")
-    return "\n".join(lines) + "\n"
+    if getattr(args, "analyses", None):
+        data["analyses"] = list(args.analyses)
+    flags: dict[str, str] = {}
+    data["variables"] = _declared(args.wrt, "--wrt", flags, allow_value=False)
+    constants: dict[str, Any] = {}
+    for flag in ("--const", "--param"):
+        specs = getattr(args, flag[2:], None) or []
+        constants.update(_declared(specs, flag, flags, allow_value=True))
+    for name in getattr(args, "positive", None) or []:
+        if name in constants:
+            constants[name].setdefault("structure", []).append("positive")
+    if constants:
+        data["constants"] = constants
+    return data, flags
+
+
+def _declared(specs, flag: str, flags: dict[str, str], allow_value: bool) -> dict[str, dict]:
+    """The tables of the names one flag declares; a name declared twice is an error."""
+    from symcalc.errors import InputError
+
+    out: dict[str, dict] = {}
+    for spec in specs:
+        name, table = parse_variable_spec(spec, allow_value=allow_value)
+        if name in flags:
+            again = "twice" if flags[name] == flag else f"in {flags[name]} and {flag}"
+            raise InputError(f"{flag} {name}: the name {name} is declared {again}")
+        flags[name] = flag
+        out[name] = table
+    return out
+
+
+def flag_words(flags: dict[str, str]):
+    """``where(key)`` for the loader: a key of the problem dict in command-line terms.
+
+    >>> where = flag_words({"x": "--wrt", "a": "--param"})
+    >>> [where(k) for k in ("objective", "field[1]", "variables.x.shape", "constants.a", "seed")]
+    ['the formula', '--field component 2', '--wrt x', '--param a', '[seed]']
+    """
+
+    def where(key: str) -> str:
+        head, _, rest = key.partition(".")
+        base, bracket, index = head.partition("[")
+        if base in ("objective", "objective_latex"):
+            return "the formula"
+        if base in ("field", "field_latex"):
+            return f"--field component {int(index.rstrip(']')) + 1}" if bracket else "--field"
+        if base in ("variables", "constants"):
+            name = rest.split(".")[0]
+            default = "--wrt" if base == "variables" else "--const"
+            return f"{flags.get(name, default)} {name}" if name else default
+        if base == "analyses":
+            return "--analyses"
+        return f"[{key}]"
+
+    return where
 
 
 def is_problem_file(target: str | None) -> bool:
@@ -155,39 +185,15 @@ def is_problem_file(target: str | None) -> bool:
 
 def load_target(args: argparse.Namespace):
     """A Problem from a problem file (the first argument ends in .toml) or from
-    the formula and options on the command line."""
-    from symcalc.errors import SymcalcError
-    from symcalc.study.load import load_problem
+    the formula and options on the command line (a dict for the loader, whose errors
+    name the flags: ``--wrt x``, ``--field component 2``, ``the formula``)."""
+    from symcalc.study.load import load_problem, problem_from_dict
 
     target = args.expression
     if is_problem_file(target):
         return load_problem(Path(target))
-    text = problem_text_from_arguments(args)
-    try:
-        problem = load_problem(text)
-    except SymcalcError as err:
-        raise type(err)(_command_line_words(str(err))) from None
-    problem.source = "command line"
-    return problem
-
-
-def _command_line_words(message: str) -> str:
-    """Error messages of the loader, said in terms of the command line."""
-    message = message.replace("<text>: ", "")
-    replacements = {
-        "[objective]": "the formula",
-        "[objective_latex]": "the formula",
-        "[field]": "--field",
-        "[field_latex]": "--field",
-    }
-    for old, new in replacements.items():
-        message = message.replace(old, new)
-    message = re.sub(
-        r"\[field(?:_latex)?\[(\d+)\]\]", lambda m: f"--field component {int(m[1]) + 1}", message
-    )
-    message = re.sub(r"\[variables\.(\w+)[^\]]*\]", r"--wrt \1", message)
-    message = re.sub(r"\[constants\.(\w+)[^\]]*\]", r"--const \1", message)
-    return message
+    data, flags = problem_from_arguments(args)
+    return problem_from_dict(data, source="command line", where=flag_words(flags))
 
 
 def run_problem(problem, term: Terminal, what: str):

@@ -25,6 +25,7 @@ Matrix([[2*x, 6*y]])
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from symcalc.errors import ProblemFileError
 from symcalc.study.schema import LIMITS, Problem
 from symcalc.study.tables import _build_problem, _Ctx
 
-__all__ = ["load_problem"]
+__all__ = ["load_problem", "problem_from_dict"]
 
 
 def _nesting_error(text: str, source: str) -> ProblemFileError | None:
@@ -106,10 +107,15 @@ def _escaped(text: str, k: int) -> bool:
     return count % 2 == 1
 
 
-def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
-    """Tables nested deeper than LIMITS['max_nesting'] through dotted keys (a.b.c... = 1).
+_PLAIN = (str, int, float, bool)
 
-    Walked with an explicit stack: no recursion, whatever the depth.
+
+def _data_nesting_error(data: Any, source: str, plain: bool = False) -> ProblemFileError | None:
+    """Tables nested deeper than LIMITS['max_nesting'] through dotted keys (a.b.c... = 1);
+    with ``plain``, also anything but dicts with string keys, lists and the TOML leaves.
+
+    Walked with an explicit stack: no recursion, whatever the depth (a dict that holds
+    itself is nested too deeply).
     """
     limit = LIMITS["max_nesting"]
     stack: list[tuple[Any, list[str]]] = [(data, [])]
@@ -121,28 +127,85 @@ def _data_nesting_error(data: dict, source: str) -> ProblemFileError | None:
                 f"{source}: [{where}]: tables nested more than {limit} deep "
                 "(symcalc.study.schema.LIMITS['max_nesting'])"
             )
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
+            bad = [k for k in value if not isinstance(k, str)] if plain else []
+            if bad:
+                return ProblemFileError(
+                    f"{source}: [{_dotted(path) or '(top)'}]: keys must be strings, "
+                    f"got {type(bad[0]).__name__}"
+                )
             stack.extend((v, path + [str(k)[:40]]) for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, path + ["[]"]) for v in value)
+        elif plain and not isinstance(value, _PLAIN):
+            return ProblemFileError(
+                f"{source}: [{_dotted(path)}]: expected plain data (a string, number, "
+                f"boolean, list or dict), got a {type(value).__name__}"
+            )
     return None
 
 
-@budgeted("load_problem")
-def load_problem(path_or_text: str | Path) -> Problem:
-    """Read a problem file (a path, or TOML text) into a :class:`Problem`.
+def _dotted(path: list[str]) -> str:
+    """['variables', 'x', '[]'] -> 'variables.x[]'."""
+    return ".".join(path).replace(".[]", "[]")
 
-    ``budget=`` seconds (default ``DEFAULT_BUDGETS["load_problem"]``; None: no limit).
-    Sizes are checked against :data:`LIMITS` before the work they would cause; every
-    error is one :class:`~symcalc.errors.ProblemFileError` naming the file and the key
-    (and the line, where TOML gives one).
+
+@budgeted("load_problem")
+def load_problem(source: str | Path | Mapping) -> Problem:
+    """Read a problem into a :class:`Problem`: a file (a path), TOML text, or a dict.
+
+    A dict holds what the TOML file would (``tomllib.loads`` of it gives the same
+    Problem): tables are dicts, arrays lists, and the leaves strings, numbers and
+    booleans. ``budget=`` seconds (default ``DEFAULT_BUDGETS["load_problem"]``; None: no
+    limit). Sizes are checked against :data:`LIMITS` before the work they would cause;
+    every error is one :class:`~symcalc.errors.ProblemFileError` naming the file and the
+    key (and the line, where TOML gives one).
 
     >>> load_problem('objective = "x"\\nvariables = {x = "scalar"}\\ncolour = 1')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     symcalc.errors.ProblemFileError: <text>: [colour]: expected one of the keys analyses, ...
+    >>> load_problem({"objective": "x^2 y", "variables": {"x": "scalar", "y": "scalar"}}).wrt
+    [x, y]
     """
-    text, source = _read_source(path_or_text)
+    if isinstance(source, Mapping):
+        return problem_from_dict(source)
+    text, name = _read_source(source)
+    return problem_from_dict(_toml_data(text, name), name)
+
+
+@budgeted("load_problem")
+def problem_from_dict(
+    data: Mapping, source: str = "<dict>", where: Callable[[str], str] | None = None
+) -> Problem:
+    """The Problem a dict describes (the tables of a problem file, as plain data).
+
+    ``where(key)`` names a key in error messages (default ``"<source>: [key]"``): the
+    command line passes one that names its flags, so a message says ``--wrt x``, not
+    ``[variables.x]``. ``budget=`` as for :func:`load_problem`. The dict is checked (plain data only, nesting within
+    ``LIMITS['max_nesting']``) before it is read.
+
+    >>> problem_from_dict({"objective": "x", "variables": {"x": 1}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.ProblemFileError: <dict>: [variables.x]: expected ...
+    >>> problem_from_dict({"objective": "x", "variables": {"x": ("scalar",)}})
+    Traceback (most recent call last):
+    ...
+    symcalc.errors.ProblemFileError: <dict>: [variables.x]: expected plain data (a string, number, boolean, list or dict), got a tuple
+    """
+    if not isinstance(data, Mapping):
+        raise ProblemFileError(
+            f"{source}: a problem is a dict of its tables, got {type(data).__name__}"
+        )
+    error = _data_nesting_error(data, source, plain=True)
+    if error is not None:
+        raise error
+    return _build_problem(dict(data), _Ctx(source, where))
+
+
+def _toml_data(text: str, source: str) -> dict:
+    """TOML text -> its tables, with the size and nesting limits checked first."""
     if len(text) > LIMITS["max_chars"]:
         raise ProblemFileError(
             f"{source}: the file has more than {LIMITS['max_chars']} characters "
@@ -152,15 +215,11 @@ def load_problem(path_or_text: str | Path) -> Problem:
     if error is not None:
         raise error
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProblemFileError(f"{source}: not valid TOML: {exc}") from None
     except RecursionError:  # not reached after _nesting_error; never a traceback
         raise ProblemFileError(f"{source}: not valid TOML: nested too deeply") from None
-    error = _data_nesting_error(data, source)
-    if error is not None:
-        raise error
-    return _build_problem(data, _Ctx(source))
 
 
 def _read_source(path_or_text: str | Path) -> tuple[str, str]:

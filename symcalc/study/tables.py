@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy as sp
@@ -37,22 +37,27 @@ from symcalc.study.schema import (
 
 
 class _Ctx:
-    """Where we are in the file, for error messages."""
+    """Where we are in the problem, for error messages.
 
-    def __init__(self, source: str):
+    ``where(key)`` says where a key is in the user's own terms: by default
+    ``"<source>: [key]"``; the command line names its flags instead (``--wrt x``).
+    """
+
+    def __init__(self, source: str, where: Callable[[str], str] | None = None):
         self.source = source
+        self.where = where or (lambda key: f"{source}: [{key}]")
         self.expressions = 0  # expression strings read so far
         self.entries = 0  # entries of the variables and constants declared so far
 
     def error(self, key: str, expected: str, got: Any = None) -> ProblemFileError:
-        msg = f"{self.source}: [{key}]: expected {expected}"
+        msg = f"{self.where(key)}: expected {expected}"
         if got is not None:
             msg += f", got {_shown(got)}"
         return ProblemFileError(msg)
 
     def over_limit(self, key: str, what: str, limit: str) -> ProblemFileError:
         return ProblemFileError(
-            f"{self.source}: [{key}]: {what}; the limit is {LIMITS[limit]} "
+            f"{self.where(key)}: {what}; the limit is {LIMITS[limit]} "
             f"(symcalc.study.schema.LIMITS['{limit}'])"
         )
 
@@ -415,7 +420,7 @@ def _parse(text: str, namespace: dict[str, Any], ctx: _Ctx, key: str, latex: boo
         return fn(text, namespace)
     except SymcalcError as exc:
         raise ProblemFileError(
-            f"{ctx.source}: [{key}]: cannot read the expression: {_located(exc)}"
+            f"{ctx.where(key)}: cannot read the expression: {_located(exc)}"
         ) from None
 
 
