@@ -111,7 +111,7 @@ _API = {
     # problem files and reports
     "load_problem": "study.load",
     "Problem": "study.schema",
-    "Study": "study.schema",
+    "Study": "study.results",
     "text": "printing.text",
     "report": "reporting.build",
     "Report": "reporting.build",

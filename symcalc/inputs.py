@@ -45,6 +45,7 @@ __all__ = [
     "as_symbols",
     "is_container",
     "short",
+    "is_matrix_problem",
 ]
 
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -321,3 +322,30 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
         modules=modules,
         dummify=True,
     )
+
+
+def is_matrix_problem(f: Any, wrt: Any) -> bool:
+    """Whether ``f`` and ``wrt`` go to the closed-form matrix engine (else: explicit entries).
+
+    A matrix problem has a MatrixSymbol variable, or an ``f`` written with MatrixSymbols
+    (a matrix expression, or a scalar such as a trace or a quadratic form). An explicit
+    Matrix of entries (``Matrix`` or ``ImmutableMatrix``, which SymPy also counts as a
+    MatrixExpr) differentiated by symbols is not; nor is a list of scalar expressions,
+    unless one of them holds a MatrixSymbol. A pure test: nothing is converted.
+
+    >>> x, y = sp.symbols("x y")
+    >>> A, v = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("v", 2, 1)
+    >>> is_matrix_problem(sp.ImmutableMatrix([x * y, x]), [x, y]), is_matrix_problem(x**2, x)
+    (False, False)
+    >>> is_matrix_problem((v.T * A * v)[0, 0], v), is_matrix_problem(sp.Trace(A), [x])
+    (True, True)
+    >>> is_matrix_problem([x * y, sp.Trace(A)], [x, y]), is_matrix_problem([x, y], [x, y])
+    (True, False)
+    """
+    if isinstance(wrt, sp.MatrixExpr) and not isinstance(wrt, sp.MatrixBase):
+        return True
+    if isinstance(f, (list, tuple)):
+        return any(is_matrix_problem(e, wrt) for e in f)
+    if not isinstance(f, sp.Basic) or isinstance(f, sp.MatrixBase):
+        return False  # an explicit Matrix (ImmutableMatrix is also a MatrixExpr)
+    return isinstance(f, sp.MatrixExpr) or bool(f.atoms(sp.MatrixSymbol))

@@ -15,8 +15,8 @@ import sympy as sp
 
 import symcalc as sc
 from symcalc.errors import ProblemFileError
+from symcalc.study.results import Study
 from symcalc.study.run import _descent_identity
-from symcalc.study.schema import Study
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -5,29 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from symcalc.cli.terminal import Terminal
+from symcalc.printing.titles import title as _title
 
 # ---------------------------------------------------------------------------
 # Rendering a Study: sections of (label, value) rows, as text, LaTeX or JSON
 # ---------------------------------------------------------------------------
-
-_RESULT_TITLES = {
-    "gradient": "gradient",
-    "hessian": "Hessian",
-    "jacobian": "Jacobian",
-    "divergence": "divergence",
-    "curl": "curl",
-    "potential": "potential",
-    "score": "score",
-}
-_RESULT_LATEX = {
-    "gradient": r"\nabla f",
-    "hessian": r"\nabla^2 f",
-    "jacobian": r"J_F",
-    "divergence": r"\nabla\cdot F",
-    "curl": r"\nabla\times F",
-    "potential": r"\phi",
-    "score": r"\nabla \log p",
-}
 
 
 _PRETTY_WIDTH = 60  # wider pretty-printed maths falls back to one-line text
@@ -111,9 +93,7 @@ def study_sections(study, pretty: bool, steps: bool = False) -> list[tuple[str, 
     sections.append((problem.title, head))
 
     results = [
-        (_RESULT_TITLES.get(k, k), _math_text(v, pretty))
-        for k, v in study.results.items()
-        if v is not None
+        (_title(k).name, _math_text(v, pretty)) for k, v in study.results.items() if v is not None
     ]
     if study.field is not None and study.field.conservative is not None:
         results.append(
@@ -396,7 +376,7 @@ def study_latex(study, steps: bool = False) -> str:
     for key, value in study.results.items():
         if value is None:
             continue
-        lhs = _RESULT_LATEX.get(key, r"\mathrm{" + key + "}")
+        lhs = _title(key).latex
         lines.append(r"\begin{align*}")
         lines.append(equation(lhs, value))
         lines.append(r"\end{align*}")

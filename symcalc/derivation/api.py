@@ -23,7 +23,7 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.derivation import fastdiff
 from symcalc.errors import ShapeError
-from symcalc.inputs import as_items, as_scalar_expr, as_symbols, reject_text
+from symcalc.inputs import as_items, as_scalar_expr, as_symbols, is_matrix_problem, reject_text
 
 # ---------------------------------------------------------------------------
 # Input checking: every public function goes through symcalc.inputs
@@ -50,13 +50,7 @@ def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:
 def _is_matrix_problem(f: Any, wrt: Any) -> bool:
     reject_text(f, "f")
     reject_text(wrt, "wrt")
-    if isinstance(f, sp.MatrixBase) and not isinstance(wrt, sp.MatrixSymbol):
-        return False  # an explicit Matrix (ImmutableMatrix is also a MatrixExpr)
-    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
-        return True
-    if isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and f.atoms(sp.MatrixSymbol):
-        return True
-    return False
+    return is_matrix_problem(f, wrt)
 
 
 def _matrix_engine():

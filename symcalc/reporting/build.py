@@ -1,7 +1,7 @@
 r"""Derivation reports: LaTeX from Jinja templates, compiled to PDF with latexmk.
 
 ``report(x)`` accepts a problem file path, a :class:`~symcalc.study.schema.Problem`,
-a :class:`~symcalc.study.schema.Study` or a bare :class:`~symcalc.records.Derivation`
+a :class:`~symcalc.study.results.Study` or a bare :class:`~symcalc.records.Derivation`
 and returns a :class:`Report`: ``.tex`` is the document, ``.write_tex(path)``
 writes it (and its figures), ``.to_pdf(path)`` builds the PDF.
 
@@ -273,7 +273,8 @@ def report(
     True
     """
     from symcalc.study.load import load_problem
-    from symcalc.study.schema import Problem, Study
+    from symcalc.study.results import Study
+    from symcalc.study.schema import Problem
 
     progress = progress or (lambda msg: None)
     if isinstance(source, (str, os.PathLike)):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
+from symcalc.checks.differences import central_difference
+from symcalc.checks.explicit import materialize
 from symcalc.errors import SymcalcError
 from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import safe_lambdify
 from symcalc.records import Derivation
-from symcalc.study.schema import (
-    Claim,
+from symcalc.study.results import (
     ClaimResult,
     DescentIdentity,
     FieldAnalysis,
@@ -22,12 +23,12 @@ from symcalc.study.schema import (
     GaussianIdentity,
     Landscape,
     PointReport,
-    Problem,
     Study,
-    Variable,
     VectorizationTable,
-    _materialize,
 )
+
+if TYPE_CHECKING:
+    from symcalc.study.schema import Claim, Problem, Variable
 
 # ---------------------------------------------------------------------------
 # Running: each analysis reads the engine modules (derive, calculus, landscape,
@@ -240,7 +241,7 @@ def _random_assignment(problem: Problem, rng: random.Random) -> dict[Any, Any]:
 
 def _explicit(expr: Any, subs: dict) -> Any:
     """Substitute and evaluate to explicit numbers (Matrix or Float)."""
-    out = _materialize(expr, subs)
+    out = materialize(expr, subs)
     if hasattr(out, "rewrite"):
         out = out.rewrite(sp.exp) if out.has(sigmoid, softplus) else out
     return out.evalf(30) if hasattr(out, "evalf") else out
@@ -310,9 +311,14 @@ def _finite_differences(problem: Problem, results: dict) -> list[FiniteDifferenc
             continue
         columns = []
         for key, _ in _scalar_entries(problem, subs):
-            plus = _as_float_list(_explicit(base, _perturbed(subs, key, h)))
-            minus = _as_float_list(_explicit(base, _perturbed(subs, key, -h)))
-            columns.append([(a - b) / (2 * float(h)) for a, b in zip(plus, minus)])
+            columns.append(
+                central_difference(
+                    lambda at, base=base: _as_float_list(_explicit(base, at)),
+                    lambda t, key=key: _perturbed(subs, key, t),
+                    h,
+                    float,
+                )
+            )
         approx = [c[r] for r in range(len(columns[0])) for c in columns]  # row r = output r
         exact = _flat_derivative(_explicit(derived, subs), len(columns[0]), len(columns))
         err = max(abs(a - b) for a, b in zip(approx, exact))

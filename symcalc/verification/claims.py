@@ -33,7 +33,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sympy as sp
 from sympy import MatrixBase, MatrixSymbol
@@ -43,6 +42,7 @@ from symcalc.inputs import reject_text, short
 from symcalc.parsing.parser import ShapeMismatchError, parse_any
 from symcalc.verification.assumptions import _assumption_map, declare, parse_assumptions
 from symcalc.verification.decision import _Job
+from symcalc.verification.entries import _elementwise_explicit, _elementwise_side
 from symcalc.verification.reading import (
     _align_shapes,
     _as_object,
@@ -52,7 +52,6 @@ from symcalc.verification.reading import (
     _rebind,
     _scalarize,
 )
-from symcalc.verification.sampling import _concrete, _Point, _structure, _values
 from symcalc.verification.sandbox import _run
 from symcalc.verification.verdict import Verdict
 
@@ -110,6 +109,21 @@ def _check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"seed must be an integer, not {seed!r}")
     return seed
+
+
+def _check_points(points) -> int | None:
+    if points is None:
+        return None
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise InputError(f"points must be a positive integer (or None), not {points!r}")
+    return points
+
+
+def _point_counts(points: int | None, default: int = 0) -> dict:
+    """The job's probe counts: ``points`` random points, all of which must agree."""
+    if points is None:
+        return dict(max_points=default)
+    return dict(max_points=points, min_points=points)
 
 
 def _check_budget(budget) -> float:
@@ -190,6 +204,7 @@ def verify(
     syntax: str = "auto",
     seed: int = 20261128,
     isolate: bool | None = None,
+    points: int | None = None,
 ) -> Verdict:
     """Does ``claim`` equal ``truth``? True (proved or probed), False (with a counterexample), None.
 
@@ -197,7 +212,9 @@ def verify(
     ("2x\\cos(x^2)"); names bind to the symbols and matrices of ``truth`` (and
     ``symbols``). assumptions: {"x": "positive", "Sigma": "spd"}, "x > 0, A symmetric",
     or SymPy predicates. budget: seconds of wall-clock time (never exceeded by more
-    than about a second).
+    than about a second). points: how many random points to probe (default 10, 12 with
+    symbolic sizes; the breakpoint points come on top); given, a numeric "holds" needs
+    all of them to agree, so the answer depends on the points, not on the clock.
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x")
@@ -208,7 +225,7 @@ def verify(
     False
     """
     started = time.monotonic()
-    budget, seed = _check_budget(budget), _check_seed(seed)
+    budget, seed, points = _check_budget(budget), _check_seed(seed), _check_points(points)
     _check_options(isolate, syntax)
     truth = _read_truth(truth, symbols, syntax)
     truth_shown = truth
@@ -227,7 +244,7 @@ def verify(
             truth=truth_shown,
             elapsed=time.monotonic() - started,
         )
-    job = _Job(claim_a, truth_a, objects, seed=seed)
+    job = _Job(claim_a, truth_a, objects, seed=seed, **_point_counts(points))
     return _verdict(_run(job, budget, isolate), as_read, truth_shown, started, note, amap)
 
 
@@ -305,10 +322,10 @@ class _EntryLabel:
 
 
 def _verify_derivative(
-    kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
+    kind: str, f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate, points=None
 ) -> Verdict:
     started = time.monotonic()
-    budget, seed = _check_budget(budget), _check_seed(seed)
+    budget, seed, points = _check_budget(budget), _check_seed(seed), _check_points(points)
     _check_options(isolate, syntax)
     if isinstance(f, (list, tuple)):
         f = _as_object(list(f), "F")
@@ -370,7 +387,7 @@ def _verify_derivative(
         truth_side=truth_side,
         entry_label=labels,
         seed=seed,
-        max_points=6 if truth_side is not None else 0,
+        **_point_counts(points, default=6 if truth_side is not None else 0),
     )
     return _verdict(
         _run(job, budget, isolate),
@@ -382,53 +399,57 @@ def _verify_derivative(
     )
 
 
-def verify_gradient(
-    f,
-    wrt,
-    claimed,
-    assumptions=None,
-    budget: float = DEFAULT_BUDGET,
-    *,
-    symbols=None,
-    syntax: str = "auto",
-    seed: int = 20261128,
-    isolate: bool | None = None,
-) -> Verdict:
+def _derivative_verifier(kind: str, doc: str) -> Callable[..., Verdict]:
+    """verify_gradient and verify_hessian: one function for both kinds (f is a scalar)."""
+
+    def verifier(
+        f,
+        wrt,
+        claimed,
+        assumptions=None,
+        budget: float = DEFAULT_BUDGET,
+        *,
+        symbols=None,
+        syntax: str = "auto",
+        seed: int = 20261128,
+        isolate: bool | None = None,
+        points: int | None = None,
+    ) -> Verdict:
+        return _verify_derivative(
+            kind, f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate, points
+        )
+
+    verifier.__name__ = verifier.__qualname__ = f"verify_{kind}"
+    verifier.__doc__ = doc
+    return verifier
+
+
+verify_gradient = _derivative_verifier(
+    "gradient",
     """Is ``claimed`` the gradient of ``f`` with respect to ``wrt``? Says which entries are wrong.
+
+    The arguments after ``claimed`` are those of :func:`verify`.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
     >>> v = verify_gradient(x**2 * y, [x, y], "[2xy, x^2 y]")
     >>> v.holds, v.wrong_entries
     (False, ['d f/d y'])
-    """
-    return _verify_derivative(
-        "gradient", f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
-    )
+    """,
+)
 
-
-def verify_hessian(
-    f,
-    wrt,
-    claimed,
-    assumptions=None,
-    budget: float = DEFAULT_BUDGET,
-    *,
-    symbols=None,
-    syntax: str = "auto",
-    seed: int = 20261128,
-    isolate: bool | None = None,
-) -> Verdict:
+verify_hessian = _derivative_verifier(
+    "hessian",
     """Is ``claimed`` the Hessian of ``f`` with respect to ``wrt``?
+
+    The arguments after ``claimed`` are those of :func:`verify`.
 
     >>> import sympy as sp
     >>> x, y = sp.symbols("x y")
     >>> verify_hessian(x**3 + x*y, [x, y], "[[6x, 1], [1, 0]]").holds
     True
-    """
-    return _verify_derivative(
-        "hessian", f, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
-    )
+    """,
+)
 
 
 def verify_jacobian(
@@ -442,6 +463,7 @@ def verify_jacobian(
     syntax: str = "auto",
     seed: int = 20261128,
     isolate: bool | None = None,
+    points: int | None = None,
 ) -> Verdict:
     """Is ``claimed`` the Jacobian dF_i/dx_j of ``F`` with respect to ``wrt``?
 
@@ -451,66 +473,8 @@ def verify_jacobian(
     ...                 "[[cos(t), -r sin(t)], [sin(t), r cos(t)]]").holds
     True
     """
-    return _verify_derivative(
-        "jacobian", F, wrt, claimed, assumptions, budget, symbols, syntax, seed, isolate
-    )
-
-
-# --------------------------------------------------------------------------------------
-# The independent route: explicit entries at a concrete size
-# --------------------------------------------------------------------------------------
-def _elementwise_explicit(kind, f, syms):
-    if kind == "gradient":
-        return sp.ImmutableMatrix([sp.diff(_scalarize(f), s) for s in syms])
-    if kind == "hessian":
-        g = [sp.diff(_scalarize(f), s) for s in syms]
-        return sp.ImmutableMatrix([[sp.diff(gi, s) for s in syms] for gi in g])
-    F = list(f) if isinstance(f, MatrixBase) else [f]
-    return sp.ImmutableMatrix([[sp.diff(Fi, s) for s in syms] for Fi in F])
-
-
-def _elementwise_side(kind: str, f, X: MatrixSymbol) -> Callable:
-    """The derivative at a point, from SymPy's diff of the explicit-entry expression."""
-    return _ElementwiseSide(kind, f, X)
-
-
-@dataclass(frozen=True)
-class _ElementwiseSide:
-    """A picklable truth side (the job may run in a forkserver worker)."""
-
-    kind: str
-    f: Any
-    X: Any
-
-    def __call__(self, point: _Point, dps: int):
-        return _values(self.exact(point), _Point({}, {}, {}), dps)
-
-    def exact(self, point: _Point):
-        kind, f, X = self.kind, self.f, self.X
-        Xc = X.xreplace({d: sp.Integer(k) for d, k in point.sizes.items()})
-        r, c = int(Xc.shape[0]), int(Xc.shape[1])
-        entries = sp.Matrix(r, c, lambda i, j: sp.Dummy(f"{X.name}_{i}{j}"))
-        others = {k: v for k, v in point.values.items() if k != Xc}
-        inner = _Point(point.sizes, {**others, Xc: sp.ImmutableMatrix(entries)}, {})
-        fx = _scalarize(_concrete(f, inner)) if kind != "jacobian" else _concrete(f, inner)
-        vec = [entries[i, j] for j in range(c) for i in range(r)]  # column-major vec
-        at = dict(zip(vec, [point.values[Xc][i, j] for j in range(c) for i in range(r)]))
-        if kind == "gradient":
-            G = sp.Matrix(r, c, lambda i, j: sp.diff(fx, entries[i, j]))
-            kind_ = _structure(X)
-            if kind_ in ("symmetric", "positive_definite"):
-                G = (G + G.T) / 2
-            elif kind_ == "diagonal":
-                G = sp.diag(*[G[i, i] for i in range(r)])
-            result = G
-        elif kind == "hessian":
-            g = [sp.diff(fx, v) for v in vec]
-            result = sp.Matrix(len(vec), len(vec), lambda p, q: sp.diff(g[p], vec[q]))
-        else:
-            Fm = fx if isinstance(fx, MatrixBase) else sp.Matrix([[fx]])
-            comps = [Fm[i, j] for j in range(Fm.cols) for i in range(Fm.rows)]
-            result = sp.Matrix(len(comps), len(vec), lambda p, q: sp.diff(comps[p], vec[q]))
-        return _scalarize(_concrete(sp.ImmutableMatrix(result).xreplace(at), _Point({}, {}, {})))
+    args = (assumptions, budget, symbols, syntax, seed, isolate, points)
+    return _verify_derivative("jacobian", F, wrt, claimed, *args)
 
 
 # --------------------------------------------------------------------------------------

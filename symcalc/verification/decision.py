@@ -343,6 +343,7 @@ class _Job:
     entry_label: Callable | None = None
     seed: int = 20261128
     max_points: int = 0
+    min_points: int = 3  # fewer agreeing points than this: undecided
 
 
 def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
@@ -374,7 +375,7 @@ def _decide(job: _Job, budget: float, send: Callable, use_alarm: bool):
             dims,
             probing,
             rng,
-            min_points=3,
+            min_points=min(job.min_points, job.max_points or job.min_points),
             max_points=job.max_points or (10 if not dims else 12),
             progress=progress,
             exprs=_scalar_parts(job.claim, job.truth),
