@@ -44,15 +44,15 @@ _API = {
     # named functions
     "sigmoid": "expr.functions",
     "softplus": "expr.functions",
-    # calculus on explicit symbols (and dispatch to the matrix engine)
-    "gradient": "derivation.calculus",
-    "hessian": "derivation.calculus",
-    "jacobian": "derivation.calculus",
-    "divergence": "derivation.calculus",
-    "laplacian": "derivation.calculus",
-    "curl": "derivation.calculus",
-    "is_conservative": "derivation.calculus",
-    "potential": "derivation.calculus",
+    # derivatives on explicit symbols (and dispatch to the matrix engine)
+    "gradient": "derivation.api",
+    "hessian": "derivation.api",
+    "jacobian": "derivation.api",
+    "divergence": "analysis.fields",
+    "laplacian": "analysis.fields",
+    "curl": "analysis.fields",
+    "is_conservative": "analysis.fields",
+    "potential": "analysis.fields",
     # the landscape
     "critical_points": "analysis.landscape",
     "classify": "analysis.landscape",
@@ -99,7 +99,7 @@ _API = {
     "verify_gradient": "verification.claims",
     "verify_hessian": "verification.claims",
     "verify_jacobian": "verification.claims",
-    "Verdict": "verification.claims",
+    "Verdict": "verification.verdict",
     "parse": "parsing.parser",
     "parse_latex": "parsing.parser",
     # compilation
@@ -110,9 +110,9 @@ _API = {
     "lambdify": "codegen.evaluation",
     "ArrayKernel": "codegen.array_api",
     # problem files and reports
-    "load_problem": "study.problem",
-    "Problem": "study.problem",
-    "Study": "study.problem",
+    "load_problem": "study.load",
+    "Problem": "study.schema",
+    "Study": "study.results",
     "text": "printing.text",
     "report": "reporting.build",
     "Report": "reporting.build",

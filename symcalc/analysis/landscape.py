@@ -21,7 +21,8 @@ import numpy as np
 import sympy as sp
 
 from symcalc.budget import DEFAULT_BUDGETS, budgeted, within
-from symcalc.derivation.calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
+from symcalc.checks.zero import is_zero
+from symcalc.derivation.api import _scalar, _wrt_symbols, gradient, hessian
 from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
 from symcalc.inputs import as_expr
 from symcalc.records import Step
