@@ -25,7 +25,6 @@ True
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import re
 import shutil
@@ -40,79 +39,40 @@ import sympy as sp
 
 from symcalc.budget import budgeted
 from symcalc.errors import InputError, InputTypeError, LaTeXBuildError, TeXNotFoundError
-from symcalc.printing.latex import DEFAULT_WIDTH, _Names, _sum_lines, equation, latex, visible_width
+from symcalc.printing.latex import _Names, _sum_lines, equation, latex, visible_width
 from symcalc.printing.texsafe import escape_text, listing_text
 from symcalc.records import Derivation
+from symcalc.reporting.tex import (
+    WIDTH,
+    TeX,
+    code_text,
+    display,
+    eq,
+    fit_tex,
+    inline,
+    template_env,
+    templates_dir,
+)
+from symcalc.reporting.words import check_words, kernel_listing, point_tex, solver_sentence
 
-__all__ = ["report", "Report", "TeX", "template_env", "INSTALL_HINT"]
+__all__ = [
+    "report",
+    "Report",
+    "TeX",
+    "template_env",
+    "INSTALL_HINT",
+    "display",
+    "eq",
+    "inline",
+    "code_text",
+]
+
+_templates_dir = templates_dir  # the old private name (tests)
 
 INSTALL_HINT = (
     "install TeX Live, e.g. on Debian/Ubuntu: sudo apt-get install --no-install-recommends "
     "texlive-latex-recommended texlive-fonts-recommended latexmk lmodern"
 )
-
-
-class TeX(str):
-    """A string that is already LaTeX: the template environment prints it as is.
-
-    Only symcalc's own LaTeX is marked TeX; user text inside it must have gone
-    through :func:`~symcalc.printing.texsafe.escape_text` (or the LaTeX printer).
-    """
-
-
-def _finalize(value: Any) -> Any:
-    if isinstance(value, TeX):
-        return value
-    if isinstance(value, (bool, int, float)) or value is None:
-        return escape_text(value)
-    if isinstance(value, str):
-        return escape_text(value)
-    if isinstance(value, sp.Basic):
-        return latex(value)
-    return escape_text(value)
-
-
-def _templates_dir():
-    """Installed: the package symcalc.templates; source checkout: <repo>/templates."""
-    try:
-        root = importlib.resources.files("symcalc.templates")
-        if root.joinpath("report.tex.j2").is_file():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates"
-
-
-def template_env():
-    """The Jinja environment: \\VAR{...}, \\BLOCK{...}, \\#{...}; StrictUndefined."""
-    import jinja2
-
-    root = _templates_dir()
-
-    def load(name: str):
-        path = root.joinpath(name)
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(load),
-        block_start_string=r"\BLOCK{",
-        block_end_string="}",
-        variable_start_string=r"\VAR{",
-        variable_end_string="}",
-        comment_start_string=r"\#{",
-        comment_end_string="}",
-        line_statement_prefix="%%",
-        line_comment_prefix="%#",
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -302,38 +262,7 @@ def report(
 # Context: everything the templates show, as finished LaTeX or plain text
 # ---------------------------------------------------------------------------
 
-_WIDTH = DEFAULT_WIDTH
-
-
-def display(body: str, lines_fit: bool | None = None) -> TeX:
-    r"""A display of an aligned body: align* when every line fits, else scaled to fit."""
-    rows = [r for r in body.split("\\\\\n")]
-    fits = all(visible_width(r) <= _WIDTH + 6 for r in rows) if lines_fit is None else lines_fit
-    if fits:
-        return TeX("\\begin{align*}\n" + body + "\n\\end{align*}")
-    return TeX("\\fitmath{\\begin{aligned}\n" + body + "\n\\end{aligned}}")
-
-
-def eq(lhs: str, expr: Any) -> TeX:
-    return display(equation(lhs, expr, width=_WIDTH))
-
-
-def inline(expr: Any) -> TeX:
-    return TeX("$" + latex(expr) + "$")
-
-
-def code_text(text: str) -> TeX:
-    r"""User text in typewriter, escaped, breakable after operators (never overfull).
-
-    >>> code_text("a*b+c_1")
-    '{\\ttfamily a*\\allowbreak{}b+\\allowbreak{}c\\_1}'
-    """
-    out = []
-    for ch in str(text):
-        out.append(escape_text(ch))
-        if ch in "*+-/,)=":
-            out.append(r"\allowbreak{}")
-    return TeX(r"{\ttfamily " + "".join(out) + "}")
+_WIDTH = WIDTH
 
 
 def _empty_context() -> dict:
@@ -470,7 +399,9 @@ def _study_context(
     show_kernel = p.report.kernel if kernel is None else kernel
     if show_kernel and study.kernel_source:
         # a file of its own: nothing in the source (comments, strings) can end the listing
-        listings[f"{prefix}-kernel.py"] = study.kernel_source
+        listings[f"{prefix}-kernel.py"] = kernel_listing(
+            study.kernel_source, _kernel_expressions(study)
+        )
         ctx["kernel"] = TeX(f"{prefix}-kernel.py")
     ctx["notes"] = list(study.notes) + figure_notes
     ctx["summary"] = _summary(study)
@@ -586,18 +517,11 @@ def _steps(d: Derivation, limit: int, start: int = 1) -> tuple[list[dict], int]:
                     ref=rule.ref,
                     note=step.note,
                     inline_statement=TeX("$" + rule.latex + "$") if short else None,
-                    statement=_fit_tex(rule.latex) if rule.latex and not short else None,
+                    statement=fit_tex(rule.latex) if rule.latex and not short else None,
                     transition=display(_transition_body(step.before, step.after)),
                 )
             )
     return out, len(d.steps)
-
-
-def _fit_tex(tex: str) -> TeX:
-    """An opaque LaTeX string (a rule statement): displayed, scaled down only if too wide."""
-    if visible_width(tex) <= _WIDTH:
-        return TeX("\\[\n" + tex + "\n\\]")
-    return TeX("\\fitmath{" + tex + "}")
 
 
 def _is_math(x: Any) -> bool:
@@ -628,7 +552,7 @@ def _rules(d: Derivation) -> list[dict]:
             title=r.title or r.name,
             ref=r.ref,
             kind=r.kind,
-            statement=_fit_tex(r.latex) if r.latex else None,
+            statement=fit_tex(r.latex) if r.latex else None,
         )
         for r in d.rules_used()
     ]
@@ -755,7 +679,7 @@ def _landscape_context(L, p) -> dict:
                     n=k + 1,
                     title=rule.title or rule.name,
                     note=step.note,
-                    statement=_fit_tex(rule.latex) if rule.latex else None,
+                    statement=fit_tex(rule.latex) if rule.latex else None,
                 )
             )
         descent = dict(
@@ -763,7 +687,9 @@ def _landscape_context(L, p) -> dict:
             proof=proof,
             display=eq(r"\frac{\mathrm{d}L}{\mathrm{d}t}", L.descent.rate),
         )
-    return dict(points=points, complete=L.complete, note=L.note, descent=descent)
+    return dict(
+        points=points, complete=L.complete, note=TeX(solver_sentence(L.note)), descent=descent
+    )
 
 
 def _short_number(e: Any) -> str:
@@ -777,18 +703,7 @@ def _short_number(e: Any) -> str:
 
 
 def _point_tex(point: dict) -> str:
-    items = []
-    for k, v in point.items():
-        key = latex(
-            k if isinstance(k, sp.Basic) else sp.Symbol(str(k))
-        )  # the printer escapes unsafe names
-        val = v if isinstance(v, sp.Basic) else sp.sympify(v, strict=True)
-        if isinstance(v, float):
-            val_tex = f"{v:.3g}"
-        else:
-            val_tex = _short_number(val) if not isinstance(val, sp.MatrixBase) else latex(val)
-        items.append(f"{key} = {val_tex}")
-    return "$" + r",\ ".join(items) + "$"
+    return point_tex(point)
 
 
 def _num_tex(x: float) -> str:
@@ -806,15 +721,9 @@ def _sci(x: float) -> str:
 def _self_checks(checks) -> list[dict]:
     out = []
     for c in checks:
-        numbers = ", ".join(f"{k} = {_fmt_number(v)}" for k, v in c.numbers.items())
-        out.append(dict(name=c.name, passed=c.passed, detail=c.detail, numbers=numbers))
+        name, numbers = check_words(c.name, c.numbers)
+        out.append(dict(name=TeX(name), passed=c.passed, detail=c.detail, numbers=TeX(numbers)))
     return out
-
-
-def _fmt_number(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
 
 
 def _claim_context(c, p) -> dict:
@@ -957,13 +866,8 @@ def _summary(study) -> list[dict]:
             )
         )
     if study.landscape is not None:
-        kinds = [pt.kind for pt in study.landscape.points]
         if "critical_points" in study.problem.analyses:
-            out.append(
-                dict(
-                    ok=True, text=f"{len(kinds)} critical point(s): " + (", ".join(kinds) or "none")
-                )
-            )
+            out.append(_critical_points_line(study.landscape))
         if study.landscape.descent is not None:
             out.append(
                 dict(
@@ -995,4 +899,26 @@ def _summary(study) -> list[dict]:
                 ),
             )
         )
+    return out
+
+
+def _critical_points_line(landscape) -> dict:
+    """The summary's line on critical points, honest about a solver that gave up."""
+    kinds = [pt.kind for pt in landscape.points]
+    found = f"{len(kinds)} critical point{'s' if len(kinds) != 1 else ''}"
+    if not landscape.complete and not kinds:
+        return dict(ok=False, text="critical points: could not solve the equation grad L = 0")
+    if not landscape.complete:
+        return dict(
+            ok=False, text=f"{found} found ({', '.join(kinds)}); could not show there are no others"
+        )
+    return dict(ok=True, text=f"{found}: " + (", ".join(kinds) or "none"))
+
+
+def _kernel_expressions(study) -> dict:
+    """What the kernel's comments name (value, f, gradient, hessian), as expressions."""
+    out = {k: v for k, v in study.results.items() if k in ("gradient", "hessian", "jacobian")}
+    objective = study.problem.objective
+    if objective is not None:
+        out["value"] = out["f"] = objective
     return out
