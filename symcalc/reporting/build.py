@@ -42,6 +42,7 @@ from symcalc.errors import InputError, InputTypeError, LaTeXBuildError, TeXNotFo
 from symcalc.printing.latex import _Names, _sum_lines, equation, latex, visible_width
 from symcalc.printing.texsafe import escape_text, listing_text
 from symcalc.records import Derivation
+from symcalc.reporting.chain import chains
 from symcalc.reporting.tex import (
     WIDTH,
     TeX,
@@ -277,6 +278,7 @@ def _empty_context() -> dict:
         field=None,
         steps=[],
         steps_total=0,
+        chains=[],
         rules=[],
         results=[],
         field_analysis=None,
@@ -299,6 +301,7 @@ def _derivation_context(d: Derivation) -> dict:
     ctx["variables"] = [dict(name=inline(w), shape=_shape_words(w), description="") for w in wrt]
     ctx["objective"] = dict(words="The expression differentiated.", display=eq("f", d.expr))
     ctx["steps"], ctx["steps_total"] = _steps(d, 40)
+    ctx["chains"] = chains(d, d.results)
     ctx["rules"] = _rules(d)
     ctx["results"] = _results(d.results, wrt)
     ctx["self_checks"] = _self_checks(d.checks)
@@ -351,6 +354,9 @@ def _study_context(
         total += t
         rules += [r for r in _rules(d) if r["name"] not in {x["name"] for x in rules}]
     ctx["steps"], ctx["steps_total"], ctx["rules"] = steps, total, rules
+    ctx["chains"] = [
+        c for d in study.derivations.values() if d.steps for c in chains(d, study.results)
+    ]
     progress("typesetting the results")
     ctx["results"] = _results(
         {k: v for k, v in study.results.items() if k in ("gradient", "hessian", "jacobian")},
