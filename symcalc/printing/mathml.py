@@ -31,7 +31,6 @@ _MACROS = [
     (re.compile(r"\\(displaystyle|textstyle|scriptstyle)\b"), lambda m: ""),
     (re.compile(r"\\quad\b"), lambda m: r"\;\;"),
     (re.compile(r"\\qquad\b"), lambda m: r"\;\;\;\;"),
-    (re.compile(r"\\tag\*?\{[^{}]*\}"), lambda m: ""),
 ]
 
 
@@ -98,6 +97,7 @@ def _split_top(text: str, sep: str) -> list[str]:
 _ALIGNED = re.compile(
     r"^\s*(?:\\fitmath\{)?\s*\\begin\{(align\*|aligned)\}(.*)\\end\{\1\}\s*\}?\s*$", re.S
 )
+_TAG = re.compile(r"\\tag\*\{\\small\s*([^{}]*)\}|\\tag\*\{([^{}]*)\}")
 _BRACKET = re.compile(r"^\s*\\\[(.*)\\\]\s*$", re.S)
 
 
@@ -113,14 +113,23 @@ def display_mathml(tex: str) -> str:
         b = _BRACKET.match(tex)
         return mathml(b.group(1) if b else tex, "block")
     rows = [r for r in _split_top(m.group(2), r"\\") if r.strip()]
+    tagged = any(_TAG.search(r) for r in rows)
     body = []
     for row in rows:
+        tag = _TAG.search(row)
+        row = _TAG.sub("", row).replace(r"\notag", "")
         cells = _split_top(row, "&")
         tds = []
         for k, cell in enumerate(cells):
             align = "right" if k % 2 == 0 and len(cells) > 1 else "left"
             inner = _inner(mathml(cell, "inline")) if cell.strip() else ""
-            tds.append(f'<mtd columnalign="{align}">{inner}</mtd>')
+            tds.append(f'<mtd columnalign="{align}" style="text-align: {align}">{inner}</mtd>')
+        if tagged:  # the rule in the margin: a last column, as the PDF's \tag*
+            note = _plain(tag.group(1) or tag.group(2) or "") if tag else ""
+            tds.append(
+                '<mtd style="text-align: right; padding-left: 2em; font-size: 80%">'
+                f"<mtext>{note}</mtext></mtd>"
+            )
         body.append("<mtr>" + "".join(tds) + "</mtr>")
     return (
         '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">'

@@ -93,6 +93,19 @@ class Report:
     figures: dict[str, bytes] = field(default_factory=dict)
     log: str = ""  # the pdflatex log of the last to_pdf
     listings: dict[str, str] = field(default_factory=dict)
+    context: dict = field(default_factory=dict, repr=False)  # the records the templates show
+    study: Any = field(default=None, repr=False)  # the Study (for the HTML page's SVG figures)
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """One self-contained HTML page (MathML, inline SVG figures, no network); written to
+        ``path`` when given. Returns the page."""
+        from symcalc.reporting.html import render_html
+
+        page = render_html(self)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     def write_tex(self, path: str | os.PathLike) -> Path:
         """Write the .tex (and its figure PDFs and listings next to it); returns the path."""
@@ -256,7 +269,8 @@ def report(
         ctx["title"] = title
     progress("rendering LaTeX")
     tex = template_env().get_template("report.tex.j2").render(**ctx)
-    return Report(tex=tex, figures=figs, listings=listings)
+    study = source if not isinstance(source, Derivation) else None
+    return Report(tex=tex, figures=figs, listings=listings, context=ctx, study=study)
 
 
 # ---------------------------------------------------------------------------

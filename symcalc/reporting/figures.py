@@ -53,8 +53,8 @@ def _pyplot():
     return plt
 
 
-def figures_for(study) -> list[tuple[str, str, bytes]]:
-    """The figures of a Study, as (file name, LaTeX caption, PDF bytes)."""
+def figures_for(study, fmt: str = "pdf") -> list[tuple[str, str, bytes]]:
+    """The figures of a Study, as (file name, LaTeX caption, bytes): PDF, or SVG for the HTML page."""
     from symcalc.printing.latex import latex
     from symcalc.reporting.tex import TeX
 
@@ -62,7 +62,7 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
     out = []
     sl = p.report.slice
     if p.objective is not None and sl is not None:
-        data = landscape_figure(study)
+        data = landscape_figure(study, fmt)
         if data is not None:
             others = ", ".join(f"${latex(k)} = {v:g}$" for k, v in _fixed_values(p).items())
             drawn = ", ".join(f"${latex(k)} = {latex(v)}$" for k, v in constant_subs(p)[1].items())
@@ -84,9 +84,9 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
                     else "."
                 )
             )
-            out.append(("figure-landscape.pdf", TeX(cap), data))
+            out.append((f"figure-landscape.{fmt}", TeX(cap), data))
     if p.field is not None and len(p.wrt) == 2 and p.notation == "components":
-        data = field_figure(study)
+        data = field_figure(study, fmt)
         if data is not None:
             fa = study.field
             cap = (
@@ -98,7 +98,7 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
                     else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."
                 )
             )
-            out.append(("figure-field.pdf", TeX(cap), data))
+            out.append((f"figure-field.{fmt}", TeX(cap), data))
     return out
 
 
@@ -264,7 +264,7 @@ def gradient_flow(grad_fn, start, t_max: float = 20.0, steps: int = 800, box=Non
 # ---------------------------------------------------------------------------
 
 
-def landscape_figure(study) -> bytes | None:
+def landscape_figure(study, fmt: str = "pdf") -> bytes | None:
     """Contours, gradient flow, critical points and Hessian eigenvectors (PDF bytes)."""
     p = study.problem
     sl = p.report.slice
@@ -316,7 +316,7 @@ def landscape_figure(study) -> bytes | None:
             if ascent
             else "Loss landscape and gradient flow"
         )
-        return _pdf_bytes(fig, plt)
+        return _figure_bytes(fig, plt, fmt)
 
 
 def axis_label(sym: Any) -> str:
@@ -432,7 +432,7 @@ def _eigen_bars(ax, pt, p, ax_syms, centre, span, colour) -> None:
 # ---------------------------------------------------------------------------
 
 
-def field_figure(study) -> bytes | None:
+def field_figure(study, fmt: str = "pdf") -> bytes | None:
     """Arrows of a 2-D field over its curl (or its potential when conservative)."""
     p = study.problem
     wrt = p.wrt
@@ -493,7 +493,7 @@ def field_figure(study) -> bytes | None:
         ax.set_xlabel(axis_label(wrt[0]))
         ax.set_ylabel(axis_label(wrt[1]))
         ax.set_title("Vector field")
-        return _pdf_bytes(fig, plt)
+        return _figure_bytes(fig, plt, fmt)
 
 
 def _robust_range(values: np.ndarray) -> tuple[float, float]:
@@ -511,8 +511,11 @@ def _default_slice(p):
     return SliceSpec(p.wrt[0], p.wrt[1])
 
 
-def _pdf_bytes(fig, plt) -> bytes:
+def _figure_bytes(fig, plt, fmt: str = "pdf") -> bytes:
+    if fmt not in ("pdf", "svg"):
+        raise ValueError(f"a figure is a pdf or an svg, not {fmt!r}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="pdf")
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "symcalc"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     return buf.getvalue()
