@@ -24,6 +24,7 @@ from symcalc.budget import DEFAULT_BUDGETS, budgeted, within
 from symcalc.derivation.calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
 from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
 from symcalc.inputs import as_expr
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 from symcalc.records import Step
 from symcalc.rules.landscape import LANDSCAPE_RULES
 
@@ -111,7 +112,7 @@ def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalP
 
 
 @dataclass
-class Classification:
+class Classification(RichDisplay):
     """What kind of critical point: ``kind``, ``eigenvalues`` (exact where SymPy
     can, floats otherwise, ascending), the ``hessian`` there, and ``exact``."""
 

@@ -39,6 +39,7 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.errors import ProblemFileError, SymcalcError
 from symcalc.inputs import safe_lambdify
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 from symcalc.records import Check, Derivation
 
 __all__ = [
@@ -323,7 +324,7 @@ class VectorizationTable:
 
 
 @dataclass
-class Study:
+class Study(RichDisplay):
     """Everything ``Problem.run`` found, for the report, CLI and notebooks.
 
     Fields (stable):

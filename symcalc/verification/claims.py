@@ -51,6 +51,7 @@ from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.expr.functions import expand_named
 from symcalc.inputs import as_expr, as_matrix, reject_text
 from symcalc.parsing.parser import ShapeMismatchError, parse_any
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 
 __all__ = [
     "Verdict",
@@ -77,7 +78,7 @@ _MAX_BREAKPOINT_POINTS = 8
 # The verdict
 # ======================================================================================
 @dataclass
-class Verdict:
+class Verdict(RichDisplay):
     """What ``verify`` found.
 
     holds:          True, False, or None (undecided: budget exhausted, no usable points).
