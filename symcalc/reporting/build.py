@@ -55,6 +55,7 @@ from symcalc.reporting.tex import (
     templates_dir,
 )
 from symcalc.reporting.words import check_words, kernel_listing, point_tex, solver_sentence
+from symcalc.reporting.written import written_latex
 
 __all__ = [
     "report",
@@ -347,8 +348,10 @@ def _study_context(
         TeX(_assumption_tex(v, s)) for v in p.variables + p.constants for s in v.structure
     ]
     if p.objective is not None:
+        written = written_latex(p)
+        shown = display(f"{_objective_lhs(p)} &= {written}") if written else None
         ctx["objective"] = dict(
-            words=_objective_words(p), display=eq(_objective_lhs(p), p.objective)
+            words=_objective_words(p), display=shown or eq(_objective_lhs(p), p.objective)
         )
     else:
         comps = sp.Matrix(p.field)
