@@ -262,7 +262,7 @@ renderer("Classification")((_classification_html, _classification_latex))
 
 
 def _study_parts(s) -> tuple[list[dict], list[tuple[str, str, str]]]:
-    from symcalc.reporting.build import _summary
+    from symcalc.reporting.sections import _summary
 
     names = {"gradient": r"\nabla L", "hessian": r"\nabla^2 L", "jacobian": "J_F"}
     results = [
