@@ -186,6 +186,8 @@ def chains(d: Derivation, results: dict) -> list[dict]:
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
     differentials = {"d" + getattr(w, "name", str(w)) for w in wrt}
     gradient, hessian = results.get("gradient"), results.get("hessian")
+    if results.get("jacobian") is not None and any(s.note == "jacobian" for s in d.steps):
+        return [_jacobian_chain(d.steps, results["jacobian"], differentials)]
     out = []
     if grad_steps:
         rows = _gradient_rows(grad_steps, gradient)
@@ -208,6 +210,22 @@ def chains(d: Derivation, results: dict) -> list[dict]:
             )
         out.append(_chain("Hessian", words, rows, differentials))
     return out
+
+
+def _jacobian_chain(steps: list[Step], jacobian: Any, differentials: set[str]) -> dict:
+    """A vector field: the differential of each component, then the Jacobian read off."""
+    marks = [k for k, s in enumerate(steps) if s.rule.kind == "identification"]
+    diffs = [steps[k - 1].after for k in marks if k > 0]
+    work = [s for s in steps if s.rule.kind != "identification"]
+    rows = []
+    if diffs and len(diffs) == len(marks):
+        rows.append(_row(r"\mathrm{d}F", sp.Matrix(diffs), _titles(work)))
+    rows.append(_row(r"\Longrightarrow\quad J_F", jacobian, "identification"))
+    words = (
+        r"The differential of each component $F_i$; the coefficient of $\mathrm{d}x_j$ in "
+        r"$\mathrm{d}F_i$ is the entry $(i, j)$ of the Jacobian: $\mathrm{d}F = J_F\,\mathrm{d}x$."
+    )
+    return _chain("Jacobian", words, _finish(rows, jacobian), differentials)
 
 
 def _chain(title: str, words: str, rows: list[dict], differentials: set[str]) -> dict:

@@ -176,9 +176,11 @@ def study_context(
 
         try:
             drawn = F.figures_for(study)
-        except Exception as exc:  # noqa: BLE001 - a figure is optional: say why it is missing
+        except Exception:  # noqa: BLE001 - a figure is optional: say why it is missing
             drawn = []
-            figure_notes.append(f"the figure could not be drawn: {type(exc).__name__}: {exc}")
+            figure_notes.append(
+                "the figure could not be drawn: the function could not be evaluated on the plotting grid"
+            )
         for name, caption, data in drawn:
             name = f"{prefix}-{name}"
             figs[name] = data
