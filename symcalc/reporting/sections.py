@@ -316,7 +316,7 @@ def _critical_points_line(landscape) -> dict:
     kinds = [pt.kind for pt in landscape.points]
     found = f"{len(kinds)} critical point{'s' if len(kinds) != 1 else ''}"
     if not landscape.complete and not kinds:
-        return dict(ok=False, text="critical points: could not solve the equation grad L = 0")
+        return dict(ok=False, text=TeX(r"critical points: could not solve $\nabla L = 0$"))
     if not landscape.complete:
         return dict(
             ok=False, text=f"{found} found ({', '.join(kinds)}); could not show there are no others"
