@@ -22,7 +22,7 @@ import sympy as sp
 from symcalc.printing.latex import _Names, _sum_lines, equation, latex, visible_width
 from symcalc.printing.texsafe import escape_text
 from symcalc.records import Derivation
-from symcalc.reporting.chain import chains
+from symcalc.reporting.chain import chains, textbook_form
 from symcalc.reporting.sections import (
     _claim_context,
     _field_context,
@@ -363,7 +363,7 @@ def _results(results: dict, wrt: list, problem=None) -> list[dict]:
             continue
         title, lhs = _RESULT_TITLES.get(key, (key.capitalize(), key))
         words = _result_words(key, wrt, problem)
-        out.append(dict(title=title, words=words, display=eq(lhs, value)))
+        out.append(dict(title=title, words=words, display=eq(lhs, textbook_form(value))))
     return out
 
 
