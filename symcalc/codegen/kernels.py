@@ -59,6 +59,7 @@ from symcalc.codegen.numpy_printer import (
 from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -915,7 +916,7 @@ def _stem(wrt) -> str:
 # ---------------------------------------------------------------------------
 # Kernels
 # ---------------------------------------------------------------------------
-class Kernel:
+class Kernel(RichDisplay):
     """Batched value / gradient / Hessian of one scalar function of n variables.
 
     Built by :func:`compile`. ``x`` has shape ``(..., n)``; each parameter is a
