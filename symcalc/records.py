@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -63,7 +65,7 @@ class Check:
 
 
 @dataclass
-class Derivation:
+class Derivation(RichDisplay):
     """The result of ``derive``: the results in order, the steps and the checks.
 
     ``results`` maps a name ("gradient", "hessian", "jacobian", "curl",

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, term) -> int:
                 _read(args.derivation), wrt=wrt, symbols=symbols, budget=args.budget
             )
         results = [(args.derivation, check)]
-    from symcalc.cli.command import printable
+    from symcalc.cli.terminal import printable
 
     if args.format == "json":
         term.out(json.dumps([_json(t, c) for t, c in results], indent=2, ensure_ascii=False))

@@ -94,6 +94,7 @@ class SymcalcLatexPrinter(LatexPrinter):
                 sp.MatrixSymbol(expr.name[1:], *expr.shape)
             )
         name = self._deal_with_super_sub(expr.name)
+        name = name if name.startswith(r"\text{") else _one_symbol(expr.name, name)
         if self._settings["bold_vectors"] and expr.shape[1] == 1 and expr.shape[0] != 1:
             return rf"\boldsymbol{{{name}}}"
         return name
@@ -283,7 +284,8 @@ class SymcalcLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if self._is_differential(expr):
             return r"\mathrm{d}" + super()._print_Symbol(sp.Symbol(expr.name[1:]))
-        return super()._print_Symbol(expr, style=style)
+        tex = super()._print_Symbol(expr, style=style)
+        return tex if tex.startswith(r"\text{") else _one_symbol(expr.name, tex)
 
     def _print_Mul(self, expr):
         """Differentials (dx, dX) print last: 3 x^2 dx, not 3 dx x^2."""
@@ -311,6 +313,28 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _one_symbol(name: str, tex: str) -> str:
+    r"""A multi-letter name as one symbol, not a product: ``lam`` is ``\mathit{lam}``.
+
+    Greek names and accents (lambda, nu, xhat) are SymPy's; only a plain run of
+    letters that SymPy left as it is, in the base or a script, is wrapped.
+
+    >>> _one_symbol("lam", "lam"), _one_symbol("lamw_2", "lamw_{2}"), _one_symbol("w_hat", "w_{hat}")
+    ('\\mathit{lam}', '\\mathit{lamw}_{2}', 'w_{\\mathit{hat}}')
+    >>> _one_symbol("lambda", r"\lambda"), _one_symbol("x_1", "x_{1}")
+    ('\\lambda', 'x_{1}')
+    """
+    from sympy.printing.conventions import split_super_sub
+
+    base, sups, subs = split_super_sub(name)
+    words = {w for w in [base, *sups, *subs] if re.fullmatch(r"[A-Za-z]{2,}", w)}
+    for w in sorted(words, key=len, reverse=True):
+        tex = re.sub(
+            rf"(?<![\\A-Za-z{{]){w}(?![A-Za-z])|(?<=\{{){w}(?=\}})", rf"\\mathit{{{w}}}", tex
+        )
+    return tex
 
 
 def _atom(tex: str) -> str:

@@ -38,7 +38,12 @@ from symcalc.parsing.lines import Lhs, Line, read_lhs, split_lines
 from symcalc.parsing.parser import ShapeMismatchError
 from symcalc.verification.claims import Verdict, declare, verify
 from symcalc.verification.derivation_diagnosis import diagnose
-from symcalc.verification.derivation_differential import NoDifferentialError, differential
+from symcalc.verification.derivation_differential import (
+    NoDifferentialError,
+    differential,
+    gradient_of,
+    hessian_of,
+)
 from symcalc.verification.derivation_reading import Reader
 
 __all__ = ["check_derivation", "DerivationCheck", "StepVerdict"]
@@ -210,20 +215,7 @@ def _inner(G, d):
     return G * d
 
 
-def _gradient(F, W):
-    if isinstance(W, sp.Symbol):
-        return sp.diff(F, W)
-    from symcalc.derivation.calculus import gradient
-
-    return gradient(F, W)
-
-
-def _hessian(F, W):
-    if isinstance(W, sp.Symbol):
-        return sp.diff(F, W, 2)
-    from symcalc.derivation.calculus import hessian
-
-    return hessian(F, W)
+_gradient, _hessian = gradient_of, hessian_of
 
 
 _LHS_SHOWN = {

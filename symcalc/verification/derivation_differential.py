@@ -24,7 +24,7 @@ from sympy.matrices.expressions.hadamard import HadamardProduct
 
 from symcalc.errors import InputError
 
-__all__ = ["differential", "NoDifferentialError"]
+__all__ = ["differential", "gradient_of", "hessian_of", "NoDifferentialError"]
 
 
 class NoDifferentialError(InputError):
@@ -176,3 +176,21 @@ _RULES = {
     "MatrixElement": _element,
     "Abs": _abs,
 }
+
+
+def gradient_of(F, W):
+    """The gradient of F in W: ``diff`` for a scalar W, symcalc's matrix engine otherwise."""
+    if isinstance(W, sp.Symbol):
+        return sp.diff(F, W)
+    from symcalc.derivation.api import gradient
+
+    return gradient(F, W)
+
+
+def hessian_of(F, W):
+    """The Hessian of F in W (the second derivative for a scalar W)."""
+    if isinstance(W, sp.Symbol):
+        return sp.diff(F, W, 2)
+    from symcalc.derivation.api import hessian
+
+    return hessian(F, W)

@@ -33,7 +33,12 @@ from typing import Any
 
 from symcalc.errors import ProblemFileError
 
-__all__ = ["check_problem_derivations", "declarations_of", "MAX_DERIVATIONS"]
+__all__ = [
+    "check_problem_derivations",
+    "declarations_of",
+    "derivation_sections",
+    "MAX_DERIVATIONS",
+]
 
 MAX_DERIVATIONS = 20
 _KEYS = {"title", "wrt", "lines"}
@@ -109,3 +114,19 @@ def check_problem_derivations(path_or_text, budget: float = 120.0) -> list[tuple
         )
         results.append((str(t.get("title", f"derivation {i + 1}")), check))
     return results
+
+
+def derivation_sections(problem) -> list:
+    """The ``[[derivation]]`` tables of a problem's file, each rendered (for the report).
+
+    Empty when the problem was not read from a file or the file has none. Each is finished
+    LaTeX (formulas printed from SymPy, text escaped): the report wraps it in ``TeX``.
+    """
+    from pathlib import Path
+
+    from symcalc.verification.derivation_report import render_latex
+
+    source = getattr(problem, "source", None)
+    if not source or not str(source).endswith(".toml") or not Path(source).is_file():
+        return []
+    return [render_latex(c, t) for t, c in check_problem_derivations(Path(source))]

@@ -87,9 +87,9 @@ class Reader:
             if name not in self.defs or self.wrt is None:
                 return m.group(0)
             if name not in self.grads:
-                from symcalc.verification.derivation_check import _gradient
+                from symcalc.verification.derivation_differential import gradient_of
 
-                value = _gradient(self.defs[name][1], self.wrt)
+                value = gradient_of(self.defs[name][1], self.wrt)
                 self.grads[name] = (_placeholder(f"nabla{name}", value), value)
             return f" nabla{name} "
 

@@ -21,7 +21,7 @@ _MARK = {True: "ok", False: "FAILS", None: "undecided"}
 
 
 def _value(v) -> str:
-    from symcalc.verification.claims import _show_value  # the verifier's own display
+    from symcalc.verification.verdict import _show_value  # the verifier's own display
 
     return _show_value(v)
 
@@ -54,27 +54,30 @@ def describe(check) -> str:
 
 
 def _tex(expr: Any) -> str:
-    """Finished LaTeX (marked so the template does not escape it again)."""
+    """Finished LaTeX of a SymPy object (never of user text)."""
     from symcalc.printing.latex import latex
     from symcalc.printing.texsafe import escape_text
-    from symcalc.reporting.build import TeX
 
     try:
-        return TeX(latex(expr))
+        return latex(expr)
     except Exception:  # noqa: BLE001 - a form the printer does not know: show it as text
-        return TeX(r"\text{" + escape_text(str(expr)) + "}")
+        return r"\text{" + escape_text(str(expr)) + "}"
+
+
+def _text(value: Any) -> str:
+    from symcalc.printing.texsafe import escape_text
+
+    return escape_text(value)
 
 
 def _lhs_tex(lhs):
-    from symcalc.reporting.build import TeX
-
     if lhs is None:
-        return TeX("")
+        return ""
     prefix, body = lhs
     body_tex = _tex(body)
     if prefix and len(str(body)) > 1:
-        body_tex = TeX(r"\left(" + body_tex + r"\right)")
-    return TeX(prefix + body_tex)
+        body_tex = r"\left(" + body_tex + r"\right)"
+    return prefix + body_tex
 
 
 def _rounded(v):
@@ -87,22 +90,19 @@ def _rounded(v):
 
 
 def latex_context(check) -> dict:
-    """What ``templates/derivation_check.tex.j2`` needs: rows of finished LaTeX.
-
-    Formulas are :class:`~symcalc.reporting.build.TeX`; plain strings (reasons, the
-    diagnosis) are escaped by the report's template environment when rendered.
-    """
+    """What ``templates/derivation_check.tex.j2`` needs: rows of finished LaTeX
+    (formulas printed from SymPy, text escaped)."""
     rows = []
     for s in check.steps:
         row = {
             "number": s.index + 1,
             "rhs": _tex(s.claim) if s.claim is not None else "",
             "lhs": _lhs_tex(s.lhs),
-            "kind": s.kind,
+            "kind": _text(s.kind),
             "holds": s.holds,
             "first": s.index == check.first_wrong,
-            "reason": s.reason,
-            "diagnosis": s.diagnosis or "",
+            "reason": _text(s.reason),
+            "diagnosis": _text(s.diagnosis or ""),
             "counterexample": [],
         }
         if row["first"] and s.counterexample:
@@ -115,23 +115,40 @@ def latex_context(check) -> dict:
 
 def render_latex(check, title: str = "Hand derivation") -> str:
     """The derivation as a LaTeX fragment (a section of the report), the wrong line marked."""
-    from symcalc.reporting.build import template_env
-
-    template = template_env().get_template("derivation_check.tex.j2")
-    return template.render(title=title, **latex_context(check))
+    template = _environment().get_template("derivation_check.tex.j2")
+    return template.render(title=_text(title), **latex_context(check))
 
 
-def derivation_sections(problem) -> list:
-    """The ``[[derivation]]`` tables of a problem's file, each rendered (for the report).
-
-    Empty when the problem was not read from a file or the file has none.
-    """
+def _templates_dir():
+    """Installed: the package symcalc.templates; source checkout: <repo>/templates."""
+    import importlib.resources
     from pathlib import Path
 
-    from symcalc.reporting.build import TeX
-    from symcalc.verification.derivation_problem import check_problem_derivations
+    try:
+        root = importlib.resources.files("symcalc.templates")
+        if root.joinpath("derivation_check.tex.j2").is_file():
+            return root
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "templates"
 
-    source = getattr(problem, "source", None)
-    if not source or not str(source).endswith(".toml") or not Path(source).is_file():
-        return []
-    return [TeX(render_latex(c, t)) for t, c in check_problem_derivations(Path(source))]
+
+def _environment():
+    """The report's template syntax (\\VAR{...}, \\BLOCK{...}); every value arrives finished."""
+    import jinja2
+
+    root = _templates_dir()
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: root.joinpath(name).read_text(encoding="utf-8")),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )

@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from symcalc.cli.command import main
+from symcalc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 WRONG = r"""
