@@ -130,3 +130,48 @@ def derivation_sections(problem) -> list:
     if not source or not str(source).endswith(".toml") or not Path(source).is_file():
         return []
     return [render_latex(c, t) for t, c in check_problem_derivations(Path(source))]
+
+
+def _html_rows(check) -> list[dict]:
+    rows = []
+    for s in check.steps:
+        prefix, body = s.lhs if s.lhs is not None else ("", None)
+        row = {
+            "number": s.index + 1,
+            "prefix": {"\\mathrm{d}": "d", "\\nabla ": "∇", "\\nabla^2 ": "∇²"}.get(prefix, ""),
+            "lhs": body,
+            "rhs": s.claim,
+            "holds": s.holds,
+            "first": s.index == check.first_wrong,
+            "reason": s.reason,
+            "diagnosis": s.diagnosis or "",
+            "counterexample": [],
+        }
+        if row["first"] and s.counterexample:
+            row["counterexample"] = [
+                (getattr(k, "name", str(k)), v) for k, v in s.counterexample.items()
+            ]
+            row["line_value"], row["truth_value"] = s.claim_value, s.truth_value
+        rows.append(row)
+    return rows
+
+
+def report_context(problem, tex) -> dict:
+    """The report's entries for the problem file's ``[[derivation]]`` tables, checked once:
+    ``derivation_checks`` (LaTeX fragments, wrapped by ``tex``, the report's TeX marker)
+    and ``derivation_tables`` (rows of SymPy objects and text for the HTML page)."""
+    from pathlib import Path
+
+    from symcalc.verification.derivation_report import render_latex
+
+    source = getattr(problem, "source", None)
+    if not source or not str(source).endswith(".toml") or not Path(source).is_file():
+        return {"derivation_checks": [], "derivation_tables": []}
+    checked = check_problem_derivations(Path(source))
+    return {
+        "derivation_checks": [tex(render_latex(c, t)) for t, c in checked],
+        "derivation_tables": [
+            {"title": t, "first_wrong": c.first_wrong, "holds": c.holds, "rows": _html_rows(c)}
+            for t, c in checked
+        ],
+    }
