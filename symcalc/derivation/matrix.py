@@ -74,6 +74,11 @@ LAYOUT = (
     "(column-major vec)"
 )
 
+JACOBIAN_LAYOUT = (
+    "Jacobian of a matrix F (p x q) wrt a matrix X (m x n): d vec(F) / d vec(X)^T, "
+    "pq x mn, column-major vec (vec stacks the columns): d vec F = J d vec X"
+)
+
 
 # ======================================================================================
 # Input: validation and normalization (a 1 x 1 matrix is a scalar)
@@ -226,15 +231,12 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     if g != f:
         d.add_step(THEOREMS["one_by_one"], f, g, "canonical")
     if isinstance(g, MatrixExpr):
-        if g.cols != 1:
-            raise ShapeError(
-                f"{f} is a {g.rows} x {g.cols} matrix; a Jacobian needs a column "
-                f"vector (or a scalar for a gradient)"
-            )
         if order != 1:
             raise ShapeError(
-                f"{f} is a {g.rows} x 1 vector; a Hessian (order=2) needs a scalar function"
+                f"{f} is a {g.rows} x {g.cols} matrix; a Hessian (order=2) needs a scalar function"
             )
+        if g.cols != 1 or X.cols != 1:
+            d.meta["jacobian_convention"] = JACOBIAN_LAYOUT
         J = _linear_map(g, X, d, "jacobian")
         d.results["jacobian"] = J
         if check:
@@ -398,12 +400,18 @@ def matrix_hessian(f, x):
 
 
 def matrix_jacobian(F, x):
-    """The m x n Jacobian of a column-vector matrix expression F (m x 1) wrt x (n x 1).
+    """The Jacobian d vec(F) / d vec(x)^T of a matrix expression F, in closed form.
+
+    F m x 1 and x n x 1: the m x n Jacobian (dF = J dx). F p x q or X m x n a matrix:
+    the pq x mn matrix with d vec F = J d vec X (column-major vec, as ``sc.vec``).
 
     >>> from symcalc.expr.structure import matrix_symbol, vector
     >>> A = matrix_symbol("A", "m", "n"); x = vector("x", "n")
     >>> matrix_jacobian(A*x, x)
     A
+    >>> X = matrix_symbol("X", "n", "k"); B = matrix_symbol("B", "k", "p")
+    >>> matrix_jacobian(A*X*B, X)
+    KroneckerProduct(B.T, A)
     """
     d = _cached(F, x, 1)
     if "jacobian" not in d.results:  # a scalar F: its Jacobian is the gradient as a row
