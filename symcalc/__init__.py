@@ -81,6 +81,8 @@ _API = {
     "hadamard_power": "expr.structure",
     "ones": "expr.structure",
     "sum_entries": "expr.structure",
+    "mean": "expr.structure",
+    "layer_norm": "expr.structure",
     "dot": "expr.structure",
     "quadratic_form": "expr.structure",
     "norm": "expr.structure",

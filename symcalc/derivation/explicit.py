@@ -125,6 +125,8 @@ def to_explicit(e, env):
         return to_explicit(e.arg, env).trace()
     if isinstance(e, Determinant):
         return to_explicit(e.arg, env).det()
+    if hasattr(e, "_explicit"):  # a construct that evaluates itself (symcalc.expr.axis)
+        return e._explicit(lambda a: to_explicit(a, env))
     if isinstance(e, MatrixExpr):
         raise NoRuleError(f"cannot evaluate {type(e).__name__} explicitly")
     if not isinstance(e, sp.Basic) or e.is_Atom:

@@ -21,12 +21,21 @@ from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 from symcalc.errors import NoRuleError
 from symcalc.records import Derivation
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES
+from symcalc.rules.network import NETWORK_CANONICAL, NETWORK_RULES
 from symcalc.rules.scalar import SCALAR_RULES
 
 #: The tables the walker reads, in order of precedence.
-DIFFERENTIAL_TABLES = (MATRIX_RULES, SCALAR_RULES)
+DIFFERENTIAL_TABLES = (MATRIX_RULES, NETWORK_RULES, SCALAR_RULES)
+#: The canonical-form tables, in order of precedence.
+CANONICAL_TABLES = (CANONICAL_RULES, NETWORK_CANONICAL)
 
-__all__ = ["Differentiator", "Canonicalizer", "differential_symbol", "DIFFERENTIAL_TABLES"]
+__all__ = [
+    "Differentiator",
+    "Canonicalizer",
+    "differential_symbol",
+    "DIFFERENTIAL_TABLES",
+    "CANONICAL_TABLES",
+]
 
 
 def _describe(node) -> str:
@@ -116,7 +125,7 @@ class Canonicalizer:
             return
         if not self.depends(node):
             return
-        for rule in CANONICAL_RULES.lookup(node):
+        for rule in (r for table in CANONICAL_TABLES for r in table.lookup(node)):
             out = rule.apply(node, C, self)
             if out is None:
                 continue

@@ -45,48 +45,75 @@ def closed_value(expr, sizes, values):
     return float(sp.N(out, 30))
 
 
-def _explicit_in_symbols(f, X, sizes, values):
-    """f at concrete sizes with X a matrix of Symbols and every other matrix numeric."""
+def _explicit_with(f, X, sizes, values, positions):
+    """f at concrete sizes, every matrix numeric except the entries of X at ``positions``,
+    which are Symbols (one or two at a time keeps SymPy's expressions small).
+    Returns (explicit f, the Symbols, their values)."""
     Xs = sized(X, sizes)
-    r, c = int(Xs.rows), int(Xs.cols)
-    entries = sp.Matrix(r, c, lambda i, j: sp.Symbol(f"e_{i}_{j}"))
-    env = {k: v for k, v in _env(values, sizes).items() if k != Xs}
+    point = np.asarray(values[X], dtype=float)
+    entries = sp.Matrix(point.shape[0], point.shape[1], lambda i, j: sp.Float(point[i, j], 30))
+    syms = [sp.Symbol(f"e_{i}_{j}") for i, j in positions]
+    for (i, j), t in zip(positions, syms):
+        entries[i, j] = t
+    env = {kk: v for kk, v in _env(values, sizes).items() if kk != Xs}
     env[Xs] = sp.ImmutableMatrix(entries)
-    fx = sized(f, sizes).xreplace(env)
-    fx = fx.as_explicit() if isinstance(fx, sp.MatrixExpr) else fx.doit()
-    at = {entries[i, j]: sp.Float(values[X][i, j], 30) for i in range(r) for j in range(c)}
-    return fx, [entries[i, j] for j in range(c) for i in range(r)], at
+    fs = sized(f, sizes)
+    for M in fs.atoms(sp.OneMatrix, sp.Identity, sp.ZeroMatrix):
+        env[M] = sp.ImmutableMatrix(M.as_explicit())
+    fx = fs.xreplace(env).doit()  # products of explicit matrices multiplied out
+    if isinstance(fx, sp.MatrixExpr):
+        fx = fx.as_explicit()
+    else:  # a scalar: every trace by SymPy's explicit matrices
+        fx = fx.replace(sp.Trace, lambda M: sp.Matrix(M.as_explicit()).trace())
+    at = {t: sp.Float(point[i, j], 30) for (i, j), t in zip(positions, syms)}
+    return fx, syms, at
+
+
+def _positions(X, values):
+    r, c = np.shape(values[X])
+    return [(i, j) for j in range(c) for i in range(r)]
 
 
 def _scalar(e):
     if isinstance(e, sp.MatrixBase):
         assert e.shape == (1, 1)
         return e[0, 0]
-    return e.doit() if hasattr(e, "doit") else e
+    return e
+
+
+def _number(e, at):
+    return float(sp.N(e.xreplace(at), 30))
 
 
 def sympy_gradient(f, X, sizes, values):
-    """df/dX_ij by sp.diff, as a matrix of X's shape."""
-    fx, syms, at = _explicit_in_symbols(f, X, sizes, values)
-    fx = _scalar(fx)
-    r, c = np.shape(values[X])
-    g = [float(sp.diff(fx, s).xreplace(at).evalf(30)) for s in syms]
-    return np.array(g).reshape((r, c), order="F")
+    """df/dX_ij by sp.diff of the explicit expression in X_ij, as a matrix of X's shape."""
+    g = []
+    for pos in _positions(X, values):
+        fx, (t,), at = _explicit_with(f, X, sizes, values, [pos])
+        g.append(_number(sp.diff(_scalar(fx), t), at))
+    return np.array(g).reshape(np.shape(values[X]), order="F")
 
 
 def sympy_jacobian(F, X, sizes, values):
-    """d vec(F) / d vec(X)^T by sp.diff of F.as_explicit()."""
-    Fx, syms, at = _explicit_in_symbols(F, X, sizes, values)
-    flat = [Fx[i, j] for j in range(Fx.cols) for i in range(Fx.rows)]
-    return np.array([[float(sp.diff(e, s).xreplace(at).evalf(30)) for s in syms] for e in flat])
+    """d vec(F) / d vec(X)^T by sp.diff of F.as_explicit(), one entry of X at a time."""
+    cols = []
+    for pos in _positions(X, values):
+        Fx, (t,), at = _explicit_with(F, X, sizes, values, [pos])
+        flat = [Fx[i, j] for j in range(Fx.cols) for i in range(Fx.rows)]
+        cols.append([_number(sp.diff(e, t), at) for e in flat])
+    return np.array(cols).T
 
 
 def sympy_hessian(f, X, sizes, values):
-    """d^2 f / d vec(X) d vec(X)^T by sp.diff."""
-    fx, syms, at = _explicit_in_symbols(f, X, sizes, values)
-    fx = _scalar(fx)
-    grads = [sp.diff(fx, s) for s in syms]
-    return np.array([[float(sp.diff(g, t).xreplace(at).evalf(30)) for t in syms] for g in grads])
+    """d^2 f / d vec(X) d vec(X)^T by sp.diff, two entries of X at a time."""
+    pos = _positions(X, values)
+    H = np.zeros((len(pos), len(pos)))
+    for a, p in enumerate(pos):
+        for b_ in range(a, len(pos)):
+            fx, syms, at = _explicit_with(f, X, sizes, values, [p] if a == b_ else [p, pos[b_]])
+            t, u = (syms[0], syms[0]) if a == b_ else syms
+            H[a, b_] = H[b_, a] = _number(sp.diff(_scalar(fx), t, u), at)
+    return H
 
 
 def central_jacobian(fn, x, h=1e-6):
@@ -112,3 +139,28 @@ def assert_close(ours, ref, rtol=1e-6, atol=1e-7):
     scale = 1.0 + np.max(np.abs(ref))
     err = np.max(np.abs(ours - ref)) if ours.size else 0.0
     assert err <= atol * scale + rtol * scale, f"max error {err:.3g} (scale {scale:.3g})"
+
+
+def random_values(exprs, sizes, seed, overrides=None):
+    """Random values for every MatrixSymbol of the expressions, at concrete sizes."""
+    rng = np.random.default_rng(seed)
+    values = {}
+    syms = set()
+    for e in exprs:
+        syms |= e.atoms(sp.MatrixSymbol) | ({e} if isinstance(e, sp.MatrixSymbol) else set())
+    for M in sorted(syms, key=lambda s: s.name):
+        shape = tuple(int(sized(s, sizes)) for s in M.shape)
+        values[M] = well_conditioned(rng, shape)
+    for M, make in (overrides or {}).items():
+        values[M] = make(rng, tuple(int(sized(s, sizes)) for s in M.shape))
+    return values
+
+
+def check_gradient_routes(G, f, V, sizes, values, numpy_f):
+    """The closed-form gradient G of f wrt V against sp.diff and against central differences
+    of numpy_f(value of V, {name: value} of the others)."""
+    ours = closed_value(G, sizes, values)
+    ours = np.reshape(ours, np.shape(values[V]))
+    assert_close(ours, sympy_gradient(f, V, sizes, values), rtol=1e-9, atol=1e-9)
+    consts = {M.name: v for M, v in values.items() if M != V}
+    assert_close(ours, central_gradient(lambda a: numpy_f(a, consts), values[V]))
