@@ -92,6 +92,8 @@ _API = {
     "softmax_cross_entropy": "expr.structure",
     "logistic_loss": "expr.structure",
     "squared_error": "expr.structure",
+    "hvp": "derivation.secondorder",
+    "gauss_newton": "derivation.secondorder",
     "CommutationMatrix": "derivation.matrix",
     "Vec": "derivation.matrix",
     "symmetrizer": "derivation.matrix",

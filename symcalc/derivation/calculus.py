@@ -150,6 +150,8 @@ def laplacian(f: Any, wrt: Any) -> sp.Expr:
     >>> laplacian(x**2 - y**2, [x, y])
     0
     """
+    if _is_matrix_problem(f, wrt):  # a MatrixSymbol: the closed-form trace of the Hessian
+        return _matrix_engine().matrix_laplacian(f, wrt)
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Add(*[sp.diff(f, s, 2) for s in syms])
 

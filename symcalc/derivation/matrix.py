@@ -54,6 +54,7 @@ __all__ = [
     "matrix_gradient",
     "matrix_hessian",
     "matrix_jacobian",
+    "matrix_laplacian",
     "derive_matrix",
     "CommutationMatrix",
     "Vec",
@@ -210,6 +211,12 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         return _derive_scalar_parameters(
             f, [X] if isinstance(X, sp.Symbol) else list(X), order, check
         )
+    from symcalc.derivation.parameters import derive_parameters, is_parameter_list
+
+    if is_parameter_list(X):  # all the weights of a model at once: a tuple of gradients
+        if order != 1:
+            raise InputError("Hessians with respect to several matrix parameters are not supported")
+        return derive_parameters(f, X, check)
     _check_variable(X)
     if isinstance(f, sp.MatrixBase):
         raise InputError(
@@ -379,7 +386,7 @@ def matrix_gradient(f, X):
     >>> matrix_gradient(sp.log(sp.det(X)), X)
     X.T**(-1)
     """
-    d = _cached(f, X, 1)
+    d = _cached(f, X, 1)  # X may be a list of parameters: then a tuple of gradients
     if "gradient" not in d.results:
         raise ShapeError(
             f"{f} is a vector ({normalize(f).shape[0]} x 1), not a scalar: a gradient needs "
@@ -422,3 +429,17 @@ def matrix_jacobian(F, x):
             )
         return d.results["gradient"].T
     return d.results["jacobian"]
+
+
+def matrix_laplacian(f, x):
+    """The Laplacian of scalar f wrt a MatrixSymbol x: the trace of its Hessian, in closed form
+    (see :mod:`symcalc.derivation.secondorder`).
+
+    >>> from symcalc.expr.structure import vector, quadratic_form, matrix_symbol
+    >>> x, A = vector("x", "n"), matrix_symbol("A", "n", "n")
+    >>> matrix_laplacian(quadratic_form(x, A), x)
+    2*Trace(A)
+    """
+    from symcalc.derivation.secondorder import hessian_trace
+
+    return hessian_trace(f, x)
