@@ -23,9 +23,11 @@ from sympy import (
 )
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from symcalc.derivation.explicit import _close, pick_concrete
 from symcalc.errors import ShapeError
+from symcalc.expr.structure import structure_of
 from symcalc.inputs import as_expr
-from symcalc.rules.matrix import add, hadamard, is_zero, mul
+from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
 
 
 def normalize(f):
@@ -173,3 +175,34 @@ def _collect_terms(terms):
     if not terms:
         return 0
     return add(*[mul(c, *m) for c, m in terms])
+
+
+# ======================================================================================
+# Layout and structured gradients
+# ======================================================================================
+LAYOUT = (
+    "gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
+    "m x n (dF = J dx); Hessian wrt a matrix X is d vec(grad) / d vec(X) "
+    "(column-major vec)"
+)
+
+
+def _structured(G, f, X, d):
+    structure = structure_of(X)
+    if structure in ("symmetric", "positive_definite") and not is_zero(G):
+        if transpose(G) != G and not _numerically_symmetric(G, f, X):
+            sym = collect(add(G / 2, transpose(G) / 2))
+            d.add_step(THEOREMS["symmetric_part"], G, sym, "simplify")
+            G = sym
+    if structure == "diagonal" and not is_zero(G):
+        diag = hadamard(Identity(X.rows), G)
+        d.add_step(THEOREMS["diagonal_part"], G, diag, "simplify")
+        G = diag
+    return G
+
+
+def _numerically_symmetric(G, f, X):
+    cc = pick_concrete(f, X, seed=7)
+    v = cc.evaluate(G, cc.point)
+    ok, _ = _close(list(v), list(v.T), 1e-12)
+    return ok

@@ -21,7 +21,6 @@ import random
 
 import sympy as sp
 from sympy import (
-    Identity,
     MatAdd,
     MatMul,
     MatrixExpr,
@@ -31,16 +30,16 @@ from sympy import (
     ZeroMatrix,
 )
 
-from symcalc.derivation.algebra import collect, normalize
+from symcalc.derivation.algebra import LAYOUT, _structured, collect, normalize  # noqa: F401
 from symcalc.derivation.explicit import (
     _close,
     _random_matrix,
     concrete_sizes,
-    pick_concrete,
     shrink,
     to_explicit,
 )
 from symcalc.derivation.linearmap import _linear_map
+from symcalc.derivation.parameters import derive_parameters, is_parameter_list
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.selfcheck import check_gradient, check_second, check_symmetric_hessian
 from symcalc.derivation.vecform import CommutationMatrix, Vec, _sandwich, symmetrizer
@@ -48,13 +47,12 @@ from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.expr.structure import structure_of
 from symcalc.inputs import reject_text
 from symcalc.records import Derivation
-from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
+from symcalc.rules.matrix import THEOREMS, add, is_zero, mul, transpose
 
 __all__ = [
     "matrix_gradient",
     "matrix_hessian",
     "matrix_jacobian",
-    "matrix_laplacian",
     "derive_matrix",
     "CommutationMatrix",
     "Vec",
@@ -68,12 +66,6 @@ __all__ = [
     "check_second",
     "check_symmetric_hessian",
 ]
-
-LAYOUT = (
-    "gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
-    "m x n (dF = J dx); Hessian wrt a matrix X is d vec(grad) / d vec(X) "
-    "(column-major vec)"
-)
 
 JACOBIAN_LAYOUT = (
     "Jacobian of a matrix F (p x q) wrt a matrix X (m x n): d vec(F) / d vec(X)^T, "
@@ -116,27 +108,6 @@ def _gradient(f, X, d: Derivation, note: str = "differential"):
         G = simple
     d.meta["differential"] = dX
     return _structured(G, f, X, d)
-
-
-def _structured(G, f, X, d):
-    structure = structure_of(X)
-    if structure in ("symmetric", "positive_definite") and not is_zero(G):
-        if transpose(G) != G and not _numerically_symmetric(G, f, X):
-            sym = collect(add(G / 2, transpose(G) / 2))
-            d.add_step(THEOREMS["symmetric_part"], G, sym, "simplify")
-            G = sym
-    if structure == "diagonal" and not is_zero(G):
-        diag = hadamard(Identity(X.rows), G)
-        d.add_step(THEOREMS["diagonal_part"], G, diag, "simplify")
-        G = diag
-    return G
-
-
-def _numerically_symmetric(G, f, X):
-    cc = pick_concrete(f, X, seed=7)
-    v = cc.evaluate(G, cc.point)
-    ok, _ = _close(list(v), list(v.T), 1e-12)
-    return ok
 
 
 # --------------------------------------------------------------------------------------
@@ -211,8 +182,6 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         return _derive_scalar_parameters(
             f, [X] if isinstance(X, sp.Symbol) else list(X), order, check
         )
-    from symcalc.derivation.parameters import derive_parameters, is_parameter_list
-
     if is_parameter_list(X):  # all the weights of a model at once: a tuple of gradients
         if order != 1:
             raise InputError("Hessians with respect to several matrix parameters are not supported")
@@ -429,17 +398,3 @@ def matrix_jacobian(F, x):
             )
         return d.results["gradient"].T
     return d.results["jacobian"]
-
-
-def matrix_laplacian(f, x):
-    """The Laplacian of scalar f wrt a MatrixSymbol x: the trace of its Hessian, in closed form
-    (see :mod:`symcalc.derivation.secondorder`).
-
-    >>> from symcalc.expr.structure import vector, quadratic_form, matrix_symbol
-    >>> x, A = vector("x", "n"), matrix_symbol("A", "n", "n")
-    >>> matrix_laplacian(quadratic_form(x, A), x)
-    2*Trace(A)
-    """
-    from symcalc.derivation.secondorder import hessian_trace
-
-    return hessian_trace(f, x)

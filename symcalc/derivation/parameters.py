@@ -21,7 +21,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy import MatrixSymbol, Trace, ZeroMatrix
 
-from symcalc.derivation.algebra import collect, normalize
+from symcalc.derivation.algebra import LAYOUT, _structured, collect, normalize
 from symcalc.derivation.explicit import shrink
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.selfcheck import check_gradient
@@ -60,8 +60,6 @@ def derive_parameters(f, params, check: bool = True) -> Derivation:
     A structured parameter (symmetric, diagonal) gets its structured gradient, as with one
     parameter.
     """
-    from symcalc.derivation.matrix import LAYOUT, _structured
-
     params = tuple(params)
     g = _validated(f, params)
     d = Derivation(

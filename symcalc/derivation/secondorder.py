@@ -36,6 +36,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from symcalc.budget import budgeted
 from symcalc.derivation.algebra import collect, normalize
+from symcalc.derivation.matrix import matrix_gradient, matrix_hessian, matrix_jacobian
 from symcalc.derivation.phases import Differentiator
 from symcalc.derivation.vecform import Vec
 from symcalc.errors import InputError, ShapeError
@@ -108,8 +109,6 @@ def trace_of(M):
 def hessian_trace(f, x):
     """The Laplacian of scalar f with respect to the MatrixSymbol x: the sum of the second
     derivatives d^2 f / dx_ij^2, the trace of the (vec) Hessian, in closed form."""
-    from symcalc.derivation.matrix import matrix_hessian
-
     _variable(x)
     return trace_of(matrix_hessian(f, x))
 
@@ -124,8 +123,6 @@ def hvp(f, x, v):
     >>> hvp(quadratic_form(x, A), x, v)
     (A + A.T)*v
     """
-    from symcalc.derivation.matrix import matrix_gradient
-
     _variable(x)
     _variable(v, "the direction v")
     if v.shape != x.shape:
@@ -147,8 +144,6 @@ def gauss_newton(r, x):
     >>> gauss_newton(A*x - y, x)
     A.T*A
     """
-    from symcalc.derivation.matrix import matrix_jacobian
-
     _variable(x)
     if not isinstance(r, MatrixExpr):
         raise ShapeError(f"the residual {r} must be a vector or matrix expression")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symcalc.checks.differences import central_difference
 from symcalc.derivation.explicit import (
     _close,
     _exact_floats,
@@ -81,8 +82,8 @@ _CENTRAL_STEP = sp.Rational(1, 10**12)
 
 def _central(cc, phi, V, h=_CENTRAL_STEP):
     """(phi(X + hV) - phi(X - hV)) / 2h, exact numbers evaluated at 30 digits."""
-    plus, minus = phi(cc.point + h * V), phi(cc.point - h * V)
-    return [complex(sp.N((p - q) / (2 * h), 30)) for p, q in zip(plus, minus)]
+    along = lambda t: cc.point + t * V  # noqa: E731 - the one central difference (symcalc.checks)
+    return central_difference(phi, along, h, lambda d: complex(sp.N(d, 30)))
 
 
 def check_gradient(d: Derivation, f, X, G, seed=20261128):
