@@ -139,6 +139,19 @@ def _vec_factor(T, C):
     )
 
 
+def _vector_map(adjoint, C, X, F, dX, d):
+    """The m x n Jacobian of a vector F by a vector x, read as P in tr(C^T dF) = C^T P dx."""
+    cdepends = Canonicalizer([C])
+    Jt = (
+        _right_factor(adjoint, C, cdepends, d)
+        if not is_zero(adjoint)
+        else ZeroMatrix(X.rows, F.rows)
+    )
+    J = collect(transpose(Jt))
+    d.add_step(THEOREMS["jacobian_identification"], mul(J, dX), J, "identify")
+    return J
+
+
 def _linear_map(F, X, d: Derivation, note: str):
     """J with d vec F = J d vec X, for a matrix expression F (the gradient or a vector)."""
     dX = differential_symbol(X, F.atoms(MatrixSymbol))
@@ -154,20 +167,15 @@ def _linear_map(F, X, d: Derivation, note: str):
     canon.pull(dF, C)
     adjoint = collect(add(*canon.contributions[dX]))
     if X.cols == 1 and F.cols == 1:
-        cdepends = Canonicalizer([C])
-        Jt = (
-            _right_factor(adjoint, C, cdepends, d)
-            if not is_zero(adjoint)
-            else ZeroMatrix(X.rows, F.rows)
-        )
-        J = collect(transpose(Jt))
-        d.add_step(THEOREMS["jacobian_identification"], mul(J, dX), J, "identify")
-    else:
-        Jt = (
-            _vec_factor(adjoint, C)
-            if not is_zero(adjoint)
-            else ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
-        )
-        J = collect(transpose(Jt))
-        d.add_step(THEOREMS["vec_identification"], adjoint, J, "identify")
+        try:
+            return _vector_map(adjoint, C, X, F, dX, d)
+        except NoRuleError:  # e.g. a broadcast over a batch, (... o (C 1^T)) 1: vec form
+            pass
+    Jt = (
+        _vec_factor(adjoint, C)
+        if not is_zero(adjoint)
+        else ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
+    )
+    J = collect(transpose(Jt))
+    d.add_step(THEOREMS["vec_identification"], adjoint, J, "identify")
     return J

@@ -93,6 +93,11 @@ class Vec(MatrixExpr):
     def _latex(self, printer):
         return rf"\operatorname{{vec}}\left({printer._print(self.arg)}\right)"
 
+    def _numpycode(self, printer):
+        """The columns stacked (column-major); a vector is 1-D in generated code."""
+        code = printer._print(self.arg)
+        return f"{printer._module_format('numpy.ravel')}({code}, order='F')"
+
     def _entry(self, i, j, **kwargs):
         """Entry i of vec(M) is M[i mod rows, i div rows] (column-major)."""
         rows = self.arg.rows

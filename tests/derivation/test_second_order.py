@@ -204,3 +204,22 @@ def test_gauss_newton_of_least_squares(which):
 
 
 _ = (central_gradient, sympy_gradient)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_hessian_wrt_a_broadcast_bias(which):
+    """(... o (C 1^T)) 1 has no m x n reading: the vector Hessian falls back to vec form."""
+    sizes = SIZES[which]
+    L = sc.norm_squared(sc.elementwise(sp.tanh, X * W1 + sc.ones("m") * b1.T))
+    H = sc.hessian(L, b1)
+    assert H.shape == (h, h)
+    values = random_values([L], sizes, seed=110 + which)
+    ours = closed_value(H, sizes, values)
+    assert_close(ours, sympy_hessian(L, b1, sizes, values), 1e-9, 1e-9)
+    x, w = values[X], values[W1]
+
+    def grad(bv):
+        t = np.tanh(x @ w + bv.T)
+        return (2 * t * (1 - t**2)).sum(axis=0)[:, None]
+
+    assert_close(ours, central_jacobian(grad, values[b1]))
