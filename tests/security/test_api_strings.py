@@ -62,6 +62,10 @@ VALID: dict[str, tuple[tuple, dict]] = {
     "hessian": ((x**2 * y, [x, y]), {}),
     "is_conservative": (([y, x], [x, y]), {}),
     "jacobian": (([x * y, x + y], [x, y]), {}),
+    "hvp": ((sp.Trace(V3.T * V3), V3, W3), {}),  # issue 14
+    "gauss_newton": ((V3 - W3, V3), {}),  # issue 14
+    "layer_norm": ((V3.T,), {}),  # issue 14
+    "mean": ((V3,), {"axis": 0}),  # issue 14
     "laplacian": ((x**2 * y, [x, y]), {}),
     "load_problem": ((TOML,), {}),
     "logistic_loss": ((X23.T, Y2, W3), {}),
