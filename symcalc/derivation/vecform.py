@@ -94,9 +94,11 @@ class Vec(MatrixExpr):
         return rf"\operatorname{{vec}}\left({printer._print(self.arg)}\right)"
 
     def _numpycode(self, printer):
-        """The columns stacked (column-major); a vector is 1-D in generated code."""
-        code = printer._print(self.arg)
-        return f"{printer._module_format('numpy.ravel')}({code}, order='F')"
+        """Not lowered: generated kernels print vectors 1-D, which Kronecker-form (vec)
+        Hessians do not survive; refuse with a short name instead of printing wrong code."""
+        from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+        raise PrintMethodNotImplementedError("Unsupported by NumPy: vec")
 
     def _entry(self, i, j, **kwargs):
         """Entry i of vec(M) is M[i mod rows, i div rows] (column-major)."""
