@@ -60,7 +60,8 @@ def _reduced_len(Z, axis):
 
 def _line(Z, axis, i):
     """The entries of row i (axis 1) or column i (axis 0) of a concrete-size Z."""
-    n = sp.sympify(_reduced_len(Z, axis))
+    n = _reduced_len(Z, axis)
+    n = sp.Integer(n) if isinstance(n, int) else n  # an explicit matrix's size is an int
     if not n.is_Integer:
         raise InputError(f"{Z} has symbolic size {Z.shape}: give concrete sizes for its entries")
     return [Z[i, j] if axis == 1 else Z[j, i] for j in range(int(n))]
