@@ -91,7 +91,7 @@ class MatrixKernel:
             )
         return arr
 
-    def _run(self, method, parts, args):
+    def _run(self, method, parts, args, materialize=False):
         """The outputs `parts` of the generated function `method`, one variable or a batch."""
         a, dtype, bound, batch = self._prepare(args)
         fn = getattr(self.module, method)
@@ -101,15 +101,19 @@ class MatrixKernel:
             res = res if len(parts) > 1 else (res,)
             outs = [self._finish(r, s, bound, dtype) for r, s in zip(res, shapes)]
             return [o[()] if p == "value" else o for o, p in zip(outs, parts)]
-        return self._run_batch(fn, a, batch, shapes, bound, dtype, len(parts) > 1)
+        sizes = [_sizes(s, bound) for s in shapes]
+        batched = getattr(self.module, f"{method}_batch", None)
+        if batched is None:  # a node without a batch rule: one call per variable
+            return self._run_batch(fn, a, batch, shapes, sizes, bound, dtype, len(parts) > 1)
+        flat = a[0].reshape((-1,) + a[0].shape[len(batch) :])
+        res = batched(flat, *a[1:])
+        res = res if len(parts) > 1 else (res,)
+        res = [r.copy() if np.may_share_memory(r, flat) else r for r in res]  # never the input
+        return [_batch_result(r, batch, size, dtype, materialize) for r, size in zip(res, sizes)]
 
-    def _run_batch(self, fn, arrays, batch, shapes, bound, dtype, several):
+    def _run_batch(self, fn, arrays, batch, shapes, sizes, bound, dtype, several):
         """Call the one-variable function on each variable of the batch, into preallocated outputs."""
         w, params = arrays[0], arrays[1:]
-        sizes = [
-            tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in s)
-            for s in shapes
-        ]
         outs = [np.empty(batch + size, dtype=dtype) for size in sizes]
         for idx in np.ndindex(*batch):
             res = fn(w[idx], *params)
@@ -118,36 +122,67 @@ class MatrixKernel:
         return outs
 
     # -- evaluation ---------------------------------------------------------------
-    def value(self, *args):
+    # For a batch, a result that does not depend on the variable (the Hessian of a quadratic
+    # form) is computed once and returned as a read-only broadcast view of the batch shape;
+    # materialize=True returns a writable array of its own instead.
+    def value(self, *args, materialize=False):
         """f: a scalar for one variable, shape (...) for a batch."""
-        return self._run("value", ["value"], args)[0]
+        return self._run("value", ["value"], args, materialize)[0]
 
-    def gradient(self, *args):
+    def gradient(self, *args, materialize=False):
         """The gradient: the variable's shape, (..., n) for a batch."""
-        return self._run("gradient", ["gradient"], args)[0]
+        return self._run("gradient", ["gradient"], args, materialize)[0]
 
-    def hessian(self, *args):
-        """The Hessian: (n, n), (..., n, n) for a batch (vector variables only)."""
+    def hessian(self, *args, materialize=False):
+        """The Hessian: (n, n), (..., n, n) for a batch (vector variables only); read-only
+        and broadcast over the batch when it does not depend on the variable, unless
+        ``materialize=True``."""
         if self.hessian_expr is None:
             raise InputError(
                 f"the Hessian with respect to the matrix {self.wrt} is not compiled "
                 "(only vector variables get a Hessian kernel)"
             )
-        return self._run("hessian", ["hessian"], args)[0]
+        return self._run("hessian", ["hessian"], args, materialize)[0]
 
-    def value_and_gradient(self, *args):
+    def value_and_gradient(self, *args, materialize=False):
         """(f, gradient) from shared temporaries."""
-        return tuple(self._run("value_and_gradient", ["value", "gradient"], args))
+        return tuple(self._run("value_and_gradient", ["value", "gradient"], args, materialize))
 
-    def value_gradient_hessian(self, *args):
+    def value_gradient_hessian(self, *args, materialize=False):
         """(f, gradient, Hessian) from shared temporaries."""
         if self.hessian_expr is None:
             return self.hessian(*args)
-        return tuple(self._run("value_gradient_hessian", ["value", "gradient", "hessian"], args))
+        parts = ["value", "gradient", "hessian"]
+        return tuple(self._run("value_gradient_hessian", parts, args, materialize))
 
     def as_scipy(self, *params):
         """(fun, jac, hess) for scipy.optimize.minimize, the other arrays fixed."""
         return _scipy_triple(self, params)
+
+
+def _sizes(shape_expr, bound) -> tuple:
+    """A declared shape with its symbolic sizes bound: (m, n) -> (20000, 200)."""
+    return tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+
+
+def _batch_result(r, batch, size, dtype, materialize):
+    """A batched function's result in the batch shape: (B, *size) reshaped; a result without
+    the batch axis (it does not depend on the variable) broadcast, read-only, or copied.
+
+    >>> v = _batch_result(np.eye(2), (3,), (2, 2), np.float64, False)
+    >>> v.shape, v.flags.writeable
+    ((3, 2, 2), False)
+    >>> _batch_result(np.arange(3.0), (3,), (), np.float64, False)
+    array([0., 1., 2.])
+    """
+    r = np.asarray(r, dtype=dtype)
+    count = int(np.prod(batch))
+    if r.shape == (count,) + size:
+        return r.reshape(batch + size)
+    if r.ndim == len(size) + 1 and r.shape[0] == count:
+        return np.broadcast_to(r, (count,) + size).copy().reshape(batch + size)
+    view = np.broadcast_to(r, batch + size)
+    return view.copy() if materialize else view
 
 
 def _check_parameter(sym, want, arr, bound):

@@ -14,6 +14,7 @@ import re
 
 import sympy as sp
 
+from symcalc.codegen.batch_emitter import Unbatchable, batch_function
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     helper_source,
@@ -300,6 +301,12 @@ def _matrix_source(title, f, G, H, wrt, params):
         lines += [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
         lines += body + [f"    return {', '.join(results)}"]
         blocks.append(lines)
+        try:  # the same function for a batch of the variable, where every node has a rule
+            blocks.append(
+                batch_function(fname, parts, repl, reduced, names.variables[0], printer, arg_syms)
+            )
+        except Unbatchable:
+            pass  # MatrixKernel loops over the batch for this function
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
     doc = source_docstring(
         [
