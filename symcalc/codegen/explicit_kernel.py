@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.codegen.arguments import _float_array
+from symcalc.codegen.source import _generate
 from symcalc.errors import InputError, ShapeError
 
 
@@ -35,17 +36,51 @@ class Kernel:
     ``module`` (the imported module).
     """
 
-    def __init__(self, f, wrt, params, derivatives, source, module, path, native=None):
+    def __init__(self, f, wrt, params, derivatives, writer, native=None):
         self.f = f
         self.wrt = tuple(wrt)
         self.params = tuple(params)
         self.n = len(wrt)
         self._derivatives = derivatives
-        self.source = source
-        self.module = module
-        self.path = path
+        self._writer = writer  # ExplicitSource: writes each NumPy function on first use
+        self._functions: dict = {}
+        self._module = None
         self._native = native
         self.backend = "native" if native is not None else "numpy"
+
+    # -- generated code ----------------------------------------------------------
+    def _function(self, name):
+        """The generated NumPy function `name`, written and imported on its first call."""
+        if name not in self._functions:
+            from symcalc.codegen.loader import _load_source, _stem
+
+            source = _generate(self._writer.function_source, name)
+            module, _ = _load_source(source, f"{_stem(self.wrt)}_{name}")
+            self._functions[name] = getattr(module, name)
+        return self._functions[name]
+
+    def _whole_module(self):
+        if self._module is None:
+            from symcalc.codegen.loader import _load_source, _stem
+
+            source = _generate(self._writer.full_source)
+            self._module = (source, *_load_source(source, _stem(self.wrt)))
+        return self._module
+
+    @property
+    def source(self) -> str:
+        """The generated module's text (every function; written when first asked for)."""
+        return self._whole_module()[0]
+
+    @property
+    def module(self):
+        """The generated module, imported (every function and the convenience API)."""
+        return self._whole_module()[1]
+
+    @property
+    def path(self):
+        """The generated module's file in the kernel cache."""
+        return self._whole_module()[2]
 
     @property
     def gradient_exprs(self) -> list:
@@ -141,7 +176,7 @@ class Kernel:
         if result is not None:
             return result
         out = np.zeros(batch, dtype=x.dtype)
-        self.module.value(self._variables_first(x), *ps, out)
+        self._function("value")(self._variables_first(x), *ps, out)
         return out if batch else out[()]
 
     def gradient(self, x, *params, out=None):
@@ -154,7 +189,7 @@ class Kernel:
         if result is not None:
             return result
         buf = self._buffer(batch, (self.n,), x.dtype) if out is None else self._fill_view(out, 1)
-        self.module.gradient(self._variables_first(x), *ps, buf)
+        self._function("gradient")(self._variables_first(x), *ps, buf)
         return self._user_layout(buf, 1) if out is None else out
 
     def hessian(self, x, *params, out=None):
@@ -171,7 +206,7 @@ class Kernel:
             if out is None
             else self._fill_view(out, 2)
         )
-        self.module.hessian(self._variables_first(x), *ps, buf)
+        self._function("hessian")(self._variables_first(x), *ps, buf)
         return self._user_layout(buf, 2) if out is None else out
 
     def _check_out(self, out, shape, dtype, x, params):
@@ -203,7 +238,7 @@ class Kernel:
             return result
         v = np.zeros(batch, dtype=x.dtype)
         g = self._buffer(batch, (self.n,), x.dtype)
-        self.module.value_and_gradient(self._variables_first(x), *ps, v, g)
+        self._function("value_and_gradient")(self._variables_first(x), *ps, v, g)
         return (v if batch else v[()]), self._user_layout(g, 1)
 
     def value_gradient_hessian(self, x, *params):
@@ -215,7 +250,7 @@ class Kernel:
         v = np.zeros(batch, dtype=x.dtype)
         g = self._buffer(batch, (self.n,), x.dtype)
         h = self._buffer(batch, (self.n, self.n), x.dtype)
-        self.module.value_gradient_hessian(self._variables_first(x), *ps, v, g, h)
+        self._function("value_gradient_hessian")(self._variables_first(x), *ps, v, g, h)
         return (v if batch else v[()]), self._user_layout(g, 1), self._user_layout(h, 2)
 
     # -- SciPy ------------------------------------------------------------------

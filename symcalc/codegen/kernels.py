@@ -57,9 +57,10 @@ from symcalc.codegen.arguments import (
     _unknown_matrix_symbols,
 )
 from symcalc.codegen.explicit_kernel import Kernel
-from symcalc.codegen.loader import _load_source, _stem, cache_dir
+from symcalc.codegen.explicit_source import ExplicitSource
+from symcalc.codegen.loader import _load_source, cache_dir
 from symcalc.codegen.matrix_kernel import MatrixKernel
-from symcalc.codegen.numpy_emitter import _explicit_source, _kernel_printer, _matrix_source
+from symcalc.codegen.numpy_emitter import _kernel_printer, _matrix_source
 from symcalc.codegen.numpy_printer import (
     stabilize,
 )
@@ -152,9 +153,10 @@ def compile(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    source = _generate(_explicit_source, f, d, wrt, params, title)
-    module, path = _load_source(source, _stem(wrt))
-    return Kernel(f, wrt, params, d, source, module, path, native=native)
+    kernel = Kernel(f, wrt, params, d, ExplicitSource(f, d, wrt, params, title), native=native)
+    if native is None:
+        kernel._function("value")  # written now: a construct NumPy cannot print fails here
+    return kernel
 
 
 def kernel_source(f, wrt, params=(), **kwargs) -> str:
