@@ -241,6 +241,43 @@ def to_sympy(expr, names):
     return sp.sympify(expr, strict=True).xreplace(names)
 
 
+def _fast_sympy(expr, by_name: dict, memo: dict):
+    """A SymEngine expression as SymPy without re-canonicalizing it: SymEngine's Add, Mul and
+    Pow are already flat and canonical, so they are rebuilt unevaluated (``sympify`` would
+    re-run SymPy's flattening and assumptions on every node: most of the time of a large
+    kernel). Symbols are looked up by name in ``by_name``; anything else (functions,
+    constants) goes through :func:`to_sympy`.
+
+    >>> se = _se()
+    >>> x = se.Symbol("x")
+    >>> _fast_sympy(2 * x**3 - 1, {"x": sp.Symbol("y")}, {})
+    2*y**3 - 1
+    """
+    got = memo.get(expr)
+    if got is not None:
+        return got
+    se = _se()
+    if isinstance(expr, se.Symbol):
+        out = by_name[expr.name] if expr.name in by_name else sp.Symbol(expr.name)
+    elif isinstance(expr, se.Integer):
+        out = sp.Integer(int(expr))
+    elif isinstance(expr, se.Rational):
+        out = sp.Rational(int(expr.p), int(expr.q))
+    elif isinstance(expr, se.RealDouble):
+        out = sp.Float(float(expr))
+    elif isinstance(expr, (se.Add, se.Mul)) or (isinstance(expr, se.Pow) and expr.args[0] != se.E):
+        args = [_fast_sympy(a, by_name, memo) for a in expr.args]
+        kind = (
+            sp.Add if isinstance(expr, se.Add) else sp.Mul if isinstance(expr, se.Mul) else sp.Pow
+        )
+        out = kind(*args, evaluate=False)
+    else:
+        names = {sp.Symbol(k): v for k, v in by_name.items()}
+        out = to_sympy(expr, names)
+    memo[expr] = out
+    return out
+
+
 def derive(f, wrt):
     """SymPy gradient list and upper-triangle Hessian dict, derived with SymEngine."""
     _, _, grad, upper = derive_symengine(f, wrt)
@@ -291,8 +328,10 @@ def cse_to_sympy(exprs, names, prefix="t"):
         new = sp.Symbol(f"{prefix}{k}")
         rename[sp.Symbol(str(old))] = new
         temps.append(new)
-    out_repl = [(t, to_sympy(e, rename)) for t, (_, e) in zip(temps, repl)]
-    out_reduced = [to_sympy(e, rename) for e in reduced]
+    by_name = {str(k): v for k, v in rename.items()}
+    memo: dict = {}
+    out_repl = [(t, _fast_sympy(e, by_name, memo)) for t, (_, e) in zip(temps, repl)]
+    out_reduced = [_fast_sympy(e, by_name, memo) for e in reduced]
     return out_repl, out_reduced
 
 
