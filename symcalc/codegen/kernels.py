@@ -107,8 +107,10 @@ def compile(
         on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.codegen.array_api`).
     gradient, hessian : optional precomputed derivatives (skip the derivation).
     name : a title for the generated module.
-    opt_level : LLVM optimisation level for backend="native" (default: 1 up to 40
-        variables, else 0: higher levels compile much longer for little gain).
+    opt_level : LLVM optimisation level for backend="native" (default: chosen per
+        function by its number of outputs, see :func:`symcalc.codegen.native.opt_level_for`:
+        2 for a value or a gradient, 0 for a large Hessian, which compiles much longer
+        at higher levels for little gain).
 
     >>> import sympy as sp, numpy as np
     >>> x = sp.Symbol("x")

@@ -177,12 +177,41 @@ def _power_ladder(base, exps):
     return assignments, subs
 
 
+def _substitute(expr, subs: dict, memo: dict):
+    """expr with the subexpressions in subs replaced, rebuilt *unevaluated* (xreplace would
+    re-run SymPy's flattening on every rebuilt node; replacing a power by its ladder symbol
+    or a temporary by its negation keeps the expression canonical, so none is needed).
+    memo is shared between the calls of one pass (the keys of subs must not change in it).
+
+    >>> x, y, s = sp.symbols("x y s")
+    >>> _substitute(3 * x**2 * y + x**2, {x**2: s}, {})
+    3*s*y + s
+    """
+    if expr in subs:
+        return subs[expr]
+    if expr.is_Atom or not expr.args:
+        return expr
+    got = memo.get(expr)
+    if got is not None:
+        return got
+    args = [_substitute(a, subs, memo) if isinstance(a, sp.Basic) else a for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        out = expr
+    elif isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
+        out = expr.func(*args, evaluate=False)
+    else:
+        out = expr.func(*args)
+    memo[expr] = out
+    return out
+
+
 def _inline_negations(assignments, outputs):
     """Put t = -x back where it is used: q0 + t is one subtraction, not a negation and an add."""
-    subs = {}
+    subs: dict = {}
+    memo: dict = {}
     kept = []
     for sym, e in assignments:
-        e = e.xreplace(subs) if subs else e
+        e = _substitute(e, subs, memo) if subs else e
         coeff, rest = e.as_coeff_Mul()
         if coeff == -1 and rest.is_Symbol:
             subs[sym] = e
@@ -190,7 +219,7 @@ def _inline_negations(assignments, outputs):
         kept.append((sym, e))
     if not subs:
         return assignments, outputs
-    return kept, [o.xreplace(subs) for o in outputs]
+    return kept, [_substitute(o, subs, memo) for o in outputs]
 
 
 def _tree_size(expr) -> int:
@@ -207,6 +236,7 @@ def _lower_powers(assignments, outputs, prefix="t"):
     powers = _collect_int_powers(all_exprs)
     if not powers:
         return assignments, outputs
+    memo: dict = {}
     position = {sym: k for k, (sym, _) in enumerate(assignments)}
     inserts: dict[int, list] = {}
     subs = {}
@@ -226,13 +256,13 @@ def _lower_powers(assignments, outputs, prefix="t"):
 
     # a compound base is rewritten with the ladders of its own sub-bases; a ladder step is final
     def placed(items):
-        return [(sym, e.xreplace(subs) if rewrite else e) for sym, e, rewrite in items]
+        return [(sym, _substitute(e, subs, memo) if rewrite else e) for sym, e, rewrite in items]
 
     result = placed(inserts.get(-1, []))
     for k, (sym, e) in enumerate(assignments):
-        result.append((sym, e.xreplace(subs)))
+        result.append((sym, _substitute(e, subs, memo)))
         result.extend(placed(inserts.get(k, [])))
-    return result, [o.xreplace(subs) for o in outputs]
+    return result, [_substitute(o, subs, memo) for o in outputs]
 
 
 def _shared_temporaries(d, exprs, names: CodeNames):
