@@ -368,10 +368,12 @@ OPT_LEVELS = ((250, 2), (1000, 1))
 
 
 def _entries(out) -> int:
-    """How many entries one output of a method has (a Hessian: its nonzero entries)."""
+    """How many entries one output of a method has (a Hessian: its nonzero upper triangle,
+    the entries LLVM computes; the rest are copies)."""
     if isinstance(out, list):
         return len(out)
-    return sum(1 for e in out if e != 0)
+    n = out.rows
+    return sum(1 for i in range(n) for j in range(i, n) if out[i, j] != 0)
 
 
 def opt_level_for(entries: int) -> int:
