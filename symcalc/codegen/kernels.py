@@ -108,9 +108,9 @@ def compile(
     gradient, hessian : optional precomputed derivatives (skip the derivation).
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: chosen per
-        function by its number of outputs, see :func:`symcalc.codegen.native.opt_level_for`:
-        2 for a value or a gradient, 0 for a large Hessian, which compiles much longer
-        at higher levels for little gain).
+        function by its size, see :func:`symcalc.codegen.native.opt_level_for`: 2 up to
+        150,000 operations, else 0, since a large function compiles much longer at
+        higher levels).
 
     >>> import sympy as sp, numpy as np
     >>> x = sp.Symbol("x")

@@ -360,30 +360,36 @@ def _convert_derivatives(f, wrt, params, grad, upper):
     return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}
 
 
-#: (largest number of output entries, LLVM level): measured on Lennard-Jones clusters (2,000
-#: configurations): the gradient of LJ-20 / LJ-38 (60 / 114 entries) runs 1.7-10x faster at
-#: level 2 than at 0 for 0.6-2 s more compile; a Hessian of 1,830+ entries compiles 9-30x
-#: longer at levels 1-2 (6 s at LJ-20, 25-36 s at LJ-38) for at most 1.3-5x, so it stays at 0.
-OPT_LEVELS = ((250, 2), (1000, 1))
+#: (largest operation count, LLVM level), the count being SymEngine's ``count_ops`` of a
+#: method's outputs before CSE. Measured on Lennard-Jones clusters (2,000 configurations):
+#: the LJ-20 / LJ-38 gradients (35k / 131k operations) run 10x / 1.7x faster at level 2 than
+#: at 0 for 0.6 / 1.9 s more compile; level 1 gains little over 0. Above that size LLVM's
+#: compile time at levels 1-2 grows steeply (the LJ-20 Hessian, 178k: 6 s instead of 0.7 s;
+#: the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s), so large functions stay at level 0.
+OPT_LEVELS = ((150_000, 2),)
 
 
-def _entries(out) -> int:
-    """How many entries one output of a method has (a Hessian: its nonzero upper triangle,
-    the entries LLVM computes; the rest are copies)."""
-    if isinstance(out, list):
-        return len(out)
-    n = out.rows
-    return sum(1 for i in range(n) for j in range(i, n) if out[i, j] != 0)
+def _operations(outputs) -> int:
+    """SymEngine's operation count of a method's outputs (a Hessian: its upper triangle)."""
+    se = _se()
+    exprs = []
+    for out in outputs:
+        if isinstance(out, list):
+            exprs += out
+        else:
+            n = out.rows
+            exprs += [out[i, j] for i in range(n) for j in range(i, n)]
+    return int(se.count_ops(*exprs)) if exprs else 0
 
 
-def opt_level_for(entries: int) -> int:
-    """The LLVM optimisation level for a function with this many output entries.
+def opt_level_for(operations: int) -> int:
+    """The LLVM optimisation level for a function of this many operations (see OPT_LEVELS).
 
-    >>> opt_level_for(1), opt_level_for(114), opt_level_for(780), opt_level_for(6555)
-    (2, 2, 1, 0)
+    >>> opt_level_for(2_183), opt_level_for(130_644), opt_level_for(659_889)
+    (2, 2, 0)
     """
     for limit, level in OPT_LEVELS:
-        if entries <= limit:
+        if operations <= limit:
             return level
     return 0
 
@@ -454,7 +460,7 @@ class NativeKernel:
         """The LLVM optimisation level of one method: the caller's, or :func:`opt_level_for`."""
         if self.opt_level is not None:
             return self.opt_level
-        return opt_level_for(sum(_entries(out) for out in self._outputs[name]))
+        return opt_level_for(_operations(self._outputs[name]))
 
     def compile_all(self):
         """Generate the machine code of every method now (instead of on first use)."""

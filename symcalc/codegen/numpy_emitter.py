@@ -47,7 +47,75 @@ class _Emitter:
         self.lines.append(text)
 
     def code(self, expr) -> str:
-        return self.printer.doprint(expr)
+        """expr as NumPy code: plain arithmetic directly (:func:`_arithmetic_code`), anything
+        else (functions, the stable forms) through the printer."""
+        text = _arithmetic_code(expr, CodeNames.PATTERN)
+        return text if text is not None else self.printer.doprint(expr)
+
+
+def _arithmetic_code(expr, names) -> str | None:
+    """Code for an expression of symbols, numbers, +, * and small integer powers only, or None.
+
+    The printer's stable forms all involve a function (exp, log, ...), so an expression
+    without one prints the same either way; this path skips the printer's dispatch and
+    precedence machinery, most of the time of a kernel with tens of thousands of statements.
+    Symbols must be generator names (``names``), else None (the printer then refuses them).
+
+    >>> import re
+    >>> v0, t1 = sp.symbols("v0 t1")
+    >>> _arithmetic_code(-3 * v0 * t1**2 + v0 / 2 - 1, re.compile(r"[vt]\\d+"))
+    '(-1 + (1/2)*v0 - 3*v0*(t1*t1))'
+    >>> _arithmetic_code(sp.exp(v0), re.compile(r"[vt]\\d+")) is None
+    True
+    """
+    if expr.is_Symbol:
+        return expr.name if names.fullmatch(expr.name) else None
+    if expr.is_Integer:
+        return str(int(expr))
+    if expr.is_Rational:
+        return f"({expr.p}/{expr.q})"
+    if expr.is_Float:
+        value = float(expr)
+        return repr(value) if value - value == 0 else None  # inf / nan: the printer's spelling
+    if isinstance(expr, sp.Add):
+        terms = [_signed_term(a, names) for a in expr.args]
+        if any(term is None for term in terms):
+            return None
+        text = terms[0][1] if terms[0][0] == "+" else "-" + terms[0][1]
+        return "(" + text + "".join(f" {s} {c}" for s, c in terms[1:]) + ")"
+    if isinstance(expr, sp.Mul):
+        coeff, factors = expr.as_coeff_mul()
+        codes = [_arithmetic_code(f, names) for f in factors]
+        if any(c is None for c in codes):
+            return None
+        body = "*".join(codes)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "-" + body
+        number = _arithmetic_code(coeff, names)
+        return f"({number})*{body}" if coeff < 0 else f"{number}*{body}"
+    if isinstance(expr, sp.Pow):
+        base, exp = expr.args
+        if not exp.is_Integer or not 1 <= abs(int(exp)) <= 16:
+            return None
+        b = _arithmetic_code(base, names)
+        if b is None:
+            return None
+        product = "(" + "*".join([b] * abs(int(exp))) + ")" if abs(int(exp)) > 1 else b
+        return product if exp > 0 else f"(1/{product})"
+    return None
+
+
+def _signed_term(term, names):
+    """('+' or '-', code of |term|) for one term of a sum, or None."""
+    coeff, rest = term.as_coeff_Mul()
+    if coeff.is_negative:
+        positive = rest if coeff == -1 else sp.Mul(-coeff, rest, evaluate=False)
+        code = _arithmetic_code(positive, names)
+        return None if code is None else ("-", code)
+    code = _arithmetic_code(term, names)
+    return None if code is None else ("+", code)
 
 
 def _literal(expr) -> str | None:
@@ -114,7 +182,7 @@ def _schedule(repl, stores, em):
     # statements in order: (defined symbol or None, expr, line)
     statements = [(None, r, text) for r, text in ready.get(-1, [])]
     for k, (sym, e) in enumerate(repl):
-        statements.append((sym, e, f"    {sym} = {em.code(e)}"))
+        statements.append((sym, e, f"    {sym.name} = {em.code(e)}"))
         statements.extend((None, r, text) for r, text in ready.get(k, []))
     last_use: dict = {}
     for k, (sym, e, _) in enumerate(statements):
@@ -125,7 +193,7 @@ def _schedule(repl, stores, em):
             last_use.setdefault(sym, k)
     frees: dict[int, list] = {}
     for s, k in last_use.items():
-        frees.setdefault(k, []).append(str(s))
+        frees.setdefault(k, []).append(s.name)
     lines = []
     for k, (_, _, text) in enumerate(statements):
         lines.append(text)
