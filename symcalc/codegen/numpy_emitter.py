@@ -88,7 +88,7 @@ def _arithmetic_code(expr, names) -> str | None:
         codes = [_arithmetic_code(f, names) for f in factors]
         if any(c is None for c in codes):
             return None
-        body = "*".join(codes)
+        body = "*".join(str(c) for c in codes)
         if coeff == 1:
             return body
         if coeff == -1:
