@@ -133,6 +133,8 @@ class _BatchWriter:
         if expr in self.batched:
             return expr
         key = self._key(expr)
+        if key in self.batched:  # w^T of the variable w (or of a temporary): the same array
+            self.memo[key] = key
         if key not in self.memo:
             self.memo[key] = self.temp(expr, self.code(expr))
         sym = self.memo[key]
@@ -184,9 +186,10 @@ class _BatchWriter:
         return f"{NUMPY_MODULE}.trace({inner}, axis1=-2, axis2=-1)"
 
     def _operand(self, expr):
-        """(code, batched) for one factor of a product."""
+        """(code, batched) for one factor of a product (a batched one named once: x - mu
+        and x^T - mu^T are one array)."""
         if self.depends(expr):
-            return self.code(expr), True
+            return self.printer.doprint(self.named(expr)), True
         return self.printer._atom(expr), False
 
     def _matmul(self, expr) -> str:
