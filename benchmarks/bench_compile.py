@@ -51,7 +51,7 @@ def measure(atoms: int, backend: str, root: Path = HERE.parent) -> dict:
         res = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
         )
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return {"requested": backend, **json.loads(res.stdout.strip().splitlines()[-1])}
 
 
 def main(argv=None):
@@ -63,7 +63,7 @@ def main(argv=None):
     for atoms in args.atoms:
         for backend in args.backends:
             r = measure(atoms, backend, Path(args.root))
-            print(json.dumps({"atoms": atoms, "requested": backend, **r}), flush=True)
+            print(json.dumps({"atoms": atoms, **r}), flush=True)
 
 
 if __name__ == "__main__":
