@@ -362,11 +362,13 @@ def _convert_derivatives(f, wrt, params, grad, upper):
 
 #: (largest operation count, LLVM level), the count being SymEngine's ``count_ops`` of a
 #: method's outputs before CSE. Measured on Lennard-Jones clusters (2,000 configurations):
-#: the LJ-20 / LJ-38 gradients (35k / 131k operations) run 10x / 1.7x faster at level 2 than
-#: at 0 for 0.6 / 1.9 s more compile; level 1 gains little over 0. Above that size LLVM's
-#: compile time at levels 1-2 grows steeply (the LJ-20 Hessian, 178k: 6 s instead of 0.7 s;
-#: the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s), so large functions stay at level 0.
-OPT_LEVELS = ((150_000, 2),)
+#: the LJ-20 gradient (35k operations) runs 10x faster at level 2 than at 0 for 0.6 s more
+#: compile, the LJ-13 Hessian (73k) compiles in 2-3.5 s at levels 1-2 and meets its speed
+#: target there; level 1 gains little over 0. Above ~100k LLVM's compile time at levels 1-2
+#: grows steeply (the LJ-38 gradient, 131k: 2.2 s instead of 0.3 s for 1.7x; the LJ-20
+#: Hessian, 178k: 6 s instead of 0.7 s; the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s),
+#: so large functions stay at level 0 (the compile-time targets of issue 15).
+OPT_LEVELS = ((100_000, 2),)
 
 
 def _operations(outputs) -> int:
@@ -385,7 +387,7 @@ def _operations(outputs) -> int:
 def opt_level_for(operations: int) -> int:
     """The LLVM optimisation level for a function of this many operations (see OPT_LEVELS).
 
-    >>> opt_level_for(2_183), opt_level_for(130_644), opt_level_for(659_889)
+    >>> opt_level_for(2_183), opt_level_for(73_164), opt_level_for(130_644)
     (2, 2, 0)
     """
     for limit, level in OPT_LEVELS:
