@@ -314,14 +314,16 @@ def _protect_precise_forms(exprs):
     return [e.xreplace(expm1) for e in exprs] if expm1 else exprs
 
 
-def cse_to_sympy(exprs, names, prefix="t"):
+def cse_to_sympy(exprs, names, prefix="t", precise=True):
     """CSE of SymEngine expressions; returns ([(temp Symbol, SymPy expr)], [SymPy exprs]).
 
     Temporaries are renamed ``{prefix}0, {prefix}1, ...``; ``names`` maps the
-    internal symbols back to the caller's (see :func:`back_map`).
+    internal symbols back to the caller's (see :func:`back_map`). ``precise=False``
+    skips protecting log1p / expm1 forms, for expressions that hold no exp or log.
     """
     se = _se()
-    repl, reduced = se.cse(_protect_precise_forms(list(exprs)))
+    exprs = list(exprs)
+    repl, reduced = se.cse(_protect_precise_forms(exprs) if precise else exprs)
     rename = dict(names)
     temps = []
     for k, (old, _) in enumerate(repl):

@@ -36,6 +36,7 @@ class _Derivatives:
         self.names = native.back_map(wrt, params)
         if gradient is None and hessian is None and native.can_take(f):
             self.engine = "symengine"
+            self.transcendental = _transcendental(f)
             self.derived = native.for_evaluation(native.derive_symengine(f, wrt, params))
             self.f, _, self.grad, self.upper = self.derived
         else:
@@ -62,7 +63,7 @@ class _Derivatives:
             from symcalc.codegen import native
 
             to_code = {internal: names.symbol(user) for internal, user in self.names.items()}
-            repl, reduced = native.cse_to_sympy(exprs, to_code, prefix)
+            repl, reduced = native.cse_to_sympy(exprs, to_code, prefix, self.transcendental)
             return [(t, stabilize(e)) for t, e in repl], [stabilize(e) for e in reduced]
         stable = [stabilize(names.rename(e), precise=True) for e in exprs]
         replacements, reduced = sp.cse(stable, symbols=sp.numbered_symbols(prefix), order="none")
@@ -83,6 +84,19 @@ class _Derivatives:
         if self.engine == "sympy":
             return dict(self.upper)
         return {k: sp.sympify(v, strict=True).xreplace(self.names) for k, v in self.upper.items()}
+
+
+def _transcendental(f) -> bool:
+    """False when f is algebraic (symbols, numbers, +, *, powers with numeric exponents): then
+    no derivative holds an exp or a log, and no log1p / expm1 form needs protecting in CSE.
+
+    >>> x = sp.Symbol("x")
+    >>> _transcendental(1 / (x**2 + 1) ** 6), _transcendental(sp.log(1 + x)), _transcendental(2**x)
+    (False, True, True)
+    """
+    if f.atoms(sp.Function) or f.has(sp.E):
+        return True
+    return any(not p.exp.is_number for p in f.atoms(sp.Pow))
 
 
 def _larger_than(expr, limit) -> bool:
