@@ -324,13 +324,9 @@ def cse_to_sympy(exprs, names, prefix="t", precise=True):
     se = _se()
     exprs = list(exprs)
     repl, reduced = se.cse(_protect_precise_forms(exprs) if precise else exprs)
-    rename = dict(names)
-    temps = []
-    for k, (old, _) in enumerate(repl):
-        new = sp.Symbol(f"{prefix}{k}")
-        rename[sp.Symbol(str(old))] = new
-        temps.append(new)
-    by_name = {str(k): v for k, v in rename.items()}
+    by_name = {str(k): v for k, v in names.items()}
+    temps = [sp.Symbol(f"{prefix}{k}") for k in range(len(repl))]
+    by_name.update((old.name, new) for (old, _), new in zip(repl, temps))
     memo: dict = {}
     out_repl = [(t, _fast_sympy(e, by_name, memo)) for t, (_, e) in zip(temps, repl)]
     out_reduced = [_fast_sympy(e, by_name, memo) for e in reduced]
