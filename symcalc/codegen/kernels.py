@@ -109,7 +109,7 @@ def compile(
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: chosen per
         function by its size, see :func:`symcalc.codegen.native.opt_level_for`: 2 up to
-        100,000 operations, else 0, since a large function compiles much longer at
+        100,000 operations (10,000 per output), else 0: a large function compiles much longer at
         higher levels).
 
     >>> import sympy as sp, numpy as np

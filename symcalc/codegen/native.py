@@ -358,19 +358,21 @@ def _convert_derivatives(f, wrt, params, grad, upper):
     return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}
 
 
-#: (largest operation count, LLVM level), the count being SymEngine's ``count_ops`` of a
-#: method's outputs before CSE. Measured on Lennard-Jones clusters (2,000 configurations):
-#: the LJ-20 gradient (35k operations) runs 10x faster at level 2 than at 0 for 0.6 s more
-#: compile, the LJ-13 Hessian (73k) compiles in 2-3.5 s at levels 1-2 and meets its speed
-#: target there; level 1 gains little over 0. Above ~100k LLVM's compile time at levels 1-2
-#: grows steeply (the LJ-38 gradient, 131k: 2.2 s instead of 0.3 s for 1.7x; the LJ-20
-#: Hessian, 178k: 6 s instead of 0.7 s; the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s),
-#: so large functions stay at level 0 (the compile-time targets of issue 15).
-OPT_LEVELS = ((100_000, 2),)
+#: Level 2 up to this many operations (SymEngine's ``count_ops`` of a method's outputs before
+#: CSE) in all and per output, else level 0. Measured on Lennard-Jones clusters (2,000
+#: configurations): the LJ-20 gradient (35k operations, 60 outputs) runs 10x faster at level 2
+#: than at 0 for 0.6 s more compile, the LJ-13 Hessian (73k, 780) compiles in 2-3.5 s at levels
+#: 1-2 and meets its speed target there; level 1 gains little over 0. LLVM's compile time at
+#: level 2 grows steeply with the size of the function (the LJ-38 gradient, 131k: 2.2 s instead
+#: of 0.3 s for 1.7x; the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s) and with the size of
+#: one expression (the LJ-55 energy, 41k operations in one output: 5-10 s instead of 1.5 s),
+#: so those stay at level 0 (the compile-time targets of issue 15).
+OPT2_OPERATIONS, OPT2_PER_OUTPUT = 100_000, 10_000
 
 
-def _operations(outputs) -> int:
-    """SymEngine's operation count of a method's outputs (a Hessian: its upper triangle)."""
+def _operations(outputs) -> tuple[int, int]:
+    """(SymEngine's operation count, number of entries) of a method's outputs (a Hessian:
+    its upper triangle, the entries LLVM computes)."""
     se = _se()
     exprs = []
     for out in outputs:
@@ -379,18 +381,19 @@ def _operations(outputs) -> int:
         else:
             n = out.rows
             exprs += [out[i, j] for i in range(n) for j in range(i, n)]
-    return int(se.count_ops(*exprs)) if exprs else 0
+    return (int(se.count_ops(*exprs)) if exprs else 0), len(exprs)
 
 
-def opt_level_for(operations: int) -> int:
-    """The LLVM optimisation level for a function of this many operations (see OPT_LEVELS).
+def opt_level_for(operations: int, outputs: int = 1) -> int:
+    """The LLVM optimisation level for a function of this many operations and outputs.
 
-    >>> opt_level_for(2_183), opt_level_for(73_164), opt_level_for(130_644)
+    >>> opt_level_for(14_469, 39), opt_level_for(73_164, 780), opt_level_for(130_644, 114)
     (2, 2, 0)
+    >>> opt_level_for(41_579, 1), opt_level_for(2_183, 1)
+    (0, 2)
     """
-    for limit, level in OPT_LEVELS:
-        if operations <= limit:
-            return level
+    if operations <= OPT2_OPERATIONS and operations <= OPT2_PER_OUTPUT * max(outputs, 1):
+        return 2
     return 0
 
 
@@ -460,7 +463,7 @@ class NativeKernel:
         """The LLVM optimisation level of one method: the caller's, or :func:`opt_level_for`."""
         if self.opt_level is not None:
             return self.opt_level
-        return opt_level_for(_operations(self._outputs[name]))
+        return opt_level_for(*_operations(self._outputs[name]))
 
     def compile_all(self):
         """Generate the machine code of every method now (instead of on first use)."""
