@@ -42,7 +42,9 @@ def hand_gaussian_score(X, mu, S):
 
 
 def row_gaussian(repeat, interleaved, once, record, jax=None, torch=None, N=100_000, d=50):
-    x, m, Ss = sc.vector("x", "d"), sc.vector("mu", "d"), sc.matrix_symbol("S", "d", "d")
+    from symcalc.expr.structure import positive_definite
+
+    x, m, Ss = sc.vector("x", "d"), sc.vector("mu", "d"), positive_definite("S", "d")
     k = sc.compile(sc.gaussian_logpdf(x, m, Ss), x, params=[m, Ss])
     X, mu, S = _gaussian_data(N, d)
     assert np.allclose(k.value(X, mu, S), hand_gaussian_value(X, mu, S))

@@ -16,6 +16,7 @@ import sympy as sp
 
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
+from symcalc.inputs import is_matrix_problem
 
 
 def _as_symbol_list(items: Any, what: str, allow_empty: bool) -> list[sp.Symbol]:
@@ -150,11 +151,7 @@ def _float_array(value: Any, name: str, dtype=None) -> np.ndarray:
 
 
 def _is_matrix_problem(f, wrt, params) -> bool:
-    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
-        return True
-    if isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and f.atoms(sp.MatrixSymbol):
-        return True
-    return False
+    return is_matrix_problem(f, wrt)  # the one test (symcalc.inputs)
 
 
 def _matrix_symbols_of(expr):

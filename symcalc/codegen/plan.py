@@ -306,7 +306,7 @@ def _needed(repl, outputs):
 
 
 def _matrix_derivatives(f, wrt, gradient, hessian):
-    from symcalc.derivation import calculus
+    from symcalc.derivation import api as calculus
 
     if gradient is None:
         gradient = calculus.gradient(f, wrt)

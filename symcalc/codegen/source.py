@@ -16,6 +16,7 @@ import sympy as sp
 
 from symcalc.codegen.arguments import _array_shape
 from symcalc.errors import InputError
+from symcalc.inputs import short
 
 #: The name a generated module imports NumPy as: no user symbol is ever printed as code.
 _FORMULA_CHARS = 600  # longest formula quoted in a generated comment
@@ -161,8 +162,7 @@ class CodeNames:
 
 
 def _short(expr, limit=_FORMULA_CHARS) -> str:
-    text = sp.sstr(expr)
-    return text if len(text) <= limit else text[: limit - 5] + " ..."
+    return short(expr, limit)  # the one short-print (symcalc.inputs)
 
 
 def kernel_functions(with_hessian: bool) -> list[tuple[str, list[str]]]:

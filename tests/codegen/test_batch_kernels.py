@@ -7,14 +7,14 @@ import pytest
 import sympy as sp
 
 import symcalc as sc
-from symcalc.expr.structure import logistic_loss, norm_squared
+from symcalc.expr.structure import logistic_loss, norm_squared, positive_definite
 
 RNG = np.random.default_rng(5)
 D = 3
 
 
 def _gaussian():
-    x, mu, S = sc.vector("x", "d"), sc.vector("mu", "d"), sc.matrix_symbol("S", "d", "d")
+    x, mu, S = sc.vector("x", "d"), sc.vector("mu", "d"), positive_definite("S", "d")
     k = sc.compile(sc.gaussian_logpdf(x, mu, S), x, params=[mu, S])
     A = RNG.normal(size=(D, D))
     return k, RNG.normal(size=D), A @ A.T + D * np.eye(D)
