@@ -104,8 +104,8 @@ _API = {
     "parse_latex": "parsing.parser",
     # compilation
     "compile": "codegen.kernels",
-    "Kernel": "codegen.kernels",
-    "MatrixKernel": "codegen.kernels",
+    "Kernel": "codegen.explicit_kernel",
+    "MatrixKernel": "codegen.matrix_kernel",
     "compile_array_api": "codegen.array_api",
     "lambdify": "codegen.evaluation",
     "ArrayKernel": "codegen.array_api",

@@ -37,30 +37,34 @@ import re
 import sympy as sp
 
 from symcalc.budget import budgeted
-from symcalc.codegen.kernels import (
-    CodeNames,
-    _argument_listing,
+from symcalc.codegen.arguments import (
     _array_shape,
     _as_symbol_list,
     _check_free_symbols,
-    _dimension_lines,
     _given_entries,
     _matrix_given,
     _matrix_scalar,
     _shape_text,
     _unknown_matrix_symbols,
-    kernel_functions,
-    source_comment,
-    source_docstring,
-    source_literal,
 )
-from symcalc.codegen.kernels import _generate as _generate_source
+from symcalc.codegen.loader import _load_source as _load_checked
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     _nonnegative_vector,
     stabilize,
     stabilize_matrix,
 )
+from symcalc.codegen.plan import _matrix_cse
+from symcalc.codegen.source import (
+    CodeNames,
+    _argument_listing,
+    _dimension_lines,
+    kernel_functions,
+    source_comment,
+    source_docstring,
+    source_literal,
+)
+from symcalc.codegen.source import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
@@ -236,10 +240,6 @@ def _short(expr, limit=300) -> str:
 # Source generation: matrix form
 # ---------------------------------------------------------------------------
 def _matrix_source(title, f, G, H, wrt, params):
-    from symcalc.codegen.kernels import (
-        _matrix_cse,
-    )  # CSE that keeps f.(M) whole (the compile stage's)
-
     printer = _new_printer()
     names = CodeNames(
         wrt, params, matrix=True
@@ -409,9 +409,7 @@ def _load_source(source: str, stem: str):
 
     The compile stage's loader; array-API modules are named symcalc_kernel_xp_<stem>_<hash>.
     """
-    from symcalc.codegen.kernels import _load_source as load
-
-    return load(source, f"xp_{stem}")
+    return _load_checked(source, f"xp_{stem}")
 
 
 # ---------------------------------------------------------------------------
