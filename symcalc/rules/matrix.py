@@ -37,12 +37,10 @@ from sympy import (
     Transpose,
     ZeroMatrix,
 )
-from sympy.codegen.cfunctions import log1p
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.expr.functions import sigmoid, softplus
 from symcalc.records import Rule
 from symcalc.rules import RuleTable
 
@@ -421,21 +419,45 @@ MATRIX_RULES.add(
 # --------------------------------------------------------------------------------------
 # Chain rules through elementwise functions: d f(Z) = f'(Z) o dZ
 # --------------------------------------------------------------------------------------
-def _ew(cls, derivative):
+def elementwise_rule(spec):
+    """The elementwise matrix rule of a registry record, generated from its scalar derivative:
+    d f(Z) = f'(Z) o dZ with f'(Z) the lift of f'(u) (:func:`symcalc.expr.registry.lift`:
+    u -> Z, g(u) -> g(Z) elementwise, products -> Hadamard products, constants broadcast)."""
+    from symcalc.expr.registry import lift
+
+    u = sp.Dummy("u")
+    shown = sp.latex(spec.fprime(sp.Symbol("Z"), *spec.sample_params))
+
     def apply(node, d):
         t, body = elementwise_parts(node)
-        if cls is None:  # a power t**p
-            if not (body.is_Pow and body.base == t and not body.exp.has(t)):
-                return None
-            p = body.exp
-            fprime = 2 * node.expr if p == 2 else p * hadamard_power(node.expr, p - 1)
-        else:
-            if body.func is not cls or body.args != (t,):
-                return None
-            fprime = derivative(node.expr, node)
-        return hadamard(fprime, d(node.expr))
+        if not isinstance(body, spec.cls) or body.args[0] != t:
+            return None
+        params = body.args[1:]
+        if any(p.has(t) or d.depends(p) for p in params):
+            return None
+        fprime = spec.derivative(u, body.func(u, *params), *params)
+        if fprime == 0:  # sign, heaviside: a.e. zero
+            return ZeroMatrix(*node.shape)
+        lifted = lift(fprime, u, node.expr, (node, body.func(u, *params)))
+        return hadamard(lifted, d(node.expr))
 
-    return apply
+    return Rule(
+        f"ew_{spec.name}",
+        f"Chain rule through elementwise {spec.name}",
+        rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {shown}",
+        "chain",
+        "",
+        apply,
+    )
+
+
+def _ew_power(node, d):
+    t, body = elementwise_parts(node)
+    if not (body.is_Pow and body.base == t and not body.exp.has(t)):
+        return None
+    p = body.exp
+    fprime = 2 * node.expr if p == 2 else p * hadamard_power(node.expr, p - 1)
+    return hadamard(fprime, d(node.expr))
 
 
 def _ew_generic(node, d):
@@ -446,38 +468,15 @@ def _ew_generic(node, d):
     return hadamard(elementwise(sp.Lambda(t, fprime), node.expr), d(node.expr))
 
 
-_ELEMENTWISE = [
-    ("ew_exp", sp.exp, r"e^{\circ Z}", lambda Z, F: F),
-    ("ew_log", sp.log, r"Z^{\circ -1}", lambda Z, F: hadamard_power(Z, -1)),
-    ("ew_log1p", log1p, r"(1 + Z)^{\circ -1}", lambda Z, F: hadamard_power(ones_like(Z) + Z, -1)),
-    (
-        "ew_sigmoid",
-        sigmoid,
-        r"\sigma(Z)\circ(1-\sigma(Z))",
-        lambda Z, F: HadamardProduct(F, ones_like(Z) - F),
-    ),
-    ("ew_softplus", softplus, r"\sigma(Z)", lambda Z, F: elementwise(sigmoid, Z)),
-    (
-        "ew_tanh",
-        sp.tanh,
-        r"1 - \tanh(Z)^{\circ 2}",
-        lambda Z, F: ones_like(Z) - HadamardPower(F, 2),
-    ),
-    ("ew_sin", sp.sin, r"\cos(Z)", lambda Z, F: elementwise(sp.cos, Z)),
-    ("ew_cos", sp.cos, r"-\sin(Z)", lambda Z, F: -elementwise(sp.sin, Z)),
-]
-for _name, _cls, _fp, _deriv in _ELEMENTWISE:
-    MATRIX_RULES.add(
-        Rule(
-            _name,
-            f"Chain rule through elementwise {_cls.__name__}",
-            rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {_fp}",
-            "chain",
-            "",
-            _ew(_cls, _deriv),
-        ),
-        ElementwiseApplyFunction,
-    )
+def _register_elementwise_rules():
+    from symcalc.expr.registry import REGISTRY
+
+    for spec in REGISTRY:
+        if spec.derivative is not None:
+            MATRIX_RULES.add(elementwise_rule(spec), ElementwiseApplyFunction)
+
+
+_register_elementwise_rules()
 MATRIX_RULES.add(
     Rule(
         "ew_power",
@@ -485,7 +484,7 @@ MATRIX_RULES.add(
         rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z",
         "chain",
         "",
-        _ew(None, None),
+        _ew_power,
     ),
     ElementwiseApplyFunction,
 )
