@@ -30,6 +30,7 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.derivation import fastdiff
 from symcalc.errors import NotConservativeError, ShapeError
+from symcalc.expr.registry import canonical
 from symcalc.inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
 
 # ---------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def gradient(f: Any, wrt: Any) -> sp.Matrix:
     With a MatrixSymbol variable the closed-form matrix engine answers.
     """
     if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_gradient(f, wrt)
+        return _matrix_engine().matrix_gradient(canonical(f), wrt)  # registry hook
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Matrix(fastdiff.gradient_entries(f, syms))
 
@@ -106,7 +107,7 @@ def hessian(f: Any, wrt: Any) -> sp.Matrix:
     [-6*y, -6*x]])
     """
     if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_hessian(f, wrt)
+        return _matrix_engine().matrix_hessian(canonical(f), wrt)  # registry hook
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return fastdiff.hessian_from_gradient(fastdiff.gradient_entries(f, syms), syms)
 

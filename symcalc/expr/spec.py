@@ -72,6 +72,11 @@ class FunctionSpec:
         -> relu(t)); ``canonical_classes`` are the classes of the nodes it looks at.
     domain: open interval the self-checks sample from.
     kinks: points where the derivative is the a.e. convention ``kink_note`` states.
+    stable_forms: (class, mapping) pairs the compiler's ``stabilize`` applies: a mapping
+        turns an overflow-prone spelling into this function (1/(1 + exp(-z)) -> sigmoid(z)),
+        or returns None.
+    complement: f(-u) = 1 - f(u) (sigmoid, normal_cdf): ``stabilize`` writes 1 - f(u) as
+        f(-u), which has no cancellation.
     stable: the NumPy value and derivative are accurate relative to the value everywhere
         (the tests check this at |z| up to 1000).
     nargs: how many arguments a call takes.
@@ -96,6 +101,8 @@ class FunctionSpec:
     kinks: tuple[float, ...] = ()
     kink_note: str = ""
     param_derivatives: tuple[Callable[..., Any], ...] = ()
+    stable_forms: tuple[tuple[type, Callable[[Any], Any]], ...] = ()
+    complement: bool = False
     stable: bool = False
     nargs: tuple[int, ...] = (1,)
     sample_params: tuple[Any, ...] = ()

@@ -160,6 +160,44 @@ def _max_min(node):
     return rest + relu(first - rest) if is_max else first - relu(first - rest)
 
 
+def _is_exp(e) -> bool:
+    return isinstance(e, sp.exp)
+
+
+def _sigmoid_of_power(node):
+    """1/(1 + exp(-z)) -> sigmoid(z); 1/(1 + exp(z)) -> sigmoid(-z)."""
+    base, exponent = node.args
+    if exponent != -1 or not isinstance(base, sp.Add) or len(base.args) != 2:
+        return None
+    one, other = base.args if base.args[0] == 1 else base.args[::-1]
+    if one != 1 or not _is_exp(other):
+        return None
+    return sigmoid(-other.args[0])
+
+
+def _sigmoid_of_product(node):
+    """exp(u) * sigmoid(-u) -> sigmoid(u) (exp(u) / (1 + exp(u)) after the power form)."""
+    args = list(node.args)
+    for k, a in enumerate(args):
+        if isinstance(a, sigmoid):
+            for m, b in enumerate(args):
+                if _is_exp(b) and b.args[0] == -a.args[0]:
+                    rest = [t for idx, t in enumerate(args) if idx not in (k, m)]
+                    return sp.Mul(sigmoid(b.args[0]), *rest)
+    return None
+
+
+def _softplus_of_log(node):
+    """log(1 + exp(z)) (or log(exp(z) + 1)) -> softplus(z)."""
+    arg = node.args[0]
+    if not isinstance(arg, sp.Add) or len(arg.args) != 2:
+        return None
+    one, other = arg.args if arg.args[0] == 1 else arg.args[::-1]
+    if one != 1 or not _is_exp(other):
+        return None
+    return softplus(other.args[0])
+
+
 _SIGMOID_HELPER = '''\
 def _sigmoid(z):
     """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
@@ -208,6 +246,8 @@ SPECS = [
         # exp(-z) = inf gives 1/inf = 0: no NaN, no overflow trap
         native=lambda z: 1 / (1 + sp.exp(-z)),
         rewrite=lambda u: 1 / (1 + sp.exp(-u)),
+        stable_forms=((sp.Pow, _sigmoid_of_power), (sp.Mul, _sigmoid_of_product)),
+        complement=True,
         stable=True,
     ),
     FunctionSpec(
@@ -220,6 +260,7 @@ SPECS = [
         numpy=lambda p, c: p._call("logaddexp", p._zero, c[0]),
         native=_softplus_native,
         rewrite=lambda u: sp.log(1 + sp.exp(u)),
+        stable_forms=((sp.log, _softplus_of_log),),
         stable=True,
     ),
     FunctionSpec(
@@ -281,6 +322,7 @@ SPECS = [
         array_api=False,
         native=lambda z: sp.erfc(-z / sp.sqrt(2)) / 2,
         rewrite=lambda u: (1 + sp.erf(u / sp.sqrt(2))) / 2,
+        complement=True,
         stable=True,
     ),
     FunctionSpec(
