@@ -43,7 +43,11 @@ class SymcalcStrPrinter(StrPrinter):
         return f"{self._print(lam)}({inner})"
 
     def _print_function_name(self, body: sp.Function) -> str:
-        return getattr(body.func, "__name__", str(body.func))
+        """The registry's parse name of the function (what symcalc.parse reads back)."""
+        from symcalc.expr.registry import REGISTRY
+
+        spec = REGISTRY.of(body)
+        return spec.name if spec is not None else getattr(body.func, "__name__", str(body.func))
 
     def _print_Trace(self, e: sp.Trace) -> str:
         arg = e.arg

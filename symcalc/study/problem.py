@@ -881,32 +881,10 @@ def _entry_matrix(var: Variable, base: str) -> sp.Matrix:
 # Expressions
 # ---------------------------------------------------------------------------
 
-from symcalc.expr.functions import sigmoid, softplus  # noqa: E402
+from symcalc.expr.registry import REGISTRY, expand_named, needs_rewrite  # noqa: E402
 
-_RESERVED = {
-    "sin",
-    "cos",
-    "tan",
-    "exp",
-    "log",
-    "sqrt",
-    "tanh",
-    "sinh",
-    "cosh",
-    "atan",
-    "abs",
-    "sigmoid",
-    "softplus",
-    "pi",
-    "sigma",
-    "tr",
-    "det",
-    "inv",
-    "T",
-    "e",
-    "diag",
-    "sum",
-}
+# registry hook: every function name the parser reads is reserved, and the grammar's words
+_RESERVED = set(REGISTRY.names()) | {"sqrt", "pi", "tr", "det", "inv", "T", "e", "diag", "sum"}
 
 
 def _namespace(decls: Sequence[Variable]) -> dict[str, Any]:
@@ -1454,7 +1432,7 @@ def _explicit(expr: Any, subs: dict) -> Any:
     """Substitute and evaluate to explicit numbers (Matrix or Float)."""
     out = _materialize(expr, subs)
     if hasattr(out, "rewrite"):
-        out = out.rewrite(sp.exp) if out.has(sigmoid, softplus) else out
+        out = expand_named(out) if needs_rewrite(out) else out  # registry hook
     return out.evalf(30) if hasattr(out, "evalf") else out
 
 
@@ -1668,7 +1646,7 @@ def _descent_identity(problem: Problem, gradient: Any) -> DescentIdentity:
 
 def _is_zero_expr(e: Any, problem: Problem) -> bool:
     """Zero symbolically, or (when simplify cannot tell) at random points."""
-    e = e.rewrite(sp.exp) if e.has(sigmoid, softplus) else e
+    e = expand_named(e) if needs_rewrite(e) else e  # registry hook
     if sp.simplify(e) == 0:
         return True
     rng = random.Random(problem.seed + 2)
