@@ -222,6 +222,9 @@ def lift(e: Any, u: sp.Symbol, Z: Any, F: Any = None) -> Any:
             return hadamard_power(go(x.base), x.exp)
         if F is not None and x == F[1]:
             return F[0]
+        if isinstance(x, sp.Function) and x.args and not any(a.has(u) for a in x.args[1:]):
+            t = sp.Dummy("t")  # g(h(u)) -> g.(h(Z)): sigma(-u) -> sigma.(-Z)
+            return elementwise(sp.Lambda(t, x.func(t, *x.args[1:])), go(x.args[0]))
         return elementwise(sp.Lambda(u, x), Z)
 
     return go(sp.sympify(e, strict=True))

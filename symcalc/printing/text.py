@@ -35,8 +35,11 @@ class SymcalcStrPrinter(StrPrinter):
         inner = self._print(e.expr)
         if isinstance(lam, sp.Lambda) and len(lam.variables) == 1:
             var, body = lam.variables[0], lam.expr
-            if isinstance(body, sp.Function) and body.args == (var,):
-                return f"{self._print_function_name(body)}({inner})"
+            if isinstance(body, sp.Function) and body.args[:1] == (var,):
+                params = body.args[1:]
+                if not any(p.has(var) for p in params):  # leaky_relu(X*w, 1/5)
+                    shown = ", ".join([inner, *(self._print(p) for p in params)])
+                    return f"{self._print_function_name(body)}({shown})"
             if body.is_Pow and body.base == var:
                 return f"({inner}).^{self._print(body.exp)}"
             return f"({self._print(body.xreplace({var: sp.Symbol('t')}))} for t = each entry of {inner})"
@@ -73,7 +76,7 @@ class SymcalcStrPrinter(StrPrinter):
         parts += [self.parenthesize(m, precedence(e)) for m in matrices]
         body = "*".join(parts) or "1"
         if denom != 1:
-            body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"], strict=True)
+            body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"])  # x/(2*y), never x/2*y
         return sign + body
 
     def _print_MatrixBase(self, M) -> str:

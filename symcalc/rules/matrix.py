@@ -191,7 +191,8 @@ def _transpose(node, d):
 
 
 def _trace(node, d):
-    return Trace(d(node.arg))
+    inner = d(node.arg)
+    return sp.S.Zero if is_zero(inner) else Trace(inner)
 
 
 def _diag_matrix(node, d):
@@ -253,7 +254,8 @@ def _product_terms(node, d, build):
             continue
         new = args[:i] + [da] + args[i + 1 :]
         terms.append(mul(*new) if build is MatMul else build(*new))
-    return add(*terms)
+    out = add(*terms)
+    return ZeroMatrix(*node.shape) if is_zero(out) and isinstance(node, MatrixExpr) else out
 
 
 def _matrix_product(node, d):
