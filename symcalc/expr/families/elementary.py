@@ -112,6 +112,7 @@ SPECS = [
         r"\cot",
         lambda u, f: -1 - f**2,
         latex_commands=("cot",),
+        native=lambda z: 1 / sp.tan(z),  # SymEngine LLVM has no cot
         domain=(0.3, 2.8),
     ),
     _spec(
@@ -121,6 +122,7 @@ SPECS = [
         r"\sec",
         lambda u, f: f * sp.tan(u),
         latex_commands=("sec",),
+        native=lambda z: 1 / sp.cos(z),  # SymEngine LLVM has no sec
         domain=(-1.2, 1.2),
     ),
     _spec(
@@ -130,6 +132,7 @@ SPECS = [
         r"\csc",
         lambda u, f: -f * sp.cot(u),
         latex_commands=("csc",),
+        native=lambda z: 1 / sp.sin(z),  # SymEngine LLVM has no csc
         domain=(0.3, 2.8),
     ),
     _spec(
@@ -166,6 +169,7 @@ SPECS = [
         r"\coth",
         lambda u, f: 1 - f**2,
         latex_commands=("coth",),
+        native=lambda z: 1 / sp.tanh(z),  # SymEngine LLVM has no coth
         domain=(0.3, 3.0),
     ),
     _spec(
