@@ -300,6 +300,14 @@ def test_log_sigmoid_is_finite_and_accurate_far_out():
     np.testing.assert_allclose(v, expected, rtol=1e-14)
     np.testing.assert_allclose(
         g,
-        [1.0, 1.0, 1 / (1 + np.exp(-30.0)), 0.5, np.exp(-30.0) / (1 + np.exp(-30)), 0, 0],
+        [
+            1.0,
+            1.0,
+            1 / (1 + np.exp(-30.0)),
+            0.5,
+            np.exp(-30.0) / (1 + np.exp(-30)),
+            np.exp(-700.0),
+            0,
+        ],
         rtol=1e-14,
     )
