@@ -519,7 +519,7 @@ def _inline_negations(assignments, outputs):
     kept = []
     for sym, e in assignments:
         e = e.xreplace(subs) if subs else e
-        coeff, rest = e.as_coeff_Mul()
+        coeff, rest = e.as_coeff_Mul() if isinstance(e, sp.Expr) else (1, e)  # a condition
         if coeff == -1 and rest.is_Symbol:
             subs[sym] = e
             continue

@@ -122,7 +122,8 @@ def canonical(expr: Any) -> Any:
     """``expr`` with user spellings mapped onto the records (applied where expressions enter
     derive, gradient and compile): ``Max(0, t)`` / ``Max(t, 0)`` -> ``relu(t)``, other
     ``Max`` / ``Min`` through relu, ``Abs`` -> ``abs``, ``sign`` -> ``sign``,
-    ``Heaviside(t, 0)`` -> ``heaviside(t)``.
+    ``Heaviside(t, 0)`` -> ``heaviside(t)``; an explicit matrix (``sp.ImmutableMatrix`` too)
+    becomes a ``Matrix`` of canonical entries, which every route reads as explicit.
 
     >>> import sympy as sp
     >>> a, b = sp.symbols("a b")
@@ -131,9 +132,8 @@ def canonical(expr: Any) -> Any:
     >>> canonical(sp.Matrix([sp.Max(a, 0)]))
     Matrix([[relu(a)]])
     """
-    if isinstance(expr, sp.MatrixBase):
-        out = expr.applyfunc(canonical)
-        return type(expr)(out) if isinstance(expr, sp.ImmutableMatrix) else out
+    if isinstance(expr, sp.MatrixBase):  # explicit entries (an ImmutableMatrix too): a Matrix
+        return sp.Matrix(expr.shape[0], expr.shape[1], [canonical(e) for e in expr])
     classes = REGISTRY.canonical_classes()
     if not isinstance(expr, sp.Basic) or not classes or not expr.has(*classes):
         return expr

@@ -153,4 +153,6 @@ def text(expr: Any) -> str:
     >>> text(sc.hessian(logistic_loss(X, w, y), w))
     'X.T*diag(sigmoid(X*w) .* (1 - sigmoid(X*w)))*X'
     """
-    return _PRINTER.doprint(expr)
+    from symcalc.expr.registry import canonical
+
+    return _PRINTER.doprint(canonical(expr))  # Max(0, t) as relu(t): what parse reads back

@@ -582,6 +582,19 @@ def _s_product(node, c, ctx):
     return [(dep[0], c * others)]
 
 
+def _s_piecewise(node, c, ctx):
+    """c Piecewise((u_i, cond_i)) = sum_i (c [branch i]) u_i, [branch i] the indicator."""
+    branches = node.args
+    out = []
+    for i, (e, _) in enumerate(branches):
+        if ctx.depends(e):
+            indicator = sp.Piecewise(
+                *[(1 if j == i else 0, cj) for j, (_, cj) in enumerate(branches)]
+            )
+            out.append((e, c * indicator))
+    return out
+
+
 def _s_trace(node, c, ctx):
     M = node.arg
     return [(M, mul(c, Identity(M.rows)))]
@@ -661,6 +674,17 @@ CANONICAL_RULES.add(
         _s_product,
     ),
     sp.Mul,
+)
+CANONICAL_RULES.add(
+    Rule(
+        "scalar_piecewise",
+        "A differential branch by branch",
+        r"c\,\begin{cases}u & p\\ v & \text{else}\end{cases} = (c\,[p])\,u + (c\,[\lnot p])\,v",
+        "canonical",
+        "",
+        _s_piecewise,
+    ),
+    sp.Piecewise,
 )
 CANONICAL_RULES.add(
     Rule(

@@ -229,7 +229,8 @@ def _gelu(z):
 
 
 def _neg(code: str) -> str:
-    return f"(-{code})"
+    """-code, bracketed: the code of an argument may be a sum (v0 - v1)."""
+    return f"(-({code}))"
 
 
 SPECS = [
