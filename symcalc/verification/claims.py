@@ -49,6 +49,7 @@ from sympy.core.sympify import _sympify
 
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.expr.functions import expand_named
+from symcalc.expr.registry import REGISTRY
 from symcalc.inputs import as_expr, as_matrix, reject_text
 from symcalc.parsing.parser import ShapeMismatchError, parse_any
 
@@ -675,6 +676,7 @@ def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
 
 
 _KINKS = (sp.sign, sp.Abs, sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.floor, sp.ceiling)
+_KINKS += REGISTRY.kink_classes()  # registry hook: relu, leaky_relu, abs, sign, heaviside (at 0)
 
 
 def _kink_arguments(*exprs) -> list[sp.Expr]:
