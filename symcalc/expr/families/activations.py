@@ -10,7 +10,7 @@ Derivatives at kinks (almost-everywhere conventions, as JAX and PyTorch choose t
 * ``relu'(0) = 0`` (relu'(t) = heaviside(t), with heaviside(0) = 0);
 * ``leaky_relu(t, a)``: the slope ``a`` is the second argument, default ``1/100``
   (PyTorch's ``negative_slope``); ``d/dt leaky_relu(0, a) = a`` (PyTorch's choice), and
-  ``d/da leaky_relu(t, a) = min(t, 0) = -relu(-t)``.
+  ``d/da leaky_relu(t, a) = min(t, 0) = t (1 - heaviside(t))``.
 
 >>> import sympy as sp
 >>> t = sp.Symbol("t")
@@ -304,7 +304,7 @@ SPECS = [
         helpers={"_leaky_relu": _LEAKY_HELPER},
         native=lambda z, a: sp.Max(z, 0) + a * sp.Min(z, 0),
         rewrite=lambda u, a: sp.Piecewise((u, u > 0), (a * u, True)),
-        param_derivatives=(lambda u, f, a: -relu(-u),),
+        param_derivatives=(lambda u, f, a: u * (1 - heaviside(u)),),  # min(u, 0)
         kinks=(0.0,),
         kink_note="d/dt leaky_relu(0, a) = a (PyTorch); the slope a defaults to 1/100",
         nargs=(1, 2),
