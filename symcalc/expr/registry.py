@@ -191,8 +191,11 @@ def lift(e: Any, u: sp.Symbol, Z: Any, F: Any = None) -> Any:
     >>> import sympy as sp
     >>> from symcalc.expr.functions import sigmoid
     >>> u, Z = sp.Symbol("u"), sp.MatrixSymbol("Z", 2, 2)
-    >>> lift(sigmoid(u) * (1 - sigmoid(u)), u, Z)
-    (Lambda(_d, sigmoid(_d)).(Z)).*(-Lambda(_d, sigmoid(_d)).(Z) + OneMatrix(2, 2))
+    >>> from symcalc.printing.text import text
+    >>> text(lift(sigmoid(u) * (1 - sigmoid(u)), u, Z))
+    'sigmoid(Z) .* (1 - sigmoid(Z))'
+    >>> text(lift(sigmoid(-u) + u**2, u, Z))
+    'sigmoid(-Z) + Z.^2'
     """
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 

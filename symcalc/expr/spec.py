@@ -14,7 +14,7 @@ self-checks sample from, and what its a.e. derivative is at a kink.
 >>> REGISTRY["tanh"].fprime(u)
 1 - tanh(u)**2
 >>> REGISTRY["tanh"].second_derivative(u)
--2*(1 - tanh(u)**2)*tanh(u)
+-(2 - 2*tanh(u)**2)*tanh(u)
 """
 
 from __future__ import annotations

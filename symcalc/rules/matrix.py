@@ -43,6 +43,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from symcalc.records import Rule
 from symcalc.rules import RuleTable
+from symcalc.rules.kinds import BilinearKind, LinearKind, defbilinear, deflinear
 
 MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")
 CANONICAL_RULES = RuleTable("canonical", "moving dX to the right inside one trace")
@@ -182,54 +183,81 @@ def elementwise_parts(node):
 # --------------------------------------------------------------------------------------
 # Linear rules
 # --------------------------------------------------------------------------------------
-def _mat_sum(node, d):
-    return add(*[d(a) for a in node.args if d.depends(a)])
-
-
-def _transpose(node, d):
-    return transpose(d(node.arg))
-
-
-def _trace(node, d):
-    inner = d(node.arg)
+def _trace_of(inner):
     return sp.S.Zero if is_zero(inner) else Trace(inner)
 
 
-def _diag_matrix(node, d):
-    return DiagMatrix(d(node.args[0]))
-
-
-MATRIX_RULES.add(
-    Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear", f"{CB} (35)", _mat_sum),
-    MatAdd,
-)
-MATRIX_RULES.add(
-    Rule(
-        "transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear", f"{CB} (44)", _transpose
+# Each linear construct is one definition: its differential and its canonical-form (adjoint)
+# rule are registered together (symcalc.rules.kinds.deflinear).
+deflinear(
+    LinearKind(
+        "matrix_sum",
+        MatAdd,
+        lambda node, dargs: add(*dargs.values()),
+        lambda node, C, arg: C,
+        "trace_linearity",
     ),
-    Transpose,
+    (MATRIX_RULES, "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", f"{CB} (35)"),
+    (
+        CANONICAL_RULES,
+        "Linearity of the trace",
+        r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
+        r" + \operatorname{tr}(C^\top Y)",
+        f"{CB} (15)",
+    ),
 )
-MATRIX_RULES.add(
-    Rule(
+deflinear(
+    LinearKind(
+        "transpose",
+        Transpose,
+        lambda node, dargs: transpose(dargs[node.arg]),
+        lambda node, C, arg: transpose(C),
+        "trace_transpose",
+    ),
+    (MATRIX_RULES, "Transpose", rf"{D}(X^\top) = ({D}X)^\top", f"{CB} (44)"),
+    (
+        CANONICAL_RULES,
+        "Trace of a transpose",
+        r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
+        r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
+        r"\mathrm{d}X)",
+        f"{CB} (13)",
+    ),
+)
+deflinear(
+    LinearKind(
         "trace",
+        Trace,
+        lambda node, dargs: _trace_of(dargs[node.arg]),
+        lambda node, c, arg: mul(c, Identity(arg.rows)),
+        "scalar_as_trace",
+    ),
+    (
+        MATRIX_RULES,
         "Linearity of the trace",
         rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)",
-        "linear",
         f"{CB} (36)",
-        _trace,
     ),
-    Trace,
+    (
+        CANONICAL_RULES,
+        "A scalar is its own trace",
+        r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
+        "",
+    ),
 )
-MATRIX_RULES.add(
-    Rule(
+deflinear(
+    LinearKind(
         "diag_matrix",
+        DiagMatrix,
+        lambda node, dargs: DiagMatrix(dargs[node.args[0]]),
+        None,  # tr(C^T diag(dv)): not needed for first and second derivatives
+    ),
+    (
+        MATRIX_RULES,
         "diag is linear",
         rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)",
-        "linear",
         "",
-        _diag_matrix,
     ),
-    DiagMatrix,
 )
 
 
@@ -241,6 +269,12 @@ def _matrix_constant_multiple(node, d):
     if len(dependent) != 1:
         return None
     return _product_terms(node, d, MatMul)
+
+
+def _sum_of_terms(node, terms):
+    """The product rule's terms summed; a zero of the node's shape when there are none."""
+    out = add(*terms)
+    return ZeroMatrix(*node.shape) if is_zero(out) and isinstance(node, MatrixExpr) else out
 
 
 def _product_terms(node, d, build):
@@ -260,14 +294,6 @@ def _product_terms(node, d, build):
 
 def _matrix_product(node, d):
     return _product_terms(node, d, MatMul)
-
-
-def _kronecker(node, d):
-    return _product_terms(node, d, KroneckerProduct)
-
-
-def _hadamard(node, d):
-    return _product_terms(node, d, hadamard)
 
 
 MATRIX_RULES.add(
@@ -291,28 +317,6 @@ MATRIX_RULES.add(
         _matrix_product,
     ),
     MatMul,
-)
-MATRIX_RULES.add(
-    Rule(
-        "kronecker",
-        "Product rule for the Kronecker product",
-        rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y",
-        "product",
-        f"{CB} (39)",
-        _kronecker,
-    ),
-    KroneckerProduct,
-)
-MATRIX_RULES.add(
-    Rule(
-        "hadamard",
-        "Product rule for the Hadamard product",
-        rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y",
-        "product",
-        f"{CB} (38)",
-        _hadamard,
-    ),
-    HadamardProduct,
 )
 
 
@@ -512,10 +516,6 @@ def _split_scalars(node):
     return sp.Mul(*scalars), mats
 
 
-def _c_linear_sum(node, C, ctx):
-    return [(a, C) for a in node.args if ctx.depends(a)]
-
-
 def _c_cyclic(node, C, ctx):
     coef, mats = _split_scalars(node)
     scalar_args = [a for a in node.args if not isinstance(a, MatrixExpr)]
@@ -532,18 +532,6 @@ def _c_cyclic(node, C, ctx):
     return [(mats[k], mul(coef, Lt, C, Rt))]
 
 
-def _c_transpose(node, C, ctx):
-    return [(node.arg, transpose(C))]
-
-
-def _c_hadamard(node, C, ctx):
-    dep = [a for a in node.args if ctx.depends(a)]
-    if len(dep) != 1:
-        return None
-    others = [a for a in node.args if a is not dep[0]]
-    return [(dep[0], hadamard(C, *others))]
-
-
 def _identity_multiple(C):
     if isinstance(C, Identity):
         return sp.S.One
@@ -554,20 +542,21 @@ def _identity_multiple(C):
     return None
 
 
-def _c_kronecker(node, C, ctx):
+def _kronecker_adjoint(node, k, C):
+    """tr(C^T (A (x) dB)) for C = c I: c tr(A) tr(dB) (and likewise in A), else None."""
     c = _identity_multiple(C)
     if c is None or len(node.args) != 2:
         return None
     A, B = node.args
     if not (A.is_square and B.is_square):
         return None
-    dep = A if ctx.depends(A) else B
-    other = B if dep is A else A
-    return [(dep, mul(c * Trace(other), Identity(dep.rows)))]
+    dep, other = node.args[k], node.args[1 - k]
+    return mul(c * Trace(other), Identity(dep.rows))
 
 
-def _c_diag(node, C, ctx):
-    return None  # tr(C^T diag(dv)): not needed for first and second derivatives
+def _hadamard_adjoint(node, k, C):
+    """tr(C^T (B o dX)) = tr((C o B)^T dX)."""
+    return hadamard(C, *[a for i, a in enumerate(node.args) if i != k])
 
 
 def _s_sum(node, c, ctx):
@@ -595,23 +584,6 @@ def _s_piecewise(node, c, ctx):
     return out
 
 
-def _s_trace(node, c, ctx):
-    M = node.arg
-    return [(M, mul(c, Identity(M.rows)))]
-
-
-CANONICAL_RULES.add(
-    Rule(
-        "trace_linearity",
-        "Linearity of the trace",
-        r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
-        r" + \operatorname{tr}(C^\top Y)",
-        "canonical",
-        f"{CB} (15)",
-        _c_linear_sum,
-    ),
-    MatAdd,
-)
 CANONICAL_RULES.add(
     Rule(
         "cyclic_trace",
@@ -624,42 +596,41 @@ CANONICAL_RULES.add(
     ),
     MatMul,
 )
-CANONICAL_RULES.add(
-    Rule(
-        "trace_transpose",
-        "Trace of a transpose",
-        r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
-        r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
-        r"\mathrm{d}X)",
-        "canonical",
-        f"{CB} (13)",
-        _c_transpose,
+# The bilinear products: product rule and canonical form from one definition each.
+defbilinear(
+    BilinearKind(
+        "kronecker", KroneckerProduct, KroneckerProduct, _kronecker_adjoint, "trace_kronecker"
     ),
-    Transpose,
+    (
+        MATRIX_RULES,
+        "Product rule for the Kronecker product",
+        rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y",
+        f"{CB} (39)",
+    ),
+    (
+        CANONICAL_RULES,
+        "Trace of a Kronecker product",
+        r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,\operatorname{tr}B",
+        f"{CB} sec. 10.2.1",
+    ),
+    add=_sum_of_terms,
 )
-CANONICAL_RULES.add(
-    Rule(
-        "trace_hadamard",
+defbilinear(
+    BilinearKind("hadamard", HadamardProduct, hadamard, _hadamard_adjoint, "trace_hadamard"),
+    (
+        MATRIX_RULES,
+        "Product rule for the Hadamard product",
+        rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y",
+        f"{CB} (38)",
+    ),
+    (
+        CANONICAL_RULES,
         "Hadamard product inside a trace",
         r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
         r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)",
-        "canonical",
         "Magnus & Neudecker, ch. 9",
-        _c_hadamard,
     ),
-    HadamardProduct,
-)
-CANONICAL_RULES.add(
-    Rule(
-        "trace_kronecker",
-        "Trace of a Kronecker product",
-        r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
-        r"\operatorname{tr}B",
-        "canonical",
-        f"{CB} sec. 10.2.1",
-        _c_kronecker,
-    ),
-    KroneckerProduct,
+    add=_sum_of_terms,
 )
 CANONICAL_RULES.add(
     Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical", "", _s_sum), sp.Add
@@ -686,19 +657,6 @@ CANONICAL_RULES.add(
     ),
     sp.Piecewise,
 )
-CANONICAL_RULES.add(
-    Rule(
-        "scalar_as_trace",
-        "A scalar is its own trace",
-        r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
-        "canonical",
-        "",
-        _s_trace,
-    ),
-    Trace,
-)
-
-
 # ======================================================================================
 # THEOREMS and simplifications (performed by the engine, recorded as steps)
 # ======================================================================================
