@@ -130,7 +130,7 @@ def hessian_from_gradient(grad: Sequence[sp.Expr], syms: Sequence[sp.Symbol]) ->
         for j in range(i, n):
             if syms[j] not in free:
                 continue
-            d = gi.diff(se_syms[j]) if use_se else sp.diff(g, syms[j])
+            d = gi.diff(se_syms[j]) if se_syms is not None else sp.diff(g, syms[j])
             H[i, j] = sp.sympify(d, strict=True).xreplace(back) if use_se else d
             H[j, i] = H[i, j]
     return H
