@@ -44,6 +44,8 @@ __all__ = [
     "as_items",
     "as_symbols",
     "is_container",
+    "short",
+    "is_matrix_problem",
 ]
 
 _CONTAINERS = (list, tuple, dict, set, frozenset)
@@ -210,7 +212,7 @@ def as_symbols(wrt: Any, what: str = "wrt") -> list[sp.Symbol]:
     for k, s in enumerate(items):
         if not isinstance(s, sp.Symbol):
             raise InputTypeError(
-                f"{what}[{k}] = {_short(s)} is not a Symbol (it is a {type(s).__name__})"
+                f"{what}[{k}] = {short(s)} is not a Symbol (it is a {type(s).__name__})"
             )
         if s in seen:
             raise InputError(f"the variable {s} appears twice in {what}")
@@ -222,8 +224,25 @@ def _kind(obj: Any) -> str:
     return {list: "a list", tuple: "a tuple", dict: "a dict"}.get(type(obj), type(obj).__name__)
 
 
-def _short(obj: Any, limit: int = 60) -> str:
-    s = repr(obj) if not isinstance(obj, sp.Basic) else sp.sstr(obj)
+def short(obj: Any, limit: int = 60) -> str:
+    """``obj`` on one line of at most ``limit`` characters, for error messages.
+
+    SymPy objects in SymPy's notation, text and exceptions as they read, anything
+    else by its repr; longer text ends in "...".
+
+    >>> x = sp.Symbol("x")
+    >>> short(x**2 + 1), short([1, 2]), short("two\\nlines"), short(ValueError("bad"))
+    ('x**2 + 1', '[1, 2]', 'two lines', 'bad')
+    >>> short(sp.Add(*sp.symbols("a:30")), 20)
+    'a0 + a1 + a10 + a...'
+    """
+    if isinstance(obj, sp.Basic):
+        s = sp.sstr(obj)
+    elif isinstance(obj, (str, BaseException)):
+        s = str(obj)
+    else:
+        s = repr(obj)
+    s = s.replace("\n", " ")
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
@@ -240,7 +259,7 @@ def as_choice(value: Any, choices: Iterable[str], what: str) -> str:
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
         raise InputError(
-            f"{what} must be one of {', '.join(map(repr, choices))}, got {_short(value)}"
+            f"{what} must be one of {', '.join(map(repr, choices))}, got {short(repr(value) if isinstance(value, str) else value)}"
         )
     return value
 
@@ -260,7 +279,14 @@ def as_title(value: Any, what: str = "name") -> str | None:
     raise InputTypeError(f"{what} must be a string or None, not {type(value).__name__}")
 
 
-def safe_lambdify(args: Any, expr: Any, modules: str):
+def _neutral_name(a: Any, i: int) -> Any:
+    """A stand-in for argument ``a`` whose printed name is symcalc's own (``_m0``, a Dummy)."""
+    if isinstance(a, sp.MatrixSymbol):
+        return sp.MatrixSymbol(f"_m{i}", *a.shape)
+    return sp.Dummy(f"arg{i}")
+
+
+def safe_lambdify(args: Any, expr: Any, modules: Any, printer: Any = None):
     """``sympy.lambdify`` that never prints a user's name into the code it generates.
 
     lambdify writes Python source from the names of symbols and functions; a symbol
@@ -293,7 +319,7 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
             f"cannot evaluate numerically: {', '.join(sorted(map(str, loose)))} has no value"
         )
     # lambdify also puts each symbol's name in the function's namespace: rename them all
-    renamed = {a: sp.Dummy(f"arg{i}") for i, a in enumerate(arg_list)}
+    renamed = {a: _neutral_name(a, i) for i, a in enumerate(arg_list)}
     code_args = [renamed[a] for a in arg_list] if isinstance(args, (list, tuple)) else renamed[args]
     return sp.lambdify(
         code_args,
@@ -301,5 +327,33 @@ def safe_lambdify(args: Any, expr: Any, modules: str):
         if isinstance(expr, sp.Basic)
         else sp.ImmutableMatrix(expr).xreplace(renamed),
         modules=modules,
-        dummify=True,
+        printer=printer,
+        dummify=False,  # every argument is renamed above (MatrixSymbols stay matrices)
     )
+
+
+def is_matrix_problem(f: Any, wrt: Any) -> bool:
+    """Whether ``f`` and ``wrt`` go to the closed-form matrix engine (else: explicit entries).
+
+    A matrix problem has a MatrixSymbol variable, or an ``f`` written with MatrixSymbols
+    (a matrix expression, or a scalar such as a trace or a quadratic form). An explicit
+    Matrix of entries (``Matrix`` or ``ImmutableMatrix``, which SymPy also counts as a
+    MatrixExpr) differentiated by symbols is not; nor is a list of scalar expressions,
+    unless one of them holds a MatrixSymbol. A pure test: nothing is converted.
+
+    >>> x, y = sp.symbols("x y")
+    >>> A, v = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("v", 2, 1)
+    >>> is_matrix_problem(sp.ImmutableMatrix([x * y, x]), [x, y]), is_matrix_problem(x**2, x)
+    (False, False)
+    >>> is_matrix_problem((v.T * A * v)[0, 0], v), is_matrix_problem(sp.Trace(A), [x])
+    (True, True)
+    >>> is_matrix_problem([x * y, sp.Trace(A)], [x, y]), is_matrix_problem([x, y], [x, y])
+    (True, False)
+    """
+    if isinstance(wrt, sp.MatrixExpr) and not isinstance(wrt, sp.MatrixBase):
+        return True
+    if isinstance(f, (list, tuple)):
+        return any(is_matrix_problem(e, wrt) for e in f)
+    if not isinstance(f, sp.Basic) or isinstance(f, sp.MatrixBase):
+        return False  # an explicit Matrix (ImmutableMatrix is also a MatrixExpr)
+    return isinstance(f, sp.MatrixExpr) or bool(f.atoms(sp.MatrixSymbol))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symcalc as sc
-from symcalc.derivation.calculus import is_zero
+from symcalc.checks.zero import is_zero
 
 x, y, z, w = sp.symbols("x y z w", real=True)
 

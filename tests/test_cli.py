@@ -22,14 +22,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symcalc.cli.command import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_OK,
-    main,
-    parse_variable_spec,
-    to_declaration,
-)
+from symcalc.cli.commands import to_declaration
+from symcalc.cli.entry import main
+from symcalc.cli.formula import parse_variable_spec
+from symcalc.cli.terminal import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -87,7 +83,7 @@ def test_version():
 def test_help_starts_fast_without_heavy_imports():
     probe = (
         "import sys, io, contextlib\n"
-        "from symcalc.cli.command import main\n"
+        "from symcalc.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help']); main(['derive', '--help']); main(['report', '--help'])\n"
         "heavy = {'matplotlib', 'jax', 'torch', 'sympy', 'rich', 'numpy', 'jinja2'}\n"
@@ -259,7 +255,7 @@ def test_derive_vectorization_section(tmp_path, fmt):
 
 
 def test_derive_exits_1_when_a_check_fails(monkeypatch):
-    from symcalc.study import problem as problem_module
+    from symcalc.study import schema as problem_module
 
     original = problem_module.Problem.run
 
@@ -638,7 +634,7 @@ class _FakeTerminal(io.StringIO):
 
 
 def test_progress_is_shown_on_a_terminal_and_silent_otherwise(monkeypatch):
-    import symcalc.cli.command as cli
+    import symcalc.cli.terminal as cli
 
     seen = []
     original = cli._Progress.update

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from symcalc.cli.command import main
+from symcalc.cli.entry import main
 
 
 def _run(*argv):

@@ -15,7 +15,8 @@ import sympy as sp
 
 import symcalc as sc
 from symcalc.errors import ProblemFileError
-from symcalc.study.problem import Study, _descent_identity
+from symcalc.study.results import Study
+from symcalc.study.run import _descent_identity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -272,7 +273,7 @@ def test_gaussian_identities_match_an_entrywise_derivation():
     assert s.gaussian.hessian_holds and s.gaussian.score_holds
     # independent: write the log-density entry by entry, differentiate with sympy
     f, (x1, x2) = p.explicit()
-    from symcalc.study.problem import _entry_matrix
+    from symcalc.study.schema import _entry_matrix
 
     S = _entry_matrix(p.lookup("Sigma"), "Sigma")
     mu = _entry_matrix(p.lookup("mu"), "mu")

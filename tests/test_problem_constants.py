@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 import symcalc as sc
-from symcalc.cli.command import main
+from symcalc.cli.entry import main
 
 PROBLEM = """
 title = "constants with values"

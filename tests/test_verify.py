@@ -168,8 +168,10 @@ def test_budget_exhausted_is_undecided(isolate):
 
 def test_costly_canonical_form_leaves_time_for_the_numbers():
     big = (x + y + 1) ** 40
-    v = verify(big, big + 1, budget=3.0)  # expanding is slow; numbers decide quickly
-    assert v.holds is False
+    # expanding is slow, the numbers decide at the first probe point; the budget is only a
+    # hang guard, so the test does not depend on the load of the machine
+    v = verify(big, big + 1, budget=60.0, points=3)
+    assert v.holds is False and v.method == "numeric" and v.counterexample
 
 
 def test_budget_must_be_positive():
@@ -183,7 +185,7 @@ def test_budget_must_be_positive():
 # Matrix claims when the matrix engine cannot answer: the entry-by-entry route
 # --------------------------------------------------------------------------------------
 def test_entry_by_entry_route(monkeypatch):
-    import symcalc.derivation.calculus as calculus
+    import symcalc.derivation.api as calculus
 
     def unavailable(*args, **kwargs):
         raise NotImplementedError("engine switched off for this test")
@@ -302,7 +304,10 @@ def test_docstring_examples():
     import importlib
 
     parse_module = importlib.import_module("symcalc.parsing.parser")
-    verify_module = importlib.import_module("symcalc.verification.claims")
-    for module in (parse_module, verify_module):
+    verify_modules = [
+        importlib.import_module(f"symcalc.verification.{name}")
+        for name in ("claims", "verdict", "assumptions", "sampling")
+    ]
+    for module in (parse_module, *verify_modules):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__

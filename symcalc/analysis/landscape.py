@@ -21,7 +21,8 @@ import numpy as np
 import sympy as sp
 
 from symcalc.budget import DEFAULT_BUDGETS, budgeted, within
-from symcalc.derivation.calculus import _scalar, _wrt_symbols, gradient, hessian, is_zero
+from symcalc.checks.zero import is_zero
+from symcalc.derivation.api import _scalar, _wrt_symbols, gradient, hessian
 from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
 from symcalc.inputs import as_expr
 from symcalc.records import Step
@@ -106,8 +107,51 @@ def critical_points(f: Any, wrt: Any, budget: float = SOLVE_BUDGET) -> CriticalP
             partial = True
         if _is_real_point(sol):
             points.append({s: sp.simplify(sol[s]) for s in syms})
-    reason = "a family of critical points: free variables stay symbolic" if partial else ""
-    return CriticalPoints(points, complete=not partial, reason=reason)
+    if partial:
+        return CriticalPoints(
+            points,
+            complete=False,
+            reason="a family of critical points: free variables stay symbolic",
+        )
+    doubt = _completeness_doubt(grad, syms)
+    return CriticalPoints(points, complete=doubt is None, reason=doubt or "")
+
+
+_PERIODIC = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+
+
+def _completeness_doubt(grad: list, syms: list) -> str | None:
+    """Why sp.solve's list may miss critical points, or None when it is provably all of them.
+
+    sp.solve finds every solution of a polynomial (or rational) system; for anything else
+    it returns the solutions it can find, and periodic functions have infinitely many.
+
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> _completeness_doubt([2*a, 2*b], [a, b]) is None
+    True
+    >>> _completeness_doubt([sp.cos(a), 2*b], [a, b])
+    'the gradient involves cos, which is periodic: there are infinitely many critical points or none, and sp.solve lists only some'
+    """
+    periodic = sorted(
+        {
+            type(node).__name__
+            for g in grad
+            for node in sp.preorder_traversal(g)
+            if isinstance(node, _PERIODIC)
+        }
+    )
+    if periodic:
+        return (
+            f"the gradient involves {', '.join(periodic)}, which is periodic: there are "
+            "infinitely many critical points or none, and sp.solve lists only some"
+        )
+    if all(sp.sympify(g, strict=True).is_rational_function(*syms) for g in grad):
+        return None
+    return (
+        "the gradient is not a polynomial or rational function of the variables: "
+        "sp.solve lists the critical points it finds, which may not be all"
+    )
 
 
 @dataclass
@@ -232,6 +276,8 @@ def descent_rate(f: Any, wrt: Any) -> DescentRate:
     >>> d.holds
     True
     """
+    if isinstance(wrt, sp.MatrixSymbol):
+        return _matrix_descent_rate(f, wrt)
     f, syms = _scalar(f), _wrt_symbols(wrt)
     t = sp.Dummy("t", real=True)
     paths = [sp.Function(f"{s.name}_path")(t) for s in syms]
@@ -257,3 +303,69 @@ def descent_rate(f: Any, wrt: Any) -> DescentRate:
         ),
     ]
     return DescentRate(rate, grad, norm_squared, holds, steps)
+
+
+#: Concrete sizes at which the matrix descent identity is proved entry by entry.
+_DESCENT_CHECK_SIZES = (2, 3)
+
+
+def _matrix_descent_rate(f: Any, X: sp.MatrixSymbol) -> DescentRate:
+    """dL/dt = tr(Gᵀ Ẋ) = -‖G‖_F² for a matrix variable X along dX/dt = -G, G = ∇_X L.
+
+    The closed form comes from the identification theorem (dL = tr(Gᵀ dX)); it is proved
+    independently at each size in ``_DESCENT_CHECK_SIZES``: X's entries become scalar
+    variables, the scalar descent identity (chain rule along x(t), by SymPy) gives the
+    rate, and it must equal the closed form's -‖G‖² evaluated at that size.
+
+    >>> from symcalc.expr.structure import vector, matrix_symbol
+    >>> w, A = vector("w", "n"), matrix_symbol("A", "n", "n")
+    >>> d = _matrix_descent_rate(sp.Trace(w.T * A * w), w)
+    >>> d.holds, d.rate
+    (True, -Trace(w.T*(A + A.T)**2*w))
+    """
+    from symcalc.derivation.calculus import gradient as _gradient
+
+    f = as_expr(f, "f")
+    G = _gradient(f, X)
+    norm_squared = sp.Trace(G.T * G)
+    rate = -norm_squared
+    holds = all(_matrix_identity_at_size(f, X, rate, k) for k in _DESCENT_CHECK_SIZES)
+    Xdot = sp.MatrixSymbol(rf"\dot{{{X.name}}}", *X.shape)
+    steps = [
+        Step(LANDSCAPE_RULES["chain_rule_along_path"], f, sp.Trace(G.T * Xdot)),
+        Step(LANDSCAPE_RULES["gradient_flow"], Xdot, -G),
+        Step(
+            LANDSCAPE_RULES["descent_identity"],
+            sp.Trace(G.T * -G),
+            -(sp.Symbol(r"\lVert\nabla L\rVert_F") ** 2),
+            note="proved entry by entry at sizes " + ", ".join(map(str, _DESCENT_CHECK_SIZES))
+            if holds
+            else "NOT proved",
+        ),
+    ]
+    return DescentRate(rate, G, norm_squared, holds, steps)
+
+
+def _matrix_identity_at_size(f: Any, X: sp.MatrixSymbol, rate: Any, k: int) -> bool:
+    """Whether the scalar descent identity of f at size k (every size k) equals ``rate``."""
+    sizes = {d: k for d in (*X.shape, *_sizes_in(f)) if isinstance(d, sp.Symbol)}
+    Xk = sp.MatrixSymbol(X.name, *(sp.sympify(d, strict=True).subs(sizes) for d in X.shape))
+    entries = sp.Matrix(*Xk.shape, lambda i, j: sp.Symbol(f"e_{i}_{j}", real=True))
+
+    def at_size(e: Any) -> sp.Expr:
+        e = sp.sympify(e, strict=True).subs(sizes)
+        others = {M: M.as_explicit() for M in e.atoms(sp.MatrixSymbol) if M != Xk}
+        return sp.expand(e.xreplace({Xk: entries, **others}).doit())
+
+    scalar = descent_rate(at_size(f), list(entries))
+    return bool(scalar.holds) and is_zero(scalar.rate - at_size(rate))
+
+
+def _sizes_in(e: Any) -> set:
+    return {
+        s
+        for node in sp.preorder_traversal(e)
+        if isinstance(node, sp.MatrixExpr)
+        for d in node.shape
+        for s in getattr(d, "free_symbols", ())
+    }

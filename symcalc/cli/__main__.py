@@ -1,5 +1,5 @@
 """``python -m symcalc.cli`` runs the command-line interface."""
 
-from symcalc.cli.command import main
+from symcalc.cli.entry import main
 
 raise SystemExit(main())

@@ -64,7 +64,7 @@ from symcalc.codegen.numpy_printer import (
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.expr.registry import REGISTRY
-from symcalc.inputs import as_choice, as_title
+from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
 
 __all__ = [
     "compile_array_api",
@@ -247,8 +247,7 @@ def _new_printer() -> ArrayAPIPrinter:
 # Small symbolic helpers
 # ---------------------------------------------------------------------------
 def _short(expr, limit=300) -> str:
-    text = sp.sstr(expr)
-    return text if len(text) <= limit else text[: limit - 4] + " ..."
+    return short(expr, limit)  # the one short-print (symcalc.inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -755,13 +754,7 @@ def _jax_x64() -> bool:
 # The entry point
 # ---------------------------------------------------------------------------
 def _is_matrix_problem(f, wrt) -> bool:
-    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
-        return True
-    return (
-        isinstance(f, sp.Basic)
-        and not isinstance(f, sp.MatrixBase)
-        and bool(f.atoms(sp.MatrixSymbol))
-    )
+    return is_matrix_problem(f, wrt)  # the one test (symcalc.inputs)
 
 
 def _check_backend(backend):
@@ -819,7 +812,7 @@ def compile_array_api(
 
 
 def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
-    from symcalc.derivation import calculus
+    from symcalc.derivation import api as calculus
 
     if not isinstance(wrt, sp.MatrixSymbol):
         raise InputTypeError(

@@ -58,7 +58,7 @@ from symcalc.codegen.numpy_printer import (
 )
 from symcalc.errors import InputError, InputTypeError, ShapeError, SymcalcError
 from symcalc.errors import reject_text as _reject_text
-from symcalc.inputs import as_choice, as_title
+from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
 
 __all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
 
@@ -460,8 +460,7 @@ def _derive_explicit(f, wrt, gradient=None, hessian=None):
 # Code generation helpers
 # ---------------------------------------------------------------------------
 def _short(expr, limit=_FORMULA_CHARS) -> str:
-    text = sp.sstr(expr)
-    return text if len(text) <= limit else text[: limit - 5] + " ..."
+    return short(expr, limit)  # the one short-print (symcalc.inputs)
 
 
 def _is_constant(e) -> bool:
@@ -1254,11 +1253,7 @@ def kernel_source(f, wrt, params=(), **kwargs) -> str:
 # Matrix form
 # ---------------------------------------------------------------------------
 def _is_matrix_problem(f, wrt, params) -> bool:
-    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
-        return True
-    if isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and f.atoms(sp.MatrixSymbol):
-        return True
-    return False
+    return is_matrix_problem(f, wrt)  # the one test (symcalc.inputs)
 
 
 def _matrix_symbols_of(expr):
@@ -1304,7 +1299,7 @@ def _matrix_scalar(f):
 
 
 def _matrix_derivatives(f, wrt, gradient, hessian):
-    from symcalc.derivation import calculus
+    from symcalc.derivation import api as calculus
 
     if gradient is None:
         gradient = calculus.gradient(f, wrt)

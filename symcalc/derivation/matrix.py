@@ -42,6 +42,7 @@ from sympy import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from symcalc.checks.differences import central_difference
 from symcalc.derivation.walker import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.expr.structure import dim, structure_of
@@ -474,8 +475,8 @@ _CENTRAL_STEP = sp.Rational(1, 10**12)
 
 def _central(cc, phi, V, h=_CENTRAL_STEP):
     """(phi(X + hV) - phi(X - hV)) / 2h, exact numbers evaluated at 30 digits."""
-    plus, minus = phi(cc.point + h * V), phi(cc.point - h * V)
-    return [complex(sp.N((p - q) / (2 * h), 30)) for p, q in zip(plus, minus)]
+    along = lambda t: cc.point + t * V  # the one central difference (symcalc.checks)
+    return central_difference(phi, along, h, lambda d: complex(sp.N(d, 30)))
 
 
 def shrink(*exprs, limit=4):

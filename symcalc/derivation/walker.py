@@ -26,9 +26,11 @@ import sympy as sp
 from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 
 from symcalc.budget import budgeted
+from symcalc.checks.differences import central_difference
+from symcalc.checks.explicit import numeric
 from symcalc.errors import InputError, NoRuleError, SelfCheckError
 from symcalc.expr.registry import canonical
-from symcalc.inputs import as_expr, as_matrix, as_symbols, reject_text
+from symcalc.inputs import as_expr, as_matrix, as_symbols, is_matrix_problem, reject_text
 from symcalc.records import Derivation
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
 from symcalc.rules.scalar import SCALAR_RULES
@@ -228,9 +230,7 @@ def _derive_scalar(f, wrt, order: int, check: bool) -> Derivation:
 
 
 def _numeric(e, point):
-    v = e.xreplace(point).evalf(30)
-    v = complex(v)
-    return v
+    return numeric(e, point, 30)  # symcalc.checks.explicit
 
 
 def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
@@ -273,9 +273,12 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         )
         h = sp.Float("1e-8", 30)
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
-        plus = {**point, **{x: point[x] + h * vj for x, vj in zip(xs, v)}}
-        minus = {**point, **{x: point[x] - h * vj for x, vj in zip(xs, v)}}
-        fd = [(_numeric(e, plus) - _numeric(e, minus)) / (2 * float(h)) for e in phi]
+        fd = central_difference(  # the one central difference (symcalc.checks)
+            lambda pt: [_numeric(e, pt) for e in phi],
+            lambda t, point=point, v=v: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}},
+            h,
+            complex,
+        )
         av = [sum(a[i * n + j] * complex(v[j]) for j in range(n)) for i in range(len(phi))]
         fd_err = max(abs(p - q) for p, q in zip(fd, av))
         fd_ok = fd_err <= 1e-6 * (1.0 + max(abs(q) for q in av))
@@ -316,9 +319,7 @@ def _finite(v: complex) -> bool:
 # The entry point
 # --------------------------------------------------------------------------------------
 def _is_matrix_problem(f, wrt) -> bool:
-    if isinstance(wrt, MatrixExpr):
-        return True
-    return isinstance(f, MatrixExpr) or bool(getattr(f, "atoms", None) and f.atoms(MatrixSymbol))
+    return is_matrix_problem(f, wrt)  # the one test (symcalc.inputs)
 
 
 @budgeted("derive")

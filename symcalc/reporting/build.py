@@ -1,7 +1,7 @@
 r"""Derivation reports: LaTeX from Jinja templates, compiled to PDF with latexmk.
 
-``report(x)`` accepts a problem file path, a :class:`~symcalc.study.problem.Problem`,
-a :class:`~symcalc.study.problem.Study` or a bare :class:`~symcalc.records.Derivation`
+``report(x)`` accepts a problem file path, a :class:`~symcalc.study.schema.Problem`,
+a :class:`~symcalc.study.results.Study` or a bare :class:`~symcalc.records.Derivation`
 and returns a :class:`Report`: ``.tex`` is the document, ``.write_tex(path)``
 writes it (and its figures), ``.to_pdf(path)`` builds the PDF.
 
@@ -272,7 +272,9 @@ def report(
     >>> "3 x^{2}" in sc.report(d).tex
     True
     """
-    from symcalc.study.problem import Problem, Study, load_problem
+    from symcalc.study.load import load_problem
+    from symcalc.study.results import Study
+    from symcalc.study.schema import Problem
 
     progress = progress or (lambda msg: None)
     if isinstance(source, (str, os.PathLike)):

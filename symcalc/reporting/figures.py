@@ -119,13 +119,13 @@ def constant_subs(p) -> tuple[dict, dict]:
     """
     import random
 
-    from symcalc.study.problem import _random_assignment
+    from symcalc.study.run import _random_assignment
 
     subs = dict(p.constant_values())
     drawn = {}
     symbolic = [c for c in p.constants if c.value is None]
     if symbolic:
-        from symcalc.study.problem import _entry_matrix
+        from symcalc.study.schema import _entry_matrix
 
         draw = _random_assignment(p, random.Random(p.seed + 11))
         for c in symbolic:
@@ -454,7 +454,7 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
 
 
 def _default_slice(p):
-    from symcalc.study.problem import SliceSpec
+    from symcalc.study.schema import SliceSpec
 
     return SliceSpec(p.wrt[0], p.wrt[1])
 

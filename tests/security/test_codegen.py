@@ -481,7 +481,7 @@ _PLAIN_DERIVATIVES = []  # (gradient, Hessian) of _PLAIN, derived once (the matr
 
 def _derivatives_renamed(symbols):
     """The matrix derivatives of _PLAIN with its symbols replaced by `symbols` (sizes first)."""
-    from symcalc.derivation import calculus
+    from symcalc.derivation import api as calculus
 
     if not _PLAIN_DERIVATIVES:
         f, w, _ = _PLAIN

@@ -309,7 +309,7 @@ def test_cli_gives_one_line_errors_for_hostile_files(arena):
         p = out / f"bad{i}.toml"
         p.write_text(text)
         r = subprocess.run(
-            [sys.executable, "-m", "symcalc.cli.command", "derive", str(p)],
+            [sys.executable, "-m", "symcalc.cli", "derive", str(p)],
             capture_output=True,
             text=True,
             timeout=GUARD,

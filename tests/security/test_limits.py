@@ -29,7 +29,7 @@ from symcalc.budget import DEFAULT_BUDGETS, within
 from symcalc.errors import BudgetExceededError, ParseError, ProblemFileError, SymcalcError
 
 P = importlib.import_module("symcalc.parsing.parser")  # the module (sc.parse is the function)
-PR = importlib.import_module("symcalc.study.problem")
+PR = importlib.import_module("symcalc.study.load")  # the loader (its LIMITS are the schema's)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -601,19 +601,20 @@ def test_cli_budget_gives_one_clean_error(tmp_path):
 def test_cli_internal_errors_are_one_line_too(monkeypatch):
     import io
 
-    from symcalc.cli import command as cli
+    from symcalc.cli import args as cli_args
+    from symcalc.cli import entry as cli
 
     def boom(args, term):
         raise RuntimeError("deep inside\nwith a second line")
 
-    monkeypatch.setattr(cli, "cmd_derive", boom)
+    monkeypatch.setattr(cli_args, "cmd_derive", boom)
     monkeypatch.delenv("SYMCALC_TRACEBACK", raising=False)
     err = io.StringIO()
     code = cli.main(["derive", "x", "--wrt", "x"], stdout=io.StringIO(), stderr=err)
     assert code == 2
     assert err.getvalue().count("\n") == 1 and "internal error (RuntimeError)" in err.getvalue()
     monkeypatch.setattr(
-        cli, "cmd_derive", lambda args, term: (_ for _ in ()).throw(RecursionError())
+        cli_args, "cmd_derive", lambda args, term: (_ for _ in ()).throw(RecursionError())
     )
     err = io.StringIO()
     assert cli.main(["derive", "x", "--wrt", "x"], stdout=io.StringIO(), stderr=err) == 2

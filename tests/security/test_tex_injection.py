@@ -829,7 +829,7 @@ def test_every_escapable_character_and_allowed_maths_build(tmp_path):
 
 
 def _cli(*argv):
-    from symcalc.cli.command import main
+    from symcalc.cli.entry import main
 
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import symcalc as sc
 
-V = importlib.import_module("symcalc.verification.claims")  # the module (sc.verify is the function)
+S = importlib.import_module("symcalc.verification.sampling")  # where probe points come from
+D = importlib.import_module("symcalc.verification.decision")  # the probing stage
 
 x = sp.Symbol("x")
 y = sp.Symbol("y")
@@ -97,8 +98,8 @@ def test_probes_cover_several_magnitudes_and_both_sides_of_a_breakpoint():
     rng = random.Random(1)
     objects = [x]
     points = list(
-        V._points(
-            objects, [], rng, 10, [sp.sign(x - 3)], V._Deadline(float("inf"), use_alarm=False)
+        D._points(
+            objects, [], rng, 10, [sp.sign(x - 3)], D._Deadline(float("inf"), use_alarm=False)
         )
     )
     values = [pt.values[x] for pt in points]
@@ -109,7 +110,7 @@ def test_probes_cover_several_magnitudes_and_both_sides_of_a_breakpoint():
 
 
 def test_breakpoints_are_read_from_every_kind_of_branch():
-    got = V._kink_arguments(
+    got = S._kink_arguments(
         sp.sign(x - 1)
         + sp.Abs(x + 2)
         + sp.Heaviside(x - 3)
@@ -117,7 +118,7 @@ def test_breakpoints_are_read_from_every_kind_of_branch():
         + sp.Min(x, -5)
         + sp.Piecewise((x, x < 6), (0, True))
     )
-    roots = sorted(r for g in got for r in V._roots_near(g, x))
+    roots = sorted(r for g in got for r in S._roots_near(g, x))
     assert roots == [-5, -2, 1, 3, 4, 6]
 
 
@@ -133,11 +134,11 @@ def test_points_respect_declared_signs_at_every_scale():
 
     rng = random.Random(2)
     q = sp.Symbol("q", negative=True)
-    for scale in V._SCALES:
-        assert V._sample_scalar(p, rng, scale) > 0
-        assert V._sample_scalar(q, rng, scale) < 0
+    for scale in S._SCALES:
+        assert S._sample_scalar(p, rng, scale) > 0
+        assert S._sample_scalar(q, rng, scale) < 0
     # a breakpoint of a positive variable at a negative value gives no points
-    pts = V._breakpoint_points([sp.sign(p + 3)], [p], {}, rng)
+    pts = S._breakpoint_points([sp.sign(p + 3)], [p], {}, rng)
     assert pts == []
 
 

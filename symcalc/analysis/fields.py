@@ -1,12 +1,4 @@
-"""Gradients, Hessians, Jacobians and vector-field calculus on SymPy objects.
-
-Layout convention, kept everywhere: a gradient has the shape of its variable
-(a column for a vector of symbols), the Jacobian dF/dx of F in R^m by x in R^n
-is m x n, and the Hessian is the Jacobian of the gradient (symmetric).
-
-For explicit symbols the work is element-wise (through :mod:`symcalc.derivation.fastdiff`);
-when the variable is a MatrixSymbol, or f is written with MatrixSymbols, the
-call goes to the closed-form matrix engine (:mod:`symcalc.derivation.matrix`).
+"""Vector-field calculus: divergence, Laplacian, curl, conservative fields and potentials.
 
 >>> import sympy as sp
 >>> x, y, z = sp.symbols("x y z")
@@ -21,112 +13,16 @@ Matrix([[0, 0, 2]])
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from typing import Any
 
 import sympy as sp
 
 from symcalc.budget import budgeted
+from symcalc.checks.zero import is_zero
 from symcalc.derivation import fastdiff
-from symcalc.errors import NotConservativeError, ShapeError
-from symcalc.expr.registry import canonical
-from symcalc.inputs import as_expr, as_items, as_scalar_expr, as_symbols, reject_text, safe_lambdify
-
-# ---------------------------------------------------------------------------
-# Input checking: every public function goes through symcalc.inputs
-# ---------------------------------------------------------------------------
-_scalar = as_scalar_expr  # the names landscape.py imports
-_wrt_symbols = as_symbols
-
-
-def _vector_field(F: Any, what: str = "F") -> list[sp.Expr]:
-    """``F`` as a list of scalar expressions (a sequence, or a row or column Matrix)."""
-    return [_scalar(c, f"{what}[{k}]") for k, c in enumerate(as_items(F, what, "expressions"))]
-
-
-def _square_field(F: Any, wrt: Any) -> tuple[list[sp.Expr], list[sp.Symbol]]:
-    comps, syms = _vector_field(F), _wrt_symbols(wrt)
-    if len(comps) != len(syms):
-        raise ShapeError(
-            f"the field F has {len(comps)} components but there are {len(syms)} variables; "
-            "a vector field on R^n needs n components"
-        )
-    return comps, syms
-
-
-def _is_matrix_problem(f: Any, wrt: Any) -> bool:
-    reject_text(f, "f")
-    reject_text(wrt, "wrt")
-    if isinstance(f, sp.MatrixBase) and not isinstance(wrt, sp.MatrixSymbol):
-        return False  # an explicit Matrix (ImmutableMatrix is also a MatrixExpr)
-    if isinstance(wrt, sp.MatrixSymbol) or isinstance(f, sp.MatrixExpr):
-        return True
-    if isinstance(f, sp.Basic) and not isinstance(f, sp.MatrixBase) and f.atoms(sp.MatrixSymbol):
-        return True
-    return False
-
-
-def _matrix_engine():
-    from symcalc.derivation import matrix as matrix_calculus
-
-    return matrix_calculus
-
-
-# ---------------------------------------------------------------------------
-# Derivatives
-# ---------------------------------------------------------------------------
-
-
-@budgeted("gradient")
-def gradient(f: Any, wrt: Any) -> sp.Matrix:
-    """The gradient of a scalar ``f`` as a column (the shape of ``wrt``).
-
-    >>> import sympy as sp
-    >>> x, y = sp.symbols("x y")
-    >>> gradient((1 - x)**2 + 100*(y - x**2)**2, [x, y]).T
-    Matrix([[-400*x*(-x**2 + y) + 2*x - 2, -200*x**2 + 200*y]])
-
-    With a MatrixSymbol variable the closed-form matrix engine answers.
-    """
-    if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_gradient(canonical(f), wrt)  # registry hook
-    f, syms = _scalar(f), _wrt_symbols(wrt)
-    return sp.Matrix(fastdiff.gradient_entries(f, syms))
-
-
-@budgeted("hessian")
-def hessian(f: Any, wrt: Any) -> sp.Matrix:
-    """The symmetric n x n Hessian of a scalar ``f``, taken from its gradient.
-
-    >>> import sympy as sp
-    >>> x, y = sp.symbols("x y")
-    >>> hessian(x**3 - 3*x*y**2, [x, y])
-    Matrix([
-    [ 6*x, -6*y],
-    [-6*y, -6*x]])
-    """
-    if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_hessian(canonical(f), wrt)  # registry hook
-    f, syms = _scalar(f), _wrt_symbols(wrt)
-    return fastdiff.hessian_from_gradient(fastdiff.gradient_entries(f, syms), syms)
-
-
-@budgeted("jacobian")
-def jacobian(F: Any, wrt: Any) -> sp.Matrix:
-    """The m x n Jacobian dF_i/dx_j of a vector-valued ``F``.
-
-    >>> import sympy as sp
-    >>> r, t = sp.symbols("r t")
-    >>> jacobian([r*sp.cos(t), r*sp.sin(t)], [r, t])
-    Matrix([
-    [cos(t), -r*sin(t)],
-    [sin(t),  r*cos(t)]])
-    """
-    if _is_matrix_problem(F, wrt):
-        return _matrix_engine().matrix_jacobian(F, wrt)
-    comps, syms = _vector_field(F), _wrt_symbols(wrt)
-    return fastdiff.jacobian_entries(comps, syms)
+from symcalc.derivation.api import _scalar, _square_field, _wrt_symbols
+from symcalc.errors import NotConservativeError
 
 
 @budgeted("divergence")
@@ -174,70 +70,6 @@ def curl(F: Any, wrt: Any) -> sp.Matrix:
     if n == 3:
         return sp.Matrix([J[2, 1] - J[1, 2], J[0, 2] - J[2, 0], J[1, 0] - J[0, 1]])
     return sp.Matrix(n, n, lambda i, j: J[j, i] - J[i, j])
-
-
-# ---------------------------------------------------------------------------
-# Zero testing: symbolic first, then high-precision numeric probes
-# ---------------------------------------------------------------------------
-
-
-def _numeric_probe_is_zero(expr: sp.Expr, probes: int = 6, seed: int = 20261128) -> bool | None:
-    """Evaluate at random points with 40 digits: False if clearly non-zero,
-    True if tiny at every point that evaluated, None if no point evaluated."""
-    import mpmath
-
-    syms = sorted(expr.free_symbols, key=str)
-    rng = random.Random(seed)
-    try:
-        fn = safe_lambdify(syms, expr, modules="mpmath")
-    except Exception:  # noqa: BLE001 - a construct mpmath cannot print: evaluate with SymPy
-        fn = None
-    evaluated = 0
-    with mpmath.workdps(40):
-        for _ in range(probes * 3):
-            point = [sp.Rational(rng.randint(-2000, 2000), 997) + sp.Rational(1, 7) for _ in syms]
-            point = [
-                abs(v) + sp.Rational(1, 3) if s.is_positive else v for s, v in zip(syms, point)
-            ]
-            try:
-                if fn is not None:
-                    val = complex(fn(*[mpmath.mpf(v.p) / v.q for v in point]))
-                else:
-                    val = complex(sp.N(expr.subs(dict(zip(syms, point))), 40))
-            except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-                continue
-            mag = abs(val)
-            if mag != mag or mag == float("inf"):
-                continue
-            if mag > 1e-25:
-                return False
-            evaluated += 1
-            if evaluated >= probes:
-                break
-    return True if evaluated else None
-
-
-def is_zero(expr: Any) -> bool:
-    """Whether ``expr`` is identically zero: cheap canonical forms, then
-    simplify, then high-precision probes at random points (a non-zero value is
-    proof; agreement at every probe is taken as zero).
-
-    >>> import sympy as sp
-    >>> x = sp.Symbol("x")
-    >>> is_zero(sp.sin(x)**2 + sp.cos(x)**2 - 1)
-    True
-    """
-    expr = as_expr(expr, "expr")
-    if expr == 0:
-        return True
-    if not expr.free_symbols:
-        return bool(abs(sp.N(expr, 40)) < 1e-30)
-    if sp.count_ops(expr) < 60 and sp.expand(expr) == 0:
-        return True
-    probe = _numeric_probe_is_zero(expr)
-    if probe is not None:
-        return probe
-    return sp.simplify(expr) == 0
 
 
 # ---------------------------------------------------------------------------

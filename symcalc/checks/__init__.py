@@ -1,0 +1,1 @@
+"""Checks every stage shares: explicit evaluation, the one central difference, zero tests."""

@@ -1,0 +1,243 @@
+"""Canonical forms of what users write with plain SymPy objects.
+
+The derivation engine, the verifier and the compiler each expect one spelling of a
+construct. People write others: a size ``sp.Symbol("n")`` where symcalc makes sizes
+positive integers, ``(x.T*A*x)[0, 0]`` for the scalar xᵀAx, a power of a 1 × 1 matrix,
+a plain ``MatrixSymbol`` for a covariance. The functions here rewrite those spellings into
+the canonical ones before any rule runs, and say what they assumed.
+
+>>> import sympy as sp
+>>> from symcalc.expr.structure import vector
+>>> x, y = vector("x", "n"), vector("y", "n")
+>>> canonical_scalars(sp.MatPow(x.T * y, sp.Rational(1, 2)))
+sqrt(Trace(x.T*y))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy import MatrixExpr, MatrixSymbol
+from sympy.matrices.expressions.hadamard import HadamardPower
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from symcalc.expr.structure import PositiveDefiniteMatrixSymbol, StructuredMatrixSymbol, dim
+
+__all__ = [
+    "CovarianceMatrixSymbol",
+    "adopt_declared",
+    "canonical_problem",
+    "canonical_scalars",
+    "canonical_sizes",
+    "declared_structure",
+    "spd_covariance",
+]
+
+
+def _is_one_by_one(M: Any) -> bool:
+    return isinstance(M, MatrixExpr) and M.shape == (1, 1)
+
+
+def _scalar_of(M: MatrixExpr) -> sp.Expr:
+    """The scalar a 1 × 1 matrix expression stands for (its trace; the entry of a literal)."""
+    if isinstance(M, sp.MatrixBase):
+        return M[0, 0]
+    return sp.Trace(M)
+
+
+def canonical_scalars(expr: Any) -> Any:
+    """Scalars written through 1 × 1 matrices, as the engine's scalars (traces of 1 × 1).
+
+    ``M[0, 0]`` of a 1 × 1 ``M``, ``MatPow(M, p)`` and ``hadamard_power(M, p)`` of a 1 × 1
+    ``M`` become ``tr(M)`` and ``tr(M)**p``; anything else is left as it is.
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.structure import vector, matrix_symbol
+    >>> x, A = vector("x", "n"), matrix_symbol("A", "n", "n")
+    >>> canonical_scalars((x.T * A * x)[0, 0])
+    Trace(x.T*A*x)
+    >>> canonical_scalars(sp.sqrt((x.T * x)[0, 0]))
+    sqrt(Trace(x.T*x))
+    >>> canonical_scalars(sp.Symbol("t") + 1)
+    t + 1
+    """
+    if not isinstance(expr, sp.Basic):
+        return expr
+
+    expr = _matrix_form_of_sums(expr)
+
+    def is_spelling(node: sp.Basic) -> bool:
+        if isinstance(node, MatrixElement):
+            return _is_one_by_one(node.parent) and node.i == 0 and node.j == 0
+        if isinstance(node, (sp.MatPow, HadamardPower)):
+            return _is_one_by_one(node.args[0])
+        return False
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        if isinstance(node, MatrixElement):
+            return _scalar_of(node.parent)
+        base, exponent = node.args
+        return _scalar_of(base) ** exponent
+
+    return expr.replace(is_spelling, rewrite)
+
+
+def _matrix_form_of_sums(expr: sp.Basic) -> sp.Basic:
+    """Index sums over matrix entries (what SymPy makes of ``(x.T*A*x)[0, 0]`` at a
+    symbolic size) back in matrix form, where SymPy can read them."""
+
+    def is_entry_sum(node: sp.Basic) -> bool:
+        return isinstance(node, sp.Sum) and node.function.has(MatrixElement)
+
+    def squares_as_products(f: sp.Basic) -> sp.Basic:  # SymPy reads x_i*x_i, not x_i**2
+        return f.replace(
+            lambda e: e.is_Pow and isinstance(e.base, MatrixElement) and e.exp == 2,
+            lambda e: sp.Mul(e.base, e.base, evaluate=False),
+        )
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        try:
+            form = MatrixExpr.from_index_summation(
+                sp.Sum(squares_as_products(node.function), *node.limits)
+            )
+        except Exception:  # SymPy raises several kinds when it cannot: keep the sum
+            return node
+        if isinstance(form, MatrixElement) and _is_one_by_one(form.parent):
+            return _scalar_of(form.parent)
+        return _scalar_of(form) if _is_one_by_one(form) else node
+
+    return expr.replace(is_entry_sum, rewrite)
+
+
+def _size_symbols(expr: sp.Basic) -> set[sp.Symbol]:
+    """The Symbols that appear in the shape of a matrix in ``expr``."""
+    sizes: set[sp.Symbol] = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, MatrixExpr):
+            for d in node.shape:
+                if isinstance(d, sp.Expr):
+                    sizes |= {s for s in d.free_symbols if isinstance(s, sp.Symbol)}
+    return sizes
+
+
+def canonical_sizes(*exprs: Any) -> tuple[Any, ...]:
+    """The same expressions with every size named ``n`` one symbol: a positive integer.
+
+    symcalc's constructors make sizes ``Symbol("n", integer=True, positive=True)``; a user's
+    ``MatrixSymbol("S", sp.Symbol("n"), ...)`` carries a plain ``n``, which SymPy treats as a
+    different symbol (the shapes then "differ" although both print ``(n, n)``).
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.structure import vector
+    >>> S = sp.MatrixSymbol("S", sp.Symbol("n"), sp.Symbol("n"))
+    >>> x, S2 = canonical_sizes(vector("x", "n"), S)
+    >>> S2.shape == (x.rows, x.rows), S2.rows.is_integer
+    (True, True)
+    """
+    found: set[sp.Symbol] = set()
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            found |= _size_symbols(e)
+    mapping = {s: dim(s.name) for s in found if not (s.is_integer and s.is_positive)}
+    mapping = {s: t for s, t in mapping.items() if s != t}
+    if not mapping:
+        return exprs
+    return tuple(e.xreplace(mapping) if isinstance(e, sp.Basic) else e for e in exprs)
+
+
+class CovarianceMatrixSymbol(PositiveDefiniteMatrixSymbol):
+    """A plain MatrixSymbol passed as a covariance: positive definite by definition, and
+    remembered as an assumption symcalc made (the Derivation and the report say so)."""
+
+    declared_role = "covariance"
+
+
+def spd_covariance(Sigma: Any, role: str = "covariance") -> Any:
+    """A covariance as the symmetric positive definite matrix it is by definition.
+
+    A plain ``MatrixSymbol`` becomes a :class:`PositiveDefiniteMatrixSymbol` of the same
+    name and shape; a structured symbol or any other expression is returned unchanged.
+
+    >>> import sympy as sp
+    >>> S = spd_covariance(sp.MatrixSymbol("Sigma", 3, 3))
+    >>> type(S).__name__, S.T == S, S.structure
+    ('CovarianceMatrixSymbol', True, 'positive_definite')
+    """
+    if isinstance(Sigma, MatrixSymbol) and not isinstance(Sigma, StructuredMatrixSymbol):
+        return CovarianceMatrixSymbol(Sigma.name, *Sigma.shape)
+    return Sigma
+
+
+_STRUCTURE_WORDS = {
+    "general": "a general matrix",
+    "symmetric": "symmetric",
+    "positive_definite": "symmetric positive definite",
+    "diagonal": "diagonal",
+}
+
+
+def declared_structure(expr: Any) -> list[str]:
+    """Sentences naming the structure symcalc assumed for the matrices in ``expr``.
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.densities import gaussian_logpdf
+    >>> from symcalc.expr.structure import vector
+    >>> lp = gaussian_logpdf(vector("x", 2), vector("mu", 2), sp.MatrixSymbol("Sigma", 2, 2))
+    >>> declared_structure(lp)
+    ['Sigma is symmetric positive definite (a covariance)']
+    """
+    if not isinstance(expr, sp.Basic):
+        return []
+    sentences = []
+    for s in sorted(expr.atoms(StructuredMatrixSymbol), key=lambda s: s.name):
+        role = getattr(s, "declared_role", None)
+        if role:
+            sentences.append(f"{s.name} is {_STRUCTURE_WORDS[s.structure]} (a {role})")
+    return sentences
+
+
+def adopt_declared(expr: Any, wrt: Any) -> Any:
+    """``wrt`` as it appears in ``expr``: the structured symbol of the same name and shape.
+
+    After :func:`spd_covariance` the objective holds a positive definite ``Sigma``; a user
+    who differentiates with respect to their own plain ``MatrixSymbol("Sigma", n, n)``
+    means that one.
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.densities import gaussian_logpdf
+    >>> from symcalc.expr.structure import vector
+    >>> S = sp.MatrixSymbol("Sigma", 2, 2)
+    >>> lp = gaussian_logpdf(vector("x", 2), vector("mu", 2), S)
+    >>> type(adopt_declared(lp, S)).__name__
+    'CovarianceMatrixSymbol'
+    """
+    if isinstance(wrt, (list, tuple)):
+        return type(wrt)(adopt_declared(expr, w) for w in wrt)
+    if not isinstance(expr, sp.Basic) or not isinstance(wrt, MatrixSymbol):
+        return wrt
+    if isinstance(wrt, StructuredMatrixSymbol):
+        return wrt
+    for s in expr.atoms(StructuredMatrixSymbol):
+        if s.name == wrt.name and s.shape == wrt.shape:
+            return s
+    return wrt
+
+
+def canonical_problem(expr: Any, wrt: Any) -> tuple[Any, Any]:
+    """(expr, wrt) in the engine's canonical spelling: one size symbol per name, scalars
+    of 1 × 1 matrices as traces, ``wrt`` the declared symbol of its name.
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n")
+    >>> x, A = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("A", n, n)
+    >>> f, w = canonical_problem((x.T * A * x)[0, 0], x)
+    >>> f, w.rows.is_integer
+    (Trace(x.T*A*x), True)
+    """
+    if isinstance(wrt, (list, tuple)):
+        expr, *ws = canonical_sizes(expr, *wrt)
+        wrt = type(wrt)(ws)
+    else:
+        expr, wrt = canonical_sizes(expr, wrt)
+    return canonical_scalars(expr), adopt_declared(expr, wrt)
