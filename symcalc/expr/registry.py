@@ -36,7 +36,6 @@ __all__ = [
     "canonical",
     "expand_named",
     "needs_rewrite",
-    "lift",
 ]
 
 
@@ -177,57 +176,3 @@ def expand_named(expr: Any) -> Any:
         lambda n: isinstance(n, REGISTRY.own_classes()),
         lambda n: expand_named(REGISTRY.of(n).elementary(*n.args)),  # type: ignore[union-attr]
     )
-
-
-# --------------------------------------------------------------------------------------
-# Lifting a scalar derivative to an elementwise matrix expression
-# --------------------------------------------------------------------------------------
-def lift(e: Any, u: sp.Symbol, Z: Any, F: Any = None) -> Any:
-    """The matrix form of the scalar ``e(u)`` applied entry by entry to ``Z``: u -> Z,
-    g(u) -> elementwise(g, Z), products -> Hadamard products, powers -> Hadamard powers,
-    constants -> broadcast (c times the all-ones matrix). ``F``: the node f(Z) itself,
-    standing for f(u) (so sigma'(Z) reads sigma(Z) o (1 - sigma(Z))).
-
-    >>> import sympy as sp
-    >>> from symcalc.expr.functions import sigmoid
-    >>> u, Z = sp.Symbol("u"), sp.MatrixSymbol("Z", 2, 2)
-    >>> from symcalc.printing.text import text
-    >>> text(lift(sigmoid(u) * (1 - sigmoid(u)), u, Z))
-    'sigmoid(Z) .* (1 - sigmoid(Z))'
-    >>> text(lift(sigmoid(-u) + u**2, u, Z))
-    'sigmoid(-Z) + Z.^2'
-    """
-    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-
-    from symcalc.rules.matrix import elementwise, hadamard, hadamard_power, mul
-
-    ones = sp.OneMatrix(*Z.shape)
-
-    def go(x: Any) -> Any:
-        if not x.has(u):
-            return mul(x, ones) if x != 1 else ones
-        if x == u:
-            return Z
-        if isinstance(x, sp.Add):
-            const, rest = x.as_independent(u, as_Add=True)
-            terms = [go(t) for t in sp.Add.make_args(rest)]
-            if const != 0:
-                terms.insert(0, go(const))
-            return sp.MatAdd(*terms).doit(deep=False)
-        if isinstance(x, sp.Mul):
-            coeff, rest = x.as_independent(u, as_Add=False)
-            factors = [go(a) for a in sp.Mul.make_args(rest)]
-            # function values first, as a person writes them: sigma(Z) o (1 - sigma(Z))
-            factors.sort(key=lambda m: not isinstance(m, ElementwiseApplyFunction))
-            h = hadamard(*factors) if len(factors) > 1 else factors[0]
-            return mul(coeff, h) if coeff != 1 else h
-        if isinstance(x, sp.Pow) and not x.exp.has(u):
-            return hadamard_power(go(x.base), x.exp)
-        if F is not None and x == F[1]:
-            return F[0]
-        if isinstance(x, sp.Function) and x.args and not any(a.has(u) for a in x.args[1:]):
-            t = sp.Dummy("t")  # g(h(u)) -> g.(h(Z)): sigma(-u) -> sigma.(-Z)
-            return elementwise(sp.Lambda(t, x.func(t, *x.args[1:])), go(x.args[0]))
-        return elementwise(sp.Lambda(u, x), Z)
-
-    return go(sp.sympify(e, strict=True))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
+from symcalc.rules.table import RuleTable
 
 __all__ = ["LinearKind", "BilinearKind", "LINEAR", "BILINEAR", "deflinear", "defbilinear"]
 

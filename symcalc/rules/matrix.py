@@ -42,8 +42,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
 from symcalc.rules.kinds import BilinearKind, LinearKind, defbilinear, deflinear
+from symcalc.rules.table import RuleTable
 
 MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")
 CANONICAL_RULES = RuleTable("canonical", "moving dX to the right inside one trace")
@@ -425,12 +425,60 @@ MATRIX_RULES.add(
 # --------------------------------------------------------------------------------------
 # Chain rules through elementwise functions: d f(Z) = f'(Z) o dZ
 # --------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
+# Lifting a scalar derivative to an elementwise matrix expression (the elementwise rules)
+# --------------------------------------------------------------------------------------
+def lift(e, u, Z, F=None):
+    """The matrix form of the scalar ``e(u)`` applied entry by entry to ``Z``: u -> Z,
+    g(u) -> elementwise(g, Z), products -> Hadamard products, powers -> Hadamard powers,
+    constants -> broadcast (c times the all-ones matrix). ``F``: the node f(Z) itself,
+    standing for f(u) (so sigma'(Z) reads sigma(Z) o (1 - sigma(Z))).
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.functions import sigmoid
+    >>> from symcalc.printing.text import text
+    >>> u, Z = sp.Symbol("u"), sp.MatrixSymbol("Z", 2, 2)
+    >>> text(lift(sigmoid(u) * (1 - sigmoid(u)), u, Z))
+    'sigmoid(Z) .* (1 - sigmoid(Z))'
+    >>> text(lift(sigmoid(-u) + u**2, u, Z))
+    'sigmoid(-Z) + Z.^2'
+    """
+    ones = sp.OneMatrix(*Z.shape)
+
+    def go(x):
+        if not x.has(u):
+            return mul(x, ones) if x != 1 else ones
+        if x == u:
+            return Z
+        if isinstance(x, sp.Add):
+            const, rest = x.as_independent(u, as_Add=True)
+            terms = [go(t) for t in sp.Add.make_args(rest)]
+            if const != 0:
+                terms.insert(0, go(const))
+            return sp.MatAdd(*terms).doit(deep=False)
+        if isinstance(x, sp.Mul):
+            coeff, rest = x.as_independent(u, as_Add=False)
+            factors = [go(a) for a in sp.Mul.make_args(rest)]
+            # function values first, as a person writes them: sigma(Z) o (1 - sigma(Z))
+            factors.sort(key=lambda m: not isinstance(m, ElementwiseApplyFunction))
+            h = hadamard(*factors) if len(factors) > 1 else factors[0]
+            return mul(coeff, h) if coeff != 1 else h
+        if isinstance(x, sp.Pow) and not x.exp.has(u):
+            return hadamard_power(go(x.base), x.exp)
+        if F is not None and x == F[1]:
+            return F[0]
+        if isinstance(x, sp.Function) and x.args and not any(a.has(u) for a in x.args[1:]):
+            t = sp.Dummy("t")  # g(h(u)) -> g.(h(Z)): sigma(-u) -> sigma.(-Z)
+            return elementwise(sp.Lambda(t, x.func(t, *x.args[1:])), go(x.args[0]))
+        return elementwise(sp.Lambda(u, x), Z)
+
+    return go(sp.sympify(e, strict=True))
+
+
 def elementwise_rule(spec):
     """The elementwise matrix rule of a registry record, generated from its scalar derivative:
-    d f(Z) = f'(Z) o dZ with f'(Z) the lift of f'(u) (:func:`symcalc.expr.registry.lift`:
+    d f(Z) = f'(Z) o dZ with f'(Z) the lift of f'(u) (:func:`lift`:
     u -> Z, g(u) -> g(Z) elementwise, products -> Hadamard products, constants broadcast)."""
-    from symcalc.expr.registry import lift
-
     u = sp.Dummy("u")
     shown = sp.latex(spec.fprime(sp.Symbol("Z"), *spec.sample_params))
 

@@ -21,7 +21,7 @@ from sympy.core.function import AppliedUndef
 
 from symcalc.expr.registry import REGISTRY
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
+from symcalc.rules.table import RuleTable
 
 SCALAR_RULES = RuleTable("scalar", "differentials of scalar expressions")
 
