@@ -246,7 +246,8 @@ class within:
         except _Expired:  # arrived while disarming
             d.disarm()
         _stack().remove(d)
-        if d.fired and (exc_type is None or issubclass(exc_type, _Expired)):
+        overdue = exc_type is None and time.monotonic() > d.deadline  # the watchdog ran late
+        if overdue or (d.fired and (exc_type is None or issubclass(exc_type, _Expired))):
             raise d.error() from None
         return False
 

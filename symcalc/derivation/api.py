@@ -23,7 +23,6 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.derivation import fastdiff
 from symcalc.errors import ShapeError
-from symcalc.expr.registry import canonical
 from symcalc.inputs import as_items, as_scalar_expr, as_symbols, is_matrix_problem, reject_text
 
 # ---------------------------------------------------------------------------
@@ -54,6 +53,14 @@ def _is_matrix_problem(f: Any, wrt: Any) -> bool:
     return is_matrix_problem(f, wrt)
 
 
+def _matrix_problem(f: Any, wrt: Any) -> tuple[Any, Any]:
+    """(f, wrt) in the engine's canonical spelling (symcalc.expr.canonical)."""
+    from symcalc.expr.canonical import canonical_problem
+    from symcalc.expr.registry import canonical
+
+    return canonical_problem(canonical(f), wrt)  # registry hook: Max(0, t) -> relu(t), ...
+
+
 def _matrix_engine():
     from symcalc.derivation import matrix as matrix_calculus
 
@@ -77,7 +84,7 @@ def gradient(f: Any, wrt: Any) -> sp.Matrix:
     With a MatrixSymbol variable the closed-form matrix engine answers.
     """
     if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_gradient(canonical(f), wrt)  # registry hook
+        return _matrix_engine().matrix_gradient(*_matrix_problem(f, wrt))
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Matrix(fastdiff.gradient_entries(f, syms))
 
@@ -94,7 +101,7 @@ def hessian(f: Any, wrt: Any) -> sp.Matrix:
     [-6*y, -6*x]])
     """
     if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_hessian(canonical(f), wrt)  # registry hook
+        return _matrix_engine().matrix_hessian(*_matrix_problem(f, wrt))
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return fastdiff.hessian_from_gradient(fastdiff.gradient_entries(f, syms), syms)
 
@@ -111,6 +118,6 @@ def jacobian(F: Any, wrt: Any) -> sp.Matrix:
     [sin(t),  r*cos(t)]])
     """
     if _is_matrix_problem(F, wrt):
-        return _matrix_engine().matrix_jacobian(F, wrt)
+        return _matrix_engine().matrix_jacobian(*_matrix_problem(F, wrt))
     comps, syms = _vector_field(F), _wrt_symbols(wrt)
     return fastdiff.jacobian_entries(comps, syms)

@@ -126,3 +126,42 @@ def test_powers_of_one_by_one_matrices_are_scalar_powers():
     e = canonical_scalars(hadamard_power(a.T * X * b, half))
     assert e == sp.sqrt(sp.Trace(a.T * X * b))
     assert canonical_scalars(sp.sqrt((x.T * x)[0, 0])) == sp.sqrt(sp.Trace(x.T * x))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_the_public_gradient_in_a_plain_covariance_matches_central_differences(k):
+    import symcalc as sc
+
+    x, mu = sc.vector("x", k), sc.vector("mu", k)
+    Sigma = sp.MatrixSymbol("Sigma", k, k)  # the user's own, plain symbol
+    lp = sc.gaussian_logpdf(x, mu, Sigma)
+    G = sc.gradient(lp, Sigma)
+    assert G != sp.ZeroMatrix(k, k)
+    xv, muv, S = RNG.normal(size=k), RNG.normal(size=k), _spd(k)
+    S_decl = adopt_declared(lp, Sigma)
+    value = sp.Matrix(
+        G.xreplace({x: sp.Matrix(xv), mu: sp.Matrix(muv), S_decl: sp.Matrix(S)}).doit()
+    )
+    fd = _central(lambda M: _gaussian_logpdf_numpy(xv, muv, M), S)
+    np.testing.assert_allclose(np.array(value.evalf(), dtype=float), fd, rtol=1e-6, atol=1e-8)
+    # and the Hessian in x is -Sigma^-1 through the public route too
+    assert sc.hessian(lp, x) == -S_decl.I
+
+
+def test_public_routes_read_scalars_written_through_one_by_one_matrices():
+    import symcalc as sc
+
+    n = sp.Symbol("n")
+    x, y, A = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("y", n, 1), sp.MatrixSymbol("A", n, n)
+    g = sc.gradient((x.T * A * x)[0, 0], x)
+    assert str(g) == "(A + A.T)*x"
+    g = sc.gradient((x.T * y) ** sp.Rational(1, 2), x)
+    k = 3
+    yv, xv = RNG.uniform(0.5, 1, size=k), RNG.uniform(0.5, 1, size=k)
+    gk = g.subs(g.shape[0], k)
+    xs, ys = (sp.MatrixSymbol(s, k, 1) for s in "xy")
+    value = np.array(
+        sp.Matrix(gk.xreplace({xs: sp.Matrix(xv), ys: sp.Matrix(yv)}).doit()).evalf(), dtype=float
+    )
+    fd = _central(lambda v: np.sqrt(v @ yv), xv)
+    np.testing.assert_allclose(value.ravel(), fd, rtol=1e-6)
