@@ -44,6 +44,11 @@ _API = {
     # named functions
     "sigmoid": "expr.functions",
     "softplus": "expr.functions",
+    "log_sigmoid": "expr.functions",
+    "relu": "expr.functions",
+    "leaky_relu": "expr.functions",
+    "gelu": "expr.functions",
+    "heaviside": "expr.functions",
     # derivatives on explicit symbols (and dispatch to the matrix engine)
     "gradient": "derivation.api",
     "hessian": "derivation.api",

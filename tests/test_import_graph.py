@@ -18,7 +18,6 @@ KNOWN_CALL_TIME_CYCLES = [
     ["symcalc.codegen.array_api", "symcalc.codegen.kernels"],
     ["symcalc.derivation.matrix", "symcalc.derivation.walker"],
     ["symcalc.reporting.build", "symcalc.reporting.figures"],
-    ["symcalc.rules", "symcalc.rules.matrix", "symcalc.rules.scalar"],
 ]
 
 

@@ -67,6 +67,7 @@ from symcalc.codegen.source import (
 from symcalc.codegen.source import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
+from symcalc.expr.registry import REGISTRY
 from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
 
 __all__ = [
@@ -86,12 +87,6 @@ CUPY_MISSING = "CuPy / a CUDA device is not available"
 # Helpers a generated module defines when it uses them (array API calls only)
 # ---------------------------------------------------------------------------
 XP_HELPERS = {
-    "_sigmoid": '''\
-def _sigmoid(xp, z):
-    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
-''',
     "_logsumexp": '''\
 def _logsumexp(xp, *terms):
     """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
@@ -132,6 +127,22 @@ def _fill(v, zero):
     return v + zero
 ''',
 }
+
+
+def _xp_helper(name: str, template: str) -> str:
+    """A registry record's helper (written against ``{np}``) for a namespace passed as ``xp``."""
+    return template.replace(f"def {name}(", f"def {name}(xp, ", 1).replace("{np}", "xp")
+
+
+# ... and the helpers of the registry's records the array API can run (_sigmoid, _relu, ...)
+XP_HELPERS.update(
+    {
+        name: _xp_helper(name, text)
+        for spec in REGISTRY
+        if spec.array_api is not False
+        for name, text in spec.helpers.items()
+    }
+)
 
 # NumPy names that the array API standard spells differently
 _STANDARD_NAMES = {
@@ -188,6 +199,13 @@ class ArrayAPIPrinter(StableNumPyPrinter):
 
     def _power(self, expr, rational=False):
         return self._call("pow", self._print(expr.base), self._print(expr.exp))
+
+    def _lowering(self, spec):
+        if spec.array_api is False:
+            from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+            raise PrintMethodNotImplementedError(f"Unsupported by the array API: {spec.name}")
+        return spec.numpy if spec.array_api is True else spec.array_api
 
     def _print_Piecewise(self, expr):
         from sympy.printing.codeprinter import PrintMethodNotImplementedError

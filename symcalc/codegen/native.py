@@ -52,6 +52,9 @@ _NATIVE_FUNCS = (
     sp.Abs,
     sp.Max,
     sp.Min,
+    sp.sign,  # registry hook: the native forms of abs / heaviside / gelu use these
+    sp.erf,
+    sp.erfc,
 )
 
 
@@ -334,18 +337,14 @@ def cse_to_sympy(exprs, names, prefix="t", precise=True):
 
 
 def _native_form(expr):
-    """Rewrite symcalc's named functions into forms SymEngine's LLVM backend compiles stably."""
-    from symcalc.expr.functions import sigmoid, softplus
+    """Rewrite the registry's functions into the forms their records give for SymEngine's
+    LLVM backend (softplus -> max(z, 0) + log(1 + exp(-|z|)), relu -> max(z, 0), ...)."""
+    from symcalc.expr.registry import REGISTRY
 
-    def rewrite(node):
-        if isinstance(node, softplus):
-            z = node.args[0]
-            return sp.Max(z, 0) + sp.log(1 + sp.exp(-sp.Abs(z)))
-        if isinstance(node, sigmoid):  # exp(-z) = inf gives 1/inf = 0: no NaN, no overflow trap
-            return 1 / (1 + sp.exp(-node.args[0]))
-        return node
-
-    return expr.replace(lambda n: isinstance(n, (softplus, sigmoid)), rewrite)
+    classes = REGISTRY.classes(native=True)
+    if not isinstance(expr, sp.Basic) or not expr.has(*classes):
+        return expr
+    return expr.replace(lambda n: isinstance(n, classes), lambda n: REGISTRY.of(n).native(*n.args))
 
 
 def _convert_derivatives(f, wrt, params, grad, upper):

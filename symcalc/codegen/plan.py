@@ -226,7 +226,7 @@ def _inline_negations(assignments, outputs):
     kept = []
     for sym, e in assignments:
         e = _substitute(e, subs, memo) if subs else e
-        coeff, rest = e.as_coeff_Mul()
+        coeff, rest = e.as_coeff_Mul() if isinstance(e, sp.Expr) else (1, e)  # a condition
         if coeff == -1 and rest.is_Symbol:
             subs[sym] = e
             continue
