@@ -44,6 +44,11 @@ _API = {
     # named functions
     "sigmoid": "expr.functions",
     "softplus": "expr.functions",
+    "log_sigmoid": "expr.functions",
+    "relu": "expr.functions",
+    "leaky_relu": "expr.functions",
+    "gelu": "expr.functions",
+    "heaviside": "expr.functions",
     # derivatives on explicit symbols (and dispatch to the matrix engine)
     "gradient": "derivation.api",
     "hessian": "derivation.api",
@@ -108,8 +113,8 @@ _API = {
     "parse_latex": "parsing.parser",
     # compilation
     "compile": "codegen.kernels",
-    "Kernel": "codegen.kernels",
-    "MatrixKernel": "codegen.kernels",
+    "Kernel": "codegen.explicit_kernel",
+    "MatrixKernel": "codegen.matrix_kernel",
     "compile_array_api": "codegen.array_api",
     "lambdify": "codegen.evaluation",
     "ArrayKernel": "codegen.array_api",

@@ -42,7 +42,7 @@ KEY_RESULTS = {
     "landscape_2d": [
         "saddle",
         "minimum",
-        "2 critical point(s)",
+        "2 critical points",
         "Descent along gradient flow",
         "Loss landscape and gradient flow",
     ],
@@ -60,7 +60,7 @@ KEY_RESULTS = {
         "Work around a closed loop",
     ],
     "rosenbrock": [
-        "1 critical point(s): minimum",
+        "1 critical point: minimum",
         "Loss landscape and gradient flow",
         "Generated kernel",
     ],

@@ -17,7 +17,6 @@ _spec.loader.exec_module(graph_tool)
 KNOWN_CALL_TIME_CYCLES = [
     ["symcalc.codegen.array_api", "symcalc.codegen.kernels"],
     ["symcalc.reporting.build", "symcalc.reporting.figures"],
-    ["symcalc.rules", "symcalc.rules.matrix", "symcalc.rules.network", "symcalc.rules.scalar"],
 ]
 
 

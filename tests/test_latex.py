@@ -59,7 +59,7 @@ def test_differentials_print_upright_and_last():
     x, dx = sp.symbols("x dx")
     with options(differentials={"dx"}):
         assert latex(3 * x**2 * dx) == r"3 x^{2}\,\mathrm{d}x"
-    assert latex(3 * x**2 * dx) == r"3 dx x^{2}"  # outside the block: an ordinary symbol
+    assert latex(3 * x**2 * dx) == r"3 \mathit{dx} x^{2}"  # outside the block: one symbol
 
 
 def test_visible_width_counts_fractions_by_their_wider_part():

@@ -211,5 +211,5 @@ def test_a_figure_that_cannot_be_drawn_becomes_a_note(monkeypatch):
 
     monkeypatch.setattr(figures, "figures_for", broken)
     tex = sc.report(EXAMPLES / "landscape_2d.toml").tex
-    assert "the figure could not be drawn: ValueError: no numbers here" in tex
+    assert "the figure could not be drawn" in tex and "ValueError" not in tex  # in words
     assert r"\includegraphics" not in tex

@@ -25,6 +25,7 @@ from symcalc.checks.zero import is_zero
 from symcalc.derivation.api import _scalar, _wrt_symbols, gradient, hessian
 from symcalc.errors import BudgetExceededError, InputError, NotCriticalError
 from symcalc.inputs import as_expr
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 from symcalc.records import Step
 from symcalc.rules.landscape import LANDSCAPE_RULES
 
@@ -155,7 +156,7 @@ def _completeness_doubt(grad: list, syms: list) -> str | None:
 
 
 @dataclass
-class Classification:
+class Classification(RichDisplay):
     """What kind of critical point: ``kind``, ``eigenvalues`` (exact where SymPy
     can, floats otherwise, ascending), the ``hessian`` there, and ``exact``."""
 
@@ -323,7 +324,7 @@ def _matrix_descent_rate(f: Any, X: sp.MatrixSymbol) -> DescentRate:
     >>> d.holds, d.rate
     (True, -Trace(w.T*(A + A.T)**2*w))
     """
-    from symcalc.derivation.calculus import gradient as _gradient
+    from symcalc.derivation.api import gradient as _gradient
 
     f = as_expr(f, "f")
     G = _gradient(f, X)

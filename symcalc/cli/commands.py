@@ -285,6 +285,8 @@ def cmd_report(args: argparse.Namespace, term: Terminal) -> int:
         rep = build_report(study, progress=update)
         if args.tex:
             rep.write_tex(out)
+        elif out.suffix == ".html":  # the HTML page (symcalc.reporting.html)
+            rep.to_html(out)
         else:
             update("running pdflatex")
             rep.to_pdf(out)

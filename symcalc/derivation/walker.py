@@ -33,6 +33,7 @@ from symcalc.derivation.phases import (  # noqa: F401 - re-exported: the walker'
     differential_symbol,
 )
 from symcalc.errors import InputError, SelfCheckError
+from symcalc.expr.registry import canonical
 from symcalc.inputs import as_expr, as_matrix, as_symbols, is_matrix_problem, reject_text
 from symcalc.records import Derivation
 from symcalc.rules.matrix import THEOREMS
@@ -223,7 +224,7 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
         raise InputError(f"order must be 1 or 2, got {order!r}")
     if not isinstance(check, bool):
         raise InputError(f"check must be True or False, got {check!r}")
-    f = _read_function(f)
+    f = canonical(_read_function(f))  # registry hook: Max(0, t) -> relu(t), Abs -> abs
     reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):
         from symcalc.derivation.matrix import derive_matrix

@@ -34,6 +34,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.printer import Printer
 
+from symcalc.expr.registry import REGISTRY
+from symcalc.expr.spec import latex_call
 from symcalc.printing.texsafe import escape_text, is_safe_math
 
 __all__ = [
@@ -94,6 +96,7 @@ class SymcalcLatexPrinter(LatexPrinter):
                 sp.MatrixSymbol(expr.name[1:], *expr.shape)
             )
         name = self._deal_with_super_sub(expr.name)
+        name = name if name.startswith(r"\text{") else _one_symbol(expr.name, name)
         if self._settings["bold_vectors"] and expr.shape[1] == 1 and expr.shape[0] != 1:
             return rf"\boldsymbol{{{name}}}"
         return name
@@ -191,20 +194,21 @@ class SymcalcLatexPrinter(LatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         fn = expr.function
         name = getattr(fn, "__name__", None)
+        params: tuple = ()
         if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
-            body = fn.expr.subs(fn.variables[0], sp.Dummy("."))
-            name = str(body.func.__name__) if body.args else None
-        known = {
-            "sigmoid": r"\sigma",
-            "softplus": r"\operatorname{softplus}",
-            "exp": r"\exp",
-            "log": r"\log",
-            "tanh": r"\tanh",
-        }
+            v, body = fn.variables[0], fn.expr
+            applied = (
+                isinstance(body, sp.Function)
+                and body.args[:1] == (v,)
+                and not any(p.has(v) for p in body.args[1:])
+            )  # f(t, *params): printed as f(Z, *params); anything else as the Lambda
+            name = str(body.func.__name__) if applied else None
+            params = body.args[1:] if applied else ()
+        spec = REGISTRY.get(str(name)) if name is not None else None
         if name is None:  # no name: the function as SymPy prints it (already LaTeX)
             head = rf"\operatorname{{{self._print(fn)}}}"
-        elif str(name) in known:
-            head = known[str(name)]
+        elif spec is not None:  # the registry's LaTeX name (\sigma, \operatorname{ReLU}, ...)
+            return latex_call(spec.latex, [self._print(a) for a in (expr.expr, *params)])
         elif re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", str(name)):
             head = rf"\operatorname{{{name}}}"
         else:  # a user's name: maths only when it is safe maths
@@ -283,7 +287,8 @@ class SymcalcLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if self._is_differential(expr):
             return r"\mathrm{d}" + super()._print_Symbol(sp.Symbol(expr.name[1:]))
-        return super()._print_Symbol(expr, style=style)
+        tex = super()._print_Symbol(expr, style=style)
+        return tex if tex.startswith(r"\text{") else _one_symbol(expr.name, tex)
 
     def _print_Mul(self, expr):
         """Differentials (dx, dX) print last: 3 x^2 dx, not 3 dx x^2."""
@@ -311,6 +316,28 @@ class SymcalcLatexPrinter(LatexPrinter):
         if len(expr.variables) == 1 and isinstance(expr.expr, sp.core.function.AppliedUndef):
             return rf"\dot{{{self._print(expr.expr)}}}"
         return super()._print_Derivative(expr)
+
+
+def _one_symbol(name: str, tex: str) -> str:
+    r"""A multi-letter name as one symbol, not a product: ``lam`` is ``\mathit{lam}``.
+
+    Greek names and accents (lambda, nu, xhat) are SymPy's; only a plain run of
+    letters that SymPy left as it is, in the base or a script, is wrapped.
+
+    >>> _one_symbol("lam", "lam"), _one_symbol("lamw_2", "lamw_{2}"), _one_symbol("w_hat", "w_{hat}")
+    ('\\mathit{lam}', '\\mathit{lamw}_{2}', 'w_{\\mathit{hat}}')
+    >>> _one_symbol("lambda", r"\lambda"), _one_symbol("x_1", "x_{1}")
+    ('\\lambda', 'x_{1}')
+    """
+    from sympy.printing.conventions import split_super_sub
+
+    base, sups, subs = split_super_sub(name)
+    words = {w for w in [base, *sups, *subs] if re.fullmatch(r"[A-Za-z]{2,}", w)}
+    for w in sorted(words, key=len, reverse=True):
+        tex = re.sub(
+            rf"(?<![\\A-Za-z{{]){w}(?![A-Za-z])|(?<=\{{){w}(?=\}})", rf"\\mathit{{{w}}}", tex
+        )
+    return tex
 
 
 def _atom(tex: str) -> str:

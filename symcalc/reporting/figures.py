@@ -26,7 +26,7 @@ import sympy as sp
 
 from symcalc.inputs import safe_lambdify
 
-__all__ = ["figures_for", "landscape_figure", "field_figure", "gradient_flow"]
+__all__ = ["figures_for", "landscape_figure", "field_figure", "gradient_flow", "is_log_density"]
 
 _RC = {
     "pdf.fonttype": 42,
@@ -53,16 +53,16 @@ def _pyplot():
     return plt
 
 
-def figures_for(study) -> list[tuple[str, str, bytes]]:
-    """The figures of a Study, as (file name, LaTeX caption, PDF bytes)."""
+def figures_for(study, fmt: str = "pdf") -> list[tuple[str, str, bytes]]:
+    """The figures of a Study, as (file name, LaTeX caption, bytes): PDF, or SVG for the HTML page."""
     from symcalc.printing.latex import latex
-    from symcalc.reporting.build import TeX
+    from symcalc.reporting.tex import TeX
 
     p = study.problem
     out = []
     sl = p.report.slice
     if p.objective is not None and sl is not None:
-        data = landscape_figure(study)
+        data = landscape_figure(study, fmt)
         if data is not None:
             others = ", ".join(f"${latex(k)} = {v:g}$" for k, v in _fixed_values(p).items())
             drawn = ", ".join(f"${latex(k)} = {latex(v)}$" for k, v in constant_subs(p)[1].items())
@@ -70,7 +70,12 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
                 rf"Contours of the objective over $({latex(sl.x)}, {latex(sl.y)})$"
                 + (f" (other unknowns fixed: {others})" if others else "")
                 + (f" (symbolic constants set to {drawn})" if drawn else "")
-                + "; gradient-flow trajectories (white) from several starts"
+                + (
+                    r"; gradient-ascent trajectories (white) from several starts, following "
+                    r"$\dot x = \nabla \log p(x)$, the flow that increases $\log p$ (towards the mode)"
+                    if is_log_density(study)
+                    else "; gradient-flow trajectories (white) from several starts"
+                )
                 + (
                     r"; critical points marked by kind (circle minimum, triangle maximum, cross saddle) "
                     r"with the Hessian's eigenvector directions (solid: positive curvature, dashed: "
@@ -79,9 +84,9 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
                     else "."
                 )
             )
-            out.append(("figure-landscape.pdf", TeX(cap), data))
+            out.append((f"figure-landscape.{fmt}", TeX(cap), data))
     if p.field is not None and len(p.wrt) == 2 and p.notation == "components":
-        data = field_figure(study)
+        data = field_figure(study, fmt)
         if data is not None:
             fa = study.field
             cap = (
@@ -93,13 +98,25 @@ def figures_for(study) -> list[tuple[str, str, bytes]]:
                     else r"its curl $\partial_1 F_2 - \partial_2 F_1$ (colour)."
                 )
             )
-            out.append(("figure-field.pdf", TeX(cap), data))
+            out.append((f"figure-field.{fmt}", TeX(cap), data))
     return out
 
 
 # ---------------------------------------------------------------------------
 # Numbers from expressions
 # ---------------------------------------------------------------------------
+
+
+def is_log_density(study) -> bool:
+    """A log-density (the Gaussian analysis, or a title saying so) is climbed, not descended.
+
+    >>> import symcalc as sc
+    >>> is_log_density(sc.load_problem('objective = "x^2"\\nvariables = {x="scalar"}').run())
+    False
+    """
+    p = study.problem
+    said = f"{p.title} {getattr(p.report, 'title', '') or ''}".lower()
+    return getattr(study, "gaussian", None) is not None or "log-density" in said
 
 
 def _fixed_values(p) -> dict:
@@ -116,48 +133,62 @@ def constant_subs(p) -> tuple[dict, dict]:
     """Numbers for every constant: its value, or a fixed draw for symbolic ones.
 
     Returns (substitution, the drawn ones) so captions can say what was drawn.
+    The draw is seeded by the problem's seed: the same figure on every build.
     """
     import random
 
-    from symcalc.study.run import _random_assignment
-
+    rng = random.Random(p.seed + 11)
     subs = dict(p.constant_values())
     drawn = {}
-    symbolic = [c for c in p.constants if c.value is None]
-    if symbolic:
-        from symcalc.study.schema import _entry_matrix
-
-        draw = _random_assignment(p, random.Random(p.seed + 11))
-        for c in symbolic:
-            if isinstance(c.symbol, sp.MatrixSymbol):  # matrix notation: onto the entry symbols
-                entries, values = _entry_matrix(c, c.name), draw[c.symbol]
-                for e, v in zip(entries, values):
-                    if isinstance(e, sp.Symbol):
-                        subs[e] = v
-                drawn[sp.Symbol(c.name)] = values
-                continue
-            syms = c.symbol.free_symbols if hasattr(c.symbol, "free_symbols") else {c.symbol}
-            for sym in syms:
-                if sym in draw:
-                    subs[sym] = draw[sym]
-                    drawn[sym] = draw[sym]
+    for c in (c for c in p.constants if c.value is None):
+        if isinstance(c.symbol, sp.MatrixSymbol):  # matrix notation: onto the entry symbols
+            entries = _entry_symbols(c)
+            values = _draw_matrix(c, entries.shape, rng)
+            for e, v in zip(entries, values):
+                if isinstance(e, sp.Symbol):
+                    subs[e] = v
+            drawn[sp.Symbol(c.name)] = values
+            continue
+        syms = c.symbol.free_symbols if hasattr(c.symbol, "free_symbols") else {c.symbol}
+        for sym in sorted(syms, key=str):
+            subs[sym] = drawn[sym] = sp.Rational(rng.randint(5, 15), 10)
     return subs, drawn
+
+
+def _entry_symbols(c) -> sp.Matrix:
+    """The entry symbols of a matrix constant, named as the problem names them (w_1, A_12)."""
+    shape = tuple(c.shape) if len(c.shape) == 2 else (c.shape[0], 1)
+    symmetric = bool({"symmetric", "positive_definite"} & set(c.structure))
+
+    def entry(i, j):
+        if "diagonal" in c.structure and i != j:
+            return sp.S.Zero
+        if symmetric and i > j:
+            i, j = j, i
+        return sp.Symbol(f"{c.name}_{i + 1}" if shape[1] == 1 else f"{c.name}_{i + 1}{j + 1}")
+
+    return sp.Matrix(*shape, entry)
+
+
+def _draw_matrix(c, shape, rng) -> sp.Matrix:
+    """Small rationals with the constant's structure (positive definite: A Aᵀ + I)."""
+    A = sp.Matrix(*shape, lambda i, j: sp.Rational(rng.randint(-9, 9), 10))
+    if "positive_definite" in c.structure:
+        return A * A.T / 2 + sp.eye(shape[0])
+    if "symmetric" in c.structure:
+        return (A + A.T) / 2
+    return A
 
 
 def _numeric(expr: Any, p, args: list) -> Any:
     """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
-    from symcalc.expr.functions import sigmoid, softplus
+    from symcalc.expr.registry import expand_named
 
     subs = constant_subs(p)[0]
     if p.report.slice is not None:
         subs.update(_fixed_values(p))
     e = expr.subs(subs) if hasattr(expr, "subs") else expr
-    if hasattr(e, "has") and e.has(sigmoid, softplus):
-        e = (
-            e.applyfunc(lambda t: t.rewrite(sp.exp))
-            if isinstance(e, sp.MatrixBase)
-            else e.rewrite(sp.exp)
-        )
+    e = expand_named(e)  # registry hook: symcalc's own functions in elementary terms
     return safe_lambdify(args, e, modules="numpy")
 
 
@@ -228,7 +259,7 @@ def gradient_flow(grad_fn, start, t_max: float = 20.0, steps: int = 800, box=Non
 # ---------------------------------------------------------------------------
 
 
-def landscape_figure(study) -> bytes | None:
+def landscape_figure(study, fmt: str = "pdf") -> bytes | None:
     """Contours, gradient flow, critical points and Hessian eigenvectors (PDF bytes)."""
     p = study.problem
     sl = p.report.slice
@@ -242,16 +273,23 @@ def landscape_figure(study) -> bytes | None:
     Z = _eval_grid(f_fn, X, Y)
     if not np.isfinite(Z).any():
         return None
+    ascent = is_log_density(study)
     plt = _pyplot()
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(6.0, 4.6))
         levels = _levels(Z)
         cs = ax.contourf(X, Y, Z, levels=levels, cmap="viridis", extend="both")
         ax.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
-        fig.colorbar(cs, ax=ax, shrink=0.85, label="$L$")
+        fig.colorbar(cs, ax=ax, shrink=0.85, label=r"$\log p$" if ascent else "$L$")
         box = (x0, x1, y0, y1)
         for start in _starts(box):
-            path = gradient_flow(lambda a, b: g_fn(a, b), start, t_max=_flow_time(Z, box), box=box)
+            sign = -1.0 if ascent else 1.0  # ascent: x' = +grad log p, so flow along -(-grad)
+            path = gradient_flow(
+                lambda a, b, s=sign: s * np.asarray(g_fn(a, b), dtype=float),
+                start,
+                t_max=_flow_time(Z, box),
+                box=box,
+            )
             if len(path) > 2:
                 ax.plot(path[:, 0], path[:, 1], color="white", lw=0.9, alpha=0.9)
                 ax.plot(path[0, 0], path[0, 1], "o", color="white", ms=2.5)
@@ -268,8 +306,12 @@ def landscape_figure(study) -> bytes | None:
         ax.set_xlabel(axis_label(sl.x))
         ax.set_ylabel(axis_label(sl.y))
         ax.set_aspect("auto")
-        ax.set_title("Loss landscape and gradient flow")
-        return _pdf_bytes(fig, plt)
+        ax.set_title(
+            "Log-density and gradient ascent (increasing log p)"
+            if ascent
+            else "Loss landscape and gradient flow"
+        )
+        return _figure_bytes(fig, plt, fmt)
 
 
 def axis_label(sym: Any) -> str:
@@ -385,7 +427,7 @@ def _eigen_bars(ax, pt, p, ax_syms, centre, span, colour) -> None:
 # ---------------------------------------------------------------------------
 
 
-def field_figure(study) -> bytes | None:
+def field_figure(study, fmt: str = "pdf") -> bytes | None:
     """Arrows of a 2-D field over its curl (or its potential when conservative)."""
     p = study.problem
     wrt = p.wrt
@@ -446,7 +488,7 @@ def field_figure(study) -> bytes | None:
         ax.set_xlabel(axis_label(wrt[0]))
         ax.set_ylabel(axis_label(wrt[1]))
         ax.set_title("Vector field")
-        return _pdf_bytes(fig, plt)
+        return _figure_bytes(fig, plt, fmt)
 
 
 def _robust_range(values: np.ndarray) -> tuple[float, float]:
@@ -464,8 +506,11 @@ def _default_slice(p):
     return SliceSpec(p.wrt[0], p.wrt[1])
 
 
-def _pdf_bytes(fig, plt) -> bytes:
+def _figure_bytes(fig, plt, fmt: str = "pdf") -> bytes:
+    if fmt not in ("pdf", "svg"):
+        raise ValueError(f"a figure is a pdf or an svg, not {fmt!r}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="pdf")
+    with plt.rc_context({"svg.fonttype": "path", "svg.hashsalt": "symcalc"}):
+        fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
     return buf.getvalue()

@@ -20,8 +20,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from symcalc.expr.axis import InverseStd, LayerNorm, LogSumExp, Softmax
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
 from symcalc.rules.matrix import add, hadamard, hadamard_power, mul
+from symcalc.rules.table import RuleTable
 
 NETWORK_RULES = RuleTable("network", "differentials of batch constructs (axis-wise softmax)")
 NETWORK_CANONICAL = RuleTable("network_canonical", "canonical forms of diagonal matrices")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from dataclasses import field as _field
 from typing import TYPE_CHECKING, Any
 
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 from symcalc.records import Check, Derivation
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class VectorizationTable:
 
 
 @dataclass
-class Study:
+class Study(RichDisplay):
     """Everything ``Problem.run`` found, for the report, CLI and notebooks.
 
     Fields (stable):

@@ -9,6 +9,7 @@ import sympy as sp
 from sympy import MatrixBase
 
 from symcalc.inputs import short
+from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
 from symcalc.verification.reading import _label
 
 
@@ -16,7 +17,7 @@ from symcalc.verification.reading import _label
 # The verdict
 # ======================================================================================
 @dataclass
-class Verdict:
+class Verdict(RichDisplay):
     """What ``verify`` found.
 
     holds:          True, False, or None (undecided: budget exhausted, no usable points).
