@@ -22,21 +22,21 @@ def lj_symbols(n_atoms):
 def lennard_jones(n_atoms, eps=1.0, sigma=1.0):
     """E = sum_{i<j} 4 eps ((sigma/r)^12 - (sigma/r)^6), coordinates q0..q{3N-1}."""
     q = lj_symbols(n_atoms)
-    energy = 0
+    terms = []
     for i, j in itertools.combinations(range(n_atoms), 2):
-        r2 = sum((q[3 * i + a] - q[3 * j + a]) ** 2 for a in range(3))
+        r2 = sp.Add(*[(q[3 * i + a] - q[3 * j + a]) ** 2 for a in range(3)])
         s6 = sigma**6 / r2**3
-        energy += 4 * eps * (s6**2 - s6)
-    return energy, list(q)
+        terms.append(4 * eps * (s6**2 - s6))
+    return sp.Add(*terms), list(q)  # one Add: `energy += term` is quadratic in SymPy
 
 
 def morse(n_atoms, D=1.0, a=1.5, r0=1.0):
     q = lj_symbols(n_atoms)
-    energy = 0
+    terms = []
     for i, j in itertools.combinations(range(n_atoms), 2):
-        r = sp.sqrt(sum((q[3 * i + k] - q[3 * j + k]) ** 2 for k in range(3)))
-        energy += D * (1 - sp.exp(-a * (r - r0))) ** 2
-    return energy, list(q)
+        r = sp.sqrt(sp.Add(*[(q[3 * i + k] - q[3 * j + k]) ** 2 for k in range(3)]))
+        terms.append(D * (1 - sp.exp(-a * (r - r0))) ** 2)
+    return sp.Add(*terms), list(q)
 
 
 def rosenbrock(n):

@@ -16,11 +16,24 @@ report, the CLI and the notebooks read.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from symcalc.printing.display import RichDisplay  # Jupyter display (issue 16)
+
+class RichDisplay:
+    """Mixin: Jupyter shows a record through the renderers of :mod:`symcalc.printing.display`.
+
+    Records are plain data and import no later stage: the display module is looked up by
+    name when a notebook asks for the HTML or LaTeX (as SymPy's printers find ``_print_X``).
+    """
+
+    def _repr_html_(self) -> str:
+        return importlib.import_module("symcalc.printing.display").to_html(self)
+
+    def _repr_latex_(self) -> str:
+        return importlib.import_module("symcalc.printing.display").to_latex(self)
 
 
 @dataclass(frozen=True)

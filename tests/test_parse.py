@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from symcalc.errors import ParseError
 from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.registry import canonical
 from symcalc.expr.structure import matrix_symbol, positive_definite, symmetric, vector
 from symcalc.parsing.parser import looks_like_latex, parse, parse_any, parse_latex
 
@@ -22,6 +23,8 @@ SC = {"x": x, "y": y, "w": w}
 
 
 def same(a, b) -> bool:
+    """Equal up to the registry's canonical form (a user's sp.Abs(t) is symcalc's abs(t))."""
+    a, b = canonical(a), canonical(b)
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
         return sp.ImmutableMatrix(a) == sp.ImmutableMatrix(b) or sp.simplify(
             sp.ImmutableMatrix(a) - sp.ImmutableMatrix(b)

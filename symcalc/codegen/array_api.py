@@ -37,32 +37,37 @@ import re
 import sympy as sp
 
 from symcalc.budget import budgeted
-from symcalc.codegen.kernels import (
-    CodeNames,
-    _argument_listing,
+from symcalc.codegen.arguments import (
     _array_shape,
     _as_symbol_list,
     _check_free_symbols,
-    _dimension_lines,
     _given_entries,
     _matrix_given,
     _matrix_scalar,
     _shape_text,
     _unknown_matrix_symbols,
-    kernel_functions,
-    source_comment,
-    source_docstring,
-    source_literal,
 )
-from symcalc.codegen.kernels import _generate as _generate_source
+from symcalc.codegen.loader import _load_source as _load_checked
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     _nonnegative_vector,
     stabilize,
     stabilize_matrix,
 )
+from symcalc.codegen.plan import _matrix_cse
+from symcalc.codegen.source import (
+    CodeNames,
+    _argument_listing,
+    _dimension_lines,
+    kernel_functions,
+    source_comment,
+    source_docstring,
+    source_literal,
+)
+from symcalc.codegen.source import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
+from symcalc.expr.registry import REGISTRY
 from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
 
 __all__ = [
@@ -82,12 +87,6 @@ CUPY_MISSING = "CuPy / a CUDA device is not available"
 # Helpers a generated module defines when it uses them (array API calls only)
 # ---------------------------------------------------------------------------
 XP_HELPERS = {
-    "_sigmoid": '''\
-def _sigmoid(xp, z):
-    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
-''',
     "_logsumexp": '''\
 def _logsumexp(xp, *terms):
     """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
@@ -128,6 +127,22 @@ def _fill(v, zero):
     return v + zero
 ''',
 }
+
+
+def _xp_helper(name: str, template: str) -> str:
+    """A registry record's helper (written against ``{np}``) for a namespace passed as ``xp``."""
+    return template.replace(f"def {name}(", f"def {name}(xp, ", 1).replace("{np}", "xp")
+
+
+# ... and the helpers of the registry's records the array API can run (_sigmoid, _relu, ...)
+XP_HELPERS.update(
+    {
+        name: _xp_helper(name, text)
+        for spec in REGISTRY
+        if spec.array_api is not False
+        for name, text in spec.helpers.items()
+    }
+)
 
 # NumPy names that the array API standard spells differently
 _STANDARD_NAMES = {
@@ -185,6 +200,13 @@ class ArrayAPIPrinter(StableNumPyPrinter):
     def _power(self, expr, rational=False):
         return self._call("pow", self._print(expr.base), self._print(expr.exp))
 
+    def _lowering(self, spec):
+        if spec.array_api is False:
+            from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+            raise PrintMethodNotImplementedError(f"Unsupported by the array API: {spec.name}")
+        return spec.numpy if spec.array_api is True else spec.array_api
+
     def _print_Piecewise(self, expr):
         from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
@@ -236,10 +258,6 @@ def _short(expr, limit=300) -> str:
 # Source generation: matrix form
 # ---------------------------------------------------------------------------
 def _matrix_source(title, f, G, H, wrt, params):
-    from symcalc.codegen.kernels import (
-        _matrix_cse,
-    )  # CSE that keeps f.(M) whole (the compile stage's)
-
     printer = _new_printer()
     names = CodeNames(
         wrt, params, matrix=True
@@ -409,9 +427,7 @@ def _load_source(source: str, stem: str):
 
     The compile stage's loader; array-API modules are named symcalc_kernel_xp_<stem>_<hash>.
     """
-    from symcalc.codegen.kernels import _load_source as load
-
-    return load(source, f"xp_{stem}")
+    return _load_checked(source, f"xp_{stem}")
 
 
 # ---------------------------------------------------------------------------

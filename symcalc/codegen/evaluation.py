@@ -52,13 +52,14 @@ def _prepared(expr: Any) -> Any:
 
 
 def _helper_namespace() -> dict[str, Callable]:
-    """symcalc's NumPy helpers (_sigmoid, _logsumexp, ...) as functions, by name."""
+    """symcalc's NumPy helpers (_sigmoid, _logsumexp, ...) as functions, by name: one
+    generated module, checked and loaded like every kernel (symcalc.codegen.loader)."""
+    from symcalc.codegen.loader import _load_source
     from symcalc.codegen.numpy_printer import HELPERS, helper_source
 
-    namespace: dict[str, Any] = {"np": np}
-    for name in HELPERS:
-        exec(helper_source(name, "np"), namespace)  # noqa: S102 - symcalc's own templates
-    return {"np": np, **{name: namespace[name] for name in HELPERS}}
+    source = "import numpy as np\n\n\n" + "\n\n".join(helper_source(n, "np") for n in HELPERS)
+    module, _ = _load_source(source, "helpers")
+    return {"np": np, **{name: getattr(module, name) for name in HELPERS}}
 
 
 def lambdify(args: Sequence[Any] | Any, expr: Any) -> Callable[..., Any]:

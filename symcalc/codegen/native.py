@@ -52,6 +52,9 @@ _NATIVE_FUNCS = (
     sp.Abs,
     sp.Max,
     sp.Min,
+    sp.sign,  # registry hook: the native forms of abs / heaviside / gelu use these
+    sp.erf,
+    sp.erfc,
 )
 
 
@@ -241,6 +244,43 @@ def to_sympy(expr, names):
     return sp.sympify(expr, strict=True).xreplace(names)
 
 
+def _fast_sympy(expr, by_name: dict, memo: dict):
+    """A SymEngine expression as SymPy without re-canonicalizing it: SymEngine's Add, Mul and
+    Pow are already flat and canonical, so they are rebuilt unevaluated (``sympify`` would
+    re-run SymPy's flattening and assumptions on every node: most of the time of a large
+    kernel). Symbols are looked up by name in ``by_name``; anything else (functions,
+    constants) goes through :func:`to_sympy`.
+
+    >>> se = _se()
+    >>> x = se.Symbol("x")
+    >>> _fast_sympy(2 * x**3 - 1, {"x": sp.Symbol("y")}, {})
+    2*y**3 - 1
+    """
+    got = memo.get(expr)
+    if got is not None:
+        return got
+    se = _se()
+    if isinstance(expr, se.Symbol):
+        out = by_name[expr.name] if expr.name in by_name else sp.Symbol(expr.name)
+    elif isinstance(expr, se.Integer):
+        out = sp.Integer(int(expr))
+    elif isinstance(expr, se.Rational):
+        out = sp.Rational(int(expr.p), int(expr.q))
+    elif isinstance(expr, se.RealDouble):
+        out = sp.Float(float(expr))
+    elif isinstance(expr, (se.Add, se.Mul)) or (isinstance(expr, se.Pow) and expr.args[0] != se.E):
+        args = [_fast_sympy(a, by_name, memo) for a in expr.args]
+        kind = (
+            sp.Add if isinstance(expr, se.Add) else sp.Mul if isinstance(expr, se.Mul) else sp.Pow
+        )
+        out = kind(*args, evaluate=False)
+    else:
+        names = {sp.Symbol(k): v for k, v in by_name.items()}
+        out = to_sympy(expr, names)
+    memo[expr] = out
+    return out
+
+
 def derive(f, wrt):
     """SymPy gradient list and upper-triangle Hessian dict, derived with SymEngine."""
     _, _, grad, upper = derive_symengine(f, wrt)
@@ -277,38 +317,34 @@ def _protect_precise_forms(exprs):
     return [e.xreplace(expm1) for e in exprs] if expm1 else exprs
 
 
-def cse_to_sympy(exprs, names, prefix="t"):
+def cse_to_sympy(exprs, names, prefix="t", precise=True):
     """CSE of SymEngine expressions; returns ([(temp Symbol, SymPy expr)], [SymPy exprs]).
 
     Temporaries are renamed ``{prefix}0, {prefix}1, ...``; ``names`` maps the
-    internal symbols back to the caller's (see :func:`back_map`).
+    internal symbols back to the caller's (see :func:`back_map`). ``precise=False``
+    skips protecting log1p / expm1 forms, for expressions that hold no exp or log.
     """
     se = _se()
-    repl, reduced = se.cse(_protect_precise_forms(list(exprs)))
-    rename = dict(names)
-    temps = []
-    for k, (old, _) in enumerate(repl):
-        new = sp.Symbol(f"{prefix}{k}")
-        rename[sp.Symbol(str(old))] = new
-        temps.append(new)
-    out_repl = [(t, to_sympy(e, rename)) for t, (_, e) in zip(temps, repl)]
-    out_reduced = [to_sympy(e, rename) for e in reduced]
+    exprs = list(exprs)
+    repl, reduced = se.cse(_protect_precise_forms(exprs) if precise else exprs)
+    by_name = {str(k): v for k, v in names.items()}
+    temps = [sp.Symbol(f"{prefix}{k}") for k in range(len(repl))]
+    by_name.update((old.name, new) for (old, _), new in zip(repl, temps))
+    memo: dict = {}
+    out_repl = [(t, _fast_sympy(e, by_name, memo)) for t, (_, e) in zip(temps, repl)]
+    out_reduced = [_fast_sympy(e, by_name, memo) for e in reduced]
     return out_repl, out_reduced
 
 
 def _native_form(expr):
-    """Rewrite symcalc's named functions into forms SymEngine's LLVM backend compiles stably."""
-    from symcalc.expr.functions import sigmoid, softplus
+    """Rewrite the registry's functions into the forms their records give for SymEngine's
+    LLVM backend (softplus -> max(z, 0) + log(1 + exp(-|z|)), relu -> max(z, 0), ...)."""
+    from symcalc.expr.registry import REGISTRY
 
-    def rewrite(node):
-        if isinstance(node, softplus):
-            z = node.args[0]
-            return sp.Max(z, 0) + sp.log(1 + sp.exp(-sp.Abs(z)))
-        if isinstance(node, sigmoid):  # exp(-z) = inf gives 1/inf = 0: no NaN, no overflow trap
-            return 1 / (1 + sp.exp(-node.args[0]))
-        return node
-
-    return expr.replace(lambda n: isinstance(n, (softplus, sigmoid)), rewrite)
+    classes = REGISTRY.classes(native=True)
+    if not isinstance(expr, sp.Basic) or not expr.has(*classes):
+        return expr
+    return expr.replace(lambda n: isinstance(n, classes), lambda n: REGISTRY.of(n).native(*n.args))
 
 
 def _convert_derivatives(f, wrt, params, grad, upper):
@@ -319,6 +355,45 @@ def _convert_derivatives(f, wrt, params, grad, upper):
 
     args = _renamed(sp.S.Zero, wrt, params)[1]
     return conv(f), args, [conv(g) for g in grad], {k: conv(v) for k, v in upper.items()}
+
+
+#: Level 2 up to this many operations (SymEngine's ``count_ops`` of a method's outputs before
+#: CSE) in all and per output, else level 0. Measured on Lennard-Jones clusters (2,000
+#: configurations): the LJ-20 gradient (35k operations, 60 outputs) runs 10x faster at level 2
+#: than at 0 for 0.6 s more compile, the LJ-13 Hessian (73k, 780) compiles in 2-3.5 s at levels
+#: 1-2 and meets its speed target there; level 1 gains little over 0. LLVM's compile time at
+#: level 2 grows steeply with the size of the function (the LJ-38 gradient, 131k: 2.2 s instead
+#: of 0.3 s for 1.7x; the LJ-38 Hessian, 660k: 25-36 s instead of 1.2 s) and with the size of
+#: one expression (the LJ-55 energy, 41k operations in one output: 5-10 s instead of 1.5 s),
+#: so those stay at level 0 (the compile-time targets of issue 15).
+OPT2_OPERATIONS, OPT2_PER_OUTPUT = 100_000, 10_000
+
+
+def _operations(outputs) -> tuple[int, int]:
+    """(SymEngine's operation count, number of entries) of a method's outputs (a Hessian:
+    its upper triangle, the entries LLVM computes)."""
+    se = _se()
+    exprs = []
+    for out in outputs:
+        if isinstance(out, list):
+            exprs += out
+        else:
+            n = out.rows
+            exprs += [out[i, j] for i in range(n) for j in range(i, n)]
+    return (int(se.count_ops(*exprs)) if exprs else 0), len(exprs)
+
+
+def opt_level_for(operations: int, outputs: int = 1) -> int:
+    """The LLVM optimisation level for a function of this many operations and outputs.
+
+    >>> opt_level_for(14_469, 39), opt_level_for(73_164, 780), opt_level_for(130_644, 114)
+    (2, 2, 0)
+    >>> opt_level_for(41_579, 1), opt_level_for(2_183, 1)
+    (0, 2)
+    """
+    if operations <= OPT2_OPERATIONS and operations <= OPT2_PER_OUTPUT * max(outputs, 1):
+        return 2
+    return 0
 
 
 class NativeKernel:
@@ -355,7 +430,7 @@ class NativeKernel:
                 "value_gradient_hessian": ([fe], list(grad), H),
             }
             self._args = args
-            self.opt_level = opt_level if opt_level is not None else (1 if n <= 40 else 0)
+            self.opt_level = opt_level  # None: chosen per function by its size (opt_level_for)
             self._compiled = {}
             self._get("value")  # fail early (unsupported constructs) on the cheapest one
         except NativeUnsupported:
@@ -376,12 +451,18 @@ class NativeKernel:
                     backend="llvm",
                     cse=True,
                     real=True,
-                    opt_level=self.opt_level,
+                    opt_level=self.level(name),
                 )
             except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
                 raise NativeUnsupported(f"LLVM cannot compile the {name}: {exc}") from exc
             self._compiled[name] = fn
         return fn
+
+    def level(self, name) -> int:
+        """The LLVM optimisation level of one method: the caller's, or :func:`opt_level_for`."""
+        if self.opt_level is not None:
+            return self.opt_level
+        return opt_level_for(*_operations(self._outputs[name]))
 
     def compile_all(self):
         """Generate the machine code of every method now (instead of on first use)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.registry import REGISTRY, canonical
 
 __all__ = [
     "StableNumPyPrinter",
@@ -68,13 +68,7 @@ class logsumexp(sp.Function):
 
 # Helper functions a generated module defines when it uses them (numpy only), written against
 # the name {np} the module imports NumPy as (``_np`` in generated kernels: see :func:`helper_source`).
-_HELPER_TEMPLATES = {
-    "_sigmoid": '''\
-def _sigmoid(z):
-    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
-    e = {np}.exp(-{np}.abs(z))
-    return {np}.where(z >= 0, 1 / (1 + e), e / (1 + e))
-''',
+_OWN_HELPERS = {
     "_logsumexp": '''\
 def _logsumexp(*terms):
     """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
@@ -102,6 +96,12 @@ def _logdet_chol(a):
 ''',
 }
 
+
+# ... and the helpers of the registry's records (their stable forms: _sigmoid, _relu, ...)
+_HELPER_TEMPLATES = {
+    **_OWN_HELPERS,
+    **{name: text for spec in REGISTRY for name, text in spec.helpers.items()},
+}
 
 #: The helpers as they read with NumPy imported as ``np`` (what :class:`StableNumPyPrinter` prints by default).
 HELPERS = {name: text.format(np="np") for name, text in _HELPER_TEMPLATES.items()}
@@ -141,24 +141,29 @@ def _log_of_exp_sum(arg):
     return terms if any(_is_exp(t) or _is_exp(t.as_coeff_Mul()[1]) for t in arg.args) else None
 
 
+def _record_form(node):
+    """The registry's stable spelling of node (1/(1 + exp(-z)) -> sigmoid(z), ...), or None."""
+    for spec in REGISTRY:
+        for cls, form in spec.stable_forms:
+            if isinstance(node, cls):
+                new = form(node)
+                if new is not None:
+                    return new
+    return None
+
+
 def _stable_log(arg):
+    new = _record_form(sp.log(arg, evaluate=False))
+    if new is not None:
+        return new
     terms = _log_of_exp_sum(arg)
     if terms is None:
         return None
-    if len(terms) == 2 and sp.S.Zero in terms:
-        other = terms[0] if terms[1] == 0 else terms[1]
-        return softplus(other)
     return logsumexp(*terms)
 
 
 def _stable_pow(base, exponent):
-    """1/(1 + exp(-z)) -> sigmoid(z); 1/(1 + exp(z)) -> sigmoid(-z)."""
-    if exponent != -1 or not isinstance(base, sp.Add) or len(base.args) != 2:
-        return None
-    one, other = base.args if base.args[0] == 1 else base.args[::-1]
-    if one != 1 or not _is_exp(other):
-        return None
-    return sigmoid(-other.args[0])
+    return _record_form(sp.Pow(base, exponent, evaluate=False))
 
 
 def stabilize(expr, precise=False):
@@ -174,6 +179,7 @@ def stabilize(expr, precise=False):
     """
     if not isinstance(expr, sp.Basic) or expr.is_Atom:
         return expr
+    expr = canonical(expr)
 
     def rewrite(node):
         if isinstance(node, sp.log):
@@ -185,7 +191,8 @@ def stabilize(expr, precise=False):
             new = _stable_pow(*node.args)
             return new if new is not None else node
         if isinstance(node, sp.Mul):
-            return _stable_mul(node)
+            new = _record_form(node)
+            return new if new is not None else node
         if isinstance(node, sp.Add):
             node = _stable_add(node)
             return _expm1_form(node) if precise and isinstance(node, sp.Add) else node
@@ -219,29 +226,24 @@ def _expm1_form(node):
     return node
 
 
+def _complement_of(core):
+    """The record of core = f(u) when f(-u) = 1 - f(u) (sigmoid, normal_cdf), else None."""
+    spec = REGISTRY.of(core)
+    return spec if spec is not None and spec.complement and len(core.args) == 1 else None
+
+
 def _stable_add(node):
-    """1 - sigmoid(u) -> sigmoid(-u): no cancellation (1 - 1 = 0 where the answer is e^-u)."""
+    """1 - f(u) -> f(-u) when f(-u) = 1 - f(u) (1 - sigmoid(u) -> sigmoid(-u)): no
+    cancellation (1 - 1 = 0 where the answer is e^-u)."""
     const, rest = node.as_coeff_Add()
     if const != 1:
         return node
     terms = list(rest.args) if isinstance(rest, sp.Add) else [rest]
     for k, t in enumerate(terms):
         coeff, core = t.as_coeff_Mul()
-        if coeff == -1 and isinstance(core, sigmoid):
+        if coeff == -1 and _complement_of(core) is not None:
             others = terms[:k] + terms[k + 1 :]
-            return sp.Add(sigmoid(-core.args[0]), *others)
-    return node
-
-
-def _stable_mul(node):
-    """exp(u) * sigmoid(-u) -> sigmoid(u) (exp(u) / (1 + exp(u)) after the Pow rule)."""
-    args = list(node.args)
-    for k, a in enumerate(args):
-        if isinstance(a, sigmoid):
-            for m, b in enumerate(args):
-                if _is_exp(b) and b.args[0] == -a.args[0]:
-                    rest = [t for idx, t in enumerate(args) if idx not in (k, m)]
-                    return sp.Mul(sigmoid(b.args[0]), *rest)
+            return sp.Add(core.func(-core.args[0]), *others)
     return node
 
 
@@ -280,7 +282,7 @@ def stabilize_matrix(expr):
             return _softmax_products(node)
         return node
 
-    return _bottom_up(expr, rewrite) if isinstance(expr, sp.Basic) else expr
+    return _bottom_up(canonical(expr), rewrite) if isinstance(expr, sp.Basic) else expr
 
 
 _D = sp.Dummy("d")
@@ -343,7 +345,7 @@ def _softmax_products(node):
 
 
 def _stable_matadd(node):
-    """1 - sigmoid.(u) -> sigmoid.(-u), elementwise."""
+    """1 - f.(u) -> f.(-u), elementwise, when f(-u) = 1 - f(u) (sigmoid)."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
     ones = [a for a in node.args if isinstance(a, sp.OneMatrix)]
@@ -354,9 +356,10 @@ def _stable_matadd(node):
     if coeff != -1 or len(mats) != 1 or not isinstance(mats[0], ElementwiseApplyFunction):
         return node
     inner = mats[0]
-    if not isinstance(inner.function(_D), sigmoid):
+    body = inner.function(_D)
+    if _complement_of(body) is None or body.args[0] != _D:
         return node
-    return ElementwiseApplyFunction(sp.Lambda(_D, sigmoid(_D)), -inner.expr)
+    return ElementwiseApplyFunction(sp.Lambda(_D, body), -inner.expr)
 
 
 def _bottom_up(expr, fn):
@@ -398,6 +401,7 @@ class StableNumPyPrinter(NumPyPrinter):
     few constructs its namespace lacks (:meth:`_outer`, :meth:`_diag`,
     :meth:`_solve`, :meth:`_power`).
 
+    >>> from symcalc.expr.functions import sigmoid
     >>> x = sp.Symbol("x")
     >>> p = StableNumPyPrinter()
     >>> p.doprint(sigmoid(x)), sorted(p.helpers_used)
@@ -485,11 +489,16 @@ class StableNumPyPrinter(NumPyPrinter):
             return self._call(name[3:], self._print(expr.args[0]))
         return super()._print_Function(expr)
 
-    def _print_sigmoid(self, expr):
-        return self._helper_call("_sigmoid", self._print(expr.args[0]))
+    def _print(self, expr, **kwargs):
+        spec = REGISTRY.of(expr) if isinstance(expr, sp.Function) else None
+        lowering = self._lowering(spec) if spec is not None else None
+        if lowering is not None:  # the record's lowering (its stable form)
+            return lowering(self, [self._print(a) for a in expr.args])
+        return super()._print(expr, **kwargs)
 
-    def _print_softplus(self, expr):
-        return self._call("logaddexp", self._zero, self._print(expr.args[0]))
+    def _lowering(self, spec):
+        """The record's lowering for this printer's namespace (None: SymPy's printer's own)."""
+        return spec.numpy
 
     def _print_vector_logsumexp(self, expr):
         return self._helper_call("_logsumexp_vec", self._print(expr.args[0]))
@@ -834,7 +843,7 @@ def _nonnegative_vector(v, known=frozenset()) -> bool:
             inner = mats.args[0] if isinstance(mats, sp.MatMul) and len(mats.args) == 1 else mats
             if coeff == -1 and isinstance(inner, ElementwiseApplyFunction):
                 d = sp.Dummy(real=True)
-                return isinstance(inner.function(d), sigmoid)
+                return _complement_of(inner.function(d)) is not None  # f in [0, 1]
     return False
 
 

@@ -56,8 +56,9 @@ def _is_matrix_problem(f: Any, wrt: Any) -> bool:
 def _matrix_problem(f: Any, wrt: Any) -> tuple[Any, Any]:
     """(f, wrt) in the engine's canonical spelling (symcalc.expr.canonical)."""
     from symcalc.expr.canonical import canonical_problem
+    from symcalc.expr.registry import canonical
 
-    return canonical_problem(f, wrt)
+    return canonical_problem(canonical(f), wrt)  # registry hook: Max(0, t) -> relu(t), ...
 
 
 def _matrix_engine():

@@ -25,23 +25,12 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-_SAFE_SYMPY_FUNCS = (
-    sp.exp,
-    sp.log,
-    sp.sin,
-    sp.cos,
-    sp.tan,
-    sp.sinh,
-    sp.cosh,
-    sp.tanh,
-    sp.asin,
-    sp.acos,
-    sp.atan,
-    sp.asinh,
-    sp.acosh,
-    sp.atanh,
-    sp.Abs,
-)
+
+def _symengine_classes() -> tuple[type, ...]:
+    """The registry's functions SymEngine differentiates natively."""
+    from symcalc.expr.registry import REGISTRY
+
+    return REGISTRY.classes(symengine=True)
 
 
 def _symengine():
@@ -54,8 +43,9 @@ def _symengine():
 
 def _symengine_can_take(expr: sp.Basic) -> bool:
     """True when every function in ``expr`` is one SymEngine knows natively."""
+    safe = _symengine_classes()
     for fn in expr.atoms(sp.Function):
-        if not isinstance(fn, _SAFE_SYMPY_FUNCS):
+        if not isinstance(fn, safe):
             return False
     return not expr.has(sp.Derivative, sp.Integral, sp.Piecewise, sp.MatrixSymbol)
 
@@ -71,15 +61,57 @@ def _to_sympy(se_exprs, original: sp.Basic) -> list[sp.Expr]:
     return [sp.sympify(e, strict=True).xreplace(back) for e in se_exprs]
 
 
+def _refuse_undefined(f: sp.Basic) -> None:
+    """An undefined function (``sp.Function("f")``) has no derivative symcalc could state."""
+    from sympy.core.function import AppliedUndef
+
+    from symcalc.errors import NoRuleError
+
+    undefined = sorted({type(a).__name__ for a in f.atoms(AppliedUndef)})
+    if undefined:
+        raise NoRuleError(
+            f"no differentiation rule for the undefined function {', '.join(undefined)} "
+            f"(in {sp.sstr(f)[:120]}); symcalc cannot differentiate this construct"
+        )
+
+
 def gradient_entries(f: sp.Expr, syms: Sequence[sp.Symbol]) -> list[sp.Expr]:
-    """The partial derivatives of ``f`` by each of ``syms`` (as SymPy expressions)."""
+    """The partial derivatives of ``f`` by each of ``syms`` (as SymPy expressions).
+
+    ``f`` is first brought to the registry's canonical form (``Max(0, t)`` -> ``relu(t)``,
+    ``Abs`` -> ``abs``), so that every route differentiates the same functions:
+
+    >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
+    >>> gradient_entries(sp.Max(0, x*y - 1), [x, y])
+    [y*heaviside(x*y - 1), x*heaviside(x*y - 1)]
+    """
+    from symcalc.expr.registry import canonical
+
+    f = canonical(f)
+    _refuse_undefined(f)
     free = f.free_symbols
     se = _symengine()
     if se is not None and _symengine_can_take(f):
         fe = se.sympify(f)
         out = [fe.diff(se.sympify(s)) if s in free else se.Integer(0) for s in syms]
-        return _to_sympy(out, f)
-    return [sp.diff(f, s) if s in free else sp.S.Zero for s in syms]
+        return _refuse_unevaluated(_to_sympy(out, f))
+    return _refuse_unevaluated([sp.diff(f, s) if s in free else sp.S.Zero for s in syms])
+
+
+def _refuse_unevaluated(entries: list[sp.Expr]) -> list[sp.Expr]:
+    """Never a silent ``Derivative``: a function with no derivative is a NoRuleError naming it."""
+    from symcalc.errors import NoRuleError
+
+    for e in entries:
+        for d in e.atoms(sp.Derivative):
+            inner = d.expr
+            name = type(inner).__name__ if isinstance(inner, sp.Basic) else str(inner)
+            raise NoRuleError(
+                f"no differentiation rule for {name} ({sp.sstr(inner)[:120]}); "
+                "symcalc cannot differentiate this construct"
+            )
+    return entries
 
 
 def hessian_from_gradient(grad: Sequence[sp.Expr], syms: Sequence[sp.Symbol]) -> sp.Matrix:
@@ -98,7 +130,7 @@ def hessian_from_gradient(grad: Sequence[sp.Expr], syms: Sequence[sp.Symbol]) ->
         for j in range(i, n):
             if syms[j] not in free:
                 continue
-            d = gi.diff(se_syms[j]) if use_se else sp.diff(g, syms[j])
+            d = gi.diff(se_syms[j]) if se_syms is not None else sp.diff(g, syms[j])
             H[i, j] = sp.sympify(d, strict=True).xreplace(back) if use_se else d
             H[j, i] = H[i, j]
     return H

@@ -37,7 +37,7 @@ from sympy import MatrixBase, MatrixExpr
 
 from symcalc.budget import budgeted
 from symcalc.errors import ParseError, ShapeError, reject_text
-from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.registry import REGISTRY
 
 __all__ = ["parse", "parse_latex", "parse_any", "looks_like_latex", "LIMITS"]
 
@@ -303,32 +303,14 @@ def _lex_math(src: _Source) -> list[Token]:
 # --------------------------------------------------------------------------------------
 # LaTeX lexer: commands become the same tokens as math syntax
 # --------------------------------------------------------------------------------------
-_LATEX_FUNCTIONS = {
-    "sin",
-    "cos",
-    "tan",
-    "cot",
-    "sec",
-    "csc",
-    "arcsin",
-    "arccos",
-    "arctan",
-    "sinh",
-    "cosh",
-    "tanh",
-    "coth",
-    "exp",
-    "log",
-    "ln",
+#: LaTeX commands read as function names: the registry's (\sin, \arcsin, ...) and the
+#: matrix functions'.
+_LATEX_FUNCTIONS = {c for spec in REGISTRY for c in spec.latex_commands} | {
     "det",
     "tr",
     "Tr",
     "trace",
     "diag",
-    "sigmoid",
-    "softplus",
-    "sgn",
-    "sign",
 }
 _LATEX_NAME_WRAPPERS = {
     "mathbf",
@@ -798,13 +780,29 @@ def _scalar_fn(f):
     return lambda args: _elementwise(f, args[0])
 
 
-def _log(args):
-    if len(args) == 2:
-        value, base = _as_scalar(args[0]), _as_scalar(args[1])
-        if _is_matrix(value) or _is_matrix(base):
+def _record_call(spec):
+    """A registry function: f(u) entry by entry of a matrix u; further arguments (the slope
+    of leaky_relu(u, a), the base of log(u, b)) are scalars."""
+
+    def call(args):
+        if len(args) == 1:
+            return _elementwise(spec.cls, args[0])
+        params = [_as_scalar(a) for a in args[1:]]
+        if any(_is_matrix(p) for p in params):
+            raise _Refused(f"the arguments of {spec.name} after the first are scalars")
+        u = _as_scalar(args[0])
+        if spec.cls is sp.log and _is_matrix(u):
             raise _Refused("log(value, base) takes scalars (log(A) alone applies to every entry)")
-        return sp.log(value, base)
-    return _elementwise(sp.log, args[0])
+        return (
+            _elementwise(sp.Lambda(_T, spec.cls(_T, *params)), u)
+            if _is_matrix(u)
+            else spec.cls(u, *params)
+        )
+
+    return call
+
+
+_T = sp.Dummy("t")
 
 
 def _det(args):
@@ -901,41 +899,11 @@ def _hadamard(args):
 
 
 #: name -> (function of the argument list, allowed argument counts)
+#: name -> (function of the argument list, allowed argument counts): the registry's
+#: functions under their parse names, then the powers and matrix functions.
 FUNCTIONS: dict[str, tuple[Callable, tuple[int, ...]]] = {
-    **{
-        n: (_scalar_fn(getattr(sp, n)), (1,))
-        for n in (
-            "sin",
-            "cos",
-            "tan",
-            "cot",
-            "sec",
-            "csc",
-            "asin",
-            "acos",
-            "atan",
-            "sinh",
-            "cosh",
-            "tanh",
-            "coth",
-            "asinh",
-            "acosh",
-            "atanh",
-            "exp",
-            "sqrt",
-        )
-    },
-    "arcsin": (_scalar_fn(sp.asin), (1,)),
-    "arccos": (_scalar_fn(sp.acos), (1,)),
-    "arctan": (_scalar_fn(sp.atan), (1,)),
-    "abs": (_scalar_fn(sp.Abs), (1,)),
-    "sign": (_scalar_fn(sp.sign), (1,)),
-    "sgn": (_scalar_fn(sp.sign), (1,)),
-    "log": (_log, (1, 2)),
-    "ln": (_scalar_fn(sp.log), (1,)),
-    "sigmoid": (_scalar_fn(sigmoid), (1,)),
-    "sigma": (_scalar_fn(sigmoid), (1,)),
-    "softplus": (_scalar_fn(softplus), (1,)),
+    **{name: (_record_call(spec), spec.nargs) for name, spec in REGISTRY.names().items()},
+    "sqrt": (_scalar_fn(sp.sqrt), (1,)),
     "det": (_det, (1,)),
     "tr": (_trace, (1,)),
     "Tr": (_trace, (1,)),
@@ -1243,7 +1211,7 @@ class _Parser:
             value = self.expr()
             self.expect("|", opener)
             self.leave()
-            return self.guard(_scalar_fn(sp.Abs), opener, [value])
+            return self.guard(FUNCTIONS["abs"][0], opener, [value])
         if t.kind == "end":
             raise self.error("expected a number, a name or '('")
         raise self.error(f"unexpected {t.value!r}")

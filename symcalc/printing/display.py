@@ -26,19 +26,14 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from symcalc import records
+
 __all__ = ["RichDisplay", "renderer", "to_html", "to_latex"]
 
 _RENDERERS: dict[str, tuple[Callable[[Any], str], Callable[[Any], str]]] = {}
 
 
-class RichDisplay:
-    """Mixin: Jupyter shows the object through the renderers registered for its class name."""
-
-    def _repr_html_(self) -> str:
-        return to_html(self)
-
-    def _repr_latex_(self) -> str:
-        return to_latex(self)
+RichDisplay = records.RichDisplay  # the mixin lives with the records (no import cycle)
 
 
 def renderer(name: str):

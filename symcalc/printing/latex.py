@@ -34,6 +34,8 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.printer import Printer
 
+from symcalc.expr.registry import REGISTRY
+from symcalc.expr.spec import latex_call
 from symcalc.printing.texsafe import escape_text, is_safe_math
 
 __all__ = [
@@ -192,20 +194,21 @@ class SymcalcLatexPrinter(LatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         fn = expr.function
         name = getattr(fn, "__name__", None)
+        params: tuple = ()
         if isinstance(fn, sp.Lambda) and len(fn.variables) == 1:
-            body = fn.expr.subs(fn.variables[0], sp.Dummy("."))
-            name = str(body.func.__name__) if body.args else None
-        known = {
-            "sigmoid": r"\sigma",
-            "softplus": r"\operatorname{softplus}",
-            "exp": r"\exp",
-            "log": r"\log",
-            "tanh": r"\tanh",
-        }
+            v, body = fn.variables[0], fn.expr
+            applied = (
+                isinstance(body, sp.Function)
+                and body.args[:1] == (v,)
+                and not any(p.has(v) for p in body.args[1:])
+            )  # f(t, *params): printed as f(Z, *params); anything else as the Lambda
+            name = str(body.func.__name__) if applied else None
+            params = body.args[1:] if applied else ()
+        spec = REGISTRY.get(str(name)) if name is not None else None
         if name is None:  # no name: the function as SymPy prints it (already LaTeX)
             head = rf"\operatorname{{{self._print(fn)}}}"
-        elif str(name) in known:
-            head = known[str(name)]
+        elif spec is not None:  # the registry's LaTeX name (\sigma, \operatorname{ReLU}, ...)
+            return latex_call(spec.latex, [self._print(a) for a in (expr.expr, *params)])
         elif re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", str(name)):
             head = rf"\operatorname{{{name}}}"
         else:  # a user's name: maths only when it is safe maths

@@ -35,15 +35,22 @@ class SymcalcStrPrinter(StrPrinter):
         inner = self._print(e.expr)
         if isinstance(lam, sp.Lambda) and len(lam.variables) == 1:
             var, body = lam.variables[0], lam.expr
-            if isinstance(body, sp.Function) and body.args == (var,):
-                return f"{self._print_function_name(body)}({inner})"
+            if isinstance(body, sp.Function) and body.args[:1] == (var,):
+                params = body.args[1:]
+                if not any(p.has(var) for p in params):  # leaky_relu(X*w, 1/5)
+                    shown = ", ".join([inner, *(self._print(p) for p in params)])
+                    return f"{self._print_function_name(body)}({shown})"
             if body.is_Pow and body.base == var:
                 return f"({inner}).^{self._print(body.exp)}"
             return f"({self._print(body.xreplace({var: sp.Symbol('t')}))} for t = each entry of {inner})"
         return f"{self._print(lam)}({inner})"
 
     def _print_function_name(self, body: sp.Function) -> str:
-        return getattr(body.func, "__name__", str(body.func))
+        """The registry's parse name of the function (what symcalc.parse reads back)."""
+        from symcalc.expr.registry import REGISTRY
+
+        spec = REGISTRY.of(body)
+        return spec.name if spec is not None else getattr(body.func, "__name__", str(body.func))
 
     def _print_Trace(self, e: sp.Trace) -> str:
         arg = e.arg
@@ -69,7 +76,7 @@ class SymcalcStrPrinter(StrPrinter):
         parts += [self.parenthesize(m, precedence(e)) for m in matrices]
         body = "*".join(parts) or "1"
         if denom != 1:
-            body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"], strict=True)
+            body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"])  # x/(2*y), never x/2*y
         return sign + body
 
     def _print_MatrixBase(self, M) -> str:
@@ -146,4 +153,6 @@ def text(expr: Any) -> str:
     >>> text(sc.hessian(logistic_loss(X, w, y), w))
     'X.T*diag(sigmoid(X*w) .* (1 - sigmoid(X*w)))*X'
     """
-    return _PRINTER.doprint(expr)
+    from symcalc.expr.registry import canonical
+
+    return _PRINTER.doprint(canonical(expr))  # Max(0, t) as relu(t): what parse reads back

@@ -182,18 +182,13 @@ def _draw_matrix(c, shape, rng) -> sp.Matrix:
 
 def _numeric(expr: Any, p, args: list) -> Any:
     """A NumPy function of the slice axes, with constants and fixed unknowns substituted."""
-    from symcalc.expr.functions import sigmoid, softplus
+    from symcalc.expr.registry import expand_named
 
     subs = constant_subs(p)[0]
     if p.report.slice is not None:
         subs.update(_fixed_values(p))
     e = expr.subs(subs) if hasattr(expr, "subs") else expr
-    if hasattr(e, "has") and e.has(sigmoid, softplus):
-        e = (
-            e.applyfunc(lambda t: t.rewrite(sp.exp))
-            if isinstance(e, sp.MatrixBase)
-            else e.rewrite(sp.exp)
-        )
+    e = expand_named(e)  # registry hook: symcalc's own functions in elementary terms
     return safe_lambdify(args, e, modules="numpy")
 
 

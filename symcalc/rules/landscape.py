@@ -11,7 +11,7 @@ the report prints them.
 from __future__ import annotations
 
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
+from symcalc.rules.table import RuleTable
 
 LANDSCAPE_RULES = RuleTable("landscape", "gradient flow and critical points")
 

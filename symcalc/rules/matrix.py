@@ -37,14 +37,13 @@ from sympy import (
     Transpose,
     ZeroMatrix,
 )
-from sympy.codegen.cfunctions import log1p
 from sympy.core.sympify import _sympify
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.expr.functions import sigmoid, softplus
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
+from symcalc.rules.kinds import BilinearKind, LinearKind, defbilinear, deflinear
+from symcalc.rules.table import RuleTable
 
 MATRIX_RULES = RuleTable("matrix", "differentials of matrix constructs")
 CANONICAL_RULES = RuleTable("canonical", "moving dX to the right inside one trace")
@@ -184,53 +183,81 @@ def elementwise_parts(node):
 # --------------------------------------------------------------------------------------
 # Linear rules
 # --------------------------------------------------------------------------------------
-def _mat_sum(node, d):
-    return add(*[d(a) for a in node.args if d.depends(a)])
+def _trace_of(inner):
+    return sp.S.Zero if is_zero(inner) else Trace(inner)
 
 
-def _transpose(node, d):
-    return transpose(d(node.arg))
-
-
-def _trace(node, d):
-    return Trace(d(node.arg))
-
-
-def _diag_matrix(node, d):
-    return DiagMatrix(d(node.args[0]))
-
-
-MATRIX_RULES.add(
-    Rule("matrix_sum", "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", "linear", f"{CB} (35)", _mat_sum),
-    MatAdd,
-)
-MATRIX_RULES.add(
-    Rule(
-        "transpose", "Transpose", rf"{D}(X^\top) = ({D}X)^\top", "linear", f"{CB} (44)", _transpose
+# Each linear construct is one definition: its differential and its canonical-form (adjoint)
+# rule are registered together (symcalc.rules.kinds.deflinear).
+deflinear(
+    LinearKind(
+        "matrix_sum",
+        MatAdd,
+        lambda node, dargs: add(*dargs.values()),
+        lambda node, C, arg: C,
+        "trace_linearity",
     ),
-    Transpose,
+    (MATRIX_RULES, "Sum rule", rf"{D}(X + Y) = {D}X + {D}Y", f"{CB} (35)"),
+    (
+        CANONICAL_RULES,
+        "Linearity of the trace",
+        r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
+        r" + \operatorname{tr}(C^\top Y)",
+        f"{CB} (15)",
+    ),
 )
-MATRIX_RULES.add(
-    Rule(
+deflinear(
+    LinearKind(
+        "transpose",
+        Transpose,
+        lambda node, dargs: transpose(dargs[node.arg]),
+        lambda node, C, arg: transpose(C),
+        "trace_transpose",
+    ),
+    (MATRIX_RULES, "Transpose", rf"{D}(X^\top) = ({D}X)^\top", f"{CB} (44)"),
+    (
+        CANONICAL_RULES,
+        "Trace of a transpose",
+        r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
+        r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
+        r"\mathrm{d}X)",
+        f"{CB} (13)",
+    ),
+)
+deflinear(
+    LinearKind(
         "trace",
+        Trace,
+        lambda node, dargs: _trace_of(dargs[node.arg]),
+        lambda node, c, arg: mul(c, Identity(arg.rows)),
+        "scalar_as_trace",
+    ),
+    (
+        MATRIX_RULES,
         "Linearity of the trace",
         rf"{D}\operatorname{{tr}}X = \operatorname{{tr}}({D}X)",
-        "linear",
         f"{CB} (36)",
-        _trace,
     ),
-    Trace,
+    (
+        CANONICAL_RULES,
+        "A scalar is its own trace",
+        r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
+        "",
+    ),
 )
-MATRIX_RULES.add(
-    Rule(
+deflinear(
+    LinearKind(
         "diag_matrix",
+        DiagMatrix,
+        lambda node, dargs: DiagMatrix(dargs[node.args[0]]),
+        None,  # tr(C^T diag(dv)): not needed for first and second derivatives
+    ),
+    (
+        MATRIX_RULES,
         "diag is linear",
         rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)",
-        "linear",
         "",
-        _diag_matrix,
     ),
-    DiagMatrix,
 )
 
 
@@ -244,6 +271,12 @@ def _matrix_constant_multiple(node, d):
     return _product_terms(node, d, MatMul)
 
 
+def _sum_of_terms(node, terms):
+    """The product rule's terms summed; a zero of the node's shape when there are none."""
+    out = add(*terms)
+    return ZeroMatrix(*node.shape) if is_zero(out) and isinstance(node, MatrixExpr) else out
+
+
 def _product_terms(node, d, build):
     args = list(node.args)
     terms = []
@@ -255,19 +288,12 @@ def _product_terms(node, d, build):
             continue
         new = args[:i] + [da] + args[i + 1 :]
         terms.append(mul(*new) if build is MatMul else build(*new))
-    return add(*terms)
+    out = add(*terms)
+    return ZeroMatrix(*node.shape) if is_zero(out) and isinstance(node, MatrixExpr) else out
 
 
 def _matrix_product(node, d):
     return _product_terms(node, d, MatMul)
-
-
-def _kronecker(node, d):
-    return _product_terms(node, d, KroneckerProduct)
-
-
-def _hadamard(node, d):
-    return _product_terms(node, d, hadamard)
 
 
 MATRIX_RULES.add(
@@ -291,28 +317,6 @@ MATRIX_RULES.add(
         _matrix_product,
     ),
     MatMul,
-)
-MATRIX_RULES.add(
-    Rule(
-        "kronecker",
-        "Product rule for the Kronecker product",
-        rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y",
-        "product",
-        f"{CB} (39)",
-        _kronecker,
-    ),
-    KroneckerProduct,
-)
-MATRIX_RULES.add(
-    Rule(
-        "hadamard",
-        "Product rule for the Hadamard product",
-        rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y",
-        "product",
-        f"{CB} (38)",
-        _hadamard,
-    ),
-    HadamardProduct,
 )
 
 
@@ -421,21 +425,93 @@ MATRIX_RULES.add(
 # --------------------------------------------------------------------------------------
 # Chain rules through elementwise functions: d f(Z) = f'(Z) o dZ
 # --------------------------------------------------------------------------------------
-def _ew(cls, derivative):
+# --------------------------------------------------------------------------------------
+# Lifting a scalar derivative to an elementwise matrix expression (the elementwise rules)
+# --------------------------------------------------------------------------------------
+def lift(e, u, Z, F=None):
+    """The matrix form of the scalar ``e(u)`` applied entry by entry to ``Z``: u -> Z,
+    g(u) -> elementwise(g, Z), products -> Hadamard products, powers -> Hadamard powers,
+    constants -> broadcast (c times the all-ones matrix). ``F``: the node f(Z) itself,
+    standing for f(u) (so sigma'(Z) reads sigma(Z) o (1 - sigma(Z))).
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.functions import sigmoid
+    >>> from symcalc.printing.text import text
+    >>> u, Z = sp.Symbol("u"), sp.MatrixSymbol("Z", 2, 2)
+    >>> text(lift(sigmoid(u) * (1 - sigmoid(u)), u, Z))
+    'sigmoid(Z) .* (1 - sigmoid(Z))'
+    >>> text(lift(sigmoid(-u) + u**2, u, Z))
+    'sigmoid(-Z) + Z.^2'
+    """
+    ones = sp.OneMatrix(*Z.shape)
+
+    def go(x):
+        if not x.has(u):
+            return mul(x, ones) if x != 1 else ones
+        if x == u:
+            return Z
+        if isinstance(x, sp.Add):
+            const, rest = x.as_independent(u, as_Add=True)
+            terms = [go(t) for t in sp.Add.make_args(rest)]
+            if const != 0:
+                terms.insert(0, go(const))
+            return sp.MatAdd(*terms).doit(deep=False)
+        if isinstance(x, sp.Mul):
+            coeff, rest = x.as_independent(u, as_Add=False)
+            factors = [go(a) for a in sp.Mul.make_args(rest)]
+            # function values first, as a person writes them: sigma(Z) o (1 - sigma(Z))
+            factors.sort(key=lambda m: not isinstance(m, ElementwiseApplyFunction))
+            h = hadamard(*factors) if len(factors) > 1 else factors[0]
+            return mul(coeff, h) if coeff != 1 else h
+        if isinstance(x, sp.Pow) and not x.exp.has(u):
+            return hadamard_power(go(x.base), x.exp)
+        if F is not None and x == F[1]:
+            return F[0]
+        if isinstance(x, sp.Function) and x.args and not any(a.has(u) for a in x.args[1:]):
+            t = sp.Dummy("t")  # g(h(u)) -> g.(h(Z)): sigma(-u) -> sigma.(-Z)
+            return elementwise(sp.Lambda(t, x.func(t, *x.args[1:])), go(x.args[0]))
+        return elementwise(sp.Lambda(u, x), Z)
+
+    return go(sp.sympify(e, strict=True))
+
+
+def elementwise_rule(spec):
+    """The elementwise matrix rule of a registry record, generated from its scalar derivative:
+    d f(Z) = f'(Z) o dZ with f'(Z) the lift of f'(u) (:func:`lift`:
+    u -> Z, g(u) -> g(Z) elementwise, products -> Hadamard products, constants broadcast)."""
+    u = sp.Dummy("u")
+    shown = sp.latex(spec.fprime(sp.Symbol("Z"), *spec.sample_params))
+
     def apply(node, d):
         t, body = elementwise_parts(node)
-        if cls is None:  # a power t**p
-            if not (body.is_Pow and body.base == t and not body.exp.has(t)):
-                return None
-            p = body.exp
-            fprime = 2 * node.expr if p == 2 else p * hadamard_power(node.expr, p - 1)
-        else:
-            if body.func is not cls or body.args != (t,):
-                return None
-            fprime = derivative(node.expr, node)
-        return hadamard(fprime, d(node.expr))
+        if not isinstance(body, spec.cls) or body.args[0] != t:
+            return None
+        params = body.args[1:]
+        if any(p.has(t) or d.depends(p) for p in params):
+            return None
+        fprime = spec.derivative(u, body.func(u, *params), *params)
+        if fprime == 0:  # sign, heaviside: a.e. zero
+            return ZeroMatrix(*node.shape)
+        lifted = lift(fprime, u, node.expr, (node, body.func(u, *params)))
+        return hadamard(lifted, d(node.expr))
 
-    return apply
+    return Rule(
+        f"ew_{spec.name}",
+        f"Chain rule through elementwise {spec.name}",
+        rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {shown}",
+        "chain",
+        "",
+        apply,
+    )
+
+
+def _ew_power(node, d):
+    t, body = elementwise_parts(node)
+    if not (body.is_Pow and body.base == t and not body.exp.has(t)):
+        return None
+    p = body.exp
+    fprime = 2 * node.expr if p == 2 else p * hadamard_power(node.expr, p - 1)
+    return hadamard(fprime, d(node.expr))
 
 
 def _ew_generic(node, d):
@@ -446,38 +522,15 @@ def _ew_generic(node, d):
     return hadamard(elementwise(sp.Lambda(t, fprime), node.expr), d(node.expr))
 
 
-_ELEMENTWISE = [
-    ("ew_exp", sp.exp, r"e^{\circ Z}", lambda Z, F: F),
-    ("ew_log", sp.log, r"Z^{\circ -1}", lambda Z, F: hadamard_power(Z, -1)),
-    ("ew_log1p", log1p, r"(1 + Z)^{\circ -1}", lambda Z, F: hadamard_power(ones_like(Z) + Z, -1)),
-    (
-        "ew_sigmoid",
-        sigmoid,
-        r"\sigma(Z)\circ(1-\sigma(Z))",
-        lambda Z, F: HadamardProduct(F, ones_like(Z) - F),
-    ),
-    ("ew_softplus", softplus, r"\sigma(Z)", lambda Z, F: elementwise(sigmoid, Z)),
-    (
-        "ew_tanh",
-        sp.tanh,
-        r"1 - \tanh(Z)^{\circ 2}",
-        lambda Z, F: ones_like(Z) - HadamardPower(F, 2),
-    ),
-    ("ew_sin", sp.sin, r"\cos(Z)", lambda Z, F: elementwise(sp.cos, Z)),
-    ("ew_cos", sp.cos, r"-\sin(Z)", lambda Z, F: -elementwise(sp.sin, Z)),
-]
-for _name, _cls, _fp, _deriv in _ELEMENTWISE:
-    MATRIX_RULES.add(
-        Rule(
-            _name,
-            f"Chain rule through elementwise {_cls.__name__}",
-            rf"{D} f(Z) = f'(Z)\circ {D}Z,\quad f'(Z) = {_fp}",
-            "chain",
-            "",
-            _ew(_cls, _deriv),
-        ),
-        ElementwiseApplyFunction,
-    )
+def _register_elementwise_rules():
+    from symcalc.expr.registry import REGISTRY
+
+    for spec in REGISTRY:
+        if spec.derivative is not None:
+            MATRIX_RULES.add(elementwise_rule(spec), ElementwiseApplyFunction)
+
+
+_register_elementwise_rules()
 MATRIX_RULES.add(
     Rule(
         "ew_power",
@@ -485,7 +538,7 @@ MATRIX_RULES.add(
         rf"{D}(Z^{{\circ p}}) = p\,Z^{{\circ(p-1)}}\circ {D}Z",
         "chain",
         "",
-        _ew(None, None),
+        _ew_power,
     ),
     ElementwiseApplyFunction,
 )
@@ -511,10 +564,6 @@ def _split_scalars(node):
     return sp.Mul(*scalars), mats
 
 
-def _c_linear_sum(node, C, ctx):
-    return [(a, C) for a in node.args if ctx.depends(a)]
-
-
 def _c_cyclic(node, C, ctx):
     coef, mats = _split_scalars(node)
     scalar_args = [a for a in node.args if not isinstance(a, MatrixExpr)]
@@ -531,18 +580,6 @@ def _c_cyclic(node, C, ctx):
     return [(mats[k], mul(coef, Lt, C, Rt))]
 
 
-def _c_transpose(node, C, ctx):
-    return [(node.arg, transpose(C))]
-
-
-def _c_hadamard(node, C, ctx):
-    dep = [a for a in node.args if ctx.depends(a)]
-    if len(dep) != 1:
-        return None
-    others = [a for a in node.args if a is not dep[0]]
-    return [(dep[0], hadamard(C, *others))]
-
-
 def _identity_multiple(C):
     if isinstance(C, Identity):
         return sp.S.One
@@ -553,20 +590,21 @@ def _identity_multiple(C):
     return None
 
 
-def _c_kronecker(node, C, ctx):
+def _kronecker_adjoint(node, k, C):
+    """tr(C^T (A (x) dB)) for C = c I: c tr(A) tr(dB) (and likewise in A), else None."""
     c = _identity_multiple(C)
     if c is None or len(node.args) != 2:
         return None
     A, B = node.args
     if not (A.is_square and B.is_square):
         return None
-    dep = A if ctx.depends(A) else B
-    other = B if dep is A else A
-    return [(dep, mul(c * Trace(other), Identity(dep.rows)))]
+    dep, other = node.args[k], node.args[1 - k]
+    return mul(c * Trace(other), Identity(dep.rows))
 
 
-def _c_diag(node, C, ctx):
-    return None  # tr(C^T diag(dv)): not needed for first and second derivatives
+def _hadamard_adjoint(node, k, C):
+    """tr(C^T (B o dX)) = tr((C o B)^T dX)."""
+    return hadamard(C, *[a for i, a in enumerate(node.args) if i != k])
 
 
 def _s_sum(node, c, ctx):
@@ -581,23 +619,19 @@ def _s_product(node, c, ctx):
     return [(dep[0], c * others)]
 
 
-def _s_trace(node, c, ctx):
-    M = node.arg
-    return [(M, mul(c, Identity(M.rows)))]
+def _s_piecewise(node, c, ctx):
+    """c Piecewise((u_i, cond_i)) = sum_i (c [branch i]) u_i, [branch i] the indicator."""
+    branches = node.args
+    out = []
+    for i, (e, _) in enumerate(branches):
+        if ctx.depends(e):
+            indicator = sp.Piecewise(
+                *[(1 if j == i else 0, cj) for j, (_, cj) in enumerate(branches)]
+            )
+            out.append((e, c * indicator))
+    return out
 
 
-CANONICAL_RULES.add(
-    Rule(
-        "trace_linearity",
-        "Linearity of the trace",
-        r"\operatorname{tr}(C^\top(X+Y)) = \operatorname{tr}(C^\top X)"
-        r" + \operatorname{tr}(C^\top Y)",
-        "canonical",
-        f"{CB} (15)",
-        _c_linear_sum,
-    ),
-    MatAdd,
-)
 CANONICAL_RULES.add(
     Rule(
         "cyclic_trace",
@@ -610,42 +644,41 @@ CANONICAL_RULES.add(
     ),
     MatMul,
 )
-CANONICAL_RULES.add(
-    Rule(
-        "trace_transpose",
-        "Trace of a transpose",
-        r"\operatorname{tr}(C^\top \mathrm{d}X^\top) = "
-        r"\operatorname{tr}(C\,\mathrm{d}X) = \operatorname{tr}((C^\top)^\top"
-        r"\mathrm{d}X)",
-        "canonical",
-        f"{CB} (13)",
-        _c_transpose,
+# The bilinear products: product rule and canonical form from one definition each.
+defbilinear(
+    BilinearKind(
+        "kronecker", KroneckerProduct, KroneckerProduct, _kronecker_adjoint, "trace_kronecker"
     ),
-    Transpose,
+    (
+        MATRIX_RULES,
+        "Product rule for the Kronecker product",
+        rf"{D}(X\otimes Y) = {D}X\otimes Y + X\otimes {D}Y",
+        f"{CB} (39)",
+    ),
+    (
+        CANONICAL_RULES,
+        "Trace of a Kronecker product",
+        r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,\operatorname{tr}B",
+        f"{CB} sec. 10.2.1",
+    ),
+    add=_sum_of_terms,
 )
-CANONICAL_RULES.add(
-    Rule(
-        "trace_hadamard",
+defbilinear(
+    BilinearKind("hadamard", HadamardProduct, hadamard, _hadamard_adjoint, "trace_hadamard"),
+    (
+        MATRIX_RULES,
+        "Product rule for the Hadamard product",
+        rf"{D}(X\circ Y) = {D}X\circ Y + X\circ {D}Y",
+        f"{CB} (38)",
+    ),
+    (
+        CANONICAL_RULES,
         "Hadamard product inside a trace",
         r"\operatorname{tr}(C^\top(B\circ \mathrm{d}X)) = "
         r"\operatorname{tr}((C\circ B)^\top \mathrm{d}X)",
-        "canonical",
         "Magnus & Neudecker, ch. 9",
-        _c_hadamard,
     ),
-    HadamardProduct,
-)
-CANONICAL_RULES.add(
-    Rule(
-        "trace_kronecker",
-        "Trace of a Kronecker product",
-        r"\operatorname{tr}(A\otimes B) = \operatorname{tr}A\,"
-        r"\operatorname{tr}B",
-        "canonical",
-        f"{CB} sec. 10.2.1",
-        _c_kronecker,
-    ),
-    KroneckerProduct,
+    add=_sum_of_terms,
 )
 CANONICAL_RULES.add(
     Rule("scalar_sum", "Linearity", r"c\,(u+v) = c\,u + c\,v", "canonical", "", _s_sum), sp.Add
@@ -663,17 +696,15 @@ CANONICAL_RULES.add(
 )
 CANONICAL_RULES.add(
     Rule(
-        "scalar_as_trace",
-        "A scalar is its own trace",
-        r"c\,\operatorname{tr}(M) = \operatorname{tr}((c I)^\top M)",
+        "scalar_piecewise",
+        "A differential branch by branch",
+        r"c\,\begin{cases}u & p\\ v & \text{else}\end{cases} = (c\,[p])\,u + (c\,[\lnot p])\,v",
         "canonical",
         "",
-        _s_trace,
+        _s_piecewise,
     ),
-    Trace,
+    sp.Piecewise,
 )
-
-
 # ======================================================================================
 # THEOREMS and simplifications (performed by the engine, recorded as steps)
 # ======================================================================================

@@ -17,12 +17,11 @@ dx*cos(x)
 from __future__ import annotations
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
 from sympy.core.function import AppliedUndef
 
-from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.registry import REGISTRY
 from symcalc.records import Rule
-from symcalc.rules import RuleTable
+from symcalc.rules.table import RuleTable
 
 SCALAR_RULES = RuleTable("scalar", "differentials of scalar expressions")
 
@@ -180,70 +179,60 @@ SCALAR_RULES.add(
 
 
 # --------------------------------------------------------------------------------------
-# Chain rules through named functions: d f(u) = f'(u) du
+# Chain rules through named functions: d f(u, *params) = f'(u) du (+ df/da da), generated
+# from each registry record's derivative (symcalc.expr.registry)
 # --------------------------------------------------------------------------------------
-def _chain(derivative):
+def chain_rule(spec):
+    """The scalar rule of a registry record: its derivative times the differential of its argument."""
+
     def apply(node, d):
-        if len(node.args) != 1:
+        if len(node.args) not in spec.nargs or not isinstance(node, spec.cls):
             return None
-        u = node.args[0]
-        return derivative(u, node) * d(u)
+        if any(isinstance(a, (sp.MatrixBase, sp.MatrixExpr)) for a in node.args):
+            return None
+        u, *params = node.args
+        depends = getattr(d, "depends", lambda e: True)
+        terms = [spec.partial(1, node) * d(u)] if depends(u) else []
+        for k, a in enumerate(params, start=2):
+            if depends(a):
+                terms.append(spec.partial(k, node) * d(a))
+        return sp.Add(*terms)
 
-    return apply
+    return Rule(spec.name, f"Chain rule through {spec.name}", spec.rule_latex, "chain", "", apply)
 
 
-_FUNCTIONS = [
-    # (class, name, LaTeX of d f(u), f'(u) given (u, f(u)))
-    (sp.exp, "exp", rf"{D}\,e^u = e^u\,{D}u", lambda u, f: f),
-    (sp.log, "log", rf"{D}\log u = \frac{{{D}u}}{{u}}", lambda u, f: 1 / u),
-    (log1p, "log1p", rf"{D}\log(1+u) = \frac{{{D}u}}{{1+u}}", lambda u, f: 1 / (1 + u)),
-    (sp.sin, "sin", rf"{D}\sin u = \cos u\,{D}u", lambda u, f: sp.cos(u)),
-    (sp.cos, "cos", rf"{D}\cos u = -\sin u\,{D}u", lambda u, f: -sp.sin(u)),
-    (sp.tan, "tan", rf"{D}\tan u = (1 + \tan^2 u)\,{D}u", lambda u, f: 1 + f**2),
-    (sp.sinh, "sinh", rf"{D}\sinh u = \cosh u\,{D}u", lambda u, f: sp.cosh(u)),
-    (sp.cosh, "cosh", rf"{D}\cosh u = \sinh u\,{D}u", lambda u, f: sp.sinh(u)),
-    (sp.tanh, "tanh", rf"{D}\tanh u = (1 - \tanh^2 u)\,{D}u", lambda u, f: 1 - f**2),
-    (
-        sp.asin,
-        "asin",
-        rf"{D}\arcsin u = \frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
-        lambda u, f: 1 / sp.sqrt(1 - u**2),
+for _spec in REGISTRY:
+    if _spec.derivative is not None:
+        SCALAR_RULES.add(chain_rule(_spec), _spec.cls)
+
+
+def _piecewise(node, d):
+    """d Piecewise((e_i, c_i)) = Piecewise((d e_i, c_i)): branch by branch (a.e.: the
+    conditions' boundaries have measure zero)."""
+    return sp.Piecewise(*[(d(e), c) for e, c in node.args])
+
+
+SCALAR_RULES.add(
+    Rule(
+        "piecewise",
+        "Branch by branch",
+        rf"{D}\begin{{cases}}u & c\\ v & \text{{else}}\end{{cases}} = "
+        rf"\begin{{cases}}{D}u & c\\ {D}v & \text{{else}}\end{{cases}}",
+        "chain",
+        "",
+        _piecewise,
     ),
-    (
-        sp.acos,
-        "acos",
-        rf"{D}\arccos u = -\frac{{{D}u}}{{\sqrt{{1-u^2}}}}",
-        lambda u, f: -1 / sp.sqrt(1 - u**2),
-    ),
-    (sp.atan, "atan", rf"{D}\arctan u = \frac{{{D}u}}{{1+u^2}}", lambda u, f: 1 / (1 + u**2)),
-    (
-        sp.erf,
-        "erf",
-        rf"{D}\,\mathrm{{erf}}\,u = \frac{{2}}{{\sqrt\pi}} e^{{-u^2}}\,{D}u",
-        lambda u, f: 2 * sp.exp(-(u**2)) / sp.sqrt(sp.pi),
-    ),
-    (sigmoid, "sigmoid", rf"{D}\sigma(u) = \sigma(u)(1-\sigma(u))\,{D}u", lambda u, f: f * (1 - f)),
-    (
-        softplus,
-        "softplus",
-        rf"{D}\operatorname{{softplus}}(u) = \sigma(u)\,{D}u",
-        lambda u, f: sigmoid(u),
-    ),
-    (sp.Abs, "abs", rf"{D}|u| = \operatorname{{sign}}(u)\,{D}u", lambda u, f: sp.sign(u)),
-]
-
-#: f'(u) for the named scalar functions, by class (also used by the elementwise rules).
-FUNCTION_DERIVATIVES = {cls: deriv for cls, _, _, deriv in _FUNCTIONS}
-
-for _cls, _name, _latex, _deriv in _FUNCTIONS:
-    SCALAR_RULES.add(
-        Rule(_name, f"Chain rule through {_name}", _latex, "chain", "", _chain(_deriv)), _cls
-    )
+    sp.Piecewise,
+)
 
 
 def _declared_derivative(node, d):
-    """d f(u1, ..., uk) = sum_i (df/du_i) du_i, with f' from the function's own fdiff."""
-    if not isinstance(node, sp.Function) or not node.args:
+    """d f(u1, ..., uk) = sum_i (df/du_i) du_i, with f' from the function's own fdiff.
+
+    Not for an undefined function (``sp.Function("f")``): its derivative would be an
+    unevaluated ``Derivative``, so there is no rule and derive raises NoRuleError naming it.
+    """
+    if not isinstance(node, sp.Function) or not node.args or isinstance(node, AppliedUndef):
         return None
     if any(isinstance(a, sp.MatrixBase) for a in node.args):
         return None
@@ -255,7 +244,7 @@ def _declared_derivative(node, d):
             fprime = node.fdiff(i)
         except Exception:  # SymPy raises ArgumentIndexError and others; no rule then
             return None
-        if fprime.has(sp.Derivative) and not isinstance(node, AppliedUndef):
+        if fprime.has(sp.Derivative):
             return None  # the function declares no derivative (floor, ...): no rule
         terms.append(fprime * d(u))
     return sp.Add(*terms)
@@ -273,4 +262,4 @@ SCALAR_RULES.add(
     sp.Function,
 )
 
-__all__ = ["SCALAR_RULES", "FUNCTION_DERIVATIVES"]
+__all__ = ["SCALAR_RULES", "chain_rule"]

@@ -12,7 +12,7 @@ import sympy as sp
 from symcalc.checks.differences import central_difference
 from symcalc.checks.explicit import materialize
 from symcalc.errors import SymcalcError
-from symcalc.expr.functions import sigmoid, softplus
+from symcalc.expr.registry import expand_named, needs_rewrite
 from symcalc.inputs import safe_lambdify
 from symcalc.records import Derivation
 from symcalc.study.results import (
@@ -243,7 +243,7 @@ def _explicit(expr: Any, subs: dict) -> Any:
     """Substitute and evaluate to explicit numbers (Matrix or Float)."""
     out = materialize(expr, subs)
     if hasattr(out, "rewrite"):
-        out = out.rewrite(sp.exp) if out.has(sigmoid, softplus) else out
+        out = expand_named(out) if needs_rewrite(out) else out  # registry hook
     return out.evalf(30) if hasattr(out, "evalf") else out
 
 

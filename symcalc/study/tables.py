@@ -10,6 +10,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.errors import ProblemFileError, SymcalcError
+from symcalc.expr.registry import REGISTRY
 from symcalc.study.schema import (
     ANALYSES,
     CLAIM_KEYS,
@@ -369,30 +370,8 @@ def _make_symbol(var: Variable, notation: str, latex_name: str) -> Any:
 # ---------------------------------------------------------------------------
 
 
-_RESERVED = {
-    "sin",
-    "cos",
-    "tan",
-    "exp",
-    "log",
-    "sqrt",
-    "tanh",
-    "sinh",
-    "cosh",
-    "atan",
-    "abs",
-    "sigmoid",
-    "softplus",
-    "pi",
-    "sigma",
-    "tr",
-    "det",
-    "inv",
-    "T",
-    "e",
-    "diag",
-    "sum",
-}
+# registry hook: every function name the parser reads is reserved, and the grammar's words
+_RESERVED = set(REGISTRY.names()) | {"sqrt", "pi", "tr", "det", "inv", "T", "e", "diag", "sum"}
 
 
 def _namespace(decls: Sequence[Variable]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sympy import MatrixBase, MatrixExpr, MatrixSymbol
 from sympy.core.sympify import _sympify
 
 from symcalc.errors import InputError
+from symcalc.expr.registry import REGISTRY
 from symcalc.verification.reading import _scalarize
 
 _DPS = 50  # decimal digits of the comparison
@@ -142,6 +143,7 @@ def _draw_point(objects, sizes: dict, rng: random.Random, scale=1) -> _Point:
 
 
 _KINKS = (sp.sign, sp.Abs, sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.floor, sp.ceiling)
+_KINKS += REGISTRY.kink_classes()  # registry hook: relu, leaky_relu, abs, sign, heaviside (at 0)
 
 
 def _kink_arguments(*exprs) -> list[sp.Expr]:

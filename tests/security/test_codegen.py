@@ -55,6 +55,12 @@ _FIXED_NAMES = {
     "hessian",
     "value_and_gradient",
     "value_gradient_hessian",
+    "value_batch",  # matrix form: the same functions for a batch of the variable
+    "gradient_batch",
+    "hessian_batch",
+    "value_and_gradient_batch",
+    "value_gradient_hessian_batch",
+    "optimize",
     "value_",
     "gradient_",
     "hessian_",

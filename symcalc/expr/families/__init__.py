@@ -1,0 +1,2 @@
+"""The families of named scalar functions, one module each; :mod:`symcalc.expr.registry`
+collects their ``SPECS``."""
