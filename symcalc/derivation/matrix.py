@@ -216,7 +216,8 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         J = _linear_map(g, X, d, "jacobian")
         d.results["jacobian"] = J
         if check:
-            check_second(d, *shrink(g, X, J), None, "jacobian", swap=True)
+            g_small, X_small, J_small = shrink(g, X, J)
+            check_second(d, g_small, X_small, J_small, None, "jacobian", swap=True)
         return d
     G = _gradient(g, X, d)
     d.results["gradient"] = G
@@ -239,7 +240,8 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         H = _linear_map(G, X, d, "hessian")
         d.results["hessian"] = H
         if check:
-            check_second(d, *shrink(g, X, G, H), "hessian")
+            g_small, X_small, G_small, H_small = shrink(g, X, G, H)
+            check_second(d, g_small, X_small, G_small, H_small, "hessian")
     return d
 
 

@@ -115,6 +115,11 @@ def _numeric(e, point):
     return numeric(e, point, 30)  # symcalc.checks.explicit
 
 
+def _along(point: dict, xs: list, v: list):
+    """t -> the point moved by t along the direction v (for the central difference)."""
+    return lambda t: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}}
+
+
 def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
     """Check d.results[what] against sympy.diff and central differences at random points.
 
@@ -157,7 +162,7 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
         fd = central_difference(  # the one central difference (symcalc.checks)
             lambda pt: [_numeric(e, pt) for e in phi],
-            lambda t, point=point, v=v: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}},
+            _along(point, xs, v),
             h,
             complex,
         )
