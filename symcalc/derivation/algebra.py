@@ -25,9 +25,10 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.derivation.explicit import _close, pick_concrete
 from symcalc.errors import ShapeError
+from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
 from symcalc.expr.structure import structure_of
 from symcalc.inputs import as_expr
-from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
+from symcalc.rules.matrix import THEOREMS
 
 
 def normalize(f):
@@ -66,7 +67,7 @@ def _normalize_inner(e):
                 )
         return e.func(*args)
     if isinstance(e, ElementwiseApplyFunction):
-        from symcalc.rules.matrix import elementwise
+        from symcalc.expr.algebra import elementwise
 
         return elementwise(e.function, _normalize_inner(e.expr))
     if isinstance(e, MatMul):

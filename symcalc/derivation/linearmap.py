@@ -28,8 +28,9 @@ from symcalc.derivation.algebra import collect
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.vecform import CommutationMatrix, Vec
 from symcalc.errors import NoRuleError
+from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
 from symcalc.records import Derivation
-from symcalc.rules.matrix import THEOREMS, add, hadamard, is_zero, mul, transpose
+from symcalc.rules.matrix import THEOREMS
 
 
 def _right_factor(T, C, canon, d):

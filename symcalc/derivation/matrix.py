@@ -44,10 +44,11 @@ from symcalc.derivation.phases import Canonicalizer, Differentiator, differentia
 from symcalc.derivation.selfcheck import check_gradient, check_second, check_symmetric_hessian
 from symcalc.derivation.vecform import CommutationMatrix, Vec, _sandwich, symmetrizer
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
+from symcalc.expr.algebra import add, is_zero, mul, transpose
 from symcalc.expr.structure import structure_of
 from symcalc.inputs import reject_text
 from symcalc.records import Derivation
-from symcalc.rules.matrix import THEOREMS, add, is_zero, mul, transpose
+from symcalc.rules.matrix import THEOREMS
 
 __all__ = [
     "matrix_gradient",

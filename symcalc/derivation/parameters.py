@@ -26,9 +26,10 @@ from symcalc.derivation.explicit import shrink
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.selfcheck import check_gradient
 from symcalc.errors import InputError, ShapeError
+from symcalc.expr.algebra import add, is_zero, mul, transpose
 from symcalc.expr.structure import structure_of
 from symcalc.records import Derivation
-from symcalc.rules.matrix import THEOREMS, add, is_zero, mul, transpose
+from symcalc.rules.matrix import THEOREMS
 
 __all__ = ["derive_parameters", "is_parameter_list"]
 

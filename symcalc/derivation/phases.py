@@ -114,7 +114,7 @@ class Canonicalizer:
     @staticmethod
     def inner(C, node):
         if isinstance(node, MatrixExpr):
-            from symcalc.rules.matrix import mul, transpose
+            from symcalc.expr.algebra import mul, transpose
 
             return Trace(mul(transpose(C), node))
         return C * node

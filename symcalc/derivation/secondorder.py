@@ -40,8 +40,8 @@ from symcalc.derivation.matrix import matrix_gradient, matrix_hessian, matrix_ja
 from symcalc.derivation.phases import Differentiator
 from symcalc.derivation.vecform import Vec
 from symcalc.errors import InputError, ShapeError
+from symcalc.expr.algebra import hadamard, mul, transpose
 from symcalc.inputs import reject_text
-from symcalc.rules.matrix import hadamard, mul, transpose
 
 __all__ = ["hessian_trace", "hvp", "gauss_newton", "trace_of"]
 

@@ -18,9 +18,9 @@ from sympy import (
 )
 
 from symcalc.errors import InputError
+from symcalc.expr.algebra import is_zero, mul
 from symcalc.expr.structure import dim
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
-from symcalc.rules.matrix import is_zero, mul
 
 
 class CommutationMatrix(MatrixExpr):

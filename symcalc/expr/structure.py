@@ -230,7 +230,7 @@ def elementwise(f, M) -> MatrixExpr:
     >>> elementwise(sigmoid, vector("z", 3))
     Lambda(_d, sigmoid(_d)).(z)
     """
-    from symcalc.rules.matrix import canonical_lambda
+    from symcalc.expr.algebra import canonical_lambda
 
     _matrix(M)
     if not isinstance(f, (Lambda, sp.FunctionClass)):
