@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from symcalc.errors import BudgetExceededError, InputError
+from symcalc.errors import BudgetExceededError, InputError, SymcalcError
 
 __all__ = ["within", "remaining", "budgeted", "DEFAULT_BUDGETS", "BudgetExceededError"]
 
@@ -210,6 +210,19 @@ def remaining() -> float | None:
     return max(min(d.deadline for d in stack) - time.monotonic(), 0.0)
 
 
+def _interrupted_by_us(exc_type: type | None) -> bool:
+    """After the watchdog fired: whether what ended the block is its interrupt.
+
+    The interrupt lands wherever the thread is; inside a compiled library (SymEngine's
+    conversion, NumPy) it can surface as that library's own error (an AttributeError from
+    a half-built object). Once the budget is spent, any error but symcalc's own
+    (a SymcalcError says what the user did) is the budget's doing.
+    """
+    if exc_type is None or issubclass(exc_type, _Expired):
+        return True
+    return issubclass(exc_type, Exception) and not issubclass(exc_type, SymcalcError)
+
+
 class within:
     """Run the block within ``seconds`` (None: no limit of its own), else BudgetExceededError.
 
@@ -247,7 +260,7 @@ class within:
             d.disarm()
         _stack().remove(d)
         overdue = exc_type is None and time.monotonic() > d.deadline  # the watchdog ran late
-        if overdue or (d.fired and (exc_type is None or issubclass(exc_type, _Expired))):
+        if overdue or (d.fired and _interrupted_by_us(exc_type)):
             raise d.error() from None
         return False
 
