@@ -1,5 +1,5 @@
 """Each rule of symcalc.rules.network checked numerically on its own (the table's samples are
-also read by tests/test_rules.py's every-rule-has-a-sample check)."""
+also read by tests/rules/test_rules.py's every-rule-has-a-sample check)."""
 
 from __future__ import annotations
 

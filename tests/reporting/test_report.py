@@ -14,7 +14,7 @@ from symcalc.errors import LaTeXBuildError, TeXNotFoundError
 from symcalc.records import Derivation, Rule
 from symcalc.reporting.build import Report, _templates_dir, template_env
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 HOSTILE = r"\input{/etc/passwd} 100% of $x_1$ & #2 ^ ~ {braces} \end{document}"
 PROBLEM = f'''
@@ -146,7 +146,7 @@ def test_build_script_shows_progress_and_writes_tex(tmp_path):
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [
             sys.executable,

@@ -16,7 +16,7 @@ from symcalc.errors import InputError, ShapeError
 from symcalc.expr.densities import gaussian_logpdf
 from symcalc.expr.structure import matrix_symbol, positive_definite, vector
 
-sys.path.insert(0, os.path.dirname(__file__))  # the shared identity checker
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "routes"))  # the identity checker
 from test_cookbook import run_identity  # noqa: E402
 
 n = sp.Symbol("n", integer=True, positive=True)

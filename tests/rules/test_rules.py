@@ -141,7 +141,7 @@ SAMPLES = {
     "canonical": CANONICAL_SAMPLES,
     "theorems": THEOREM_SAMPLES,
 }
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "derivation"))  # issue 14's tables
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "derivation"))  # issue 14's tables
 from test_network_rules import NETWORK_CANONICAL_SAMPLES, NETWORK_SAMPLES  # noqa: E402
 
 SAMPLES.update(network=NETWORK_SAMPLES, network_canonical=NETWORK_CANONICAL_SAMPLES)

@@ -10,7 +10,7 @@ import sympy as sp
 import symcalc as sc
 from symcalc.derivation.matrix import CommutationMatrix, Vec, to_explicit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_vec_and_commutation_entries_agree_with_their_explicit_forms():

@@ -18,7 +18,7 @@ from symcalc.errors import ProblemFileError
 from symcalc.study.results import Study
 from symcalc.study.run import _descent_identity
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 BOWL = """
 title = "Bowl"

@@ -65,7 +65,7 @@ if __name__ == "__main__":
 def test_forked_children_of_a_fork_server_owner_still_verify(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(CODE_CHILD)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     out = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env
     )

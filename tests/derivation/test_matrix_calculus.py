@@ -48,7 +48,7 @@ from symcalc.expr.structure import (
     vector,
 )
 
-sys.path.insert(0, os.path.dirname(__file__))  # the shared identity checker
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "routes"))  # the identity checker
 from test_cookbook import run_identity  # noqa: E402
 
 n, m = sp.Symbol("n", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)

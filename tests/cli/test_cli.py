@@ -27,7 +27,7 @@ from symcalc.cli.entry import main
 from symcalc.cli.formula import parse_variable_spec
 from symcalc.cli.terminal import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
