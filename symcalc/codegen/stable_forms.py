@@ -14,7 +14,14 @@ import sympy as sp
 
 from symcalc.expr.registry import REGISTRY, canonical
 
-__all__ = ["stabilize", "stabilize_matrix", "logsumexp", "vector_logsumexp"]
+__all__ = [
+    "stabilize",
+    "stabilize_matrix",
+    "logsumexp",
+    "softmax_weight",
+    "vector_logsumexp",
+    "complements",
+]
 
 
 class logsumexp(sp.Function):
@@ -26,14 +33,50 @@ class logsumexp(sp.Function):
     """
 
     def fdiff(self, argindex=1):
-        args = self.args
-        return sp.exp(args[argindex - 1] - self)
+        return softmax_weight(sp.Integer(argindex - 1), *self.args)
 
     def _eval_rewrite_as_exp(self, *args, **kwargs):
         return sp.log(sp.Add(*[sp.exp(a) for a in args]))
 
     def _eval_evalf(self, prec):
         return self.rewrite(sp.exp)._eval_evalf(prec)
+
+
+class softmax_weight(sp.Function):
+    """p_k = exp(a_k - logsumexp(a)), the derivative of :class:`logsumexp` in its k-th term
+    (arguments: k, then the terms). Its own derivative is written without a difference of
+    nearly equal numbers: dp_k/da_k = p_k (sum of the other p_j), dp_k/da_j = -p_k p_j, so a
+    second derivative of a log-sum-exp comes out as sums of p_i p_j and keeps its sign
+    (1 - p_k would round to 0 where p_k ~ 1).
+
+    >>> a, b = sp.symbols("a b")
+    >>> sp.diff(logsumexp(a, 2*a), a, 2)
+    softmax_weight(0, a, 2*a)*softmax_weight(1, a, 2*a)
+    >>> softmax_weight(0, a, b).rewrite(sp.exp)
+    exp(a - logsumexp(a, b))
+    """
+
+    def fdiff(self, argindex=1):
+        k, terms = int(self.args[0]), self.args[1:]
+        j = argindex - 2
+        if j < 0:
+            raise sp.ArgumentIndexError(self, argindex)
+        p = [softmax_weight(sp.Integer(i), *terms) for i in range(len(terms))]
+        if j == k:
+            return p[k] * sp.Add(*[p[i] for i in range(len(terms)) if i != k])
+        return -p[k] * p[j]
+
+    def _eval_rewrite_as_exp(self, k, *terms, **kwargs):
+        return sp.exp(terms[int(k)] - logsumexp(*terms))
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return all(t.is_real for t in self.args[1:]) or None
+
+    def _eval_is_positive(self):
+        return all(t.is_real for t in self.args[1:]) or None
 
 
 def _is_exp(e):
@@ -111,6 +154,8 @@ def stabilize(expr, precise=False):
         if isinstance(node, sp.Mul):
             new = _record_form(node)
             return new if new is not None else node
+        if isinstance(node, softmax_weight):
+            return node.rewrite(sp.exp)
         if isinstance(node, sp.Add):
             node = _stable_add(node)
             return _expm1_form(node) if precise and isinstance(node, sp.Add) else node
@@ -150,18 +195,31 @@ def _complement_of(core):
     return spec if spec is not None and spec.complement and len(core.args) == 1 else None
 
 
+def complements(expr):
+    """Every 1 - f(u) in expr written f(-u), where f(-u) = 1 - f(u) (bottom-up).
+
+    >>> from symcalc.expr.functions import sigmoid
+    >>> u = sp.Symbol("u")
+    >>> complements(sigmoid(u) * (1 - sigmoid(u)))
+    sigmoid(-u)*sigmoid(u)
+    """
+    if not isinstance(expr, sp.Basic) or expr.is_Atom:
+        return expr
+    return _bottom_up(expr, lambda n: _stable_add(n) if isinstance(n, sp.Add) else n)
+
+
 def _stable_add(node):
     """1 - f(u) -> f(-u) when f(-u) = 1 - f(u) (1 - sigmoid(u) -> sigmoid(-u)): no
     cancellation (1 - 1 = 0 where the answer is e^-u)."""
     const, rest = node.as_coeff_Add()
-    if const != 1:
+    if const not in (1, -1):  # f(u) - 1 = -f(-u) too
         return node
     terms = list(rest.args) if isinstance(rest, sp.Add) else [rest]
     for k, t in enumerate(terms):
         coeff, core = t.as_coeff_Mul()
-        if coeff == -1 and _complement_of(core) is not None:
+        if coeff == -const and _complement_of(core) is not None:
             others = terms[:k] + terms[k + 1 :]
-            return sp.Add(core.func(-core.args[0]), *others)
+            return sp.Add(const * core.func(-core.args[0]), *others)
     return node
 
 
