@@ -256,7 +256,7 @@ def stabilize_matrix(expr):
         if isinstance(node, sp.MatAdd):
             return _stable_matadd(node)
         if isinstance(node, sp.MatMul):
-            return _softmax_products(node)
+            return _softmax_products(merged_diagonals(node))
         return node
 
     return _bottom_up(canonical(expr), rewrite) if isinstance(expr, sp.Basic) else expr
@@ -319,6 +319,30 @@ def _softmax_products(node):
                 return new[0] if len(new) == 1 else sp.MatMul(*new)
             return sp.MatMul(rest, *new)
     return node
+
+
+def merged_diagonals(node):
+    """diag(a) diag(b) -> diag(a o b) in a product, so that no diagonal matrix of data is ever
+    formed: the printers write diag(d) M as a broadcast ``d[:, None] * M`` (O(mn) memory, where
+    ``np.diag(d)`` would be m x m).
+
+    >>> a, b = sp.MatrixSymbol("a", 4, 1), sp.MatrixSymbol("b", 4, 1)
+    >>> X = sp.MatrixSymbol("X", 4, 2)
+    >>> merged_diagonals(sp.MatMul(X.T, sp.DiagMatrix(a), sp.DiagMatrix(b), X))
+    X.T*DiagMatrix(HadamardProduct(a, b))*X
+    """
+    if not isinstance(node, sp.MatMul):
+        return node
+    coeff, mats = node.as_coeff_matrices()
+    out: list = []
+    for m in mats:
+        if out and isinstance(m, sp.DiagMatrix) and isinstance(out[-1], sp.DiagMatrix):
+            out[-1] = sp.DiagMatrix(sp.HadamardProduct(out[-1].args[0], m.args[0]).doit())
+        else:
+            out.append(m)
+    if len(out) == len(mats):
+        return node
+    return sp.MatMul(coeff, *out) if coeff != 1 else (out[0] if len(out) == 1 else sp.MatMul(*out))
 
 
 def _stable_matadd(node):
