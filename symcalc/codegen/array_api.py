@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import sympy as sp
 
 from symcalc.budget import budgeted
@@ -45,6 +46,7 @@ from symcalc.codegen.arguments import (
     _matrix_scalar,
     _shape_text,
     _unknown_matrix_symbols,
+    singular_matrix_error,
 )
 from symcalc.codegen.array_api_printer import XP_HELPERS, ArrayAPIPrinter, array_api_code
 from symcalc.codegen.array_api_source import (
@@ -351,7 +353,11 @@ class ArrayKernel:
 
     def _call(self, method, args):
         xp, lib, arrays = self._prepare(args)
-        return self._function(method, lib, xp)(*arrays)
+        try:
+            return self._function(method, lib, xp)(*arrays)
+        except np.linalg.LinAlgError as exc:  # NumPy's (a lazy Dask array raises at compute)
+            exprs = [self.f, self.gradient_expr, self.hessian_expr]
+            raise singular_matrix_error(exc, exprs, self.params) from None
 
     def value(self, *args):
         """f: a 0-d array (matrix form) or shape x.shape[:-1] (lazy on Dask)."""
