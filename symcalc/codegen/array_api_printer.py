@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp  # noqa: F401 (the doctests)
 
+from symcalc.codegen.kernel_helpers import _OWN_HELPERS
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     stabilize,
@@ -71,6 +72,9 @@ def _xp_helper(name: str, template: str) -> str:
     """A registry record's helper (written against ``{np}``) for a namespace passed as ``xp``."""
     return template.replace(f"def {name}(", f"def {name}(xp, ", 1).replace("{np}", "xp")
 
+
+# ... the NumPy helpers written in the standard's calls only
+XP_HELPERS["_softmax_hessian"] = _xp_helper("_softmax_hessian", _OWN_HELPERS["_softmax_hessian"])
 
 # ... and the helpers of the registry's records the array API can run (_sigmoid, _relu, ...)
 XP_HELPERS.update(

@@ -35,6 +35,16 @@ def _gram(z):
     """z.T @ z: NumPy runs the symmetric rank-k update (syrk), half the work of a GEMM."""
     return z.T @ z
 ''',
+    "_softmax_hessian": '''\
+def _softmax_hessian(z):
+    """diag(p) - p p^T, p = softmax(z); the largest p_i's 1 - p_i is the sum of the others."""
+    e = {np}.exp(z - {np}.max(z))
+    p = e / {np}.sum(e)
+    top = {np}.arange(z.shape[0]) == {np}.argmax(z)
+    rest = {np}.where(top, {np}.sum({np}.where(top, 0 * p, p)), 1 - p)
+    eye = {np}.eye(z.shape[0], dtype=p.dtype) > 0
+    return {np}.where(eye, (p * rest)[:, None], -(p[:, None] * p[None, :]))
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""

@@ -341,6 +341,9 @@ class StableNumPyPrinter(NumPyPrinter):
             return f"({self._print(shape[1])},)"
         return f"({self._print(shape[0])}, {self._print(shape[1])})"
 
+    def _print_softmax_hessian(self, expr):
+        return self._helper_call("_softmax_hessian", self._print(expr.args[0]))
+
     def _print_DiagMatrix(self, expr):
         return self._diag(self._print(expr.args[0]))
 

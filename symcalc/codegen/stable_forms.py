@@ -244,8 +244,8 @@ def stabilize_matrix(expr):
     >>> z = sp.MatrixSymbol("z", 3, 1)
     >>> S = sp.Trace(sp.OneMatrix(1, 3) * _exp_vec(z))
     >>> H = sp.DiagMatrix(_exp_vec(z)) / S - _exp_vec(z) * _exp_vec(z).T / S**2
-    >>> print(StableNumPyPrinter().doprint(stabilize_matrix(H)))  # diag(p) - p p^T, p = softmax(z)
-    (np.diag(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))) - np.outer(np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z)), np.exp(((-_logsumexp_vec(z)*np.ones((3,))) + z))))
+    >>> print(StableNumPyPrinter().doprint(stabilize_matrix(H)))  # diag(p) - p p^T, p = softmax(z), as one node
+    _softmax_hessian(z)
     """
 
     def rewrite(node):
@@ -254,7 +254,7 @@ def stabilize_matrix(expr):
             if z is not None:
                 return vector_logsumexp(z)
         if isinstance(node, sp.MatAdd):
-            return _stable_matadd(node)
+            return _softmax_hessian_form(_stable_matadd(node))
         if isinstance(node, sp.MatMul):
             return _softmax_products(merged_diagonals(node))
         return node
@@ -318,6 +318,60 @@ def _softmax_products(node):
             if rest == 1:
                 return new[0] if len(new) == 1 else sp.MatMul(*new)
             return sp.MatMul(rest, *new)
+    return node
+
+
+class softmax_hessian(sp.MatrixExpr):
+    """diag(p) - p p^T with p = softmax(u), the Hessian of log(1^T exp.(u)), as one node: the
+    printers call a helper that takes each diagonal p_i (1 - p_i) with 1 - p_i as the sum of
+    the other p_j where p_i is the largest (p_i - p_i^2 would cancel to 0 where p_i ~ 1)."""
+
+    def __new__(cls, u):
+        return sp.Basic.__new__(cls, u)
+
+    @property
+    def shape(self):
+        n = self.args[0].shape[0]
+        return (n, n)
+
+    def _eval_transpose(self):
+        return self
+
+
+def _softmax_of(v):
+    """u when v is the softmax node exp.(u - lse(u) 1), else None."""
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+    if not isinstance(v, ElementwiseApplyFunction) or v.function(_D) != sp.exp(_D):
+        return None
+    for term in sp.MatAdd.make_args(v.expr):
+        if isinstance(term, sp.MatrixSymbol) or not term.has(vector_logsumexp):
+            u = term
+            return u if v == _softmax_node(u, False) else None
+    return None
+
+
+def _softmax_hessian_form(node):
+    """diag(p) - p p^T (p = softmax(u), from the matrix engine) -> softmax_hessian(u).
+
+    >>> z = sp.MatrixSymbol("z", 3, 1)
+    >>> p = _softmax_node(z, False)
+    >>> _softmax_hessian_form(sp.DiagMatrix(p) - p * sp.Transpose(p))
+    softmax_hessian(z)
+    """
+    if not isinstance(node, sp.MatAdd) or len(node.args) != 2:
+        return node
+    diag = [a for a in node.args if isinstance(a, sp.DiagMatrix)]
+    other = [a for a in node.args if not isinstance(a, sp.DiagMatrix)]
+    if len(diag) != 1 or len(other) != 1 or not isinstance(other[0], sp.MatMul):
+        return node
+    u = _softmax_of(diag[0].args[0])
+    coeff, mats = other[0].as_coeff_matrices()
+    if u is None or coeff != -1 or len(mats) != 2:
+        return node
+    p = _softmax_node(u, False)
+    if mats[0] == p and mats[1] in (sp.Transpose(p), p.T):
+        return softmax_hessian(u)
     return node
 
 

@@ -185,3 +185,41 @@ def test_spellings_inside_elementwise_lambdas():
     c = canonical(u)
     d = sp.Dummy()
     assert c.function(d) == sc.softplus(d)
+
+
+# --- the vector form: log(1^T exp.(z)), z = s (1, 0, -1) -------------------------------------
+def _vector_reference(v):
+    zs = [mp.mpf(x) for x in v]
+    L = mp.log(sum(mp.exp(x) for x in zs))
+    p = [mp.exp(x - L) for x in zs]
+    H = [
+        [p[i] * sum(p[q] for q in range(3) if q != i) if i == j else -p[i] * p[j] for j in range(3)]
+        for i in range(3)
+    ]
+    return L, p, H
+
+
+def _vector_kernels():
+    zv = sc.vector("z", 3)
+    f = sp.log(sc.sum_entries(sc.elementwise(sp.exp, zv)))
+    k = sc.compile(f, zv)
+    ka = sc.compile_array_api(f, zv, backend="numpy")
+    G, H = sc.gradient(f, zv), sc.hessian(f, zv)
+    lam = [sc.lambdify([zv], e) for e in (f, G, H)]
+    return {
+        "numpy": (k.value, k.gradient, k.hessian),
+        "array_api": (ka.value, ka.gradient, ka.hessian),
+        "lambdify": tuple(lam),
+    }
+
+
+@pytest.mark.parametrize("s", [0.0, 1.0, 10.0, 100.0, 700.0, 1000.0])
+def test_the_vector_log_sum_exp_and_its_derivatives_are_accurate(s):
+    v = s * np.array([1.0, 0.0, -1.0]) if s else np.array([0.3, 0.0, -0.2])
+    L, p, H = _vector_reference(v)
+    for backend, (fv, fg, fh) in _vector_kernels().items():
+        assert _close(fv(v), L), (backend, "value")
+        g = np.asarray(fg(v), dtype=float).reshape(-1)
+        assert all(_close(g[i], p[i]) for i in range(3)), (backend, "gradient", g)
+        h = np.asarray(fh(v), dtype=float).reshape(3, 3)
+        assert all(_close(h[i, j], H[i][j]) for i in range(3) for j in range(3)), (backend, h)
