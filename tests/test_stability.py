@@ -187,9 +187,7 @@ def as_float(values):
 def _compiled(f, wrt, params, backend):
     k = sc.compile(f, wrt, params=params, backend=backend)
     if backend == "numpy":  # the NumPy backend's matrix form (the one that used to overflow)
-        assert (
-            "np.outer" in k.source or "_softmax_hessian(" in k.source or k.hessian_expr is None
-        )
+        assert "np.outer" in k.source or "_softmax_hessian(" in k.source or k.hessian_expr is None
     return k
 
 
