@@ -200,3 +200,47 @@ def _shape_text(shape, bound=None):
     bound = bound or {}
     parts = [f"{d}={bound[d][0]}" if d in bound else str(d) for d in shape]
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+class SingularMatrixError(InputError):
+    """A matrix parameter a kernel solves with, inverts or factors (a covariance Sigma) is
+    singular or not positive definite at the values given."""
+
+
+def solved_matrices(exprs: Any, params: Any) -> list[str]:
+    """The names of the square matrix parameters that ``exprs`` invert, solve with or take the
+    determinant of (the ones a LinAlgError can be about).
+
+    >>> S, A = sp.MatrixSymbol("S", 3, 3), sp.MatrixSymbol("A", 3, 3)
+    >>> x = sp.MatrixSymbol("x", 3, 1)
+    >>> solved_matrices([sp.Trace(x.T * S.I * x) + sp.Trace(A)], [S, A])
+    ['S']
+    """
+    nodes = set()
+    for e in exprs if isinstance(exprs, (list, tuple)) else [exprs]:
+        if isinstance(e, sp.Basic):
+            nodes |= e.atoms(sp.Inverse, sp.Determinant, sp.MatPow)
+    square = [p for p in params if isinstance(p, sp.MatrixSymbol) and p.shape[0] == p.shape[1]]
+    return [str(p) for p in square if any(n.has(p) for n in nodes)]
+
+
+def singular_matrix_error(exc: Exception, exprs: Any, params: Any) -> SingularMatrixError:
+    """The one clear error for a NumPy LinAlgError raised inside a kernel, naming the matrix.
+
+    >>> S = sp.MatrixSymbol("Sigma", 2, 2)
+    >>> str(singular_matrix_error(np.linalg.LinAlgError("Singular matrix"), [S.I], [S]))
+    "the matrix parameter 'Sigma' is singular or not positive definite at the values given (NumPy: Singular matrix)"
+    """
+    names = solved_matrices(exprs, params) or [
+        str(p) for p in params if isinstance(p, sp.MatrixSymbol) and p.shape[0] == p.shape[1]
+    ]
+    which = (
+        f"the matrix parameter {names[0]!r} is"
+        if len(names) == 1
+        else f"one of the matrix parameters {', '.join(map(repr, names))} is"
+        if names
+        else "a matrix in the expression is"
+    )
+    return SingularMatrixError(
+        f"{which} singular or not positive definite at the values given (NumPy: {exc})"
+    )

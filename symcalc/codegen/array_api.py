@@ -32,8 +32,8 @@ Array-API kernel for f(w; X, y)
 from __future__ import annotations
 
 import functools
-import re
 
+import numpy as np
 import sympy as sp
 
 from symcalc.budget import budgeted
@@ -46,29 +46,22 @@ from symcalc.codegen.arguments import (
     _matrix_scalar,
     _shape_text,
     _unknown_matrix_symbols,
+    singular_matrix_error,
 )
-from symcalc.codegen.loader import _load_source as _load_checked
+from symcalc.codegen.array_api_printer import XP_HELPERS, ArrayAPIPrinter, array_api_code
+from symcalc.codegen.array_api_source import (
+    _explicit_derivatives,
+    _explicit_source,
+    _generate,
+    _load_source,
+    _matrix_source,
+)
 from symcalc.codegen.numpy_printer import (
-    StableNumPyPrinter,
-    _nonnegative_vector,
     stabilize,
-    stabilize_matrix,
 )
-from symcalc.codegen.plan import _matrix_cse
-from symcalc.codegen.source import (
-    CodeNames,
-    _argument_listing,
-    _dimension_lines,
-    kernel_functions,
-    source_comment,
-    source_docstring,
-    source_literal,
-)
-from symcalc.codegen.source import _generate as _generate_source
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
-from symcalc.expr.registry import REGISTRY
-from symcalc.inputs import as_choice, as_title, is_matrix_problem, short
+from symcalc.inputs import as_choice, as_title, is_matrix_problem
 
 __all__ = [
     "compile_array_api",
@@ -82,352 +75,6 @@ __all__ = [
 
 BACKENDS = ("array_api", "numpy", "dask", "jax", "cupy")
 CUPY_MISSING = "CuPy / a CUDA device is not available"
-
-# ---------------------------------------------------------------------------
-# Helpers a generated module defines when it uses them (array API calls only)
-# ---------------------------------------------------------------------------
-XP_HELPERS = {
-    "_logsumexp": '''\
-def _logsumexp(xp, *terms):
-    """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
-    m = terms[0]
-    for t in terms[1:]:
-        m = xp.maximum(m, t)
-    m = xp.where(xp.isfinite(m), m, 0 * m)
-    total = xp.exp(terms[0] - m)
-    for t in terms[1:]:
-        total = total + xp.exp(t - m)
-    return m + xp.log(total)
-''',
-    "_logsumexp_vec": '''\
-def _logsumexp_vec(xp, z):
-    """log(sum(exp(z))) over a vector, with its max shifted out."""
-    m = xp.max(z)
-    m = xp.where(xp.isfinite(m), m, 0 * m)
-    return m + xp.log(xp.sum(xp.exp(z - m)))
-''',
-    "_gram": '''\
-def _gram(z):
-    """z.T @ z (symmetric; on Dask a sum of per-block products over the rows)."""
-    return z.T @ z
-''',
-    "_logdet_chol": '''\
-def _logdet_chol(xp, a):
-    """log det of a symmetric positive definite matrix, via Cholesky."""
-    return 2 * xp.sum(xp.log(xp.linalg.diagonal(xp.linalg.cholesky(a))), axis=-1)
-''',
-    "_diag": '''\
-def _diag(xp, v):
-    """The diagonal matrix with v on its diagonal."""
-    return v[:, None] * xp.eye(v.shape[0], dtype=v.dtype)
-''',
-    "_fill": '''\
-def _fill(v, zero):
-    """v broadcast to the batch shape (zero: zeros of that shape and dtype)."""
-    return v + zero
-''',
-}
-
-
-def _xp_helper(name: str, template: str) -> str:
-    """A registry record's helper (written against ``{np}``) for a namespace passed as ``xp``."""
-    return template.replace(f"def {name}(", f"def {name}(xp, ", 1).replace("{np}", "xp")
-
-
-# ... and the helpers of the registry's records the array API can run (_sigmoid, _relu, ...)
-XP_HELPERS.update(
-    {
-        name: _xp_helper(name, text)
-        for spec in REGISTRY
-        if spec.array_api is not False
-        for name, text in spec.helpers.items()
-    }
-)
-
-# NumPy names that the array API standard spells differently
-_STANDARD_NAMES = {
-    "arccos": "acos",
-    "arccosh": "acosh",
-    "arcsin": "asin",
-    "arcsinh": "asinh",
-    "arctan": "atan",
-    "arctan2": "atan2",
-    "arctanh": "atanh",
-    "power": "pow",
-    "absolute": "abs",
-    "conjugate": "conj",
-    "mod": "remainder",
-    "trace": "linalg.trace",
-}
-
-# helpers whose first argument is the namespace xp (read off their signatures)
-_HELPERS_TAKING_XP = frozenset(name for name, src in XP_HELPERS.items() if f"def {name}(xp," in src)
-
-
-class ArrayAPIPrinter(StableNumPyPrinter):
-    """The stable NumPy printer, emitting ``xp.`` (array API standard) calls.
-
-    The parent routes every module-qualified name through :meth:`_np` and every
-    helper call through :meth:`_helper_call`; here they name ``xp.`` functions
-    (in the standard's spelling) and pass ``xp`` to the helpers of
-    :data:`XP_HELPERS`. Overridden besides: what the standard lacks (``outer``,
-    ``diag``, a solve with a vector right-hand side, ``**`` on arrays, Piecewise).
-
-    >>> z = sp.Symbol("z")
-    >>> from symcalc.expr.functions import softplus, sigmoid
-    >>> ArrayAPIPrinter().doprint(softplus(z) * sp.asin(z))
-    'xp.asin(z)*xp.logaddexp(0.0, z)'
-    >>> p = ArrayAPIPrinter(); p.doprint(sigmoid(z)), sorted(p.helpers_used)
-    ('_sigmoid(xp, z)', ['_sigmoid'])
-    """
-
-    _zero = "0.0"
-
-    def _np(self, name):
-        """The array API name of NumPy's function name.
-
-        >>> ArrayAPIPrinter()._np("arcsin"), ArrayAPIPrinter()._np("trace")
-        ('xp.asin', 'xp.linalg.trace')
-        """
-        if name.startswith("linalg."):
-            return "xp." + name
-        return "xp." + _STANDARD_NAMES.get(name, name)
-
-    def _helper_call(self, name, *args):
-        first = ("xp",) if name in _HELPERS_TAKING_XP else ()
-        return super()._helper_call(name, *first, *args)
-
-    def _power(self, expr, rational=False):
-        return self._call("pow", self._print(expr.base), self._print(expr.exp))
-
-    def _lowering(self, spec):
-        if spec.array_api is False:
-            from sympy.printing.codeprinter import PrintMethodNotImplementedError
-
-            raise PrintMethodNotImplementedError(f"Unsupported by the array API: {spec.name}")
-        return spec.numpy if spec.array_api is True else spec.array_api
-
-    def _print_Piecewise(self, expr):
-        from sympy.printing.codeprinter import PrintMethodNotImplementedError
-
-        raise PrintMethodNotImplementedError("Unsupported by the array API: Piecewise")
-
-    # -- what the standard lacks ----------------------------------------------------
-    def _diag(self, vec):
-        return self._helper_call("_diag", vec)
-
-    def _outer(self, left, right):
-        return f"(({left})[:, None] * ({right})[None, :])"
-
-    def _solve(self, a, right, right_shape):
-        # the standard's solve wants a matrix right-hand side: a vector goes in as a column
-        if right_shape[1] == 1:
-            return self._call("linalg.solve", self._print(a), f"({right})[:, None]") + "[:, 0]"
-        return super()._solve(a, right, right_shape)
-
-    def _print_MatrixBase(self, expr):
-        rows = ", ".join(
-            "[" + ", ".join(self._print(e) for e in expr.row(i)) + "]" for i in range(expr.rows)
-        )
-        return self._call("asarray", f"[{rows}]")
-
-
-def array_api_code(expr, **settings) -> str:
-    """One expression as array API code (stabilized first).
-
-    >>> print(array_api_code(sp.log(1 + sp.exp(sp.Symbol("z")))))
-    xp.logaddexp(0.0, z)
-    """
-    return ArrayAPIPrinter(settings).doprint(stabilize(expr))
-
-
-def _new_printer() -> ArrayAPIPrinter:
-    return ArrayAPIPrinter(
-        {"fully_qualified_modules": True, "order": "none", "symbol_names": CodeNames.PATTERN}
-    )
-
-
-# ---------------------------------------------------------------------------
-# Small symbolic helpers
-# ---------------------------------------------------------------------------
-def _short(expr, limit=300) -> str:
-    return short(expr, limit)  # the one short-print (symcalc.inputs)
-
-
-# ---------------------------------------------------------------------------
-# Source generation: matrix form
-# ---------------------------------------------------------------------------
-def _matrix_source(title, f, G, H, wrt, params):
-    printer = _new_printer()
-    names = CodeNames(
-        wrt, params, matrix=True
-    )  # v0, p0, ..., sizes d0, ...: no user name in the code
-    arg_names = [a.name for a in names.variables + names.parameters]
-    dim_lines = _dimension_lines(names.variables + names.parameters)
-    outputs = {"value": names.rename(f), "gradient": names.rename(G), "hessian": names.rename(H)}
-    shown = {"value": f, "gradient": G, "hessian": H}
-    blocks = []
-    for fname, parts in kernel_functions(H is not None):
-        stable = [stabilize(stabilize_matrix(outputs[p])) for p in parts]
-        repl, reduced = _matrix_cse(stable, prefix=names.TEMP_PREFIX)
-        printer.nonnegative = set()
-        for sym, e in repl:  # temporaries known to be >= 0 (Gram form of A^T diag(d) A)
-            if isinstance(e, sp.MatrixExpr) and _nonnegative_vector(e, printer.nonnegative):
-                printer.nonnegative.add(sym.name)
-        body = [f"    {sym.name} = {printer.doprint(e)}" for sym, e in repl]
-        for p, r in zip(parts, reduced):
-            body.append(f"    # {source_comment(f'{p} = {_short(shown[p], 200)}')}")
-            body.append(f"    {p}_ = {printer.doprint(r)}")
-        text = "\n".join(body)
-        used = [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
-        doc = f"{' and '.join(parts)}; xp is the array namespace of the arguments."
-        blocks.append(
-            [f"def {fname}(xp, {', '.join(arg_names)}):", f"    {source_literal(doc)}"]
-            + used
-            + body
-            + [f"    return {', '.join(p + '_' for p in parts)}"]
-        )
-    doc = source_docstring(
-        [
-            str(title),
-            "",
-            "Generated by symcalc.codegen.array_api (matrix form). Array API standard: each function takes",
-            "the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.* only,",
-            "so it runs on NumPy, Dask (lazy, chunked reductions), JAX and CuPy arrays.",
-            "",
-            f"f = {_short(f)}",
-            f"gradient = {_short(G)}",
-            f"hessian = {_short(H) if H is not None else '(not compiled)'}",
-            "",
-            "arguments: " + _argument_listing(names) + " (column vectors are 1-D arrays)",
-        ]
-    )
-    return _assemble(doc, printer, blocks)
-
-
-def _assemble(doc, printer, blocks) -> str:
-    helpers = [XP_HELPERS[h] for h in sorted(printer.helpers_used)]
-    header = "\n\n".join(p.rstrip("\n") for p in [doc] + helpers)
-    return header + "\n\n\n" + "\n\n\n".join("\n".join(b) for b in blocks) + "\n"
-
-
-# ---------------------------------------------------------------------------
-# Source generation: explicit symbols
-# ---------------------------------------------------------------------------
-def _explicit_derivatives(f, wrt):
-    from symcalc.derivation import fastdiff
-
-    names = {sp.Symbol(s.name): s for s in wrt}
-    grad = [g.xreplace(names) for g in fastdiff.gradient_entries(f, wrt)]
-    H = fastdiff.hessian_from_gradient(grad, wrt).xreplace(names)
-    for e in list(grad) + list(H):
-        if e.atoms(sp.Derivative):
-            raise InputError(
-                f"the derivative of {f} has no closed form here; compile a smooth expression"
-            )
-    return grad, H
-
-
-def _explicit_function(fname, parts, exprs, shown, names: CodeNames, printer):
-    """One function: unpack the variables, CSE temporaries, return stacked outputs.
-
-    exprs: the outputs in code names (v0, p0, ...); shown: the user's f, for a comment."""
-    flat = []
-    for p in parts:
-        flat.extend(exprs[p])
-    stable = [stabilize(e) for e in flat]
-    repl, reduced = sp.cse(stable, symbols=sp.numbered_symbols(names.TEMP_PREFIX), order="none")
-    params = [p.name for p in names.parameters]
-    doc = (
-        f"{' and '.join(parts)} at the points xs (shape (..., {len(names.variables)})); "
-        "xp is the array namespace of the arguments."
-    )
-    lines = [
-        f"def {fname}(xp, xs{''.join(', ' + n for n in params)}):",
-        f"    {source_literal(doc)}",
-    ]
-    used = set().union(*(e.free_symbols for _, e in repl), *(e.free_symbols for e in reduced))
-    for k, v in enumerate(names.variables):
-        if v in used:
-            lines.append(f"    {v.name} = xs[..., {k}]")
-    params_sum = " + ".join(["xs[..., 0]"] + [f"0 * {n}" for n in params])
-    lines.append(f"    zero = xp.zeros_like({params_sum})  # the batch shape, params broadcast")
-    lines += [f"    {sym.name} = {printer.doprint(e)}" for sym, e in repl]
-    pos = 0
-    results = []
-    n = len(names.variables)
-    for p in parts:
-        count = len(exprs[p])
-        pieces = [_fill_code(printer, e) for e in reduced[pos : pos + count]]
-        pos += count
-        if p == "value":
-            lines.append(
-                f"    value_ = {pieces[0]}  # {source_comment(f'f = {_short(shown, 120)}')}"
-            )
-        elif p == "gradient":
-            lines.append(f"    gradient_ = xp.stack([{', '.join(pieces)}], axis=-1)")
-        else:
-            rows = [
-                f"xp.stack([{', '.join(pieces[i * n : (i + 1) * n])}], axis=-1)" for i in range(n)
-            ]
-            lines.append(
-                "    hessian_ = xp.stack([\n        " + ",\n        ".join(rows) + "], axis=-2)"
-            )
-        results.append(f"{p}_")
-    lines.append(f"    return {', '.join(results)}")
-    return lines
-
-
-def _fill_code(printer, e) -> str:
-    printer.helpers_used.add("_fill")
-    if e.is_number:
-        return f"_fill({float(e)!r}, zero)"
-    return f"_fill({printer.doprint(e)}, zero)"
-
-
-def _explicit_source(title, f, grad, H, wrt, params):
-    printer = _new_printer()
-    names = CodeNames(wrt, params)  # v0, ..., p0, ...: no user name in the code
-    n = len(wrt)
-    exprs = {
-        "value": [names.rename(f)],
-        "gradient": [names.rename(g) for g in grad],
-        "hessian": [names.rename(H[i, j]) for i in range(n) for j in range(n)],
-    }
-    funcs = [
-        ("value", ["value"]),
-        ("gradient", ["gradient"]),
-        ("hessian", ["hessian"]),
-        ("value_and_gradient", ["value", "gradient"]),
-        ("value_gradient_hessian", ["value", "gradient", "hessian"]),
-    ]
-    blocks = [_explicit_function(fname, parts, exprs, f, names, printer) for fname, parts in funcs]
-    doc = source_docstring(
-        [
-            str(title),
-            "",
-            "Generated by symcalc.codegen.array_api (explicit symbols). Array API standard: each function",
-            "takes the namespace xp (array_api_compat.array_namespace of the arrays) and calls xp.*",
-            "only, so it runs on NumPy, Dask, JAX and CuPy arrays.",
-            "",
-            f"f = {_short(f)}",
-            "",
-            *names.summary(),
-            "(parameters: scalars or arrays broadcasting to xs.shape[:-1])",
-        ]
-    )
-    return _assemble(doc, printer, blocks)
-
-
-# ---------------------------------------------------------------------------
-# Writing and importing the generated module
-# ---------------------------------------------------------------------------
-def _load_source(source: str, stem: str):
-    """Write source to the kernel cache (named by its hash) and import it from there.
-
-    The compile stage's loader; array-API modules are named symcalc_kernel_xp_<stem>_<hash>.
-    """
-    return _load_checked(source, f"xp_{stem}")
 
 
 # ---------------------------------------------------------------------------
@@ -706,7 +353,11 @@ class ArrayKernel:
 
     def _call(self, method, args):
         xp, lib, arrays = self._prepare(args)
-        return self._function(method, lib, xp)(*arrays)
+        try:
+            return self._function(method, lib, xp)(*arrays)
+        except np.linalg.LinAlgError as exc:  # NumPy's (a lazy Dask array raises at compute)
+            exprs = [self.f, self.gradient_expr, self.hessian_expr]
+            raise singular_matrix_error(exc, exprs, self.params) from None
 
     def value(self, *args):
         """f: a 0-d array (matrix form) or shape x.shape[:-1] (lazy on Dask)."""
@@ -882,7 +533,3 @@ def _compile_explicit(f, wrt, params, backend, gradient, hessian, name):
     return ArrayKernel(
         f, wrt, params, "explicit", backend, sp.Matrix(grad), H, source, module, path
     )
-
-
-def _generate(fn, *args):
-    return _generate_source(fn, *args, library="the array API standard")

@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from symcalc.codegen.arguments import _array_shape, _float_array, _shape_text
+from symcalc.codegen.arguments import (
+    _array_shape,
+    _float_array,
+    _shape_text,
+    singular_matrix_error,
+)
 from symcalc.codegen.explicit_kernel import _scipy_triple
 from symcalc.errors import InputError, ShapeError
 
@@ -92,8 +97,16 @@ class MatrixKernel:
         return arr
 
     def _run(self, method, parts, args, materialize=False):
-        """The outputs `parts` of the generated function `method`, one variable or a batch."""
+        """The outputs `parts` of the generated function `method`, one variable or a batch
+        (a singular or indefinite matrix parameter: a SingularMatrixError naming it)."""
         a, dtype, bound, batch = self._prepare(args)
+        try:
+            return self._evaluate(method, parts, a, dtype, bound, batch, materialize)
+        except np.linalg.LinAlgError as exc:
+            exprs = [self.f, self.gradient_expr, self.hessian_expr]
+            raise singular_matrix_error(exc, exprs, self.params) from None
+
+    def _evaluate(self, method, parts, a, dtype, bound, batch, materialize):
         fn = getattr(self.module, method)
         shapes = [self._out_shapes[p] for p in parts]
         if not batch:  # one variable: the generated BLAS code, unchanged

@@ -338,13 +338,36 @@ def cse_to_sympy(exprs, names, prefix="t", precise=True):
 
 def _native_form(expr):
     """Rewrite the registry's functions into the forms their records give for SymEngine's
-    LLVM backend (softplus -> max(z, 0) + log(1 + exp(-|z|)), relu -> max(z, 0), ...)."""
+    LLVM backend (softplus -> max(z, 0) + 2 atanh(e / (2 + e)), e = exp(-|z|); relu ->
+    max(z, 0), ...), the compile stage's log-sum-exp nodes with their max shifted out, and
+    1 - f(u) as f(-u) where f(-u) = 1 - f(u) (sigmoid: no cancellation)."""
+    from symcalc.codegen.stable_forms import complements, logsumexp, softmax_weight
     from symcalc.expr.registry import REGISTRY
 
+    if not isinstance(expr, sp.Basic):
+        return expr
+    expr = complements(expr)
+    if expr.has(softmax_weight):
+        expr = expr.replace(lambda n: isinstance(n, softmax_weight), lambda n: n.rewrite(sp.exp))
+    if expr.has(logsumexp):
+        expr = expr.replace(
+            lambda n: isinstance(n, logsumexp), lambda n: _native_logsumexp(*n.args)
+        )
     classes = REGISTRY.classes(native=True)
-    if not isinstance(expr, sp.Basic) or not expr.has(*classes):
+    if not expr.has(*classes):
         return expr
     return expr.replace(lambda n: isinstance(n, classes), lambda n: REGISTRY.of(n).native(*n.args))
+
+
+def _native_logsumexp(*terms):
+    """log(sum(exp(t))) with the max shifted out; two terms as max + softplus(-|a - b|)."""
+    from symcalc.expr.families.activations import _softplus_native
+
+    if len(terms) == 2:
+        a, b = terms
+        return sp.Max(a, b) + _softplus_native(-sp.Abs(a - b))
+    m = sp.Max(*terms)
+    return m + sp.log(sp.Add(*[sp.exp(t - m) for t in terms]))
 
 
 def _convert_derivatives(f, wrt, params, grad, upper):

@@ -331,7 +331,10 @@ def _matrix_subtrees(expr, counts, sizes):
     is_matrix_scalar = isinstance(expr, (sp.Trace, sp.Determinant)) or (
         isinstance(expr, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in expr.args)
     )
-    trivial = isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol)
+    # diag(v) is never named: a temporary would be an m x m array (its vector v is shared)
+    trivial = isinstance(expr, sp.DiagMatrix) or (
+        isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol)
+    )
     if (is_matrix or is_matrix_scalar) and not trivial:
         counts[expr] = counts.get(expr, 0) + 1
         sizes[expr] = size

@@ -35,6 +35,7 @@ __all__ = [
     "REGISTRY",
     "canonical",
     "expand_named",
+    "named_spellings",
     "needs_rewrite",
 ]
 
@@ -133,10 +134,51 @@ def canonical(expr: Any) -> Any:
     """
     if isinstance(expr, sp.MatrixBase):  # explicit entries (an ImmutableMatrix too): a Matrix
         return sp.Matrix(expr.shape[0], expr.shape[1], [canonical(e) for e in expr])
+    if not isinstance(expr, sp.Basic):
+        return expr
+    expr = named_spellings(expr)
     classes = REGISTRY.canonical_classes()
-    if not isinstance(expr, sp.Basic) or not classes or not expr.has(*classes):
+    if not classes or not expr.has(*classes):
         return expr
     return _canonical_node(expr, classes)
+
+
+def named_spellings(expr: Any) -> Any:
+    """Hand-written forms of the records' functions as the functions (bottom-up, inside the
+    Lambdas of elementwise matrix functions too): ``log(1 + exp(t))`` -> ``softplus(t)``,
+    ``1/(1 + exp(-t))`` and ``exp(t)/(1 + exp(t))`` -> ``sigmoid(t)``, ``log(sigmoid(t))`` ->
+    ``log_sigmoid(t)`` -- the records' ``stable_forms``. Their derivatives then read as a person
+    writes them (sigma(t)(1 - sigma(t)), not an exp quotient) and compile stably.
+
+    >>> t = sp.Symbol("t")
+    >>> named_spellings(sp.log(1 + sp.exp(t)) + sp.exp(t) / (1 + sp.exp(t)))
+    sigmoid(t) + softplus(t)
+    >>> named_spellings(sp.log(1 / (1 + sp.exp(-t))))
+    log_sigmoid(t)
+    """
+    if not isinstance(expr, sp.Basic) or expr.is_Atom or not expr.has(*_spelling_heads()):
+        return expr
+    return _spelled(expr)
+
+
+def _spelling_heads() -> tuple[type, ...]:
+    """The heads a hand-written spelling contains: exp, or a record's function under a log."""
+    return (sp.exp, *REGISTRY.own_classes())
+
+
+def _spelled(node: sp.Basic) -> sp.Basic:
+    if node.is_Atom or not node.has(*_spelling_heads()):
+        return node
+    args = [_spelled(a) if isinstance(a, sp.Basic) else a for a in node.args]
+    if any(a is not b for a, b in zip(args, node.args)):
+        node = node.func(*args)
+    for spec in REGISTRY:
+        for cls, form in spec.stable_forms:
+            if isinstance(node, cls):
+                new = form(node)
+                if new is not None:
+                    return _spelled(new)
+    return node
 
 
 def _canonical_node(node: sp.Basic, classes: tuple[type, ...]) -> sp.Basic:

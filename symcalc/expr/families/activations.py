@@ -138,7 +138,10 @@ def _max0(z):
 
 
 def _softplus_native(z):
-    return sp.Max(z, 0) + sp.log(1 + sp.exp(-sp.Abs(z)))
+    """max(z, 0) + log1p(e), e = exp(-|z|), for SymEngine's LLVM (which has no log1p):
+    log1p(e) = 2 atanh(e / (2 + e)), accurate where log(1 + e) would round 1 + e to 1."""
+    e = sp.exp(-sp.Abs(z))
+    return sp.Max(z, 0) + 2 * sp.atanh(e / (2 + e))
 
 
 def _no_matrix(args) -> bool:
@@ -198,11 +201,16 @@ def _softplus_of_log(node):
     return softplus(other.args[0])
 
 
+def _log_sigmoid_of_log(node):
+    """log(sigmoid(z)) -> log_sigmoid(z) (log of a sigmoid that underflows to 0 is -inf)."""
+    arg = node.args[0]
+    return log_sigmoid(arg.args[0]) if isinstance(arg, sigmoid) else None
+
+
 _SIGMOID_HELPER = '''\
 def _sigmoid(z):
-    """1 / (1 + exp(-z)) without overflow: exp is only taken of -|z|."""
-    e = {np}.exp(-{np}.abs(z))
-    return {np}.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    """1 / (1 + exp(-z)) without overflow: exp is only taken of min(z, 0) and -|z|."""
+    return {np}.exp({np}.minimum(z, 0)) / (1 + {np}.exp(-{np}.abs(z)))
 '''
 _RELU_HELPER = '''\
 def _relu(z):
@@ -274,6 +282,7 @@ SPECS = [
         numpy=lambda p, c: _neg(p._call("logaddexp", p._zero, _neg(c[0]))),
         native=lambda z: -_softplus_native(-z),
         rewrite=lambda u: -sp.log(1 + sp.exp(-u)),
+        stable_forms=((sp.log, _log_sigmoid_of_log),),
         stable=True,
     ),
     FunctionSpec(

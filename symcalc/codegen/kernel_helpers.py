@@ -1,0 +1,74 @@
+"""The helper functions a generated NumPy module defines when it uses them (``_logsumexp``,
+``_gram``, ``_logdet_chol``, and the registry records' stable forms ``_sigmoid``, ``_relu``, ...),
+written against the name the module imports NumPy as.
+
+>>> print(helper_source("_gram", "_np").splitlines()[0])
+def _gram(z):
+"""
+
+from __future__ import annotations
+
+from symcalc.expr.registry import REGISTRY
+
+__all__ = ["HELPERS", "helper_source"]
+
+# Helper functions a generated module defines when it uses them (numpy only), written against
+# the name {np} the module imports NumPy as (``_np`` in generated kernels: see :func:`helper_source`).
+_OWN_HELPERS = {
+    "_logsumexp": '''\
+def _logsumexp(*terms):
+    """log(sum(exp(t))) with the max shifted out, so no exp overflows."""
+    terms = {np}.broadcast_arrays(*terms)
+    m = {np}.maximum.reduce(terms)
+    m = {np}.where({np}.isfinite(m), m, 0)
+    return m + {np}.log(sum({np}.exp(t - m) for t in terms))
+''',
+    "_logsumexp_vec": '''\
+def _logsumexp_vec(z):
+    """log(sum(exp(z))) over a vector, with its max shifted out."""
+    m = {np}.max(z)
+    m = m if {np}.isfinite(m) else 0
+    return m + {np}.log({np}.sum({np}.exp(z - m)))
+''',
+    "_gram": '''\
+def _gram(z):
+    """z.T @ z: NumPy runs the symmetric rank-k update (syrk), half the work of a GEMM."""
+    return z.T @ z
+''',
+    "_softmax_hessian": '''\
+def _softmax_hessian(z):
+    """diag(p) - p p^T, p = softmax(z); the largest p_i's 1 - p_i is the sum of the others."""
+    e = {np}.exp(z - {np}.max(z))
+    p = e / {np}.sum(e)
+    top = {np}.arange(z.shape[0]) == {np}.argmax(z)
+    rest = {np}.where(top, {np}.sum({np}.where(top, 0 * p, p)), 1 - p)
+    eye = {np}.eye(z.shape[0], dtype=p.dtype) > 0
+    return {np}.where(eye, (p * rest)[:, None], -(p[:, None] * p[None, :]))
+''',
+    "_logdet_chol": '''\
+def _logdet_chol(a):
+    """log det of a symmetric positive definite matrix, via Cholesky."""
+    return 2 * {np}.sum({np}.log({np}.diagonal({np}.linalg.cholesky(a), axis1=-2, axis2=-1)), axis=-1)
+''',
+}
+
+
+# ... and the helpers of the registry's records (their stable forms: _sigmoid, _relu, ...)
+_HELPER_TEMPLATES = {
+    **_OWN_HELPERS,
+    **{name: text for spec in REGISTRY for name, text in spec.helpers.items()},
+}
+
+#: The helpers as they read with NumPy imported as ``np`` (what :class:`StableNumPyPrinter` prints by default).
+HELPERS = {name: text.format(np="np") for name, text in _HELPER_TEMPLATES.items()}
+
+
+def helper_source(name: str, numpy_module: str = "np") -> str:
+    """The source of helper ``name`` for a module that imports NumPy as ``numpy_module``.
+
+    >>> print(helper_source("_gram", "_np").splitlines()[0])
+    def _gram(z):
+    >>> "_np.exp(-_np.abs(z))" in helper_source("_sigmoid", "_np")
+    True
+    """
+    return _HELPER_TEMPLATES[name].format(np=numpy_module)
