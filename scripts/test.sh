@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 SYMCALC_EXTRAS="[test]" . scripts/venv.sh
 ruff check symcalc tests benchmarks scripts
 ruff format --check symcalc tests benchmarks scripts
+mypy
 python -m pytest -q -p no:cacheprovider --doctest-modules --nbmake --nbmake-timeout=600 symcalc tests notebooks

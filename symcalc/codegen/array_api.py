@@ -32,6 +32,7 @@ Array-API kernel for f(w; X, y)
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import sympy as sp
@@ -111,7 +112,7 @@ def namespace_of(*arrays, backend: str = "array_api", names=None):
     'numpy'
     """
     names = names or [f"argument {k}" for k in range(len(arrays))]
-    libs = {}
+    libs: dict[str, str] = {}
     for name, a in zip(names, arrays):
         lib = _library_of(a)
         if lib == "other":
@@ -142,19 +143,18 @@ def namespace_of(*arrays, backend: str = "array_api", names=None):
 
 @functools.cache
 def _namespace_module(lib: str):
-    if lib == "numpy":
-        import array_api_compat.numpy as xp
-    elif lib == "dask":
-        import array_api_compat.dask.array as xp
-    elif lib == "jax":
-        import jax.numpy as xp
-    elif lib == "cupy":
-        xp = _cupy_namespace()
-    elif lib == "torch":
-        import array_api_compat.torch as xp
-    else:  # pragma: no cover
+    """The array-API namespace module of an array library (imported on first use)."""
+    if lib == "cupy":
+        return _cupy_namespace()
+    modules = {
+        "numpy": "array_api_compat.numpy",
+        "dask": "array_api_compat.dask.array",
+        "jax": "jax.numpy",
+        "torch": "array_api_compat.torch",
+    }
+    if lib not in modules:  # pragma: no cover
         raise InputError(f"unknown array library {lib!r}")
-    return xp
+    return importlib.import_module(modules[lib])
 
 
 def _cupy_namespace():
@@ -396,7 +396,7 @@ def _numpy_dtype(dtype):
 def _jax_x64() -> bool:
     import jax
 
-    return bool(jax.config.jax_enable_x64)
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 # ---------------------------------------------------------------------------
