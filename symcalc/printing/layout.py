@@ -64,6 +64,10 @@ def visible_width(tex: str) -> int:
     total = 0
     i = 0
     while i < len(tex):
+        if tex.startswith(r"\begin{matrix}", i):  # a matrix is as wide as its widest row
+            body, i = _environment(tex, i)
+            total += _matrix_text_width(body)
+            continue
         if tex.startswith(r"\frac", i):
             num, j = _group(tex, i + 5)
             den, k = _group(tex, j)
@@ -102,6 +106,31 @@ def visible_width(tex: str) -> int:
             total += 1
         i += 1
     return total
+
+
+def _environment(tex: str, i: int) -> tuple[str, int]:
+    """The body of the matrix environment starting at i, and the index after its end."""
+    start = i + len(r"\begin{matrix}")
+    depth, j = 1, start
+    while j < len(tex):
+        if tex.startswith(r"\begin{matrix}", j):
+            depth += 1
+        elif tex.startswith(r"\end{matrix}", j):
+            depth -= 1
+            if depth == 0:
+                return tex[start:j], j + len(r"\end{matrix}")
+        j += 1
+    return tex[start:], len(tex)
+
+
+def _matrix_text_width(body: str) -> int:
+    r"""The printed width of a matrix body: the widest row, its cells side by side.
+
+    >>> _matrix_text_width(r"a + b\\c") == visible_width("a + b") + 2
+    True
+    """
+    rows = re.split(r"(?<!\\)\\\\(?!\\)", body) if "\\begin" not in body else [body]
+    return max(sum(visible_width(c) + 2 for c in row.split("&")) for row in rows)
 
 
 def _group(tex: str, i: int) -> tuple[str, int]:
