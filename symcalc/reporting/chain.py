@@ -351,22 +351,24 @@ def _shortened(
 ) -> tuple[list[list[dict]], str]:
     """Rows in textbook groupings, with long arguments of elementwise functions named; and the
     sentence that introduces the names."""
+
+    def regroup(e: Any) -> Any:
+        if isinstance(e, sp.MatrixBase):
+            return displayed_form(e)
+        return tidy(_as_written(e, variables)) if _is_math(e) else e
+
+    groups = [[dict(r, rhs=regroup(r["rhs"])) for r in rows] for rows in groups]
     exprs = [r["rhs"] for rows in groups for r in rows if _is_math(r["rhs"])]
-    exprs += [v for v in results.values() if isinstance(v, sp.MatrixExpr)]
-    names = argument_names([tidy(e) for e in exprs])
+    names = argument_names(exprs)
     taken = {str(z) for z in names.values()}
     for e in exprs:
         taken |= {str(a) for a in getattr(e, "free_symbols", set())}
-    pairs = pair_names([shorten(tidy(e), names) for e in exprs], taken)
+    pairs = pair_names([shorten(e, names) for e in exprs], taken)
     out = []
     for rows in groups:
         new: list[dict] = []
         for r in rows:
-            rhs = r["rhs"]
-            if isinstance(rhs, sp.MatrixBase):
-                rhs = displayed_form(rhs)
-            if _is_math(rhs):
-                rhs = shorten_pairs(shorten(tidy(_as_written(rhs, variables)), names), pairs)
+            rhs = shorten_pairs(shorten(r["rhs"], names), pairs) if _is_math(r["rhs"]) else r["rhs"]
             if new and not r["lhs"] and _is_math(rhs) and rhs == new[-1]["rhs"]:
                 continue  # the same line again after regrouping
             new.append(dict(r, rhs=rhs))

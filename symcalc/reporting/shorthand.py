@@ -74,9 +74,12 @@ def _complement_pairs(e: Any) -> list[Any]:
     for n in sp.preorder_traversal(e):
         if isinstance(n, sp.HadamardProduct):
             for f in n.args:
+                if not isinstance(f, ElementwiseApplyFunction):
+                    continue
                 one_minus = sp.MatAdd(sp.OneMatrix(*f.shape), sp.MatMul(-1, f)).doit()
-                if one_minus in n.args and isinstance(f, ElementwiseApplyFunction):
-                    found.append(sp.HadamardProduct(f, one_minus))
+                same = [a for a in n.args if a is not f and a.doit() == one_minus]
+                if same:
+                    found.append(sp.HadamardProduct(f, same[0]))
     return found
 
 

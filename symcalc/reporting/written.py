@@ -81,7 +81,8 @@ def _sum_first(terms: list[Any], variables: set) -> list[Any]:
     """Terms with the variable first, positive ones before negative ones (x - mu, not -mu + x)."""
 
     def key(t):
-        return (not _has(t, variables), bool(t.could_extract_minus_sign()) if t.is_Mul else False)
+        negative = bool(t.could_extract_minus_sign()) if (t.is_Mul or t.is_MatMul) else False
+        return (negative, not _has(t, variables))
 
     return sorted(terms, key=key)
 
@@ -90,7 +91,9 @@ def _regroup_sum(e: sp.MatAdd, variables: set) -> Any:
     """c*(a + b) from c*a + c*b; (a + b)^T from a^T + b^T."""
     pairs = [_coeff(t) for t in e.args]
     c = sp.gcd([abs(k) for k, _ in pairs]) if all(k.is_Rational for k, _ in pairs) else 1
-    if c != 1 or any(k.is_negative for k, _ in pairs):
+    if c != 1 or all(
+        k.is_negative for k, _ in pairs
+    ):  # a common factor, its sign from the variable
         lead = [k for k, t in pairs if _has(t, variables)] or [pairs[0][0]]
         c = -c if lead[0].is_negative else c
     terms = [(k / c) * t if k != c else t for k, t in pairs]

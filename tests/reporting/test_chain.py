@@ -42,7 +42,7 @@ def test_each_chain_ends_on_the_derived_result():
     g = study.results["gradient"]
     mu = next(s for s in g.free_symbols if str(s) == "mu")
     Sigma = next(s for s in g.free_symbols if str(s) == "Sigma")
-    textbook = -sp.Inverse(Sigma) * (x - mu)  # the score, as the Matrix Cookbook writes it
+    textbook = sp.Inverse(Sigma) * (mu - x)  # the score, as the Matrix Cookbook writes it
     assert c["Gradient"]["rows"][-1]["rhs"] == sc.printing.latex.latex(textbook)
     assert numerically_equal(textbook, g) and not numerically_equal(textbook, -g)
     assert x in g.free_symbols
