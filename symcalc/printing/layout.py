@@ -126,11 +126,11 @@ def _environment(tex: str, i: int) -> tuple[str, int]:
 def _matrix_text_width(body: str) -> int:
     r"""The printed width of a matrix body: the widest row, its cells side by side.
 
-    >>> _matrix_text_width(r"a + b\\c") == visible_width("a + b") + 2
+    >>> _matrix_text_width(r"a + b\\c") == visible_width("a + b")
     True
     """
     rows = re.split(r"(?<!\\)\\\\(?!\\)", body) if "\\begin" not in body else [body]
-    return max(sum(visible_width(c) + 2 for c in row.split("&")) for row in rows)
+    return max(sum(visible_width(c) + 4 for c in row.split("&")) - 4 for row in rows)
 
 
 def _group(tex: str, i: int) -> tuple[str, int]:

@@ -158,7 +158,11 @@ def displayed_form(expr: Any) -> Any:
     [2]])
     """
     nicer = textbook_form(expr)
-    return _factored_out(nicer) if isinstance(nicer, sp.MatrixBase) else nicer
+    if not isinstance(nicer, sp.MatrixBase):
+        return nicer
+    factored = _factored_out(nicer)
+    fits = visible_width(latex(factored)) <= WIDTH - _MARGIN  # else entry by entry, unfactored
+    return factored if fits or factored is nicer else nicer
 
 
 def _factored_out(M: sp.MatrixBase) -> Any:
@@ -273,7 +277,10 @@ def _times_differentials(d_grad: sp.Matrix, hessian: Any) -> Any:
     column = sp.ImmutableMatrix(order)
     if any(sp.cancel(a - b) != 0 for a, b in zip(hessian * column, d_grad)):
         return d_grad
-    return sp.MatMul(displayed_form(hessian), column)
+    shown = displayed_form(hessian)
+    if isinstance(shown, sp.MatrixBase):  # too wide to factor on one line: d∇L as it is
+        return d_grad
+    return sp.MatMul(shown, column)
 
 
 def _finish(rows: list[dict], result: Any) -> list[dict]:
@@ -374,7 +381,7 @@ def _shortened(
             new.append(dict(r, rhs=rhs))
         out.append(new)
     with options(show_scalar_trace=True):
-        said = [f"${latex(z)} = {latex(tidy(a))}$" for a, z in names.items()]
+        said = [f"${latex(z)} = {latex(a)}$" for a, z in names.items()]
         said += [f"${latex(z)} = {latex(a)}$" for a, z in pairs.items()]
     words = f" Here {', '.join(said)} (vectors of the size of the data)." if said else ""
     return out, words
