@@ -278,7 +278,7 @@ def _times_differentials(d_grad: sp.Matrix, hessian: Any) -> Any:
     if any(sp.cancel(a - b) != 0 for a, b in zip(hessian * column, d_grad)):
         return d_grad
     shown = displayed_form(hessian)
-    if isinstance(shown, sp.MatrixBase):  # too wide to factor on one line: d∇L as it is
+    if visible_width(latex(shown)) > WIDTH - _MARGIN:  # too wide for one line: d∇L as it is
         return d_grad
     return sp.MatMul(shown, column)
 
