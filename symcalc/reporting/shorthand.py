@@ -208,7 +208,7 @@ def _random_values(exprs: list[Any], rng: random.Random) -> tuple[dict, dict]:
     sizes = {d: k + 2 for k, d in enumerate(sorted(dims, key=str))}
     values: dict = {}
     for s in syms:
-        r, c = (int(sp.sympify(d).subs(sizes)) for d in s.shape)
+        r, c = (int(sp.sympify(d, strict=True).subs(sizes)) for d in s.shape)
         M = sp.Matrix(r, c, lambda i, j: sp.Float(rng.uniform(-1, 1)))
         if r == c:
             M = M * M.T + r * sp.eye(r)
