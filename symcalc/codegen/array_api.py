@@ -63,6 +63,7 @@ from symcalc.codegen.numpy_printer import (
 from symcalc.errors import InputError, InputTypeError, ShapeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title, is_matrix_problem
+from symcalc.records import RichDisplay
 
 __all__ = [
     "compile_array_api",
@@ -200,7 +201,7 @@ def _dask_chunks(arr):
 # ---------------------------------------------------------------------------
 # The kernel
 # ---------------------------------------------------------------------------
-class ArrayKernel:
+class ArrayKernel(RichDisplay):
     """value / gradient / Hessian of f on NumPy, Dask, JAX or CuPy arrays (one generated source).
 
     Matrix form (``wrt`` a MatrixSymbol vector): call with arrays of the declared

@@ -20,9 +20,10 @@ from symcalc.codegen.arguments import (
 )
 from symcalc.codegen.explicit_kernel import _scipy_triple
 from symcalc.errors import InputError, ShapeError
+from symcalc.records import RichDisplay
 
 
-class MatrixKernel:
+class MatrixKernel(RichDisplay):
     """value / gradient / Hessian of a matrix-form scalar f(w; X, y, ...): a few BLAS calls.
 
     Parameters are arrays of their declared shapes (column vectors as 1-D arrays);

@@ -226,6 +226,65 @@ def _kernel_latex(k) -> str:
 renderer("Kernel")((_kernel_html, _kernel_latex))
 
 
+# --- MatrixKernel and ArrayKernel -----------------------------------------------------------
+
+
+def _shape_tex(s) -> str:
+    r"""Where a matrix symbol lives: ``\mathbb{R}^{m \times n}``, ``\mathbb{R}^{n}`` for a column,
+    ``\mathbb{R}`` for a scalar symbol."""
+    shape = getattr(s, "shape", None)
+    if not shape or tuple(shape) == (1, 1):
+        return r"\mathbb{R}"
+    rows, cols = shape
+    dims = _latex(rows) if cols == 1 else rf"{_latex(rows)} \times {_latex(cols)}"
+    return rf"\mathbb{{R}}^{{{dims}}}"
+
+
+def _member(s) -> str:
+    return rf"{_latex(s)} \in {_shape_tex(s)}"
+
+
+def _matrix_kernel_rows(k) -> list[list[str]]:
+    """(call, returns shape) of a matrix-form kernel; batch axes lead (``...``)."""
+    names = ", ".join(html.escape(str(s)) for s in [k.wrt, *k.params])
+    rows, cols = k.wrt.shape
+    vec = f"{_latex(rows)}" if cols == 1 else f"{_latex(rows)} \\times {_latex(cols)}"
+    shape = _math(rf"(\dots, {vec})", "inline")
+    hess = _math(rf"(\dots, {_latex(rows)}, {_latex(rows)})", "inline") if cols == 1 else "-"
+    return [
+        [f"<code>value({names})</code>", _math(r"(\dots)", "inline")],
+        [f"<code>gradient({names})</code>", shape],
+        [f"<code>hessian({names})</code>", hess],
+    ]
+
+
+def _matrix_kernel_html(k) -> str:
+    if getattr(k, "kind", "matrix") != "matrix":  # an ArrayKernel of explicit symbols
+        return _kernel_html(k)
+    params = ", ".join(_member(p) for p in k.params)
+    return (
+        f"<p><strong>{type(k).__name__}</strong> for "
+        + _math("f = " + _latex(k.f), "inline")
+        + "; variable "
+        + _math(_member(k.wrt), "inline")
+        + (f"; parameters {_math(params, 'inline')}" if params else "")
+        + f"; backend {html.escape(str(k.backend))}.</p>"
+        + _table(["call", "returns shape"], _matrix_kernel_rows(k))
+    )
+
+
+def _matrix_kernel_latex(k) -> str:
+    if getattr(k, "kind", "matrix") != "matrix":
+        return _kernel_latex(k)
+    params = ", ".join(_member(p) for p in k.params)
+    extra = rf";\ \text{{parameters }} {params}" if params else ""
+    return rf"$$f = {_latex(k.f)},\quad {_member(k.wrt)}{extra}$$"
+
+
+renderer("MatrixKernel")((_matrix_kernel_html, _matrix_kernel_latex))
+renderer("ArrayKernel")((_matrix_kernel_html, _matrix_kernel_latex))
+
+
 # --- Classification -----------------------------------------------------------------------
 
 

@@ -6,15 +6,21 @@ writes the differential, brings it to the form :math:`\operatorname{tr}(G^\top
 module groups the steps into those lines: the differential rules of a phase
 become one line, the canonical moves (cyclic trace, transpose, Hadamard) one
 line, the identification one, a simplification one. The Hessian is the
-differential of the gradient, in one chain (not one per entry). The full list of
-steps stays available for the appendix.
+differential of the gradient, in one chain (not one per entry). The gradient's
+chain opens on the differential of the objective as written; long arguments of
+elementwise functions get a name introduced in words (``z = (-y) ⊙ (Xw)``), and
+the lines are regrouped toward textbook forms (:mod:`symcalc.reporting.shorthand`).
+Each line's margin names its rules and their references. The full list of steps
+stays available for the appendix.
 
 >>> import symcalc as sc
 >>> study = sc.load_problem('objective = "x^2 + 3*x*y"\nvariables = {x="scalar", y="scalar"}').run()
 >>> [c["title"] for c in chains(study.derivations["objective"], study.results)]
 ['Gradient', 'Hessian']
 >>> [len(c["rows"]) for c in chains(study.derivations["objective"], study.results)]
-[2, 2]
+[3, 2]
+>>> chains(study.derivations["objective"], study.results)[0]["rows"][0]["rhs"]
+'\\mathrm{d}\\left(x^{2} + 3 x y\\right)'
 """
 
 from __future__ import annotations
@@ -26,9 +32,18 @@ import sympy as sp
 from symcalc.printing.latex import equation, latex, options
 from symcalc.printing.texsafe import escape_text
 from symcalc.records import Derivation, Step
-from symcalc.reporting.tex import WIDTH, TeX, display
+from symcalc.reporting.shorthand import (
+    argument_names,
+    numerically_equal,
+    pair_names,
+    shorten,
+    shorten_pairs,
+    tidy,
+)
+from symcalc.reporting.tex import WIDTH, TeX, display, visible_width
+from symcalc.reporting.written import regrouped
 
-__all__ = ["chains", "chain_lines", "textbook_form"]
+__all__ = ["chains", "chain_lines", "textbook_form", "displayed_form"]
 
 _MARGIN = 24  # characters the rule's name takes in the margin
 
@@ -48,27 +63,65 @@ def _is_math(x: Any) -> bool:
 _DROP = (" rule", " property", "the ", "of a ", "of ")
 
 
+#: margin names of the longest titles
+_SHORTER = {
+    "hadamard product inside a trace": "Hadamard in a trace",
+    "first identification theorem": "identification",
+    "identification partial derivatives": "identification",
+    "identification jacobian": "identification",
+    "linearity trace": "trace is linear",
+}
+
+
 def _short(title: str) -> str:
     """A rule's title, short enough for the margin: 'Cyclic property of the trace' -> 'cyclic trace'."""
     t = title.lower()
     for w in _DROP:
         t = t.replace(w, " ")
-    return " ".join(t.split())
+    t = " ".join(t.split())
+    return _SHORTER.get(t, t)
+
+
+#: how the margin cites the references (the words under each chain spell them out)
+_SOURCES = (("Matrix Cookbook ", "MC "), ("Magnus & Neudecker, ", "MN "), ("Table ", "T. "))
+
+
+def _cite(ref: str) -> str:
+    """A reference, short for the margin: 'Matrix Cookbook (38)' -> 'MC (38)'.
+
+    >>> _cite("Magnus & Neudecker, Table 9.2")
+    'MN T. 9.2'
+    """
+    for long, short in _SOURCES:
+        ref = ref.replace(long, short)
+    return ref
+
+
+def _refs(steps: list[Step]) -> list[str]:
+    seen: list[str] = []
+    for s in steps:
+        r = _cite(s.rule.ref) if s.rule.ref else ""
+        if r and r not in seen:
+            seen.append(r)
+    return seen
 
 
 def _titles(steps: list[Step], most: int = 2) -> str:
-    """The distinct rules of some steps, as a short phrase for the margin (all in the appendix)."""
+    """The distinct rules of some steps and their references, as a short phrase for the
+    margin (every application, in full, in the appendix)."""
     seen: list[str] = []
     for s in steps:
         t = _short(s.rule.title or s.rule.name)
         if t not in seen:
             seen.append(t)
+    refs = _refs(steps)
+    cite = "; " + ", ".join(refs[:1]) if refs else ""
     shown = seen[:1]
     for t in seen[1:most]:
-        if len(", ".join(shown + [t])) > _MARGIN + 8:
+        if len(", ".join(shown + [t]) + cite) > _MARGIN + 8:
             break
         shown.append(t)
-    return ", ".join(shown) + (", ..." if len(seen) > len(shown) else "")
+    return ", ".join(shown) + (", ..." if len(seen) > len(shown) else "") + cite
 
 
 def textbook_form(expr: Any) -> Any:
@@ -92,6 +145,67 @@ def textbook_form(expr: Any) -> Any:
     if shorter and sp.cancel(candidate - expr) == 0:
         return candidate
     return expr
+
+
+def displayed_form(expr: Any) -> Any:
+    """:func:`textbook_form`, and for an explicit matrix its common factor in front (unevaluated,
+    for display only).
+
+    >>> x, y = sp.symbols("x y")
+    >>> displayed_form(sp.Matrix([[x / (x + x * y)], [2 / (1 + y)]]))
+    1/(y + 1)*Matrix([
+    [1],
+    [2]])
+    """
+    nicer = textbook_form(expr)
+    if not isinstance(nicer, sp.MatrixBase):
+        return nicer
+    factored = _factored_out(nicer)
+    fits = visible_width(latex(factored)) <= WIDTH - _MARGIN  # else entry by entry, unfactored
+    return factored if fits or factored is nicer else nicer
+
+
+def _factored_out(M: sp.MatrixBase) -> Any:
+    r"""An explicit matrix with the factor common to its entries in front, unevaluated:
+    :math:`\frac{\nu + 2}{(\nu + x^2)^2} [\dots]`; the matrix itself when nothing is common.
+
+    >>> x, y = sp.symbols("x y")
+    >>> _factored_out(sp.Matrix([[2 * x / (1 + y)], [4 / (1 + y)]]))
+    (2/(y + 1))*Matrix([
+    [x],
+    [2]])
+    """
+    pairs = [sp.fraction(sp.factor(e)) for e in M]
+    if len(pairs) < 2 or any(e.has(sp.Piecewise) for e in M):
+        return M
+    nums, dens = [n for n, _ in pairs], [d for _, d in pairs]
+    top = sp.gcd_list([n for n in nums if n != 0]) if any(n != 0 for n in nums) else 1
+    bottom = dens[0] if all(sp.expand(d - dens[0]) == 0 for d in dens) else 1
+    c = sp.factor(top / bottom)
+    first = next((n for n in nums if n != 0), 1)
+    if (first / top).could_extract_minus_sign():  # -c [x; y], not c [-x; -y]
+        c = -c
+    if c == 1 or c == -1 or not c.free_symbols and c.is_Integer:
+        return M
+    inner = sp.ImmutableMatrix(M.shape[0], M.shape[1], [_collected(sp.cancel(e / c)) for e in M])
+    shown = sp.MatMul(c, inner)
+    if any(sp.cancel(a - b) != 0 for a, b in zip(sp.Matrix(c * inner), M)):
+        return M
+    return shown
+
+
+def _collected(e: Any) -> Any:
+    """An entry factored; a differential ``a dx + b dy`` collected on dx, dy with a, b factored.
+
+    >>> x, y, dx, dy = sp.symbols("x y dx dy")
+    >>> _collected(x**2 * dx - y**2 * dx + 2 * x * y * dy)
+    dx*(x - y)*(x + y) + 2*dy*x*y
+    """
+    names = {getattr(s, "name", "") for s in e.free_symbols}
+    ds = [s for s in e.free_symbols if s.name.startswith("d") and s.name[1:] in names]
+    if not ds:
+        return sp.factor(e)
+    return sp.collect(sp.expand(e), sorted(ds, key=str), sp.factor)
 
 
 def _row(lhs: str, rhs: Any, rule: str) -> dict:
@@ -124,7 +238,8 @@ def _hessian_rows(steps: list[Step], gradient: Any, hessian: Any) -> list[dict]:
         before = [k for k, s in enumerate(steps) if s.rule.kind == "identification"]
         diffs = [steps[k - 1].after for k in before if k > 0]
         if len(diffs) == len(ident):
-            rows.append(_row(r"\mathrm{d}\nabla L", sp.Matrix(diffs), _titles(work)))
+            shown = _times_differentials(sp.Matrix(diffs), hessian)
+            rows.append(_row(r"\mathrm{d}\nabla L", shown, _titles(work)))
         rows.append(_row(r"\Longrightarrow\quad \nabla^2 L", hessian, "identification"))
         return _finish(rows, hessian)
     top = [s for s in work if s.before == gradient]
@@ -139,6 +254,35 @@ def _hessian_rows(steps: list[Step], gradient: Any, hessian: Any) -> list[dict]:
     return _finish(rows, hessian)
 
 
+def _times_differentials(d_grad: sp.Matrix, hessian: Any) -> Any:
+    r"""d∇L as the Hessian's textbook form times the column of differentials (``H dx``), when
+    that is what it is; else d∇L itself.
+
+    >>> x, y, dx, dy = sp.symbols("x y dx dy")
+    >>> _times_differentials(sp.Matrix([2 * y * dy, 2 * y * dx + 2 * x * dy]), sp.Matrix([[0, 2 * y], [2 * y, 2 * x]]))
+    Matrix([
+    [  0, 2*y],
+    [2*y, 2*x]])*Matrix([
+    [dx],
+    [dy]])
+    """
+    if not isinstance(hessian, sp.MatrixBase) or hessian.shape[0] != d_grad.shape[0]:
+        return d_grad
+    names = {getattr(s, "name", "") for s in d_grad.free_symbols}
+    ds = {s.name: s for s in d_grad.free_symbols if s.name[:1] == "d" and s.name[1:] in names}
+    variables = sorted((s for s in hessian.free_symbols | d_grad.free_symbols), key=str)
+    order = [ds.get("d" + v.name) for v in variables if "d" + v.name in ds]
+    if len(order) != hessian.shape[1]:
+        return d_grad
+    column = sp.ImmutableMatrix(order)
+    if any(sp.cancel(a - b) != 0 for a, b in zip(hessian * column, d_grad)):
+        return d_grad
+    shown = displayed_form(hessian)
+    if visible_width(latex(shown)) > WIDTH - _MARGIN:  # too wide for one line: d∇L as it is
+        return d_grad
+    return sp.MatMul(shown, column)
+
+
 def _finish(rows: list[dict], result: Any) -> list[dict]:
     """Close the chain on the result as the study states it, then on its textbook form."""
     if result is None:
@@ -146,11 +290,17 @@ def _finish(rows: list[dict], result: Any) -> list[dict]:
     last = rows[-1]["rhs"] if rows else None
     if last is not None and _is_math(last) and _is_math(result) and last != result:
         rows.append(_row("", result, "simplify"))
-        last = result
-    nicer = textbook_form(result)
-    if nicer != result:
+    nicer = displayed_form(result)
+    if nicer != result and rows:  # the result read off in its textbook form, on the same line
+        rows[-1] = dict(rows[-1], rhs=nicer, rule=_join(rows[-1]["rule"], "factored"))
+    elif nicer != result:
         rows.append(_row("", nicer, "collect, factor"))
     return rows
+
+
+def _join(rule: str, more: str) -> str:
+    head, _, refs = rule.partition("; ")
+    return f"{head}, {more}" + (f"; {refs}" if refs else "")
 
 
 def _uses_cotangent(steps: list[Step]) -> bool:
@@ -172,7 +322,10 @@ def chain_lines(rows: list[dict], differentials: set[str]) -> str:
                 name = lhs.replace(r"\Longrightarrow\quad ", "")
             elif isinstance(row["rhs"], sp.MatrixBase):  # entries need the matrix's name
                 lhs = name
-            part = equation(lhs, row["rhs"], width=WIDTH - _MARGIN)
+            if isinstance(row["rhs"], str):  # already LaTeX: d(the objective as written)
+                part = f"{lhs} &= {row['rhs']}"
+            else:
+                part = equation(lhs, row["rhs"], width=WIDTH - _MARGIN)
             lines = part.split("\\\\\n")
             tag = r"\tag*{\small " + escape_text(row["rule"]) + "}" if row["rule"] else ""
             body.append(lines[0] + tag)
@@ -180,8 +333,72 @@ def chain_lines(rows: list[dict], differentials: set[str]) -> str:
     return "\\\\\n".join(body)
 
 
-def chains(d: Derivation, results: dict) -> list[dict]:
-    """The gradient's chain and the Hessian's, as (title, words, rows, display, lines)."""
+def _opening(written: str | None, rows: list[dict]) -> list[dict]:
+    """The chain opened on d(objective as written), when it fits on its line."""
+    if not written or not rows or visible_width(written) > WIDTH - 12:
+        return rows
+    first = dict(rows[0], lhs="")
+    return [
+        _row(r"\mathrm{d}L", TeX(r"\mathrm{d}\left(" + written + r"\right)"), "as written"),
+        first,
+    ] + rows[1:]
+
+
+def _as_written(e: Any, variables: set) -> Any:
+    """A matrix line regrouped as people write it (constants out of sums and transposes), when
+    that checks equal at random values; else the line itself."""
+    if not isinstance(e, sp.Basic) or not e.atoms(sp.MatrixSymbol) or isinstance(e, sp.MatrixBase):
+        return e
+    nicer = regrouped(e, variables)
+    return nicer if nicer != e and numerically_equal(nicer, e) else e
+
+
+def _shortened(
+    groups: list[list[dict]], results: dict, variables: set = frozenset()
+) -> tuple[list[list[dict]], str]:
+    """Rows in textbook groupings, with long arguments of elementwise functions named; and the
+    sentence that introduces the names."""
+
+    def regroup(e: Any) -> Any:
+        if isinstance(e, sp.MatrixBase):
+            return displayed_form(e)
+        return tidy(_as_written(e, variables)) if _is_math(e) else e
+
+    groups = [[dict(r, rhs=regroup(r["rhs"])) for r in rows] for rows in groups]
+    exprs = [r["rhs"] for rows in groups for r in rows if _is_math(r["rhs"])]
+    names = argument_names(exprs)
+    taken = {str(z) for z in names.values()}
+    for e in exprs:
+        taken |= {str(a) for a in getattr(e, "free_symbols", set())}
+    pairs = pair_names([shorten(e, names) for e in exprs], taken)
+    out = []
+    for rows in groups:
+        new: list[dict] = []
+        for r in rows:
+            rhs = shorten_pairs(shorten(r["rhs"], names), pairs) if _is_math(r["rhs"]) else r["rhs"]
+            if new and not r["lhs"] and _is_math(rhs) and rhs == new[-1]["rhs"]:
+                continue  # the same line again after regrouping
+            new.append(dict(r, rhs=rhs))
+        out.append(new)
+    with options(show_scalar_trace=True):
+        said = [f"${latex(z)} = {latex(a)}$" for a, z in names.items()]
+        said += [f"${latex(z)} = {latex(a)}$" for a, z in pairs.items()]
+    words = f" Here {', '.join(said)} (vectors of the size of the data)." if said else ""
+    return out, words
+
+
+_LEGEND = (
+    " References in the margin: MC, the Matrix Cookbook (Petersen and Pedersen); MN, Magnus "
+    "and Neudecker, Matrix Differential Calculus."
+)
+
+
+def chains(d: Derivation, results: dict, written: str | None = None) -> list[dict]:
+    """The gradient's chain and the Hessian's, as (title, words, rows, display, lines).
+
+    ``written`` is the LaTeX of the objective as the user wrote it: the gradient's chain
+    opens on its differential (default: the expression differentiated).
+    """
     grad_steps, hess_steps = _phases(d)
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
     differentials = {"d" + getattr(w, "name", str(w)) for w in wrt}
@@ -189,17 +406,26 @@ def chains(d: Derivation, results: dict) -> list[dict]:
     if results.get("jacobian") is not None and any(s.note == "jacobian" for s in d.steps):
         return [_jacobian_chain(d.steps, results["jacobian"], differentials)]
     out = []
+    grad_rows = _gradient_rows(grad_steps, gradient) if grad_steps else []
+    hess_rows = (
+        _hessian_rows(hess_steps, gradient, hessian) if hess_steps and hessian is not None else []
+    )
+    variables = {w for w in wrt if isinstance(w, sp.Basic)}
+    (grad_rows, hess_rows), named = _shortened([grad_rows, hess_rows], results, variables)
+    if written is None and _is_math(d.expr) and not isinstance(d.expr, sp.MatrixBase):
+        with options(differentials=differentials):
+            written = latex(d.expr)
     if grad_steps:
-        rows = _gradient_rows(grad_steps, gradient)
+        rows = _opening(written, grad_rows)
         words = (
             "The differential of the objective, term by term; then brought to the form "
             r"$\operatorname{tr}(G^\top \mathrm{d}x) = G^\top \mathrm{d}x$, from which the "
             r"gradient $G = \nabla L$ is read off. The margin names each line's rules; the "
-            "appendix lists every rule application."
+            "appendix lists every rule application." + named
         )
         out.append(_chain("Gradient", words, rows, differentials))
-    if hess_steps and hessian is not None:
-        rows = _hessian_rows(hess_steps, gradient, hessian)
+    if hess_rows:
+        rows = hess_rows
         words = r"The Hessian is the differential of the gradient: $\mathrm{d}\nabla L = \nabla^2 L\,\mathrm{d}x$."
         if _uses_cotangent(hess_steps):
             words += (
@@ -208,7 +434,7 @@ def chains(d: Derivation, results: dict) -> list[dict]:
                 r"is a scalar differential, and bringing it to the form "
                 r"$\operatorname{tr}(C^\top H\,\mathrm{d}x)$ identifies $H = \nabla^2 L$."
             )
-        out.append(_chain("Hessian", words, rows, differentials))
+        out.append(_chain("Hessian", words + named, rows, differentials))
     return out
 
 
@@ -229,12 +455,18 @@ def _jacobian_chain(steps: list[Step], jacobian: Any, differentials: set[str]) -
 
 
 def _chain(title: str, words: str, rows: list[dict], differentials: set[str]) -> dict:
+    if any("MC (" in r["rule"] or "MN " in r["rule"] for r in rows):
+        words += _LEGEND
     body = chain_lines(rows, differentials)
     with options(differentials=differentials, show_scalar_trace=True):
         shown = [
-            dict(lhs=TeX(r["lhs"]), rhs=TeX(latex(r["rhs"])), rule=r["rule"])
+            dict(
+                lhs=TeX(r["lhs"] or ""),
+                rhs=r["rhs"] if isinstance(r["rhs"], str) else TeX(latex(r["rhs"])),
+                rule=r["rule"],
+            )
             for r in rows
-            if _is_math(r["rhs"])
+            if _is_math(r["rhs"]) or isinstance(r["rhs"], str)
         ]
     return dict(
         title=title,

@@ -136,8 +136,12 @@ def study_context(
         total += t
         rules += [r for r in _rules(d) if r["name"] not in {x["name"] for x in rules}]
     ctx["steps"], ctx["steps_total"], ctx["rules"] = steps, total, rules
+    written = written_latex(p)
     ctx["chains"] = [
-        c for d in study.derivations.values() if d.steps for c in chains(d, study.results)
+        c
+        for key, d in study.derivations.items()
+        if d.steps
+        for c in chains(d, study.results, written if key == "objective" else None)
     ]
     progress("typesetting the results")
     ctx["results"] = _results(
