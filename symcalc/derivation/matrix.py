@@ -45,6 +45,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from symcalc.checks.differences import central_difference
 from symcalc.derivation.walker import Canonicalizer, Differentiator, differential_symbol
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
+from symcalc.expr.canonical import declared_structure
 from symcalc.expr.structure import dim, structure_of
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 from symcalc.records import Derivation
@@ -1116,6 +1117,7 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
             "layout": LAYOUT,
             "shapes": {str(M): M.shape for M in g.atoms(MatrixSymbol) | {X}},
             "structure": {str(M): structure_of(M) for M in g.atoms(MatrixSymbol) | {X}},
+            "assumed": declared_structure(g),  # a plain covariance taken as SPD (expr.canonical)
         },
     )
     if g != f:
