@@ -22,6 +22,7 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symcalc.expr.elementwise import as_elementwise
 from symcalc.expr.structure import PositiveDefiniteMatrixSymbol, StructuredMatrixSymbol, dim
 
 __all__ = [
@@ -294,4 +295,5 @@ def canonical_problem(expr: Any, wrt: Any) -> tuple[Any, Any]:
         wrt = type(wrt)(ws)
     else:
         expr, wrt = canonical_sizes(expr, wrt)
-    return canonical_max_min(canonical_scalars(expr)), adopt_declared(expr, wrt)
+    expr = as_elementwise(canonical_max_min(canonical_scalars(expr)))  # M.applyfunc(f) too
+    return expr, adopt_declared(expr, wrt)

@@ -36,9 +36,9 @@ from sympy import (
     OneMatrix,
     Trace,
 )
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
+from symcalc.expr.elementwise import Elementwise
 from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
@@ -225,7 +225,7 @@ def elementwise(f, M) -> MatrixExpr:
     or a Lambda / Python function of one scalar.
 
     >>> elementwise(sigmoid, vector("z", 3))
-    Lambda(_d, sigmoid(_d)).(z)
+    sigmoid(z)
     """
     from symcalc.rules.matrix import canonical_lambda
 
@@ -235,7 +235,7 @@ def elementwise(f, M) -> MatrixExpr:
             raise InputError(f"elementwise needs a function of one scalar, not {f!r}")
         t = sp.Dummy("t")
         f = Lambda(t, as_expr(f(t), "the value of the elementwise function"))
-    return ElementwiseApplyFunction(canonical_lambda(f), M)
+    return Elementwise(canonical_lambda(f), M)
 
 
 def hadamard(*Ms) -> MatrixExpr:

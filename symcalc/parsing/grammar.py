@@ -9,7 +9,7 @@ import sympy as sp
 from symcalc.errors import ParseError
 from symcalc.parsing.lexer import LIMITS, Token
 from symcalc.parsing.names import _PYTHON_WORDS, CONSTANTS, FUNCTIONS, _inverse, _transpose_of
-from symcalc.parsing.operations import _BINARY, _add, _mul, _power
+from symcalc.parsing.operations import _BINARY, _add, _elementwise_power, _mul, _ones, _power
 from symcalc.parsing.shapes import (
     ShapeMismatchError,
     _as_scalar,
@@ -182,8 +182,14 @@ class _Parser:
 
     def power(self):
         base = self.postfix()
-        while self.at("^"):
+        while self.at("^", ".^"):
             op = self.next()
+            if op.value == ".^":  # x.^2: every entry to the power (a scalar: the power)
+                self.enter()
+                exponent = self.unary_operand()
+                self.leave()
+                base = self.postfix_ops(self.guard(_elementwise_power, op, base, exponent))
+                continue
             if self.transpose_follows(base):
                 base = _transpose_of(base)
                 continue
@@ -299,6 +305,8 @@ class _Parser:
         value = self.lookup(t.value)
         if value is not None:
             return value
+        if t.value == "ones":
+            return self.ones(t)
         if t.value in FUNCTIONS:
             return self.call(t)
         if t.value in CONSTANTS:
@@ -346,6 +354,38 @@ class _Parser:
             return sp.Identity(int(size)) if 0 < int(size) <= 1000 else None
         dim = self.symbols.get(size)
         return sp.Identity(dim) if isinstance(dim, sp.Symbol) else None
+
+    def ones(self, t: Token):
+        """ones(n) (a column), ones(m, n): the all-ones matrix. A size is a number, a
+        declared symbol, or a size of a declared matrix (``ones(n)`` next to an n x 1 ``x``)."""
+        if not self.at("("):
+            raise self.error("'ones' needs its size, e.g. ones(n) or ones(m, n)", t)
+        self.enter()
+        opener = self.next()
+        declared = self.symbols
+        self.symbols = {**self.size_names(), **declared}
+        try:
+            sizes = [self.expr()]
+            while self.at(","):
+                self.next()
+                sizes.append(self.expr())
+        finally:
+            self.symbols = declared
+        self.expect(")", opener)
+        self.leave()
+        if len(sizes) > 2:
+            raise self.src.error(f"'ones' takes 1 or 2 sizes, got {len(sizes)}", t.pos)
+        return self.guard(_ones, t, sizes)
+
+    def size_names(self) -> dict[str, sp.Symbol]:
+        """The size symbols of the declared matrices, by name (n of an n x 1 x)."""
+        found: dict[str, sp.Symbol] = {}
+        for v in self.symbols.values():
+            if _is_matrix(v):
+                for d in v.shape:
+                    for s in getattr(d, "free_symbols", ()):
+                        found.setdefault(s.name, s)
+        return found
 
     def undeclared(self, name):
         if name in CONSTANTS:

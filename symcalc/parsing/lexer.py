@@ -175,6 +175,9 @@ def _lex_math(src: _Source) -> list[Token]:
         elif c == "*" and text.startswith("**", i):
             out.append(Token("op", "^", i))
             i += 2
+        elif c == "." and text.startswith(".^", i):  # x.^2: the elementwise power
+            out.append(Token("op", ".^", i))
+            i += 2
         elif c == "." and text.startswith(".*", i):
             out.append(Token("op", "∘", i))
             i += 2
@@ -183,8 +186,9 @@ def _lex_math(src: _Source) -> list[Token]:
             i += 2
         elif c == ".":
             raise src.error(
-                "'.' is only allowed in numbers (1.5), in .T (transpose) and in "
-                ".* (elementwise product); attribute access is not math",
+                "'.' is only allowed in numbers (1.5), in .T (transpose), in "
+                ".* (elementwise product) and in .^ (elementwise power); attribute access "
+                "is not math",
                 i,
             )
         elif c == "ᵀ":

@@ -204,3 +204,46 @@ def _check_power_growth(base, exponent) -> None:
 
 def _kind_or_name(v) -> str:
     return v.name if isinstance(v, sp.Symbol) else "an expression"
+
+
+def _elementwise_power(base, exponent):
+    """``x.^p``: every entry of a matrix to the power p; a scalar (or 1 x 1) to the power p.
+
+    >>> import sympy as sp
+    >>> x = sp.MatrixSymbol("x", 3, 1)
+    >>> _elementwise_power(x, sp.Integer(2))
+    HadamardPower(x, 2)
+    >>> _elementwise_power(sp.Symbol("t"), sp.Integer(3))
+    t**3
+    """
+    exponent = _as_scalar(exponent)
+    if _is_matrix(exponent):
+        raise _Refused("the exponent of .^ must be a scalar")
+    base = _as_scalar(base)
+    if isinstance(base, MatrixBase):
+        return base.applyfunc(lambda e: _elementwise_power(e, exponent))
+    if _is_matrix(base):
+        return sp.HadamardPower(base, exponent)
+    if exponent.is_Integer:
+        _check_power_growth(base, exponent)
+    return base**exponent
+
+
+def _ones(sizes):
+    """``ones(m, n)``: the m x n all-ones matrix (``ones(n)``: a column of n ones).
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> _ones([n]).shape, _ones([sp.Integer(2), n]).shape
+    ((n, 1), (2, n))
+    """
+    sizes = [_as_scalar(s) for s in sizes] + [sp.S.One] * (2 - len(sizes))
+    for s in sizes:
+        if _is_matrix(s) or s.is_integer is False or s.is_positive is False:
+            raise _Refused(
+                f"a size of ones(...) must be a positive integer or a size name, not {s}"
+            )
+        if s.is_Integer and s > LIMITS["max_matrix_entries"]:
+            raise _TooLarge(
+                f"ones({s}) is over the limit of {LIMITS['max_matrix_entries']} entries"
+            )
+    return sp.OneMatrix(*sizes)

@@ -41,6 +41,7 @@ from sympy.core.sympify import _sympify
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from symcalc.expr.elementwise import ELEMENTWISE_VAR, Elementwise, canonical_lambda  # noqa: F401
 from symcalc.records import Rule
 from symcalc.rules.kinds import BilinearKind, LinearKind, defbilinear, deflinear
 from symcalc.rules.table import RuleTable
@@ -153,21 +154,8 @@ def ones_like(Z):
     return OneMatrix(*Z.shape)
 
 
-#: The one bound variable of every elementwise Lambda the engine builds, so that two
-#: separately built sigmoid(Xw) are the same object (equality, collecting, CSE).
-ELEMENTWISE_VAR = sp.Dummy("d")
-
-
-def canonical_lambda(f):
-    """Lambda(d, f(d)) over the shared variable, for a function class or a Lambda."""
-    if isinstance(f, sp.Lambda):
-        (t,) = f.variables
-        return sp.Lambda(ELEMENTWISE_VAR, f.expr.xreplace({t: ELEMENTWISE_VAR}))
-    return sp.Lambda(ELEMENTWISE_VAR, f(ELEMENTWISE_VAR))
-
-
 def elementwise(f, Z):
-    return ElementwiseApplyFunction(canonical_lambda(f), Z)
+    return Elementwise(canonical_lambda(f), Z)  # printed f(Z) (symcalc.expr.elementwise)
 
 
 def elementwise_parts(node):
