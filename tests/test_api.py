@@ -41,3 +41,28 @@ def test_public_names_map_to_their_stage_modules():
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'gradiant'"):
         sc.gradiant  # noqa: B018
+
+
+def test_the_explicit_reexports_and_the_lazy_table_name_the_same_objects():
+    """symcalc/__init__.py lists each public name twice (the lazy table, the TYPE_CHECKING
+    re-exports for type checkers): they must agree, and every name must resolve."""
+    import ast
+    from pathlib import Path
+
+    import symcalc
+
+    tree = ast.parse(Path(symcalc.__file__).read_text(encoding="utf-8"))
+    block = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"
+    )
+    explicit = {
+        alias.asname: node.module.removeprefix("symcalc.")
+        for node in block.body
+        for alias in node.names
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert explicit == symcalc._API
+    for name, module in symcalc._API.items():
+        assert getattr(symcalc, name) is getattr(importlib.import_module(f"symcalc.{module}"), name)

@@ -9,8 +9,11 @@ adds its test.
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 from sympy import HadamardPower, Identity, KroneckerProduct, MatrixSymbol, Trace
@@ -138,6 +141,102 @@ SAMPLES = {
     "canonical": CANONICAL_SAMPLES,
     "theorems": THEOREM_SAMPLES,
 }
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "derivation"))  # issue 14's tables
+from test_network_rules import NETWORK_CANONICAL_SAMPLES, NETWORK_SAMPLES  # noqa: E402
+
+SAMPLES.update(network=NETWORK_SAMPLES, network_canonical=NETWORK_CANONICAL_SAMPLES)
+
+
+def _landscape_case():
+    """A non-quadratic f, its descent-rate proof and a classified critical point."""
+    from symcalc.analysis.landscape import classify, descent_rate
+
+    a, b = sp.symbols("a b", real=True)
+    f = (a**2 - 1) ** 2 + (b - a / 2) ** 2 + sp.sin(a * b) / 10
+    point = {a: sp.Rational(3, 10), b: sp.Rational(-7, 10)}
+    numeric = sp.lambdify([a, b], f, "mpmath")
+    return f, (a, b), point, numeric, descent_rate(f, [a, b]), classify
+
+
+def _central_grad(numeric, p, h=1e-7):
+    import mpmath
+
+    mpmath.mp.dps = 30
+    return [
+        float(
+            (
+                numeric(*[v + (h if k == i else 0) for k, v in enumerate(p)])
+                - numeric(*[v - (h if k == i else 0) for k, v in enumerate(p)])
+            )
+            / (2 * h)
+        )
+        for i in range(len(p))
+    ]
+
+
+def _check_chain_rule_along_path():
+    f, syms, point, numeric, d, _ = _landscape_case()
+    step = next(s for s in d.steps if s.rule.name == "chain_rule_along_path")
+    xdot = [sym for sym in step.after.free_symbols if sym.name.startswith(r"\dot")]
+    v = {s: sp.Rational(k + 2, 5) for k, s in enumerate(sorted(xdot, key=str))}
+    ours = float(step.after.subs(v).subs(point))
+    p = [float(point[s]) for s in syms]
+    g = _central_grad(numeric, p)
+    direction = [float(v[s]) for s in sorted(xdot, key=str)]
+    return abs(ours - sum(gi * vi for gi, vi in zip(g, direction))) < 1e-6
+
+
+def _check_gradient_flow():
+    f, syms, point, numeric, d, _ = _landscape_case()
+    step = next(s for s in d.steps if s.rule.name == "gradient_flow")
+    flow = [float(e.subs(point)) for e in step.after]
+    g = _central_grad(numeric, [float(point[s]) for s in syms])
+    return max(abs(fl + gi) for fl, gi in zip(flow, g)) < 1e-6
+
+
+def _check_descent_identity():
+    f, syms, point, numeric, d, _ = _landscape_case()
+    p = [float(point[s]) for s in syms]
+    g = _central_grad(numeric, p)
+    h = 1e-7  # d/dt f(x - t g) at t = 0, by central differences
+    rate_fd = (
+        numeric(*[x - h * gi for x, gi in zip(p, g)])
+        - numeric(*[x + h * gi for x, gi in zip(p, g)])
+    ) / (2 * h)
+    return (
+        d.holds
+        and abs(float(d.rate.subs(point)) - float(rate_fd)) < 1e-5
+        and abs(float(rate_fd) + sum(gi * gi for gi in g)) < 1e-5
+    )
+
+
+def _check_stationarity_and_test(name):
+    a, b = sp.symbols("a b", real=True)
+    from symcalc.analysis.landscape import classify
+
+    f = a**2 - 3 * b**2 + a * b  # a saddle at the origin
+    c = classify(f, [a, b], {a: 0, b: 0})
+    step = next(s for s in c.steps if s.rule.name == name)
+    if name == "stationarity":
+        return all(e == 0 for e in step.after)
+    hand = np.linalg.eigvalsh(np.array([[2.0, 1.0], [1.0, -6.0]]))
+    return np.allclose(sorted(float(e) for e in step.after), hand) and c.kind == "saddle"
+
+
+LANDSCAPE_SAMPLES = {
+    "chain_rule_along_path": _check_chain_rule_along_path,
+    "gradient_flow": _check_gradient_flow,
+    "descent_identity": _check_descent_identity,
+    "stationarity": lambda: _check_stationarity_and_test("stationarity"),
+    "second_derivative_test": lambda: _check_stationarity_and_test("second_derivative_test"),
+}
+SAMPLES.update(landscape=LANDSCAPE_SAMPLES)
+
+
+@pytest.mark.parametrize("name", sorted(LANDSCAPE_SAMPLES))
+def test_landscape_rule_numerically(name):
+    """Each landscape rule, as the engine applies it, against central differences / NumPy."""
+    assert LANDSCAPE_SAMPLES[name]()
 
 
 def _rat(rng, lo=-100, hi=100):

@@ -21,7 +21,7 @@ import sympy as sp
 from symcalc.budget import budgeted
 from symcalc.checks.zero import is_zero
 from symcalc.derivation import fastdiff
-from symcalc.derivation.api import _scalar, _square_field, _wrt_symbols
+from symcalc.derivation.api import _is_matrix_problem, _scalar, _square_field, _wrt_symbols
 from symcalc.errors import NotConservativeError
 
 
@@ -47,6 +47,10 @@ def laplacian(f: Any, wrt: Any) -> sp.Expr:
     >>> laplacian(x**2 - y**2, [x, y])
     0
     """
+    if _is_matrix_problem(f, wrt):  # a MatrixSymbol: the closed-form trace of the Hessian
+        from symcalc.derivation.secondorder import hessian_trace
+
+        return hessian_trace(f, wrt)
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Add(*[sp.diff(f, s, 2) for s in syms])
 

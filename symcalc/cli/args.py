@@ -304,4 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _budget_option(p)
     p.set_defaults(handler=cmd_report)
+    from symcalc.cli import check  # symcalc check: a hand derivation line by line (issue 17)
+
+    check.register(sub)
     return parser

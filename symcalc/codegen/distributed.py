@@ -287,7 +287,7 @@ def row_separable(kernel, seed: int = 0) -> bool:
     split, sample = _sample_axes(kernel)
     rng = np.random.default_rng(seed)
     sizes = {d: 7 for d in sample}
-    args = []
+    args: list[Any] = []
     for s in [kernel.wrt] + list(kernel.params):
         shape = tuple(
             sizes.get(d, 3) if isinstance(d, sp.Symbol) else int(d) for d in _array_shape(s)
@@ -296,11 +296,11 @@ def row_separable(kernel, seed: int = 0) -> bool:
     ok = bool(sample)
     methods = ["value", "gradient"] + (["hessian"] if kernel.hessian_expr is not None else [])
     for method in methods if ok else []:
-        whole = np.asarray(getattr(kernel, method)(*args), dtype=float)
+        whole = np.asarray(getattr(kernel, method)(*args), dtype=np.float64)
         parts = [
             np.asarray(
                 getattr(kernel, method)(*[a[sl] if sp_ else a for a, sp_ in zip(args, split)]),
-                dtype=float,
+                dtype=np.float64,
             )
             for sl in (slice(0, 3), slice(3, None))
         ]
@@ -359,13 +359,13 @@ def blockwise(kernel, method: str, *args, rows: int = 100_000):
     # prepare through the kernel (dtypes, shapes) on the NumPy / Dask arrays as given
     kernel._check_matrix_shapes([a if hasattr(a, "shape") else np.asarray(a) for a in args])
     dtype = np.result_type(*[getattr(a, "dtype", np.float64) for a in args])
-    dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
     first = next(k for k, s in enumerate(split) if s)
     lead = args[first]
     if not isinstance(lead, da.Array):
         lead = row_chunks(np.asarray(lead, dtype=dtype), rows=rows)
     row_blocks = lead.chunks[0]
-    blocks = []
+    blocks: list[Any] = []
     for a, s in zip(args, split):
         if not s:
             blocks.append(None)

@@ -273,7 +273,7 @@ def _shares_memory(a, b) -> bool:
     if not isinstance(b, np.ndarray) or not np.may_share_memory(a, b):
         return False
     try:
-        return bool(np.shares_memory(a, b, max_work=100_000))
+        return bool(np.shares_memory(a, b, max_work=100_000))  # type: ignore[arg-type]  # stubs: -1 / 0 only
     except np.exceptions.TooHardError:
         return True
 

@@ -62,7 +62,8 @@ def _check_source(source: str) -> None:
             "nothing was written or imported. Please report this."
         ) from None
     except (SyntaxError, ValueError) as exc:  # ValueError: a null byte
-        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)
+        where = f", line {lineno}" if lineno else ""
         raise SymcalcError(
             f"internal error: the generated kernel source is not valid Python "
             f"({getattr(exc, 'msg', exc)}{where}); nothing was written or imported. "
@@ -91,6 +92,8 @@ def _load_source(source: str, stem: str):
             tmp.write_text(source, encoding="utf-8")
             os.replace(tmp, path)
         spec = importlib.util.spec_from_file_location(modname, path)
+        if spec is None:
+            raise SymcalcError(f"internal error: cannot make a module of {path}")
         module = importlib.util.module_from_spec(spec)
         # run the text that was checked (not whatever the shared cache file holds by now)
         exec(builtins.compile(source, str(path), "exec"), module.__dict__)

@@ -20,143 +20,25 @@ True
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 
 import sympy as sp
-from sympy import MatrixExpr, MatrixSymbol, Trace, ZeroMatrix
 
 from symcalc.budget import budgeted
 from symcalc.checks.differences import central_difference
 from symcalc.checks.explicit import numeric
-from symcalc.errors import InputError, NoRuleError, SelfCheckError
+from symcalc.derivation.phases import (  # noqa: F401 - re-exported: the walker's public names
+    DIFFERENTIAL_TABLES,
+    Canonicalizer,
+    Differentiator,
+    differential_symbol,
+)
+from symcalc.errors import InputError, SelfCheckError
 from symcalc.expr.registry import canonical
 from symcalc.inputs import as_expr, as_matrix, as_symbols, is_matrix_problem, reject_text
 from symcalc.records import Derivation
-from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
-from symcalc.rules.scalar import SCALAR_RULES
-
-#: The tables the walker reads, in order of precedence.
-DIFFERENTIAL_TABLES = (MATRIX_RULES, SCALAR_RULES)
+from symcalc.rules.matrix import THEOREMS
 
 __all__ = ["derive", "Differentiator", "Canonicalizer", "differential_symbol", "scalar_checks"]
-
-
-def _describe(node) -> str:
-    return f"{type(node).__name__} ({sp.sstr(node)[:120]})"
-
-
-# --------------------------------------------------------------------------------------
-# Phase 1: differentiate (one rule per construct)
-# --------------------------------------------------------------------------------------
-class Differentiator:
-    """d(node): the differential of a node, by the first rule of the tables that fits.
-
-    Calling the instance on a node returns its differential and records one step
-    per construct (post-order). ``depends(e)`` tells whether e involves a variable.
-    """
-
-    def __init__(
-        self,
-        dvars: dict,
-        derivation: Derivation | None = None,
-        note: str = "differential",
-        tables=DIFFERENTIAL_TABLES,
-    ):
-        self.dvars = dict(dvars)
-        self.variables = tuple(self.dvars)
-        self.derivation = derivation
-        self.note = note
-        self.tables = tables
-        self._cache: dict = {}
-
-    def depends(self, e) -> bool:
-        return bool(getattr(e, "has", None)) and e.has(*self.variables)
-
-    def __call__(self, node):
-        if node in self.dvars:
-            return self.dvars[node]
-        if not self.depends(node):
-            return ZeroMatrix(*node.shape) if isinstance(node, MatrixExpr) else sp.S.Zero
-        if node in self._cache:
-            return self._cache[node]
-        for table in self.tables:
-            for rule in table.lookup(node):
-                out = rule.apply(node, self)
-                if out is not None:
-                    if self.derivation is not None:
-                        self.derivation.add_step(rule, node, out, self.note)
-                    self._cache[node] = out
-                    return out
-        raise NoRuleError(
-            f"no differentiation rule for {_describe(node)}; "
-            f"symcalc cannot differentiate this construct"
-        )
-
-
-# --------------------------------------------------------------------------------------
-# Phase 2: canonical form (pull the cotangent through to the differentials)
-# --------------------------------------------------------------------------------------
-class Canonicalizer:
-    """Rewrite <C, node> (tr(C^T node), or c*node for a scalar) as sum_k <G_k, dX_k>.
-
-    ``pull(node, C)`` collects, for each differential symbol dX, the cotangents
-    that reach it: the canonical differential is sum tr(G^T dX).
-    """
-
-    def __init__(
-        self, dsymbols: Iterable, derivation: Derivation | None = None, note: str = "canonical"
-    ):
-        self.dsymbols = tuple(dsymbols)
-        self.derivation = derivation
-        self.note = note
-        self.contributions: dict = {s: [] for s in self.dsymbols}
-
-    def depends(self, e) -> bool:
-        return bool(getattr(e, "has", None)) and e.has(*self.dsymbols)
-
-    @staticmethod
-    def inner(C, node):
-        if isinstance(node, MatrixExpr):
-            from symcalc.rules.matrix import mul, transpose
-
-            return Trace(mul(transpose(C), node))
-        return C * node
-
-    def pull(self, node, C):
-        if node in self.contributions:
-            self.contributions[node].append(C)
-            return
-        if not self.depends(node):
-            return
-        for rule in CANONICAL_RULES.lookup(node):
-            out = rule.apply(node, C, self)
-            if out is None:
-                continue
-            if self.derivation is not None and (
-                isinstance(node, MatrixExpr) or not isinstance(node, (sp.Add, sp.Mul))
-            ):
-                after = sp.Add(*[self.inner(c, n) for n, c in out])
-                before = self.inner(C, node)
-                if after != before:  # a step that changes nothing is not shown
-                    self.derivation.add_step(rule, before, after, self.note)
-            for sub, c in out:
-                self.pull(sub, c)
-            return
-        raise NoRuleError(
-            f"no canonical-form rule for {_describe(node)} in a differential; "
-            f"symcalc cannot bring it to the form tr(G^T dX)"
-        )
-
-
-def differential_symbol(var, taken: Iterable = ()):
-    """The differential of a variable: a Symbol d<x> or a MatrixSymbol d<X> (general)."""
-    names = {getattr(s, "name", str(s)) for s in taken}
-    name = f"d{var.name}"
-    while name in names:
-        name += "'"
-    if isinstance(var, MatrixExpr):
-        return MatrixSymbol(name, *var.shape)
-    return sp.Symbol(name)
 
 
 # --------------------------------------------------------------------------------------
@@ -233,6 +115,11 @@ def _numeric(e, point):
     return numeric(e, point, 30)  # symcalc.checks.explicit
 
 
+def _along(point: dict, xs: list, v: list):
+    """t -> the point moved by t along the direction v (for the central difference)."""
+    return lambda t: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}}
+
+
 def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
     """Check d.results[what] against sympy.diff and central differences at random points.
 
@@ -275,7 +162,7 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
         fd = central_difference(  # the one central difference (symcalc.checks)
             lambda pt: [_numeric(e, pt) for e in phi],
-            lambda t, point=point, v=v: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}},
+            _along(point, xs, v),
             h,
             complex,
         )

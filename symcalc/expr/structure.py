@@ -38,6 +38,7 @@ from sympy import (
 )
 
 from symcalc.errors import InputError, ShapeError
+from symcalc.expr.axis import LayerNorm, LogSumExp, Softmax, as_axis
 from symcalc.expr.elementwise import Elementwise
 from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
@@ -60,6 +61,8 @@ __all__ = [
     "hadamard_power",
     "ones",
     "sum_entries",
+    "mean",
+    "layer_norm",
     "dot",
     "quadratic_form",
     "norm",
@@ -227,7 +230,7 @@ def elementwise(f, M) -> MatrixExpr:
     >>> elementwise(sigmoid, vector("z", 3))
     sigmoid(z)
     """
-    from symcalc.rules.matrix import canonical_lambda
+    from symcalc.expr.algebra import canonical_lambda
 
     _matrix(M)
     if not isinstance(f, (Lambda, sp.FunctionClass)):
@@ -262,15 +265,54 @@ def ones(m, n=1) -> MatrixExpr:
     return OneMatrix(dim(m), dim(n))
 
 
-def sum_entries(M):
-    """The sum of all entries of M, as a scalar: tr(1^T M 1).
+def sum_entries(M, axis=None):
+    """The sum of the entries of M: all of them as a scalar tr(1^T M 1) (axis=None), or
+    along one axis: axis=1 the m x 1 column of row sums M 1, axis=0 the 1 x k row of
+    column sums 1^T M.
 
     >>> sum_entries(vector("z", "n"))
     Trace(1*z)
+    >>> Z = matrix_symbol("Z", "m", "k")
+    >>> sum_entries(Z, axis=1).shape, sum_entries(Z, axis=0).shape
+    ((m, 1), (1, k))
     """
     m, n = _matrix(M).shape
+    axis = as_axis(axis)
+    if axis == 1:
+        return M * OneMatrix(n, 1)
+    if axis == 0:
+        return OneMatrix(1, m) * M
     left = OneMatrix(1, m) * M
     return Trace(left if n == 1 else left * OneMatrix(n, 1))
+
+
+def mean(M, axis=None):
+    """The mean of the entries of M: a scalar (axis=None), the column of row means (axis=1)
+    or the row of column means (axis=0).
+
+    >>> Z = matrix_symbol("Z", "m", "k")
+    >>> mean(Z, axis=1)
+    1/k*Z*1
+    """
+    m, n = _matrix(M).shape
+    axis = as_axis(axis)
+    count = m * n if axis is None else (n if axis == 1 else m)
+    return sum_entries(M, axis) / count
+
+
+def layer_norm(Z, eps=sp.Rational(1, 10**5)):
+    """Layer normalization of each row of Z (m x k, one sample per row): the row centred,
+    C = Z - mean(Z, axis=1) 1^T, and divided by sqrt(var + eps), var = mean(C o C, axis=1).
+
+    A matrix expression of its own (``LayerNorm``; its scale 1/sqrt(var + eps) is
+    ``InverseStd``), differentiated by ``symcalc.rules.network``. eps is a positive
+    number or Symbol.
+
+    >>> Z = matrix_symbol("Z", "m", "k")
+    >>> layer_norm(Z).shape
+    (m, k)
+    """
+    return LayerNorm(_matrix(Z, "argument of layer_norm"), eps)
 
 
 def dot(a, b):
@@ -296,13 +338,31 @@ def norm(X):
     return sp.sqrt(norm_squared(X))
 
 
-def logsumexp(z):
-    """log(1^T exp(z)) of a vector z."""
+def logsumexp(z, axis=None):
+    """log(1^T exp(z)) of a vector z (axis=None); along an axis of a matrix Z: axis=1 the
+    m x 1 column of the rows' log-sum-exps, axis=0 the 1 x k row of the columns'.
+
+    >>> Z = matrix_symbol("Z", "m", "k")
+    >>> logsumexp(Z, axis=1).shape
+    (m, 1)
+    """
+    axis = as_axis(axis)
+    if axis is not None:
+        return LogSumExp(_matrix(z), axis)
     return sp.log(sum_entries(elementwise(sp.exp, z)))
 
 
-def softmax(z) -> MatrixExpr:
-    """exp(z) / (1^T exp(z)) of a vector z."""
+def softmax(z, axis=None) -> MatrixExpr:
+    """exp(z) / (1^T exp(z)) of a vector z (axis=None); along an axis of a matrix Z:
+    axis=1 normalizes each row (each row sums to one), axis=0 each column.
+
+    >>> Z = matrix_symbol("Z", "m", "k")
+    >>> softmax(Z, axis=1)
+    softmax(Z, axis=1)
+    """
+    axis = as_axis(axis)
+    if axis is not None:
+        return Softmax(_matrix(z), axis)
     e = elementwise(sp.exp, z)
     return e / sum_entries(e)
 
@@ -310,14 +370,21 @@ def softmax(z) -> MatrixExpr:
 def softmax_cross_entropy(z, y):
     """-y^T log softmax(z) = logsumexp(z) - y^T z, for a one-hot (or probability) y.
 
-    The identity uses 1^T y = 1; the gradient in z is softmax(z) - y.
+    The identity uses 1^T y = 1; the gradient in z is softmax(z) - y. For a batch, Z and Y
+    are m x k (one sample per row, each row of Y sums to one): the summed loss
+    1^T logsumexp(Z, axis=1) - tr(Y^T Z), whose gradient in Z is softmax(Z, axis=1) - Y.
+
+    >>> Z, Y = matrix_symbol("Z", "m", "k"), matrix_symbol("Y", "m", "k")
+    >>> softmax_cross_entropy(Z, Y)
+    Trace(1*logsumexp(Z, axis=1)) - Trace(Y.T*Z)
     """
-    if _matrix(z).shape != _matrix(y).shape or z.shape[1] != 1:
+    if _matrix(z).shape != _matrix(y).shape:
         raise ShapeError(
-            f"softmax_cross_entropy needs two column vectors of one shape, "
-            f"got {z.shape} and {y.shape}"
+            f"softmax_cross_entropy needs two matrices of one shape, got {z.shape} and {y.shape}"
         )
-    return logsumexp(z) - dot(y, z)
+    if z.shape[1] == 1:
+        return logsumexp(z) - dot(y, z)
+    return sum_entries(logsumexp(z, axis=1)) - dot(y, z)
 
 
 def logistic_loss(X, w, y):

@@ -86,7 +86,7 @@ def _is_symbolic_size(A: Any) -> bool:
 
 def _closed_form_vec(A: sp.MatrixExpr, o: str):
     """vec of a symbolic-size matrix: the closed-form ``Vec(A)`` (``Vec(A.T)`` by rows)."""
-    from symcalc.derivation.matrix import Vec
+    from symcalc.derivation.vecform import Vec
 
     return Vec(A) if o == "F" else Vec(sp.Transpose(A).doit())
 
@@ -197,7 +197,7 @@ def _is_size_symbol(n: Any) -> bool:
 
 
 def _closed_form_commutation(m: Any, n: Any):
-    from symcalc.derivation.matrix import CommutationMatrix
+    from symcalc.derivation.vecform import CommutationMatrix
     from symcalc.expr.structure import dim
 
     def size(d: Any) -> Any:  # a plain Symbol("m") is the size m: a positive integer

@@ -255,6 +255,9 @@ def report(
 
         with options(bold_vectors=source.problem.report.bold_vectors):
             ctx, figs, listings = study_context(source, figures, kernel, progress)
+        from symcalc.verification.derivation_problem import report_context  # issue 17
+
+        ctx.update(report_context(source.problem, TeX))
     elif isinstance(source, Derivation):
         ctx, figs, listings = derivation_context(source), {}, {}
     else:

@@ -21,10 +21,20 @@ from symcalc.rules.table import RuleTable
 
 def all_tables() -> list[RuleTable]:
     """Every rule table of the engine (for the report and the rule tests)."""
+    from symcalc.rules.landscape import LANDSCAPE_RULES
     from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES, THEOREMS
+    from symcalc.rules.network import NETWORK_CANONICAL, NETWORK_RULES  # issue 14 (networks)
     from symcalc.rules.scalar import SCALAR_RULES
 
-    return [SCALAR_RULES, MATRIX_RULES, CANONICAL_RULES, THEOREMS]
+    return [
+        SCALAR_RULES,
+        MATRIX_RULES,
+        CANONICAL_RULES,
+        THEOREMS,
+        NETWORK_RULES,
+        NETWORK_CANONICAL,
+        LANDSCAPE_RULES,
+    ]
 
 
 def all_rules() -> Iterable[Rule]:

@@ -69,6 +69,7 @@ TOP_KEYS = {
     "field_latex": "a list of LaTeX components",
     "analyses": "a list of analysis names",
     "claims": "an array of tables [[claims]]",
+    "derivation": "an array of tables [[derivation]] (checked by symcalc check)",
     "gaussian": "a table with mean, covariance, variable",
     "vectorization": "a table with matrix = <variable name>",
     "report": "a table of report options",

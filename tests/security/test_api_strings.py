@@ -63,6 +63,10 @@ VALID: dict[str, tuple[tuple, dict]] = {
     "hessian": ((x**2 * y, [x, y]), {}),
     "is_conservative": (([y, x], [x, y]), {}),
     "jacobian": (([x * y, x + y], [x, y]), {}),
+    "hvp": ((sp.Trace(V3.T * V3), V3, W3), {}),  # issue 14
+    "gauss_newton": ((V3 - W3, V3), {}),  # issue 14
+    "layer_norm": ((V3.T,), {}),  # issue 14
+    "mean": ((V3,), {"axis": 0}),  # issue 14
     "laplacian": ((x**2 * y, [x, y]), {}),
     "load_problem": ((TOML,), {}),
     "logistic_loss": ((X23.T, Y2, W3), {}),
@@ -105,6 +109,7 @@ VALID: dict[str, tuple[tuple, dict]] = {
     "verify_jacobian": (([x * y, x + y], [x, y], "[[y, x], [1, 1]]"), FAST),
     "CommutationMatrix": ((2, 3), {}),
     "Vec": ((A3,), {}),
+    "check_derivation": ((["f = x^2", "df/dx = 2x"],), {"wrt": x, "budget": 20.0}),
 }
 
 #: classes that store what they are given (records, results, errors): text is data there
@@ -115,6 +120,7 @@ RECORDS = {
     "CriticalPoints",
     "Derivation",
     "DescentRate",
+    "DerivationCheck",
     "Kernel",
     "MatrixKernel",
     "Problem",
@@ -142,6 +148,7 @@ TEXT_SLOTS = {
     ("parse", "text"),
     ("parse_latex", "text"),
     ("verify", "claim"),
+    ("check_derivation", "lines"),  # a derivation is math text, read by symcalc's parser
     ("verify", "truth"),
     ("verify_gradient", "claimed"),
     ("verify_hessian", "claimed"),
@@ -169,6 +176,7 @@ FLAG_SLOTS = {
     ("report", "figures"),
     ("report", "kernel"),
     ("compile", "opt_level"),
+    ("check_derivation", "diagnose_slips"),
 }
 
 #: (function, parameter) -> why it is a known hole; strict xfail, so a fixed hole fails the

@@ -1,0 +1,209 @@
+"""Matrix algebra of results: normalization (1 x 1 matrices are scalars) and collecting.
+
+>>> import sympy as sp
+>>> n = sp.Symbol("n", integer=True, positive=True)
+>>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+>>> collect(A*x - A.T*x)
+(A - A.T)*x
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import sympy as sp
+from sympy import (
+    Identity,
+    MatAdd,
+    MatMul,
+    MatPow,
+    MatrixExpr,
+    MatrixSymbol,
+    Trace,
+)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from symcalc.derivation.explicit import _close, pick_concrete
+from symcalc.errors import ShapeError
+from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
+from symcalc.expr.structure import structure_of
+from symcalc.inputs import as_expr
+from symcalc.rules.matrix import THEOREMS
+
+
+def normalize(f):
+    """Scalar functions of 1 x 1 matrices become functions of Trace(M).
+
+    >>> from symcalc.expr.structure import vector
+    >>> x = vector("x", "n")
+    >>> normalize(x.T*x), normalize(sp.log(x.T*x))
+    (Trace(x.T*x), log(Trace(x.T*x)))
+    """
+    if isinstance(f, MatrixExpr):
+        if f.shape == (1, 1):
+            return Trace(_normalize_inner(f))
+        return _normalize_inner(f)
+    return _normalize_inner(as_expr(f, "f"))
+
+
+def _normalize_inner(e):
+    if not isinstance(e, sp.Basic) or e.is_Atom or isinstance(e, MatrixSymbol):
+        return e
+    if isinstance(e, MatPow) and e.shape == (1, 1) and not (e.exp.is_Integer and e.exp > 0):
+        return Trace(_normalize_inner(e.base)) ** e.exp
+    if isinstance(e, (sp.Function, sp.Pow, sp.Add, sp.Mul)) and not isinstance(e, MatrixExpr):
+        args = [
+            Trace(_normalize_inner(a))
+            if isinstance(a, MatrixExpr) and a.shape == (1, 1)
+            else _normalize_inner(a)
+            for a in e.args
+        ]
+        for a in args:
+            if isinstance(a, MatrixExpr):
+                raise ShapeError(
+                    f"{e.func.__name__} applied to the {a.shape[0]} x "
+                    f"{a.shape[1]} matrix {a}: a scalar function needs a scalar "
+                    f"(use elementwise(f, M) for an entrywise function)"
+                )
+        return e.func(*args)
+    if isinstance(e, ElementwiseApplyFunction):
+        from symcalc.expr.algebra import elementwise
+
+        return elementwise(e.function, _normalize_inner(e.expr))
+    if isinstance(e, MatMul):
+        args = [
+            Trace(_normalize_inner(a.base)) ** a.exp
+            if isinstance(a, MatPow) and a.shape == (1, 1) and not (a.exp.is_Integer and a.exp > 0)
+            else _normalize_inner(a)
+            for a in e.args
+        ]
+        return MatMul(*args)
+    return e.func(*[_normalize_inner(a) for a in e.args])
+
+
+# ======================================================================================
+# Simplification: collect like terms, pull common factors out
+# ======================================================================================
+def _factors(term):
+    """(scalar coefficient, [matrix factors]) of a matrix term."""
+    if isinstance(term, MatMul):
+        scal = [a for a in term.args if not isinstance(a, MatrixExpr)]
+        mats = [a for a in term.args if isinstance(a, MatrixExpr)]
+        return sp.Mul(*scal), mats
+    return sp.S.One, [term]
+
+
+def collect(expr):
+    """Collect like terms and pull out common left / right factors.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, B = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("B", n, n)
+    >>> x, y = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("y", n, 1)
+    >>> collect(A*x + B*x), collect(A*x - A*y)
+    ((A + B)*x, A*(x - y))
+    """
+    if not isinstance(expr, MatrixExpr):
+        return expr
+    if isinstance(expr, MatMul):
+        coef, mats = _factors(expr)
+        return mul(coef, *[collect(m) for m in mats])
+    if not isinstance(expr, MatAdd):
+        return expr
+    total = add(*[collect(a) for a in expr.args])
+    if not isinstance(total, MatAdd):
+        return total
+    total = _collect_hadamard(list(total.args))
+    if not isinstance(total, MatAdd):
+        return total
+    return _collect_terms([_factors(t) for t in total.args])
+
+
+def _hadamard_parts(term):
+    """(scalar coefficient, [Hadamard factors]) of a term, or None if not a Hadamard product."""
+    coef, mats = _factors(term)
+    if len(mats) == 1 and isinstance(mats[0], sp.HadamardProduct):
+        return coef, list(mats[0].args)
+    return None
+
+
+def _collect_hadamard(terms):
+    """a o c + b o c = (a + b) o c (the factor shared by the most Hadamard terms)."""
+    parts = [(t, _hadamard_parts(t)) for t in terms]
+    counts = Counter(f for _, p in parts if p for f in set(p[1]))
+    if not counts or counts.most_common(1)[0][1] < 2:
+        return add(*terms)
+    factor = counts.most_common(1)[0][0]
+    inside, outside = [], []
+    for t, p in parts:
+        if p and factor in p[1]:
+            rest = [f for f in p[1] if f != factor]
+            inside.append(mul(p[0], hadamard(*rest)) if len(rest) > 0 else None)
+        else:
+            outside.append(t)
+    if any(r is None for r in inside):
+        return add(*terms)
+    return add(*outside, hadamard(collect(add(*inside)), factor))
+
+
+def _collect_terms(terms):
+    """Greedy: pull out the left or right factor shared by the most terms, repeat."""
+    while len(terms) > 1:
+        best = None
+        for side in (0, -1):
+            # a factor shared by whole terms only (never leaving an identity behind)
+            counts = Counter(mats[side] for _, mats in terms if len(mats) > 1)
+            if not counts:
+                continue
+            factor, count = counts.most_common(1)[0]
+            if count >= 2 and (best is None or count > best[0]):
+                best = (count, side, factor)
+        if best is None:
+            break
+        _, side, factor = best
+        inside, outside = [], []
+        for c, m in terms:
+            if m[side] != factor or len(m) == 1:
+                outside.append((c, m))
+                continue
+            rest = m[1:] if side == 0 else m[:-1]
+            if not rest:
+                rest = [Identity(factor.cols if side == 0 else factor.rows)]
+            inside.append(mul(c, *rest))
+        inner = collect(add(*inside))
+        if not is_zero(inner):
+            outside.append(_factors(mul(factor, inner) if side == 0 else mul(inner, factor)))
+        terms = outside
+    if not terms:
+        return 0
+    return add(*[mul(c, *m) for c, m in terms])
+
+
+# ======================================================================================
+# Layout and structured gradients
+# ======================================================================================
+LAYOUT = (
+    "gradient has the shape of its variable (df = tr(G^T dX)); Jacobian dF/dx is "
+    "m x n (dF = J dx); Hessian wrt a matrix X is d vec(grad) / d vec(X) "
+    "(column-major vec)"
+)
+
+
+def _structured(G, f, X, d):
+    structure = structure_of(X)
+    if structure in ("symmetric", "positive_definite") and not is_zero(G):
+        if transpose(G) != G and not _numerically_symmetric(G, f, X):
+            sym = collect(add(G / 2, transpose(G) / 2))
+            d.add_step(THEOREMS["symmetric_part"], G, sym, "simplify")
+            G = sym
+    if structure == "diagonal" and not is_zero(G):
+        diag = hadamard(Identity(X.rows), G)
+        d.add_step(THEOREMS["diagonal_part"], G, diag, "simplify")
+        G = diag
+    return G
+
+
+def _numerically_symmetric(G, f, X):
+    cc = pick_concrete(f, X, seed=7)
+    v = cc.evaluate(G, cc.point)
+    ok, _ = _close(list(v), list(v.T), 1e-12)
+    return ok

@@ -1,0 +1,182 @@
+"""Reading a linear map off a differential: dF = J dx (vectors), d vec F = J d vec X.
+
+>>> import sympy as sp
+>>> from symcalc.records import Derivation
+>>> X = sp.MatrixSymbol("X", 3, 2); A = sp.MatrixSymbol("A", 4, 3)
+>>> _linear_map(A * X, X, Derivation(expr=A * X, wrt=(X,)), "jacobian")
+KroneckerProduct(I, A)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy import (
+    HadamardProduct,
+    Identity,
+    KroneckerProduct,
+    MatAdd,
+    MatMul,
+    MatrixExpr,
+    MatrixSymbol,
+    Trace,
+    Transpose,
+    ZeroMatrix,
+)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from symcalc.derivation.algebra import collect
+from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
+from symcalc.derivation.vecform import CommutationMatrix, Vec
+from symcalc.errors import NoRuleError
+from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
+from symcalc.records import Derivation
+from symcalc.rules.matrix import THEOREMS
+
+
+def _right_factor(T, C, canon, d):
+    """P with T = P C, for T linear in the column vector C (records Hadamard -> diag)."""
+    if T == C:
+        return Identity(C.rows)
+    if not canon.depends(T):
+        return 0
+    if isinstance(T, MatAdd) or (isinstance(T, sp.Add) and not isinstance(T, MatrixExpr)):
+        return add(*[_right_factor(a, C, canon, d) for a in T.args if canon.depends(a)])
+    if isinstance(T, sp.Mul) and not isinstance(T, MatrixExpr):
+        dep = [a for a in T.args if canon.depends(a)]
+        others = sp.Mul(*[a for a in T.args if a not in dep])
+        if len(dep) != 1:
+            raise NoRuleError(f"{T} is not linear in the differential")
+        return mul(others, _right_factor(dep[0], C, canon, d))
+    if isinstance(T, Trace):
+        return _right_factor(T.arg, C, canon, d)
+    if isinstance(T, MatMul):
+        scal = [a for a in T.args if not isinstance(a, MatrixExpr)]
+        mats = [a for a in T.args if isinstance(a, MatrixExpr)]
+        dep_s = [a for a in scal if canon.depends(a)]
+        coef = sp.Mul(*[a for a in scal if not canon.depends(a)])
+        if dep_s:
+            row = _right_factor(sp.Mul(*dep_s), C, canon, d)
+            return mul(coef, *mats, row)
+        k = next(i for i, M in enumerate(mats) if canon.depends(M))
+        L, Y, R = mats[:k], mats[k], mats[k + 1 :]
+        if not R:
+            return mul(coef, *L, _right_factor(Y, C, canon, d))
+        if Y.cols == 1:
+            return mul(coef * Trace(mul(*R)), *L, _right_factor(Y, C, canon, d))
+        if Y.rows == 1:
+            moved = mul(transpose(mul(*R)), transpose(Y))
+            return mul(coef, *L, _right_factor(moved, C, canon, d))
+        raise NoRuleError(
+            f"cannot read a Jacobian off {T}: the differential sits inside a "
+            f"{Y.rows} x {Y.cols} factor"
+        )
+    if isinstance(T, HadamardProduct) and T.cols == 1:
+        dep = [a for a in T.args if canon.depends(a)]
+        others = [a for a in T.args if not canon.depends(a)]
+        b = hadamard(*others)
+        out = mul(DiagMatrix(b), _right_factor(dep[0], C, canon, d))
+        d.add_step(THEOREMS["hadamard_as_diag"], T, mul(DiagMatrix(b), dep[0]), "canonical")
+        return out
+    if isinstance(T, Transpose) and T.arg.rows == 1:
+        return _right_factor(T.arg.T if T.arg.T != T else T.arg, C, canon, d)
+    raise NoRuleError(f"cannot read a Jacobian off {type(T).__name__} ({T})")
+
+
+def _vec_row(s, C):
+    """The row r with s = r vec(C), for a scalar s linear in the matrix C."""
+    if isinstance(s, sp.Add):
+        return add(*[_vec_row(a, C) for a in s.args if a.has(C)])
+    if isinstance(s, sp.Mul):
+        dep = [a for a in s.args if a.has(C)]
+        if len(dep) != 1:
+            raise NoRuleError(f"{s} is not linear in the differential")
+        return mul(sp.Mul(*[a for a in s.args if not a.has(C)]), _vec_row(dep[0], C))
+    if isinstance(s, Trace):
+        W = s.arg
+        if (
+            isinstance(W, MatMul)
+            and len(W.args) == 2
+            and not W.args[1].has(C)
+            and W.args[0] == Transpose(C)
+        ):
+            return transpose(Vec(W.args[1]))  # tr(C^T A) = vec(A)^T vec(C)
+        if W == C or W == Transpose(C):
+            return transpose(Vec(Identity(C.rows)))  # tr(C) = vec(I)^T vec(C)
+        if isinstance(W, MatMul) and len(W.args) == 2 and W.args[1] == C and not W.args[0].has(C):
+            return transpose(Vec(transpose(W.args[0])))  # tr(A C) = vec(A^T)^T vec(C)
+        return mul(transpose(Vec(Identity(W.rows))), _vec_factor(W, C))
+    raise NoRuleError(f"cannot write {s} as a row times vec of the differential")
+
+
+def _vec_factor(T, C):
+    """M with vec(T) = M vec(C), for T linear in the matrix C (Kronecker form)."""
+    if T == C:
+        return Identity(C.rows * C.cols)
+    if isinstance(T, Transpose) and T.arg == C:
+        return CommutationMatrix(C.rows, C.cols)
+    if isinstance(T, MatAdd):
+        return add(*[_vec_factor(a, C) for a in T.args if a.has(C)])
+    if isinstance(T, MatMul):
+        scal = [a for a in T.args if not isinstance(a, MatrixExpr)]
+        mats = [a for a in T.args if isinstance(a, MatrixExpr)]
+        if any(a.has(C) for a in scal):  # s(C) M: vec = vec(M) (row of s) vec(C)
+            dep = sp.Mul(*[a for a in scal if a.has(C)])
+            coef = sp.Mul(*[a for a in scal if not a.has(C)])
+            return mul(coef, Vec(mul(*mats)), _vec_row(dep, C))
+        k = next(i for i, M in enumerate(mats) if M.has(C))
+        L, Y, R = mats[:k], mats[k], mats[k + 1 :]
+        Lm = mul(*L) if L else Identity(Y.rows)
+        Rm = mul(*R) if R else Identity(Y.cols)
+        return mul(sp.Mul(*scal), KroneckerProduct(transpose(Rm), Lm), _vec_factor(Y, C))
+    if isinstance(T, HadamardProduct):  # vec(B o Y) = diag(vec B) vec(Y)
+        dep = [a for a in T.args if a.has(C)]
+        if len(dep) == 1:
+            B = hadamard(*[a for a in T.args if not a.has(C)])
+            return mul(DiagMatrix(Vec(B)), _vec_factor(dep[0], C))
+    if isinstance(T, Transpose):  # vec(Y^T) = K vec(Y)
+        return mul(CommutationMatrix(T.arg.rows, T.arg.cols), _vec_factor(T.arg, C))
+    raise NoRuleError(
+        f"cannot write d vec F = H d vec X for {type(T).__name__} ({T}) in Kronecker form"
+    )
+
+
+def _vector_map(adjoint, C, X, F, dX, d):
+    """The m x n Jacobian of a vector F by a vector x, read as P in tr(C^T dF) = C^T P dx."""
+    cdepends = Canonicalizer([C])
+    Jt = (
+        _right_factor(adjoint, C, cdepends, d)
+        if not is_zero(adjoint)
+        else ZeroMatrix(X.rows, F.rows)
+    )
+    J = collect(transpose(Jt))
+    d.add_step(THEOREMS["jacobian_identification"], mul(J, dX), J, "identify")
+    return J
+
+
+def _linear_map(F, X, d: Derivation, note: str):
+    """J with d vec F = J d vec X, for a matrix expression F (the gradient or a vector)."""
+    dX = differential_symbol(X, F.atoms(MatrixSymbol))
+    dF = Differentiator({X: dX}, d, note)(F)
+    if is_zero(dF):
+        return ZeroMatrix(F.rows * F.cols, X.rows * X.cols)
+    C = (
+        MatrixSymbol("C", *F.shape)
+        if not F.has(MatrixSymbol("C", *F.shape))
+        else MatrixSymbol("C_", *F.shape)
+    )
+    canon = Canonicalizer([dX], d, note)
+    canon.pull(dF, C)
+    adjoint = collect(add(*canon.contributions[dX]))
+    if X.cols == 1 and F.cols == 1:
+        try:
+            return _vector_map(adjoint, C, X, F, dX, d)
+        except NoRuleError:  # e.g. a broadcast over a batch, (... o (C 1^T)) 1: vec form
+            pass
+    Jt = (
+        _vec_factor(adjoint, C)
+        if not is_zero(adjoint)
+        else ZeroMatrix(X.rows * X.cols, F.rows * F.cols)
+    )
+    J = collect(transpose(Jt))
+    d.add_step(THEOREMS["vec_identification"], adjoint, J, "identify")
+    return J
