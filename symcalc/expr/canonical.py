@@ -31,6 +31,7 @@ __all__ = [
     "as_column",
     "canonical_max_min",
     "canonical_problem",
+    "canonical_result",
     "canonical_scalars",
     "canonical_sizes",
     "declared_structure",
@@ -145,6 +146,46 @@ def canonical_max_min(expr: Any) -> Any:
         return canonical(plain).xreplace(back)
 
     return expr.replace(is_matrix_max_min, rewrite)
+
+
+def canonical_result(expr: Any) -> Any:
+    """A derivative as a person writes it: ``sign(u) * u / |u|`` is 1 (u ≠ 0 wherever the
+    expression is defined: the gradient of log|det X| is X⁻ᵀ, not sign(det X) det X/|det X| X⁻ᵀ).
+
+    >>> import sympy as sp
+    >>> X = sp.MatrixSymbol("X", 3, 3)
+    >>> d = sp.det(X)
+    >>> canonical_result(sp.sign(d) * d / sp.Abs(d) * X.T.I)
+    X.T**(-1)
+    """
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.sign):
+        return expr
+
+    def is_sign_ratio(node: sp.Basic) -> bool:
+        return isinstance(node, sp.Mul) and any(_sign_ratio_of(node, s) for s in node.args)
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        for s in node.args:
+            if _sign_ratio_of(node, s):
+                u = s.args[0]
+                rest = list(node.args)
+                for factor in (s, u, 1 / sp.Abs(u)):
+                    rest.remove(factor)
+                return sp.Mul(*rest)
+        return node
+
+    out = expr.replace(is_sign_ratio, rewrite)
+    return out.replace(  # the 1 * M left where the ratio was the whole coefficient
+        lambda e: isinstance(e, sp.MatMul) and e.args[0] == 1,
+        lambda e: sp.MatMul(*e.args[1:]) if len(e.args) > 2 else e.args[1],
+    )
+
+
+def _sign_ratio_of(product: sp.Mul, s: Any) -> bool:
+    if not isinstance(s, sp.sign):
+        return False
+    u = s.args[0]
+    return u in product.args and 1 / sp.Abs(u) in product.args
 
 
 def as_column(F: Any) -> Any:

@@ -298,3 +298,29 @@ def test_reading_results_back():
 def test_critical_points_of_a_periodic_function_are_not_complete():
     t, z = sp.symbols("t z", real=True)
     assert sc.critical_points(sp.sin(t) + z**2, [t, z]).complete is False
+
+
+def _logabsdet(X, **_):
+    return np.linalg.slogdet(X)[1]
+
+
+def test_log_abs_det_gradient_is_the_inverse_transpose_also_where_det_is_negative():
+    G = sc.gradient(sp.log(sp.Abs(sp.det(X))), X)
+    assert G == X.T.I
+    check_derivative(sp.log(sp.Abs(sp.det(X))), X, G, _logabsdet)
+    values = {"X": np.diag([-2.0, 1.0, 3.0]) + 0.1}  # det < 0
+    assert np.linalg.det(values["X"]) < 0
+    fd = _central(_logabsdet, values, "X", 1, (N, N))
+    np.testing.assert_allclose(np.linalg.inv(values["X"]).T.ravel(order="F"), fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "constant", [sp.Integer(2**63 - 1), sp.Float(1e308), sp.Float(1e300), sp.Integer(10) ** 300]
+)
+def test_self_checks_scale_with_the_values(constant):
+    """A large constant cancels in the central difference: no false self-check failure."""
+    s, r = sp.symbols("s r", real=True)
+    d = sc.derive(s**2 * r + constant, [s, r])
+    assert d.gradient == sp.Matrix([2 * s * r, s**2])
+    assert d.checks and all(c.passed for c in d.checks)
+    assert sc.gradient(sp.Trace(w.T * w) + constant, w) == 2 * w
