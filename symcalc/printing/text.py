@@ -1,7 +1,7 @@
 """Plain-text printing of results, in the notation of symcalc's own grammar.
 
-SymPy's ``str`` shows the machinery (``Trace(1*Lambda(_d, softplus(_d)).(X*w))``);
-this printer shows what a person writes, and what ``symcalc.parse`` reads back:
+SymPy's ``str`` shows the machinery (``Trace(1*X*w)``, ``Lambda(_d, softplus(_d)).(X*w)``
+for its own ElementwiseApplyFunction); this printer shows what a person writes, and what ``symcalc.parse`` reads back:
 a scalar function of a matrix acts entry by entry (``sigmoid(X*w)``), ``sum(M)``
 is the sum of the entries, ``.*`` the elementwise product, ``diag(v)`` the
 diagonal matrix of a vector, and a 1 x 1 matrix stands for its only entry.
