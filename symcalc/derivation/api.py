@@ -84,7 +84,9 @@ def gradient(f: Any, wrt: Any) -> sp.Matrix:
     With a MatrixSymbol variable the closed-form matrix engine answers.
     """
     if _is_matrix_problem(f, wrt):
-        return _matrix_engine().matrix_gradient(*_matrix_problem(f, wrt))
+        from symcalc.expr.canonical import canonical_result  # sign(u) u / |u| -> 1
+
+        return canonical_result(_matrix_engine().matrix_gradient(*_matrix_problem(f, wrt)))
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Matrix(fastdiff.gradient_entries(f, syms))
 
@@ -118,6 +120,8 @@ def jacobian(F: Any, wrt: Any) -> sp.Matrix:
     [sin(t),  r*cos(t)]])
     """
     if _is_matrix_problem(F, wrt):
-        return _matrix_engine().matrix_jacobian(*_matrix_problem(F, wrt))
+        from symcalc.expr.canonical import as_column  # a row vector: its column's Jacobian
+
+        return _matrix_engine().matrix_jacobian(*_matrix_problem(as_column(F), wrt))
     comps, syms = _vector_field(F), _wrt_symbols(wrt)
     return fastdiff.jacobian_entries(comps, syms)

@@ -45,6 +45,7 @@ from symcalc.derivation.selfcheck import check_gradient, check_second, check_sym
 from symcalc.derivation.vecform import CommutationMatrix, Vec, _sandwich, symmetrizer
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.expr.algebra import add, is_zero, mul, transpose
+from symcalc.expr.canonical import declared_structure
 from symcalc.expr.structure import structure_of
 from symcalc.inputs import reject_text
 from symcalc.records import Derivation
@@ -203,6 +204,7 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
             "layout": LAYOUT,
             "shapes": {str(M): M.shape for M in g.atoms(MatrixSymbol) | {X}},
             "structure": {str(M): structure_of(M) for M in g.atoms(MatrixSymbol) | {X}},
+            "assumed": declared_structure(g),  # a plain covariance taken as SPD (expr.canonical)
         },
     )
     if g != f:

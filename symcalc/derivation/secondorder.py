@@ -16,7 +16,7 @@ products and the Gauss-Newton matrix of a least-squares loss.
 >>> W, b, x = matrix_symbol("W", "h", "n"), vector("b", "h"), vector("x", "n")
 >>> E = sum_entries(elementwise(softplus, W*x + b))
 >>> hessian_trace(E, x)
-Trace((HadamardProduct(Lambda(_d, sigmoid(_d)).(b.T + x.T*W.T), -Lambda(_d, sigmoid(_d)).(b.T + x.T*W.T) + 1))*(HadamardProduct(W, W))*1)
+Trace((HadamardProduct(sigmoid(b.T + x.T*W.T), -sigmoid(b.T + x.T*W.T) + 1))*(HadamardProduct(W, W))*1)
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def _vec_positions(X):
 
 def elementwise_gradient(cc, f, value):
     """df/dX_ij by sympy.diff of the explicit expression, one entry at a time."""
-    t = sp.Symbol("t_entry")
+    t = sp.Symbol("t_entry", real=True)  # real entries: d|u|/dt = sign(u) du/dt
     out = sp.zeros(int(cc.X.rows), int(cc.X.cols))
     for i, j in _vec_positions(cc.X):
         f_t = to_explicit(f, _with_symbols(cc, value, [(i, j)], [t]))
@@ -56,7 +56,7 @@ def elementwise_gradient(cc, f, value):
 def elementwise_second(cc, F, value, kind):
     """d vec(F)/d vec(X) (kind='jacobian') or the Hessian of scalar F, by sympy.diff."""
     pos = _vec_positions(cc.X)
-    t, u = sp.symbols("t_entry u_entry")
+    t, u = sp.symbols("t_entry u_entry", real=True)
     if kind == "jacobian":
         cols = []
         for p in pos:
@@ -177,7 +177,7 @@ def elementwise_vech_hessian(cc, f, value):
     sympy.diff of the explicit expression with X_ij = X_ji = one symbol."""
     n = int(cc.X.rows)
     pos = _vech_positions(n)
-    t, u = sp.symbols("t_entry u_entry")
+    t, u = sp.symbols("t_entry u_entry", real=True)
     H = sp.zeros(len(pos), len(pos))
     for a, (i, j) in enumerate(pos):
         for b in range(a, len(pos)):

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import math
 import random
 
 import sympy as sp
@@ -115,6 +116,38 @@ def _numeric(e, point):
     return numeric(e, point, 30)  # symcalc.checks.explicit
 
 
+def _fd_digits(phi: list, point: dict) -> int:
+    """Working digits for a central difference of ``phi`` near ``point``: 30 more than the
+    size of its values, so that a large constant (2**63 - 1, 1e308) cancels exactly and
+    the tolerance can stay relative to the derivative (issue 13).
+
+    >>> x = sp.Symbol("x")
+    >>> _fd_digits([x**2 + 2**63 - 1], {x: sp.Float(1, 30)}), _fd_digits([x], {x: sp.S.One})
+    (49, 30)
+    """
+    try:
+        size = max((abs(_numeric(e, point)) for e in phi), default=0.0)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
+        return 30
+    if not math.isfinite(size) or size < 10:
+        return 30
+    return 30 + min(int(math.ceil(math.log10(size))), 400)
+
+
+def _exact(items: list) -> list:
+    """Floats as the exact rationals they stand for (expressions, numbers, or point dicts),
+    so that f(x + hv) - f(x - hv) loses nothing to a large constant such as 1e308."""
+
+    def exact(e):
+        if isinstance(e, dict):
+            return {k: exact(v) for k, v in e.items()}
+        if not isinstance(e, sp.Basic):
+            return e
+        return e.xreplace({fl: sp.Rational(fl) for fl in e.atoms(sp.Float)})
+
+    return [exact(e) for e in items]
+
+
 def _along(point: dict, xs: list, v: list):
     """t -> the point moved by t along the direction v (for the central difference)."""
     return lambda t: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}}
@@ -160,11 +193,13 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         )
         h = sp.Float("1e-8", 30)
         v = [sp.Float(rng.uniform(-1, 1), 30) for _ in xs]
+        digits = _fd_digits(phi, point)  # f(x) = x**2 + 2**63 - 1: the constant cancels
+        exact_phi, exact_point = _exact(phi), _exact([point])[0]  # exact until the quotient
         fd = central_difference(  # the one central difference (symcalc.checks)
-            lambda pt: [_numeric(e, pt) for e in phi],
-            _along(point, xs, v),
-            h,
-            complex,
+            lambda pt, digits=digits, ex=exact_phi: [e.xreplace(pt).evalf(digits) for e in ex],
+            _along(exact_point, xs, _exact(v)),
+            sp.Rational(1, 10**8),
+            lambda q: complex(sp.N(q, 30)),
         )
         av = [sum(a[i * n + j] * complex(v[j]) for j in range(n)) for i in range(len(phi))]
         fd_err = max(abs(p - q) for p, q in zip(fd, av))

@@ -32,6 +32,8 @@ from sympy.core.sympify import _sympify
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from symcalc.expr.elementwise import ELEMENTWISE_VAR, Elementwise, canonical_lambda
+
 __all__ = [
     "ELEMENTWISE_VAR",
     "add",
@@ -144,21 +146,8 @@ def ones_like(Z):
     return OneMatrix(*Z.shape)
 
 
-#: The one bound variable of every elementwise Lambda the engine builds, so that two
-#: separately built sigmoid(Xw) are the same object (equality, collecting, CSE).
-ELEMENTWISE_VAR = sp.Dummy("d")
-
-
-def canonical_lambda(f):
-    """Lambda(d, f(d)) over the shared variable, for a function class or a Lambda."""
-    if isinstance(f, sp.Lambda):
-        (t,) = f.variables
-        return sp.Lambda(ELEMENTWISE_VAR, f.expr.xreplace({t: ELEMENTWISE_VAR}))
-    return sp.Lambda(ELEMENTWISE_VAR, f(ELEMENTWISE_VAR))
-
-
 def elementwise(f, Z):
-    return ElementwiseApplyFunction(canonical_lambda(f), Z)
+    return Elementwise(canonical_lambda(f), Z)  # printed f(Z) (symcalc.expr.elementwise)
 
 
 def elementwise_parts(node):

@@ -22,12 +22,16 @@ from sympy import MatrixExpr, MatrixSymbol
 from sympy.matrices.expressions.hadamard import HadamardPower
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symcalc.expr.elementwise import as_elementwise
 from symcalc.expr.structure import PositiveDefiniteMatrixSymbol, StructuredMatrixSymbol, dim
 
 __all__ = [
     "CovarianceMatrixSymbol",
     "adopt_declared",
+    "as_column",
+    "canonical_max_min",
     "canonical_problem",
+    "canonical_result",
     "canonical_scalars",
     "canonical_sizes",
     "declared_structure",
@@ -108,6 +112,98 @@ def _matrix_form_of_sums(expr: sp.Basic) -> sp.Basic:
         return _scalar_of(form) if _is_one_by_one(form) else node
 
     return expr.replace(is_entry_sum, rewrite)
+
+
+def canonical_max_min(expr: Any) -> Any:
+    """Scalar ``Max`` / ``Min`` of matrix-valued scalars (a trace inside) through relu.
+
+    The registry maps ``Max(0, t)`` onto ``relu(t)`` for plain scalars only; a ``t`` such as
+    ``tr(wᵀx) + b`` holds matrix objects. Each such argument stands in for a real dummy while
+    the registry rewrites, and is put back afterwards.
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.structure import vector
+    >>> w, x = vector("w", "n"), vector("x", "n")
+    >>> canonical_max_min(sp.Max(0, sp.Trace(w.T * x) + 1))
+    relu(Trace(w.T*x) + 1)
+    """
+    from symcalc.expr.registry import canonical
+
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.Max, sp.Min):
+        return expr
+
+    def is_matrix_max_min(node: sp.Basic) -> bool:
+        return (
+            isinstance(node, (sp.Max, sp.Min))
+            and not getattr(node, "is_Matrix", False)
+            and node.has(MatrixExpr)
+        )
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        standins = {a: sp.Dummy(real=True) for a in node.args if a.has(MatrixExpr)}
+        plain = node.func(*[standins.get(a, a) for a in node.args])
+        back = {d: a for a, d in standins.items()}
+        return canonical(plain).xreplace(back)
+
+    return expr.replace(is_matrix_max_min, rewrite)
+
+
+def canonical_result(expr: Any) -> Any:
+    """A derivative as a person writes it: ``sign(u) * u / |u|`` is 1 (u ≠ 0 wherever the
+    expression is defined: the gradient of log|det X| is X⁻ᵀ, not sign(det X) det X/|det X| X⁻ᵀ).
+
+    >>> import sympy as sp
+    >>> X = sp.MatrixSymbol("X", 3, 3)
+    >>> d = sp.det(X)
+    >>> canonical_result(sp.sign(d) * d / sp.Abs(d) * X.T.I)
+    X.T**(-1)
+    """
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.sign):
+        return expr
+
+    def is_sign_ratio(node: sp.Basic) -> bool:
+        return isinstance(node, sp.Mul) and any(_sign_ratio_of(node, s) for s in node.args)
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        for s in node.args:
+            if _sign_ratio_of(node, s):
+                u = s.args[0]
+                rest = list(node.args)
+                for factor in (s, u, 1 / sp.Abs(u)):
+                    rest.remove(factor)
+                return sp.Mul(*rest)
+        return node
+
+    out = expr.replace(is_sign_ratio, rewrite)
+    return out.replace(  # the 1 * M left where the ratio was the whole coefficient
+        lambda e: isinstance(e, sp.MatMul) and e.args[0] == 1,
+        lambda e: sp.MatMul(*e.args[1:]) if len(e.args) > 2 else e.args[1],
+    )
+
+
+def _sign_ratio_of(product: sp.Mul, s: Any) -> bool:
+    if not isinstance(s, sp.sign):
+        return False
+    u = s.args[0]
+    return u in product.args and 1 / sp.Abs(u) in product.args
+
+
+def as_column(F: Any) -> Any:
+    """A row vector's Jacobian is its column's: ``xᵀ`` (1 × n) is read as ``x``.
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.structure import vector
+    >>> x = vector("x", "n")
+    >>> as_column(sp.HadamardPower(x.T, 2))
+    HadamardPower(x, 2)
+    >>> as_column(x.T * x)
+    x.T*x
+    """
+    if isinstance(F, MatrixExpr) and F.shape[0] == 1 and F.shape[1] != 1:
+        return sp.Transpose(F).doit()
+    if isinstance(F, sp.MatrixBase) and F.rows == 1 and F.cols != 1:
+        return F.T
+    return F
 
 
 def _size_symbols(expr: sp.Basic) -> set[sp.Symbol]:
@@ -240,4 +336,5 @@ def canonical_problem(expr: Any, wrt: Any) -> tuple[Any, Any]:
         wrt = type(wrt)(ws)
     else:
         expr, wrt = canonical_sizes(expr, wrt)
-    return canonical_scalars(expr), adopt_declared(expr, wrt)
+    expr = as_elementwise(canonical_max_min(canonical_scalars(expr)))  # M.applyfunc(f) too
+    return expr, adopt_declared(expr, wrt)

@@ -36,10 +36,10 @@ from sympy import (
     OneMatrix,
     Trace,
 )
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symcalc.errors import InputError, ShapeError
 from symcalc.expr.axis import LayerNorm, LogSumExp, Softmax, as_axis
+from symcalc.expr.elementwise import Elementwise
 from symcalc.expr.functions import sigmoid, softplus
 from symcalc.inputs import as_expr, as_scalar_expr, reject_text
 
@@ -228,7 +228,7 @@ def elementwise(f, M) -> MatrixExpr:
     or a Lambda / Python function of one scalar.
 
     >>> elementwise(sigmoid, vector("z", 3))
-    Lambda(_d, sigmoid(_d)).(z)
+    sigmoid(z)
     """
     from symcalc.expr.algebra import canonical_lambda
 
@@ -238,7 +238,7 @@ def elementwise(f, M) -> MatrixExpr:
             raise InputError(f"elementwise needs a function of one scalar, not {f!r}")
         t = sp.Dummy("t")
         f = Lambda(t, as_expr(f(t), "the value of the elementwise function"))
-    return ElementwiseApplyFunction(canonical_lambda(f), M)
+    return Elementwise(canonical_lambda(f), M)
 
 
 def hadamard(*Ms) -> MatrixExpr:

@@ -77,6 +77,20 @@ def _check_size(n: Any, what: str) -> int:
     return int(n)
 
 
+def _is_symbolic_size(A: Any) -> bool:
+    """A matrix expression whose size is not two integers (a MatrixSymbol of size n x n)."""
+    return isinstance(A, sp.MatrixExpr) and not all(
+        getattr(d, "is_Integer", False) for d in A.shape
+    )
+
+
+def _closed_form_vec(A: sp.MatrixExpr, o: str):
+    """vec of a symbolic-size matrix: the closed-form ``Vec(A)`` (``Vec(A.T)`` by rows)."""
+    from symcalc.derivation.vecform import Vec
+
+    return Vec(A) if o == "F" else Vec(sp.Transpose(A).doit())
+
+
 def vec(A: Any, order: str = "col"):
     """Stack the columns (``order="col"``) or the rows (``order="row"``) of A into a column.
 
@@ -84,7 +98,14 @@ def vec(A: Any, order: str = "col"):
     >>> a, b, c, d = sp.symbols("a b c d")
     >>> vec(sp.Matrix([[a, b], [c, d]])).T
     Matrix([[a, c, b, d]])
+
+    A matrix of symbolic size gives the closed form ``Vec``:
+
+    >>> vec(sp.MatrixSymbol("X", sp.Symbol("m"), sp.Symbol("n"))).shape
+    (m*n, 1)
     """
+    if _is_symbolic_size(A):
+        return _closed_form_vec(A, _order(order))
     M, o = _as_matrix(A), _order(order)
     if isinstance(M, np.ndarray):
         return M.reshape(-1, 1, order=o)
@@ -170,13 +191,35 @@ def elimination_matrix(n: int) -> sp.Matrix:
     return L
 
 
+def _is_size_symbol(n: Any) -> bool:
+    """A symbolic size: a SymPy expression with free symbols (``m``, ``n``, ``2*n``)."""
+    return isinstance(n, sp.Expr) and bool(n.free_symbols)
+
+
+def _closed_form_commutation(m: Any, n: Any):
+    from symcalc.derivation.vecform import CommutationMatrix
+    from symcalc.expr.structure import dim
+
+    def size(d: Any) -> Any:  # a plain Symbol("m") is the size m: a positive integer
+        return dim(d.name) if isinstance(d, sp.Symbol) and not d.is_integer else d
+
+    return CommutationMatrix(size(m), size(n))
+
+
 def commutation_matrix(m: int, n: int | None = None) -> sp.Matrix:
     """K_{mn}, of shape mn x mn, with K vec(A) = vec(A.T) for A of shape m x n.
 
     >>> K = commutation_matrix(2, 3)
     >>> K.T * K == sp.eye(6)
     True
+
+    Symbolic sizes give the closed form ``CommutationMatrix``:
+
+    >>> commutation_matrix(sp.Symbol("m", integer=True, positive=True), 2).shape
+    (2*m, 2*m)
     """
+    if _is_size_symbol(m) or _is_size_symbol(n):
+        return _closed_form_commutation(m, m if n is None else n)
     m = _check_size(m, "m")
     n = m if n is None else _check_size(n, "n")
     K = sp.zeros(m * n, m * n)

@@ -1,7 +1,7 @@
 """Plain-text printing of results, in the notation of symcalc's own grammar.
 
-SymPy's ``str`` shows the machinery (``Trace(1*Lambda(_d, softplus(_d)).(X*w))``);
-this printer shows what a person writes, and what ``symcalc.parse`` reads back:
+SymPy's ``str`` shows the machinery (``Trace(1*X*w)``, ``Lambda(_d, softplus(_d)).(X*w)``
+for its own ElementwiseApplyFunction); this printer shows what a person writes, and what ``symcalc.parse`` reads back:
 a scalar function of a matrix acts entry by entry (``sigmoid(X*w)``), ``sum(M)``
 is the sum of the entries, ``.*`` the elementwise product, ``diag(v)`` the
 diagonal matrix of a vector, and a 1 x 1 matrix stands for its only entry.
@@ -27,30 +27,63 @@ def _is_ones(M: Any) -> bool:
     return isinstance(M, sp.OneMatrix)
 
 
+def _ones_multiple(M: Any) -> Any:
+    """c for the matrix c * ones(m, n) (c = 1 for ones itself), else None."""
+    if _is_ones(M):
+        return sp.S.One
+    if isinstance(M, sp.MatMul):
+        matrices = [a for a in M.args if getattr(a, "is_Matrix", False)]
+        if len(matrices) == 1 and _is_ones(matrices[0]):
+            return sp.Mul(*[a for a in M.args if not getattr(a, "is_Matrix", False)])
+    return None
+
+
+def elementwise_text(printer: StrPrinter, e: ElementwiseApplyFunction) -> str:
+    """f.(M) as symcalc writes it: ``sigmoid(X*w)``, ``leaky_relu(X*w, 1/5)``, ``(z).^2``
+    (``str()`` of :class:`symcalc.expr.elementwise.Elementwise` uses it with SymPy's printer).
+
+    >>> import sympy as sp
+    >>> from symcalc.expr.structure import elementwise, vector
+    >>> elementwise_text(StrPrinter(), elementwise(sp.exp, vector("z", 3)))
+    'exp(z)'
+    """
+    lam = e.function
+    inner = printer._print(e.expr)
+    if isinstance(lam, sp.Lambda) and len(lam.variables) == 1:
+        var, body = lam.variables[0], lam.expr
+        if isinstance(body, sp.Function) and body.args[:1] == (var,):
+            params = body.args[1:]
+            if not any(p.has(var) for p in params):  # leaky_relu(X*w, 1/5)
+                shown = ", ".join([inner, *(printer._print(p) for p in params)])
+                return f"{_function_name(body)}({shown})"
+        if body.is_Pow and body.base == var:
+            return f"({inner}).^{_exponent_text(printer, body.exp)}"
+        shown = printer._print(body.xreplace({var: sp.Symbol("t")}))
+        return f"({shown} for t = each entry of {inner})"
+    return f"{printer._print(lam)}({inner})"
+
+
+def _exponent_text(printer: StrPrinter, p: Any) -> str:
+    """An exponent after ``.^``: bare when it is one token (2, n), else in parentheses
+    (``x.^(-1/2)``, never ``x.^-1/2``, which reads as (x.^-1)/2)."""
+    shown = printer._print(p)
+    one_token = (p.is_Integer and p >= 0) or p.is_Symbol
+    return shown if one_token else f"({shown})"
+
+
+def _function_name(body: sp.Function) -> str:
+    """The registry's parse name of the function (what symcalc.parse reads back)."""
+    from symcalc.expr.registry import REGISTRY
+
+    spec = REGISTRY.of(body)
+    return spec.name if spec is not None else getattr(body.func, "__name__", str(body.func))
+
+
 class SymcalcStrPrinter(StrPrinter):
     """StrPrinter with symcalc's matrix-loss notation (``_print_ClassName`` methods)."""
 
     def _print_ElementwiseApplyFunction(self, e: ElementwiseApplyFunction) -> str:
-        lam = e.function
-        inner = self._print(e.expr)
-        if isinstance(lam, sp.Lambda) and len(lam.variables) == 1:
-            var, body = lam.variables[0], lam.expr
-            if isinstance(body, sp.Function) and body.args[:1] == (var,):
-                params = body.args[1:]
-                if not any(p.has(var) for p in params):  # leaky_relu(X*w, 1/5)
-                    shown = ", ".join([inner, *(self._print(p) for p in params)])
-                    return f"{self._print_function_name(body)}({shown})"
-            if body.is_Pow and body.base == var:
-                return f"({inner}).^{self._print(body.exp)}"
-            return f"({self._print(body.xreplace({var: sp.Symbol('t')}))} for t = each entry of {inner})"
-        return f"{self._print(lam)}({inner})"
-
-    def _print_function_name(self, body: sp.Function) -> str:
-        """The registry's parse name of the function (what symcalc.parse reads back)."""
-        from symcalc.expr.registry import REGISTRY
-
-        spec = REGISTRY.of(body)
-        return spec.name if spec is not None else getattr(body.func, "__name__", str(body.func))
+        return elementwise_text(self, e)
 
     def _print_Trace(self, e: sp.Trace) -> str:
         arg = e.arg
@@ -93,13 +126,18 @@ class SymcalcStrPrinter(StrPrinter):
         return " .* ".join(self.parenthesize(a, 50) for a in e.args)
 
     def _print_HadamardPower(self, e) -> str:
-        return f"{self.parenthesize(e.base, 50)}.^{self._print(e.exp)}"
+        return f"{self.parenthesize(e.base, 50)}.^{_exponent_text(self, e.exp)}"
 
     def _print_DiagMatrix(self, e) -> str:
         return f"diag({self._print(e.args[0])})"
 
     def _print_MatAdd(self, e) -> str:
-        return self._positive_first(e.args, e)
+        """A multiple of the ones matrix next to another matrix is its scalar, as people
+        write it and parse reads it (1 - sigmoid(X*w) adds 1 to every entry)."""
+        if all(_ones_multiple(t) is not None for t in e.args):
+            return self._positive_first(e.args, e)
+        terms = [_ones_multiple(t) if _ones_multiple(t) is not None else t for t in e.args]
+        return self._positive_first(terms, e)
 
     def _print_Add(self, e, order=None) -> str:
         return self._positive_first(e.args, e)
@@ -131,7 +169,11 @@ class SymcalcStrPrinter(StrPrinter):
         return super().parenthesize(item, level, strict)
 
     def _print_OneMatrix(self, e) -> str:
-        return "1"
+        """ones(n) (a column), ones(m, n): the size is printed, so parse reads it back."""
+        rows, cols = e.shape
+        if cols == 1:
+            return f"ones({self._print(rows)})"
+        return f"ones({self._print(rows)}, {self._print(cols)})"
 
     def _print_KroneckerProduct(self, e) -> str:
         return " kron ".join(self.parenthesize(a, 50) for a in e.args)

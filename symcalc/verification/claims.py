@@ -80,6 +80,7 @@ def _verdict(
         result = dict(result, counterexample=cex)
     if note:
         explanation = f"{explanation} Note: {note}."
+    assumed = _assumed(claim, truth)
     return Verdict(
         holds=result.get("holds"),
         method=result.get("method", "numeric"),
@@ -92,7 +93,27 @@ def _verdict(
         truth=truth,
         points=int(result.get("points") or 0),
         elapsed=time.monotonic() - started,
+        assumed=assumed,
     )
+
+
+def _assumed(*exprs) -> list[str]:
+    """What symcalc assumed of the matrices (a plain covariance is SPD), in sentences."""
+    from symcalc.expr.canonical import declared_structure
+
+    said: list[str] = []
+    for e in exprs:
+        said += [s for s in declared_structure(e) if s not in said]
+    return said
+
+
+def _canonical(f, wrt=()):
+    """(f, wrt) in the engine's canonical spelling: the registry's named functions, one
+    size symbol per name, scalars of 1 x 1 matrices, a covariance SPD (expr.canonical)."""
+    from symcalc.expr.canonical import canonical_problem
+    from symcalc.expr.registry import canonical
+
+    return canonical_problem(canonical(f), wrt)
 
 
 _SYNTAXES = ("auto", "math", "latex")
@@ -227,7 +248,7 @@ def verify(
     started = time.monotonic()
     budget, seed, points = _check_budget(budget), _check_seed(seed), _check_points(points)
     _check_options(isolate, syntax)
-    truth = _read_truth(truth, symbols, syntax)
+    truth, _ = _canonical(_read_truth(truth, symbols, syntax))
     truth_shown = truth
     try:
         claim, truth, objects, amap, as_read = _prepare(claim, truth, assumptions, symbols, syntax)
@@ -333,6 +354,7 @@ def _verify_derivative(
         raise InputError("f and wrt must be SymPy objects; to work from text use verify_from_text")
     reject_text(f, "f")
     reject_text(wrt, "wrt")
+    f, wrt = _canonical(f, wrt)
     if isinstance(wrt, (list, tuple)) and len(wrt) == 1 and isinstance(wrt[0], MatrixSymbol):
         wrt = wrt[0]
     truth, why = _engine(kind, f, wrt)

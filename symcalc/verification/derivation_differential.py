@@ -61,8 +61,8 @@ def _d(e, X, dX):
         return dX
     if not _depends(e, X):
         return _zero_like(e)
-    rule = _RULES.get(type(e).__name__)
-    if rule is not None:
+    rule = next((_RULES[c.__name__] for c in type(e).__mro__ if c.__name__ in _RULES), None)
+    if rule is not None:  # by class or base class (symcalc's Elementwise is SymPy's)
         return rule(e, X, dX)
     if isinstance(e, sp.Function) and len(e.args) == 1:
         return _scalar_function(e, X, dX)

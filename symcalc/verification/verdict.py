@@ -28,6 +28,8 @@ class Verdict(RichDisplay):
     counterexample: {symbol or matrix: exact value, size symbol: int} where they differ, or None.
     claim_value / truth_value: both sides at the counterexample (Floats or Matrices of Floats).
     wrong_entries:  for vector and matrix results, the entries that differ there.
+    assumed:        what symcalc assumed of the inputs ("Sigma is symmetric positive
+                    definite (a covariance)" for a plain MatrixSymbol passed as a covariance).
     explanation:    one or two sentences a person can act on.
     """
 
@@ -42,6 +44,7 @@ class Verdict(RichDisplay):
     truth: Any = None
     points: int = 0
     elapsed: float = 0.0
+    assumed: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -78,6 +81,8 @@ class Verdict(RichDisplay):
             lines.append(f"  truth there: {_show_value(self.truth_value)}")
         if self.wrong_entries:
             lines.append(f"  wrong entries: {', '.join(self.wrong_entries)}")
+        for sentence in self.assumed:
+            lines.append(f"  assumed: {sentence}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

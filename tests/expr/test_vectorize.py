@@ -117,10 +117,29 @@ def test_matrix_symbol_of_concrete_size_is_vectorized_by_entries():
         (lambda: sc.unvec(sp.Matrix([1, 2, 3]), (2, 2)), "cannot be rolled"),
         (lambda: sc.duplication_matrix(0), "positive integer"),
         (lambda: sc.commutation_matrix(2.5, 2), "positive integer"),
-        (lambda: sc.vec(sp.MatrixSymbol("X", sp.Symbol("n"), 2)), "symbolic size"),
+        (lambda: sc.vech(sp.MatrixSymbol("X", sp.Symbol("n"), sp.Symbol("n"))), "symbolic size"),
         (lambda: sc.vec("A"), "must be a SymPy Matrix"),
     ],
 )
 def test_bad_input(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_symbolic_sizes_give_the_closed_forms():
+    """vec and K of symbolic size are Vec(X) and CommutationMatrix(m, n) (issue 13), and
+    agree with the explicit ones once the sizes are substituted."""
+    from symcalc.expr.structure import dim
+
+    m, n = dim("m"), dim("n")
+    X = sp.MatrixSymbol("X", m, n)
+    V, K = sc.vec(X), sc.commutation_matrix(m, n)
+    assert type(V).__name__ == "Vec" and V.shape == (m * n, 1)
+    assert type(K).__name__ == "CommutationMatrix" and K.shape == (m * n, m * n)
+    X23 = sp.Matrix(2, 3, sp.symbols("a:6"))
+    V23 = sp.Matrix([V._entry(i, 0) for i in range(6)]).subs({m: 2, n: 3})
+    assert V23 == sc.vec(sp.MatrixSymbol("X", 2, 3))
+    K23 = K.subs({m: 2, n: 3}).as_explicit()
+    assert K23 == sc.commutation_matrix(2, 3)
+    assert K23 * sc.vec(X23) == sc.vec(X23.T)
+    assert sc.vec(X, order="row") == sc.vec(X.T)
