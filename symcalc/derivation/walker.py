@@ -148,6 +148,11 @@ def _exact(items: list) -> list:
     return [exact(e) for e in items]
 
 
+def _evaluator(exprs: list, digits: int):
+    """point -> the values of ``exprs`` there, at ``digits`` significant digits."""
+    return lambda pt: [e.xreplace(pt).evalf(digits) for e in exprs]
+
+
 def _along(point: dict, xs: list, v: list):
     """t -> the point moved by t along the direction v (for the central difference)."""
     return lambda t: {**point, **{x: point[x] + t * vj for x, vj in zip(xs, v)}}
@@ -196,7 +201,7 @@ def scalar_checks(d: Derivation, f, xs, what: str, tries: int = 6):
         digits = _fd_digits(phi, point)  # f(x) = x**2 + 2**63 - 1: the constant cancels
         exact_phi, exact_point = _exact(phi), _exact([point])[0]  # exact until the quotient
         fd = central_difference(  # the one central difference (symcalc.checks)
-            lambda pt, digits=digits, ex=exact_phi: [e.xreplace(pt).evalf(digits) for e in ex],
+            _evaluator(exact_phi, digits),
             _along(exact_point, xs, _exact(v)),
             sp.Rational(1, 10**8),
             lambda q: complex(sp.N(q, 30)),
