@@ -68,8 +68,11 @@ def _loader():
     return jinja2.FunctionLoader(load)
 
 
-def template_env():
-    """The Jinja environment: \\VAR{...}, \\BLOCK{...}, \\#{...}; StrictUndefined."""
+def template_env(finished: bool = False):
+    """The Jinja environment: \\VAR{...}, \\BLOCK{...}, \\#{...}; StrictUndefined.
+
+    ``finished=True``: the values arrive as finished LaTeX (no escaping on output).
+    """
     import jinja2
 
     return jinja2.Environment(
@@ -87,7 +90,7 @@ def template_env():
         autoescape=False,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
+        finalize=None if finished else _finalize,
     )
 
 

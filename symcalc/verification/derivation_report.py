@@ -119,36 +119,8 @@ def render_latex(check, title: str = "Hand derivation") -> str:
     return template.render(title=_text(title), **latex_context(check))
 
 
-def _templates_dir():
-    """Installed: the package symcalc.templates; source checkout: <repo>/templates."""
-    import importlib.resources
-    from pathlib import Path
-
-    try:
-        root = importlib.resources.files("symcalc.templates")
-        if root.joinpath("derivation_check.tex.j2").is_file():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates"
-
-
 def _environment():
-    """The report's template syntax (\\VAR{...}, \\BLOCK{...}); every value arrives finished."""
-    import jinja2
+    """The report's template environment (symcalc.reporting.tex); every value arrives finished."""
+    from symcalc.reporting.tex import template_env
 
-    root = _templates_dir()
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(lambda name: root.joinpath(name).read_text(encoding="utf-8")),
-        block_start_string=r"\BLOCK{",
-        block_end_string="}",
-        variable_start_string=r"\VAR{",
-        variable_end_string="}",
-        comment_start_string=r"\#{",
-        comment_end_string="}",
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    return template_env(finished=True)
