@@ -20,6 +20,7 @@ from sympy import (
     MatrixExpr,
     MatrixSymbol,
     Trace,
+    ZeroMatrix,
 )
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
@@ -176,6 +177,79 @@ def _collect_terms(terms):
     if not terms:
         return 0
     return add(*[mul(c, *m) for c, m in terms])
+
+
+# ======================================================================================
+# Regrouping: expand into products, combine like products, group by coefficient
+# ======================================================================================
+MAX_PRODUCTS = 64  # expanding further is no simplification a reader would thank us for
+
+
+def _products(expr):
+    """``expr`` as a list of (scalar coefficient, tuple of matrix factors), every sum inside
+    a product distributed; None when that gives more than MAX_PRODUCTS products."""
+    if isinstance(expr, MatAdd):
+        out = []
+        for a in expr.args:
+            part = _products(a)
+            if part is None:
+                return None
+            out += part
+        return out if len(out) <= MAX_PRODUCTS else None
+    if isinstance(expr, MatMul):
+        coef, mats = _factors(expr)
+        out = [(coef, ())]
+        for M in mats:
+            part = _products(M)
+            if part is None:
+                return None
+            out = [(c * c2, m + m2) for c, m in out for c2, m2 in part]
+            if len(out) > MAX_PRODUCTS:
+                return None
+        return out
+    return [(sp.S.One, (expr,))]
+
+
+def _sign_free(c):
+    """(sign, |c|) for a scalar coefficient: -2/q and 2/q share the key 2/q."""
+    return (-1, -c) if c.could_extract_minus_sign() else (1, c)
+
+
+def regroup(expr):
+    """A matrix sum written the way a person groups it: like products combined, terms
+    with the same scalar coefficient (up to sign) under that coefficient, common factors
+    collected inside each group.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> q = sp.Symbol("q")
+    >>> regroup((-2/q) * A * x * x.T + (-2/q) * A.T * x * x.T + A / q + A.T / q)
+    (-2/q)*(A + A.T)*x*x.T + 1/q*(A + A.T)
+    """
+    if not isinstance(expr, MatAdd):
+        return collect(expr)
+    products = _products(expr)
+    if products is None:
+        return collect(expr)
+    combined: dict = {}
+    for c, mats in products:
+        combined[mats] = combined.get(mats, sp.S.Zero) + c
+    groups: dict = {}
+    for mats, c in combined.items():
+        c = sp.factor_terms(sp.together(c))
+        if c == 0:
+            continue
+        sign, key = _sign_free(c)
+        groups.setdefault(key, []).append((sign, mats))
+    terms = []
+    for key, members in groups.items():
+        flip = -1 if 2 * sum(s < 0 for s, _ in members) > len(members) else 1
+        inner = add(*[mul(sign * flip, *mats) for sign, mats in members])
+        terms.append(mul(flip * key, collect(inner)))
+    out = add(*terms)
+    if is_zero(out):
+        return ZeroMatrix(*expr.shape)
+    return out
 
 
 # ======================================================================================

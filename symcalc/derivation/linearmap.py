@@ -24,62 +24,14 @@ from sympy import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.derivation.algebra import collect
+from symcalc.derivation.algebra import collect, regroup
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
+from symcalc.derivation.readoff import column_map
 from symcalc.derivation.vecform import CommutationMatrix, Vec
 from symcalc.errors import NoRuleError
 from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
 from symcalc.records import Derivation
 from symcalc.rules.matrix import THEOREMS
-
-
-def _right_factor(T, C, canon, d):
-    """P with T = P C, for T linear in the column vector C (records Hadamard -> diag)."""
-    if T == C:
-        return Identity(C.rows)
-    if not canon.depends(T):
-        return 0
-    if isinstance(T, MatAdd) or (isinstance(T, sp.Add) and not isinstance(T, MatrixExpr)):
-        return add(*[_right_factor(a, C, canon, d) for a in T.args if canon.depends(a)])
-    if isinstance(T, sp.Mul) and not isinstance(T, MatrixExpr):
-        dep = [a for a in T.args if canon.depends(a)]
-        others = sp.Mul(*[a for a in T.args if a not in dep])
-        if len(dep) != 1:
-            raise NoRuleError(f"{T} is not linear in the differential")
-        return mul(others, _right_factor(dep[0], C, canon, d))
-    if isinstance(T, Trace):
-        return _right_factor(T.arg, C, canon, d)
-    if isinstance(T, MatMul):
-        scal = [a for a in T.args if not isinstance(a, MatrixExpr)]
-        mats = [a for a in T.args if isinstance(a, MatrixExpr)]
-        dep_s = [a for a in scal if canon.depends(a)]
-        coef = sp.Mul(*[a for a in scal if not canon.depends(a)])
-        if dep_s:
-            row = _right_factor(sp.Mul(*dep_s), C, canon, d)
-            return mul(coef, *mats, row)
-        k = next(i for i, M in enumerate(mats) if canon.depends(M))
-        L, Y, R = mats[:k], mats[k], mats[k + 1 :]
-        if not R:
-            return mul(coef, *L, _right_factor(Y, C, canon, d))
-        if Y.cols == 1:
-            return mul(coef * Trace(mul(*R)), *L, _right_factor(Y, C, canon, d))
-        if Y.rows == 1:
-            moved = mul(transpose(mul(*R)), transpose(Y))
-            return mul(coef, *L, _right_factor(moved, C, canon, d))
-        raise NoRuleError(
-            f"cannot read a Jacobian off {T}: the differential sits inside a "
-            f"{Y.rows} x {Y.cols} factor"
-        )
-    if isinstance(T, HadamardProduct) and T.cols == 1:
-        dep = [a for a in T.args if canon.depends(a)]
-        others = [a for a in T.args if not canon.depends(a)]
-        b = hadamard(*others)
-        out = mul(DiagMatrix(b), _right_factor(dep[0], C, canon, d))
-        d.add_step(THEOREMS["hadamard_as_diag"], T, mul(DiagMatrix(b), dep[0]), "canonical")
-        return out
-    if isinstance(T, Transpose) and T.arg.rows == 1:
-        return _right_factor(T.arg.T if T.arg.T != T else T.arg, C, canon, d)
-    raise NoRuleError(f"cannot read a Jacobian off {type(T).__name__} ({T})")
 
 
 def _vec_row(s, C):
@@ -142,15 +94,23 @@ def _vec_factor(T, C):
 
 def _vector_map(adjoint, C, X, F, dX, d):
     """The m x n Jacobian of a vector F by a vector x, read as P in tr(C^T dF) = C^T P dx."""
-    cdepends = Canonicalizer([C])
-    Jt = (
-        _right_factor(adjoint, C, cdepends, d)
-        if not is_zero(adjoint)
-        else ZeroMatrix(X.rows, F.rows)
-    )
-    J = collect(transpose(Jt))
+
+    def record(before, after):
+        d.add_step(THEOREMS["hadamard_as_diag"], before, after, "canonical")
+
+    Jt = column_map(adjoint, C, record) if not is_zero(adjoint) else ZeroMatrix(X.rows, F.rows)
+    J = regroup(transpose(Jt))
     d.add_step(THEOREMS["jacobian_identification"], mul(J, dX), J, "identify")
     return J
+
+
+def _cotangent(F):
+    """A column symbol of F's shape whose name no matrix in F uses (the cotangent C)."""
+    names = {M.name for M in F.atoms(MatrixSymbol)}
+    name = "C"
+    while name in names:
+        name += "_"
+    return MatrixSymbol(name, *F.shape)
 
 
 def _linear_map(F, X, d: Derivation, note: str):
@@ -159,11 +119,7 @@ def _linear_map(F, X, d: Derivation, note: str):
     dF = Differentiator({X: dX}, d, note)(F)
     if is_zero(dF):
         return ZeroMatrix(F.rows * F.cols, X.rows * X.cols)
-    C = (
-        MatrixSymbol("C", *F.shape)
-        if not F.has(MatrixSymbol("C", *F.shape))
-        else MatrixSymbol("C_", *F.shape)
-    )
+    C = _cotangent(F)
     canon = Canonicalizer([dX], d, note)
     canon.pull(dF, C)
     adjoint = collect(add(*canon.contributions[dX]))

@@ -105,6 +105,64 @@ class Vec(MatrixExpr):
         rows = self.arg.rows
         return self.arg._entry(sp.Mod(i, rows), sp.floor(i / rows), **kwargs)
 
+    def doit(self, **hints):
+        """vec of an explicit matrix is the explicit column; otherwise Vec stays.
+
+        >>> Vec(sp.MatrixSymbol("X", 2, 2) + sp.ZeroMatrix(2, 2)).doit()
+        Vec(X)
+        """
+        M = self.arg.doit(**hints) if hints.get("deep", True) else self.arg
+        if isinstance(M, sp.MatrixBase):
+            return sp.ImmutableMatrix(
+                M.rows * M.cols, 1, [M[i, j] for j in range(M.cols) for i in range(M.rows)]
+            )
+        return Vec(M)
+
+
+class Unvec(MatrixExpr):
+    """unvec(v, p, q): the p x q matrix M with vec(M) = v (column-major), the inverse of vec.
+
+    The adjoint of vec: tr(Cᵀ vec(dY)) = tr(unvec(C)ᵀ dY). ``Unvec(Vec(M), p, q)`` is M
+    and the unvec of a column into a column is the column itself.
+
+    >>> X = sp.MatrixSymbol("X", 2, 3)
+    >>> Unvec(Vec(X), 2, 3), Unvec(sp.MatrixSymbol("v", 2, 1), 2, 1)
+    (X, v)
+    >>> Unvec(sp.ImmutableMatrix([1, 2, 3, 4]), 2, 2).doit()
+    Matrix([
+    [1, 3],
+    [2, 4]])
+    """
+
+    def __new__(cls, v, rows, cols):
+        reject_text(v, "unvec's argument")
+        rows, cols = sp.sympify(rows, strict=True), sp.sympify(cols, strict=True)
+        if not isinstance(v, (MatrixExpr, sp.MatrixBase)) or v.cols != 1:
+            raise InputError(f"Unvec needs a column vector, not {v!r}")
+        if isinstance(v, Vec) and v.arg.shape == (rows, cols):
+            return v.arg
+        if cols == 1 and v.rows == rows:
+            return v
+        return super().__new__(cls, v, rows, cols)
+
+    @property
+    def shape(self):
+        return (self.args[1], self.args[2])
+
+    def _latex(self, printer):
+        return rf"\operatorname{{unvec}}\left({printer._print(self.args[0])}\right)"
+
+    def _entry(self, i, j, **kwargs):
+        """Entry (i, j) is entry i + j rows of the column (column-major)."""
+        return self.args[0]._entry(i + j * self.args[1], 0, **kwargs)
+
+    def doit(self, **hints):
+        v = self.args[0].doit(**hints) if hints.get("deep", True) else self.args[0]
+        rows, cols = self.args[1], self.args[2]
+        if isinstance(v, sp.MatrixBase) and rows.is_Integer and cols.is_Integer:
+            return sp.ImmutableMatrix(int(rows), int(cols), lambda i, j: v[i + j * int(rows), 0])
+        return Unvec(v, rows, cols)
+
 
 def _size_arg(d, what: str):
     """A size: an int or a name (as in ``matrix_symbol``), or a SymPy integer expression.
