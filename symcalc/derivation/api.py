@@ -84,9 +84,7 @@ def gradient(f: Any, wrt: Any) -> sp.Matrix:
     With a MatrixSymbol variable the closed-form matrix engine answers.
     """
     if _is_matrix_problem(f, wrt):
-        from symcalc.expr.canonical import canonical_result  # sign(u) u / |u| -> 1
-
-        return canonical_result(_matrix_engine().matrix_gradient(*_matrix_problem(f, wrt)))
+        return _matrix_engine().matrix_gradient(*_matrix_problem(f, wrt))
     f, syms = _scalar(f), _wrt_symbols(wrt)
     return sp.Matrix(fastdiff.gradient_entries(f, syms))
 

@@ -37,7 +37,7 @@ from sympy import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.derivation.vecform import CommutationMatrix, Vec
+from symcalc.derivation.vecform import CommutationMatrix, Unvec, Vec
 from symcalc.errors import NoRuleError
 from symcalc.expr.structure import structure_of
 
@@ -118,6 +118,8 @@ def to_explicit(e, env):
         return e.as_explicit()
     if isinstance(e, Vec):
         return sp.ImmutableMatrix(_vec(to_explicit(e.arg, env)))
+    if isinstance(e, Unvec):
+        return Unvec(to_explicit(e.args[0], env), *e.shape).doit()
     if isinstance(e, DiagMatrix):
         v = to_explicit(e.args[0], env)
         return sp.ImmutableMatrix(sp.diag(*list(v)))

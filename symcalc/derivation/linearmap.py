@@ -27,7 +27,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from symcalc.derivation.algebra import collect, regroup
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.readoff import column_map
-from symcalc.derivation.vecform import CommutationMatrix, Vec
+from symcalc.derivation.vecform import CommutationMatrix, Unvec, Vec
 from symcalc.errors import NoRuleError
 from symcalc.expr.algebra import add, hadamard, is_zero, mul, transpose
 from symcalc.records import Derivation
@@ -60,12 +60,30 @@ def _vec_row(s, C):
     raise NoRuleError(f"cannot write {s} as a row times vec of the differential")
 
 
+def _kronecker(A, B):
+    """A kron B, a 1 x 1 identity factor dropped (I_1 kron B = B).
+
+    >>> B = sp.MatrixSymbol("B", 3, 2)
+    >>> _kronecker(Identity(1), B), _kronecker(B, Identity(2))
+    (B, KroneckerProduct(B, I))
+    """
+    if A == Identity(1):
+        return B
+    if B == Identity(1):
+        return A
+    return KroneckerProduct(A, B)
+
+
 def _vec_factor(T, C):
     """M with vec(T) = M vec(C), for T linear in the matrix C (Kronecker form)."""
     if T == C:
         return Identity(C.rows * C.cols)
     if isinstance(T, Transpose) and T.arg == C:
         return CommutationMatrix(C.rows, C.cols)
+    if isinstance(T, Unvec) and T.args[0].has(C):  # vec(unvec(v)) = v
+        return _vec_factor(T.args[0], C)
+    if isinstance(T, Vec) and T.arg.has(C):  # vec of a column is the column
+        return _vec_factor(T.arg, C)
     if isinstance(T, MatAdd):
         return add(*[_vec_factor(a, C) for a in T.args if a.has(C)])
     if isinstance(T, MatMul):
@@ -79,7 +97,7 @@ def _vec_factor(T, C):
         L, Y, R = mats[:k], mats[k], mats[k + 1 :]
         Lm = mul(*L) if L else Identity(Y.rows)
         Rm = mul(*R) if R else Identity(Y.cols)
-        return mul(sp.Mul(*scal), KroneckerProduct(transpose(Rm), Lm), _vec_factor(Y, C))
+        return mul(sp.Mul(*scal), _kronecker(transpose(Rm), Lm), _vec_factor(Y, C))
     if isinstance(T, HadamardProduct):  # vec(B o Y) = diag(vec B) vec(Y)
         dep = [a for a in T.args if a.has(C)]
         if len(dep) == 1:

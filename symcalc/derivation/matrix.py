@@ -45,7 +45,7 @@ from symcalc.derivation.selfcheck import check_gradient, check_second, check_sym
 from symcalc.derivation.vecform import CommutationMatrix, Vec, _sandwich, symmetrizer
 from symcalc.errors import InputError, NoRuleError, SelfCheckError, ShapeError
 from symcalc.expr.algebra import add, is_zero, mul, transpose
-from symcalc.expr.canonical import declared_structure
+from symcalc.expr.canonical import canonical_result, declared_structure
 from symcalc.expr.structure import structure_of
 from symcalc.inputs import reject_text
 from symcalc.records import Derivation
@@ -166,6 +166,16 @@ def _symmetric_hessian(G, X, d: Derivation):
     return H, H_sym
 
 
+def _as_written(R, d: Derivation):
+    """A result as a person writes it (:func:`symcalc.expr.canonical.canonical_result`:
+    sign(u) u / |u| is 1), the rewriting recorded as a step. Every route (gradient,
+    hessian, jacobian, derive) reads its results from here, so all give the same answer."""
+    out = canonical_result(R)
+    if out != R:
+        d.add_step(THEOREMS["as_written"], R, out, "simplify")
+    return out
+
+
 def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
     """The Derivation of the gradient (and Hessian) of scalar f, or the Jacobian of a
     vector-valued F, with respect to the MatrixSymbol X.
@@ -216,13 +226,13 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
             )
         if g.cols != 1 or X.cols != 1:
             d.meta["jacobian_convention"] = JACOBIAN_LAYOUT
-        J = _linear_map(g, X, d, "jacobian")
+        J = _as_written(_linear_map(g, X, d, "jacobian"), d)
         d.results["jacobian"] = J
         if check:
             g_small, X_small, J_small = shrink(g, X, J)
             check_second(d, g_small, X_small, J_small, None, "jacobian", swap=True)
         return d
-    G = _gradient(g, X, d)
+    G = _as_written(_gradient(g, X, d), d)
     d.results["gradient"] = G
     if check:
         check_gradient(d, *shrink(g, X, G))
@@ -236,11 +246,12 @@ def derive_matrix(f, X, order: int = 1, check: bool = True) -> Derivation:
         d.add_step(THEOREMS["hessian_from_gradient"], G, G, "hessian")
         if structure_of(X) in ("symmetric", "positive_definite") and X.cols != 1:
             H_raw, H = _symmetric_hessian(G, X, d)
+            H = _as_written(H, d)
             d.results["hessian"] = H
             if check:
                 check_symmetric_hessian(d, *shrink(g, X, G, H_raw))
             return d
-        H = _linear_map(G, X, d, "hessian")
+        H = _as_written(_linear_map(G, X, d, "hessian"), d)
         d.results["hessian"] = H
         if check:
             g_small, X_small, G_small, H_small = shrink(g, X, G, H)
@@ -270,10 +281,11 @@ def _derive_scalar_parameters(f, syms, order, check):
     if isinstance(g, MatrixExpr):
         raise InputError(f"{f} is a matrix; differentiate a scalar with respect to Symbols")
     d = Derivation(expr=f, wrt=tuple(syms), meta={"layout": LAYOUT})
-    grad = _parameter_gradient(g, syms, d, "differential")
+    grad = [canonical_result(e) for e in _parameter_gradient(g, syms, d, "differential")]
     d.results["gradient"] = sp.Matrix(grad)
     if order == 2:
-        d.results["hessian"] = sp.Matrix([_parameter_gradient(e, syms, d, "hessian") for e in grad])
+        rows = [_parameter_gradient(e, syms, d, "hessian") for e in grad]
+        d.results["hessian"] = sp.Matrix([[canonical_result(e) for e in r] for r in rows])
     if check:
         _check_parameters(d, g, syms, order)
     return d

@@ -273,6 +273,8 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
     reject_text(wrt, "wrt")
     if _is_matrix_problem(f, wrt):
         from symcalc.derivation.matrix import derive_matrix
+        from symcalc.expr.canonical import as_column, canonical_problem
 
-        return derive_matrix(f, wrt, order, check=check)
+        # the same boundary as gradient / hessian / jacobian: one answer for one input
+        return derive_matrix(*canonical_problem(as_column(f), wrt), order, check=check)
     return _derive_scalar(f, wrt, order, check)

@@ -69,7 +69,7 @@ def canonical_scalars(expr: Any) -> Any:
     if not isinstance(expr, sp.Basic):
         return expr
 
-    expr = _matrix_form_of_sums(expr)
+    expr = _conforming_products(_matrix_form_of_sums(expr))
 
     def is_spelling(node: sp.Basic) -> bool:
         if isinstance(node, MatrixElement):
@@ -87,6 +87,98 @@ def canonical_scalars(expr: Any) -> Any:
     return expr.replace(is_spelling, rewrite)
 
 
+def _chain(M: sp.MatMul) -> tuple[list, list, bool]:
+    """(scalar factors, matrix factors, expanded?) of a product, a power of a non-square
+    factor written out (SymPy merges ``x*x`` of a column x into ``x**2``)."""
+    scalars = [a for a in M.args if not isinstance(a, MatrixExpr)]
+    mats: list = []
+    expanded = False
+    for a in M.args:
+        if not isinstance(a, MatrixExpr):
+            continue
+        base = a.args[0] if isinstance(a, sp.MatPow) else None
+        if base is not None and not base.is_square and a.exp.is_Integer and a.exp > 1:
+            mats += [base] * int(a.exp)
+            expanded = True
+        else:
+            mats.append(a)
+    return scalars, mats, expanded
+
+
+def _segments(mats: list) -> list[list]:
+    """The factors cut where two neighbours do not conform (columns ≠ next rows)."""
+    segments: list[list] = []
+    for m in mats:
+        if segments and segments[-1][-1].cols == m.rows:
+            segments[-1].append(m)
+        else:
+            segments.append([m])
+    return segments
+
+
+def _conforming_products(expr: sp.Basic) -> sp.Basic:
+    """A scalar written as a 1 × 1 matrix inside a product, as the scalar it is.
+
+    ``(vᵀx) * x`` in SymPy is the product ``vᵀ x x`` (even ``vᵀ x²``), whose factors do
+    not conform; read each 1 × 1 stretch of it that stands next to a non-conforming
+    factor as its trace: ``tr(vᵀx) x``. A product that cannot be read so is left alone.
+
+    >>> from symcalc.expr.structure import vector, matrix_symbol
+    >>> x, v, A = vector("x", "n"), vector("v", "n"), matrix_symbol("A", "n", "n")
+    >>> _conforming_products((v.T * x) * x), _conforming_products(A * (x.T * v))
+    (Trace(v.T*x)*x, Trace(x.T*v)*A)
+    """
+
+    def is_broken(node: sp.Basic) -> bool:
+        if not isinstance(node, sp.MatMul):
+            return False
+        _, mats, expanded = _chain(node)
+        return expanded or len(_segments(mats)) > 1
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        scalars, mats, _ = _chain(node)
+        segments = _segments(mats)
+        shapes = [(seg[0].rows, seg[-1].cols) for seg in segments]
+        matrices = [seg for seg, shape in zip(segments, shapes) if shape != (1, 1)]
+        if len(matrices) > 1:
+            return node
+        traces = [sp.Trace(sp.MatMul(*seg)) for seg, sh in zip(segments, shapes) if sh == (1, 1)]
+        if not matrices:  # every stretch 1 × 1: the product of their scalars, as 1 × 1
+            return sp.Mul(*scalars, *traces[1:]) * sp.MatMul(*segments[0])
+        return sp.Mul(*scalars, *traces) * sp.MatMul(*matrices[0]).doit(deep=False)
+
+    return expr.replace(is_broken, rewrite)
+
+
+def _hadamard_entries(function: sp.Basic) -> sp.Basic:
+    """A product of entries with the same index pair, ``A[i, j] B[i, j]`` (or ``B[j, i]``),
+    as one entry of the Hadamard product ``(A ∘ B)[i, j]`` (``(A ∘ Bᵀ)[i, j]``).
+
+    >>> A, B = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("B", 3, 3)
+    >>> i, j = sp.symbols("i j", integer=True)
+    >>> _hadamard_entries(A[i, j] * B[j, i] * 2)
+    2*(HadamardProduct(A, B.T))[i, j]
+    """
+    if not isinstance(function, sp.Mul):
+        return function
+    groups: dict = {}
+    rest = []
+    for a in function.args:
+        if isinstance(a, MatrixElement):
+            key = (a.i, a.j)
+            if key not in groups and (a.j, a.i) in groups:
+                groups[(a.j, a.i)].append(sp.Transpose(a.parent).doit())
+                continue
+            groups.setdefault(key, []).append(a.parent)
+        else:
+            rest.append(a)
+    entries = [
+        MatrixElement(sp.HadamardProduct(*ps) if len(ps) > 1 else ps[0], i, j)
+        for (i, j), ps in groups.items()
+    ]
+    return sp.Mul(*rest, *entries)
+
+
 def _matrix_form_of_sums(expr: sp.Basic) -> sp.Basic:
     """Index sums over matrix entries (what SymPy makes of ``(x.T*A*x)[0, 0]`` at a
     symbolic size) back in matrix form, where SymPy can read them."""
@@ -100,16 +192,26 @@ def _matrix_form_of_sums(expr: sp.Basic) -> sp.Basic:
             lambda e: sp.Mul(e.base, e.base, evaluate=False),
         )
 
-    def rewrite(node: sp.Basic) -> sp.Basic:
+    def matrix_form(function: sp.Basic, limits) -> Any:
         try:
-            form = MatrixExpr.from_index_summation(
-                sp.Sum(squares_as_products(node.function), *node.limits)
-            )
-        except Exception:  # SymPy raises several kinds when it cannot: keep the sum
-            return node
+            return MatrixExpr.from_index_summation(sp.Sum(function, *limits))
+        except Exception:  # SymPy raises several kinds when it cannot
+            return None
+
+    def scalar(form: Any) -> Any:
         if isinstance(form, MatrixElement) and _is_one_by_one(form.parent):
             return _scalar_of(form.parent)
-        return _scalar_of(form) if _is_one_by_one(form) else node
+        return _scalar_of(form) if _is_one_by_one(form) else None
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        function = squares_as_products(node.function)
+        # A[i, j] B[i, j]: SymPy reads no Hadamard product (and may misread one), so the
+        # entries of one index pair are first made one entry of a Hadamard product
+        for candidate in dict.fromkeys([_hadamard_entries(function), function]):
+            out = scalar(matrix_form(candidate, node.limits))
+            if out is not None:
+                return out
+        return node
 
     return expr.replace(is_entry_sum, rewrite)
 

@@ -12,7 +12,7 @@ that holds the differential, the adjoint of B with the other factors fixed:
 >>> import sympy as sp
 >>> from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES
 >>> [k.name for k in LINEAR]
-['matrix_sum', 'transpose', 'trace', 'diag_matrix']
+['matrix_sum', 'transpose', 'trace', 'diag_matrix', 'vec', 'unvec']
 >>> MATRIX_RULES["transpose"].kind, CANONICAL_RULES["trace_transpose"].kind
 ('linear', 'canonical')
 """

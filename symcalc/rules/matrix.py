@@ -39,6 +39,7 @@ from sympy import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
+from symcalc.derivation.vecform import Unvec, Vec
 from symcalc.expr.algebra import (  # re-exported: the rules' own vocabulary
     add,
     elementwise,
@@ -59,6 +60,7 @@ THEOREMS = RuleTable("theorems", "identification theorems and simplifications")
 
 D = r"\mathrm{d}"
 CB = "Matrix Cookbook"
+MN2 = "Magnus & Neudecker, ch. 2"
 
 
 # --------------------------------------------------------------------------------------
@@ -138,6 +140,55 @@ deflinear(
         "diag is linear",
         rf"{D}\operatorname{{diag}}(v) = \operatorname{{diag}}({D}v)",
         "",
+    ),
+)
+
+
+def _vec_of(node, dF):
+    return ZeroMatrix(*node.shape) if is_zero(dF) else Vec(dF)
+
+
+def _unvec_of(node, dv):
+    return ZeroMatrix(*node.shape) if is_zero(dv) else Unvec(dv, *node.shape)
+
+
+deflinear(
+    LinearKind(
+        "vec",
+        Vec,
+        lambda node, dargs: _vec_of(node, dargs[node.arg]),
+        lambda node, C, arg: Unvec(C, arg.rows, arg.cols),
+        "trace_vec",
+    ),
+    (MATRIX_RULES, "vec is linear", rf"{D}\operatorname{{vec}}F = \operatorname{{vec}}({D}F)", MN2),
+    (
+        CANONICAL_RULES,
+        "The adjoint of vec",
+        r"\operatorname{tr}(C^\top \operatorname{vec}\mathrm{d}Y) = "
+        r"\operatorname{tr}(\operatorname{unvec}(C)^\top \mathrm{d}Y)",
+        MN2,
+    ),
+)
+deflinear(
+    LinearKind(
+        "unvec",
+        Unvec,
+        lambda node, dargs: _unvec_of(node, dargs[node.args[0]]),
+        lambda node, C, arg: Vec(C),
+        "trace_unvec",
+    ),
+    (
+        MATRIX_RULES,
+        "unvec is linear",
+        rf"{D}\operatorname{{unvec}}v = \operatorname{{unvec}}({D}v)",
+        MN2,
+    ),
+    (
+        CANONICAL_RULES,
+        "The adjoint of unvec",
+        r"\operatorname{tr}(C^\top \operatorname{unvec}\mathrm{d}v) = "
+        r"\operatorname{vec}(C)^\top \mathrm{d}v",
+        MN2,
     ),
 )
 
@@ -637,6 +688,15 @@ THEOREMS.add(
         r"F}{\partial\operatorname{vec}X} = B^\top\otimes A",
         "identification",
         f"{CB} sec. 10.2.2",
+    )
+)
+THEOREMS.add(
+    Rule(
+        "as_written",
+        "A sign times its ratio is one",
+        r"u \neq 0 \;\Rightarrow\; \operatorname{sign}(u)\,\frac{u}{|u|} = 1",
+        "canonical",
+        "",
     )
 )
 THEOREMS.add(

@@ -14,6 +14,7 @@ import pytest
 import sympy as sp
 from sympy import HadamardProduct, KroneckerProduct, MatrixSymbol, Trace, Transpose
 
+from symcalc.derivation.vecform import Unvec, Vec
 from symcalc.derivation.walker import Canonicalizer, Differentiator
 from symcalc.rules.kinds import BILINEAR, LINEAR
 from symcalc.rules.matrix import CANONICAL_RULES, MATRIX_RULES
@@ -23,6 +24,7 @@ dS = MatrixSymbol("dS", 3, 3)
 A, A2 = MatrixSymbol("A", 3, 2), MatrixSymbol("A", 2, 2)
 dv = MatrixSymbol("dv", 3, 1)
 dX2 = MatrixSymbol("dX", 2, 2)
+dw = MatrixSymbol("dw", 6, 1)
 
 #: name -> (node holding the differentials linearly, the differential symbols, cotangent kind)
 SAMPLES = {
@@ -32,6 +34,8 @@ SAMPLES = {
     "diag_matrix": (sp.DiagMatrix(dv), [dv], "C"),
     "hadamard": (HadamardProduct(A, dX), [dX], "C"),
     "kronecker": (KroneckerProduct(A2, dX2), [dX2], "2I"),
+    "vec": (Vec(dX), [dX], "C"),
+    "unvec": (Unvec(dw, 3, 2), [dw], "C"),
 }
 
 

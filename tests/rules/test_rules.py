@@ -20,6 +20,7 @@ from sympy import HadamardPower, Identity, KroneckerProduct, MatrixSymbol, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from symcalc.derivation.matrix import to_explicit
+from symcalc.derivation.vecform import Unvec, Vec
 from symcalc.derivation.walker import Canonicalizer, Differentiator, derive
 from symcalc.expr.registry import REGISTRY
 from symcalc.expr.structure import diagonal, logistic_loss, matrix_symbol, symmetric, vector
@@ -36,6 +37,7 @@ A = MatrixSymbol("A", N, N)
 B = MatrixSymbol("B", N, N)
 X2, A2 = MatrixSymbol("X", 2, 2), MatrixSymbol("A", 2, 2)
 v = MatrixSymbol("v", N, 1)
+w9 = MatrixSymbol("w", N * N, 1)
 
 SCALAR_SAMPLES = {
     "sum": x + sp.sin(y),
@@ -82,6 +84,8 @@ MATRIX_SAMPLES = {
     "hadamard_power": (HadamardPower(X, 3), X),
     "ew_power": (elementwise(sp.Lambda(t, t**3), X), X),
     "ew_function": (elementwise(sp.Lambda(t, t * sp.exp(t)), X), X),
+    "vec": (Vec(A * X * B), X),
+    "unvec": (Unvec(MatrixSymbol("P", N * N, N * N) * w9, N, N), w9),
 }
 
 
@@ -112,6 +116,11 @@ CANONICAL_SAMPLES = {
     "scalar_sum": (Trace(dX) + Trace(A * dX), "c"),
     "scalar_factor": (5 * Trace(A * dX), "c"),
     "scalar_as_trace": (Trace(A * dX), "c"),
+    "trace_vec": (Vec(A * dX), "C"),
+    "trace_unvec": (
+        Unvec(MatrixSymbol("P", N * N, N * N) * MatrixSymbol("dX", N * N, 1), N, N),
+        "C",
+    ),
     "scalar_piecewise": (
         sp.Piecewise((Trace(A * dX), x > 0), (Trace(dX), True)),
         "c",
@@ -133,6 +142,7 @@ THEOREM_SAMPLES = {
     "diagonal_part": (Trace(Am * Dg), Dg, 1),
     "hessian_from_gradient": (xv.T * Am * xv, xv, 2),
     "symmetric_hessian": (Trace(Sg * Am * Sg), Sg, 2),
+    "as_written": (sp.log(sp.Abs(sp.det(Am))), Am, 1),
 }
 
 SAMPLES = {
