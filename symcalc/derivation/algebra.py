@@ -20,6 +20,7 @@ from sympy import (
     MatrixExpr,
     MatrixSymbol,
     Trace,
+    Transpose,
     ZeroMatrix,
 )
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -80,6 +81,30 @@ def _normalize_inner(e):
         ]
         return MatMul(*args)
     return e.func(*[_normalize_inner(a) for a in e.args])
+
+
+def substitute(e, old, new):
+    """e with ``old`` replaced by ``new``, rebuilt with the one algebra (transposes pushed
+    in, so a row variable read as the transpose of a column leaves no (xᵀ)ᵀ behind).
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> A, x = sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    >>> w = sp.MatrixSymbol("w", 1, n)
+    >>> substitute(A * w.T + sp.Trace(w * x) * w.T, w, x.T)
+    Trace(x.T*x)*x + A*x
+    """
+    if e == old:
+        return new
+    if not isinstance(e, sp.Basic) or e.is_Atom or not e.args or not e.has(old):
+        return e
+    args = [substitute(a, old, new) for a in e.args]
+    if isinstance(e, Transpose):
+        return transpose(args[0])
+    if isinstance(e, MatMul):
+        return mul(*args)
+    if isinstance(e, MatAdd):
+        return add(*args)
+    return e.func(*args)
 
 
 # ======================================================================================
@@ -206,8 +231,65 @@ def _products(expr):
             out = [(c * c2, m + m2) for c, m in out for c2, m2 in part]
             if len(out) > MAX_PRODUCTS:
                 return None
-        return out
+        return [_scalar_stretches(c, m) for c, m in out]
     return [(sp.S.One, (expr,))]
+
+
+def _scalar_stretches(coef, mats):
+    """A product with its inner 1 × 1 stretches as scalars: x aᵀ x bᵀ is (aᵀx) x bᵀ.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> a, x = sp.MatrixSymbol("a", n, 1), sp.MatrixSymbol("x", n, 1)
+    >>> _scalar_stretches(2, (x, a.T, x, a.T))
+    (2*Trace(a.T*x), (x, a.T))
+    """
+    mats = list(mats)
+    i = 0
+    while i < len(mats):
+        if mats[i].rows == 1 and (i == 0 or mats[i - 1].cols == 1):
+            j = next((k for k in range(i, len(mats)) if mats[k].cols == 1), None)
+            if j is not None and (j - i + 1) < len(mats):
+                coef = coef * _oriented_trace(mul(*mats[i : j + 1]))
+                del mats[i : j + 1]
+                continue
+        i += 1
+    return coef, tuple(mats)
+
+
+def _oriented_trace(M):
+    """tr(M) of a 1 × 1 product, cut into its 1 × 1 pieces (tr(aᵀx bᵀx) = tr(aᵀx) tr(bᵀx)),
+    each in one of its two spellings (tr(aᵀx) = tr(xᵀa)): the shorter, then the first in
+    SymPy's order, so that equal scalars look equal.
+
+    >>> n = sp.Symbol("n", integer=True, positive=True)
+    >>> a, x = sp.MatrixSymbol("a", n, 1), sp.MatrixSymbol("x", n, 1)
+    >>> _oriented_trace(x.T * a * x.T * x)
+    Trace(a.T*x)*Trace(x.T*x)
+    """
+    coef, mats = _factors(M)
+    pieces, start = [], 0
+    for k, F in enumerate(mats):
+        if mats[start].rows == 1 and F.cols == 1:
+            pieces.append(mul(*mats[start : k + 1]))
+            start = k + 1
+    if start != len(mats) or not pieces:
+        pieces = [mul(*mats)]
+
+    def oriented(P):
+        spellings = {Trace(P), Trace(transpose(P))}
+        return sorted(spellings, key=lambda t: (len(str(t)), str(t)))[0]
+
+    return coef * sp.Mul(*[oriented(P) for P in pieces])
+
+
+def _oriented_traces(c):
+    """A scalar with every trace of a 1 × 1 product in its oriented spelling."""
+    if not isinstance(c, sp.Basic) or not c.has(Trace):
+        return c
+    return c.replace(
+        lambda e: isinstance(e, Trace) and e.arg.shape == (1, 1),
+        lambda e: _oriented_trace(e.arg),
+    )
 
 
 def _sign_free(c):
@@ -233,7 +315,7 @@ def regroup(expr):
         return collect(expr)
     combined: dict = {}
     for c, mats in products:
-        combined[mats] = combined.get(mats, sp.S.Zero) + c
+        combined[mats] = combined.get(mats, sp.S.Zero) + _oriented_traces(c)
     groups: dict = {}
     for mats, c in combined.items():
         c = sp.factor_terms(sp.together(c))

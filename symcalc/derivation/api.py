@@ -120,6 +120,7 @@ def jacobian(F: Any, wrt: Any) -> sp.Matrix:
     if _is_matrix_problem(F, wrt):
         from symcalc.expr.canonical import as_column  # a row vector: its column's Jacobian
 
-        return _matrix_engine().matrix_jacobian(*_matrix_problem(as_column(F), wrt))
+        F, wrt = _matrix_problem(F, wrt)  # first the boundary: (x.T*x)*x.T is a row
+        return _matrix_engine().matrix_jacobian(as_column(F), wrt)
     comps, syms = _vector_field(F), _wrt_symbols(wrt)
     return fastdiff.jacobian_entries(comps, syms)

@@ -24,7 +24,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from symcalc.derivation.algebra import collect, regroup
+from symcalc.derivation.algebra import collect, regroup, substitute
 from symcalc.derivation.phases import Canonicalizer, Differentiator, differential_symbol
 from symcalc.derivation.readoff import column_map
 from symcalc.derivation.vecform import CommutationMatrix, Unvec, Vec
@@ -67,10 +67,10 @@ def _kronecker(A, B):
     >>> _kronecker(Identity(1), B), _kronecker(B, Identity(2))
     (B, KroneckerProduct(B, I))
     """
-    if A == Identity(1):
-        return B
-    if B == Identity(1):
-        return A
+    if A.shape == (1, 1):
+        return B if A == Identity(1) else mul(Trace(A), B)
+    if B.shape == (1, 1):
+        return A if B == Identity(1) else mul(Trace(B), A)
     return KroneckerProduct(A, B)
 
 
@@ -132,7 +132,17 @@ def _cotangent(F):
 
 
 def _linear_map(F, X, d: Derivation, note: str):
-    """J with d vec F = J d vec X, for a matrix expression F (the gradient or a vector)."""
+    """J with d vec F = J d vec X, for a matrix expression F (the gradient or a vector).
+
+    A row vector is read as its column (vec of a row is its transpose): F = wᵀ-forms
+    and a row variable w take the Jacobian's closed form of the column case.
+    """
+    if X.rows == 1 and X.cols != 1:  # a row variable w: F(w) = F((w^T)^T), read in w^T
+        x = MatrixSymbol(X.name, X.cols, 1)
+        J = _linear_map(substitute(F, X, transpose(x)), x, d, note)
+        return substitute(J, x, transpose(X))
+    if F.rows == 1 and F.cols != 1:  # vec of a row is its transpose
+        F = transpose(F)
     dX = differential_symbol(X, F.atoms(MatrixSymbol))
     dF = Differentiator({X: dX}, d, note)(F)
     if is_zero(dF):

@@ -21,16 +21,19 @@ import random
 
 import sympy as sp
 from sympy import (
-    MatAdd,
-    MatMul,
     MatrixExpr,
     MatrixSymbol,
     Trace,
-    Transpose,
     ZeroMatrix,
 )
 
-from symcalc.derivation.algebra import LAYOUT, _structured, collect, normalize  # noqa: F401
+from symcalc.derivation.algebra import (  # noqa: F401
+    LAYOUT,
+    _structured,
+    collect,
+    normalize,
+    substitute,
+)
 from symcalc.derivation.explicit import (
     _close,
     _random_matrix,
@@ -126,18 +129,7 @@ def _general_twin(X):
 def _restore(e, Xg, X):
     """e with the general twin Xg replaced by the symmetric X, transposes of symmetric
     factors dropped (X^T = X, (X^-1)^T = X^-1)."""
-    if e == Xg:
-        return X
-    if not isinstance(e, sp.Basic) or e.is_Atom or not e.args or not e.has(Xg):
-        return e
-    args = [_restore(a, Xg, X) for a in e.args]
-    if isinstance(e, Transpose):
-        return transpose(args[0])
-    if isinstance(e, MatMul):
-        return mul(*args)
-    if isinstance(e, MatAdd):
-        return add(*args)
-    return e.func(*args)
+    return substitute(e, Xg, X)
 
 
 def _symmetric_hessian(G, X, d: Derivation):

@@ -1,8 +1,8 @@
 """The vec-form matrices of the Kronecker calculus: K (commutation), vec, N (symmetrizer).
 
 >>> K = CommutationMatrix(2, 3)
->>> K.shape
-(6, 6)
+>>> K.shape, CommutationMatrix(1, 3)
+((6, 6), I)
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ class CommutationMatrix(MatrixExpr):
     """
 
     def __new__(cls, m, n):
-        return super().__new__(cls, _size_arg(m, "m"), _size_arg(n, "n"))
+        m, n = _size_arg(m, "m"), _size_arg(n, "n")
+        if m == 1 or n == 1:  # vec of a row or a column is its transpose: K is I
+            return Identity(m * n)
+        return super().__new__(cls, m, n)
 
     @property
     def shape(self):

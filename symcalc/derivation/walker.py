@@ -276,5 +276,6 @@ def derive(f, wrt, order: int = 1, check: bool = True) -> Derivation:
         from symcalc.expr.canonical import as_column, canonical_problem
 
         # the same boundary as gradient / hessian / jacobian: one answer for one input
-        return derive_matrix(*canonical_problem(as_column(f), wrt), order, check=check)
+        f, wrt = canonical_problem(f, wrt)
+        return derive_matrix(as_column(f), wrt, order, check=check)
     return _derive_scalar(f, wrt, order, check)
