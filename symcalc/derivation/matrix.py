@@ -32,6 +32,7 @@ from symcalc.derivation.algebra import (  # noqa: F401
     _structured,
     collect,
     normalize,
+    regroup,
     substitute,
 )
 from symcalc.derivation.explicit import (
@@ -107,7 +108,7 @@ def _gradient(f, X, d: Derivation, note: str = "differential"):
         G,
         "identify",
     )
-    simple = collect(G)
+    simple = regroup(G)
     if simple != G:
         d.add_step(THEOREMS["collect"], G, simple, "simplify")
         G = simple
