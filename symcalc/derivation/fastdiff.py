@@ -85,7 +85,11 @@ def gradient_entries(f: sp.Expr, syms: Sequence[sp.Symbol]) -> list[sp.Expr]:
     >>> x, y = sp.symbols("x y")
     >>> gradient_entries(sp.Max(0, x*y - 1), [x, y])
     [y*heaviside(x*y - 1), x*heaviside(x*y - 1)]
+
+    The entries are written as a person writes them (``sign(t)/|t|`` is ``1/t``:
+    :func:`symcalc.expr.canonical.canonical_result`), as on every other route.
     """
+    from symcalc.expr.canonical import canonical_result
     from symcalc.expr.registry import canonical
 
     f = canonical(f)
@@ -95,8 +99,10 @@ def gradient_entries(f: sp.Expr, syms: Sequence[sp.Symbol]) -> list[sp.Expr]:
     if se is not None and _symengine_can_take(f):
         fe = se.sympify(f)
         out = [fe.diff(se.sympify(s)) if s in free else se.Integer(0) for s in syms]
-        return _refuse_unevaluated(_to_sympy(out, f))
-    return _refuse_unevaluated([sp.diff(f, s) if s in free else sp.S.Zero for s in syms])
+        entries = _refuse_unevaluated(_to_sympy(out, f))
+    else:
+        entries = _refuse_unevaluated([sp.diff(f, s) if s in free else sp.S.Zero for s in syms])
+    return [canonical_result(e) for e in entries]
 
 
 def _refuse_unevaluated(entries: list[sp.Expr]) -> list[sp.Expr]:

@@ -34,6 +34,7 @@ from symcalc.derivation.phases import (  # noqa: F401 - re-exported: the walker'
     differential_symbol,
 )
 from symcalc.errors import InputError, SelfCheckError
+from symcalc.expr.canonical import canonical_result
 from symcalc.expr.registry import canonical
 from symcalc.inputs import as_expr, as_matrix, as_symbols, is_matrix_problem, reject_text
 from symcalc.records import Derivation
@@ -75,7 +76,7 @@ def _scalar_first(f, xs, d: Derivation, note: str):
     df = Differentiator(dsyms, d, note)(f)
     canon = Canonicalizer(dsyms.values(), None, note)
     canon.pull(df, sp.S.One)
-    grad = [sp.Add(*canon.contributions[dsyms[x]]) for x in xs]
+    grad = [canonical_result(sp.Add(*canon.contributions[dsyms[x]])) for x in xs]
     d.add_step(
         THEOREMS["scalar_identification"],
         df,

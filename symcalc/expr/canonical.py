@@ -251,43 +251,69 @@ def canonical_max_min(expr: Any) -> Any:
 
 
 def canonical_result(expr: Any) -> Any:
-    """A derivative as a person writes it: ``sign(u) * u / |u|`` is 1 (u ≠ 0 wherever the
-    expression is defined: the gradient of log|det X| is X⁻ᵀ, not sign(det X) det X/|det X| X⁻ᵀ).
+    """A derivative as a person writes it: ``sign(u) u / |u|`` is 1, ``sign(u) / |u|`` is
+    ``1/u`` and ``sign(u) |u|`` is ``u`` (u ≠ 0 wherever the expression is defined: the
+    gradient of log|det X| is X⁻ᵀ, not sign(det X) det X/|det X| X⁻ᵀ; of log|t| it is 1/t).
+    SymPy's ``sign`` / ``Abs`` and the registry's ``sign`` / ``abs`` alike.
 
     >>> import sympy as sp
     >>> X = sp.MatrixSymbol("X", 3, 3)
     >>> d = sp.det(X)
     >>> canonical_result(sp.sign(d) * d / sp.Abs(d) * X.T.I)
     X.T**(-1)
+    >>> t = sp.Symbol("t")
+    >>> canonical_result(3 * sp.sign(t) / sp.Abs(t)), canonical_result(sp.sign(t) * sp.Abs(t))
+    (3/t, t)
     """
-    if not isinstance(expr, sp.Basic) or not expr.has(sp.sign):
+    if not isinstance(expr, sp.Basic) or not expr.has(*_SIGNS):
         return expr
 
     def is_sign_ratio(node: sp.Basic) -> bool:
-        return isinstance(node, sp.Mul) and any(_sign_ratio_of(node, s) for s in node.args)
+        return isinstance(node, sp.Mul) and _sign_ratio(node) is not None
 
     def rewrite(node: sp.Basic) -> sp.Basic:
-        for s in node.args:
-            if _sign_ratio_of(node, s):
-                u = s.args[0]
-                rest = list(node.args)
-                for factor in (s, u, 1 / sp.Abs(u)):
-                    rest.remove(factor)
-                return sp.Mul(*rest)
-        return node
+        s, absolute, u = _sign_ratio(node)
+        rest = list(node.args)
+        rest.remove(s)
+        rest.remove(absolute)
+        if absolute.is_Pow and u in rest:  # sign(u) u / |u| = 1
+            rest.remove(u)
+            return sp.Mul(*rest)
+        return sp.Mul(*rest) * (1 / u if absolute.is_Pow else u)
 
-    out = expr.replace(is_sign_ratio, rewrite)
+    out = expr
+    for _ in range(4):  # one ratio per pass: a product of two is rare, four is plenty
+        new = out.replace(is_sign_ratio, rewrite)
+        if new == out:
+            break
+        out = new
     return out.replace(  # the 1 * M left where the ratio was the whole coefficient
         lambda e: isinstance(e, sp.MatMul) and e.args[0] == 1,
         lambda e: sp.MatMul(*e.args[1:]) if len(e.args) > 2 else e.args[1],
     )
 
 
-def _sign_ratio_of(product: sp.Mul, s: Any) -> bool:
-    if not isinstance(s, sp.sign):
-        return False
-    u = s.args[0]
-    return u in product.args and 1 / sp.Abs(u) in product.args
+def _sign_classes() -> tuple[tuple, tuple]:
+    from symcalc.expr.families.piecewise import abs as registry_abs
+    from symcalc.expr.families.piecewise import sign as registry_sign
+
+    return (sp.sign, registry_sign), (sp.Abs, registry_abs)
+
+
+_SIGNS, _ABSOLUTES = _sign_classes()
+
+
+def _sign_ratio(product: sp.Mul) -> tuple | None:
+    """(the sign(u) factor, the |u| or 1/|u| factor, u) of a product, or None."""
+    for s in product.args:
+        if not isinstance(s, _SIGNS):
+            continue
+        u = s.args[0]
+        for a in product.args:
+            base = a.base if a.is_Pow and a.exp == -1 else a
+            if isinstance(base, _ABSOLUTES) and base.args[0] == u:
+                return s, a, u
+    return None
 
 
 def as_column(F: Any) -> Any:
