@@ -69,7 +69,7 @@ def canonical_scalars(expr: Any) -> Any:
     if not isinstance(expr, sp.Basic):
         return expr
 
-    expr = _conforming_products(_matrix_form_of_sums(expr))
+    expr = _sums_of_products(_conforming_products(_matrix_form_of_sums(expr)))
 
     def is_spelling(node: sp.Basic) -> bool:
         if isinstance(node, MatrixElement):
@@ -148,6 +148,45 @@ def _conforming_products(expr: sp.Basic) -> sp.Basic:
         return sp.Mul(*scalars, *traces) * sp.MatMul(*matrices[0]).doit(deep=False)
 
     return expr.replace(is_broken, rewrite)
+
+
+def _hadamard_square(M: Any) -> Any:
+    """U for U.^2 or U ∘ U, else None (only squares: a weighted sum 1ᵀ(y ∘ log p) keeps
+    the form its Hessian is built from)."""
+    if isinstance(M, HadamardPower) and M.exp == 2:
+        return M.base
+    if isinstance(M, sp.HadamardProduct) and len(M.args) == 2 and M.args[0] == M.args[1]:
+        return M.args[0]
+    return None
+
+
+def _sums_of_products(expr: sp.Basic) -> sp.Basic:
+    """The sum of the entries of a Hadamard square, as the inner product it is:
+    ``sum(x.^2)`` is ``xᵀx`` and ``1ᵀ(U ∘ U)1`` is ``tr(UᵀU)``.
+
+    >>> from symcalc.expr.structure import vector, matrix_symbol, sum_entries
+    >>> x, U = vector("x", "n"), matrix_symbol("U", "m", "n")
+    >>> _sums_of_products(sum_entries(sp.HadamardPower(x, 2)))
+    Trace(x.T*x)
+    >>> _sums_of_products(sum_entries(sp.HadamardProduct(U, U)))
+    Trace(U.T*U)
+    """
+
+    def inner(node: sp.Basic) -> Any:
+        if not (isinstance(node, sp.Trace) and isinstance(node.arg, sp.MatMul)):
+            return None
+        mats = [a for a in node.arg.args if isinstance(a, MatrixExpr)]
+        coef = sp.Mul(*[a for a in node.arg.args if not isinstance(a, MatrixExpr)])
+        ones = [isinstance(M, sp.OneMatrix) for M in mats]
+        vector = len(mats) == 2 and ones == [True, False] and mats[1].cols == 1
+        if not (vector or (len(mats) == 3 and ones == [True, False, True])):
+            return None
+        U = _hadamard_square(mats[1])
+        if U is None:
+            return None
+        return coef * sp.Trace(sp.MatMul(sp.Transpose(U).doit(), U).doit(deep=False))
+
+    return expr.replace(lambda e: inner(e) is not None, inner)
 
 
 def _hadamard_entries(function: sp.Basic) -> sp.Basic:

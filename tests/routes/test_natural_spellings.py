@@ -324,3 +324,123 @@ def test_self_checks_scale_with_the_values(constant):
     assert d.gradient == sp.Matrix([2 * s * r, s**2])
     assert d.checks and all(c.passed for c in d.checks)
     assert sc.gradient(sp.Trace(w.T * w) + constant, w) == 2 * w
+
+
+# --------------------------------------------------------------------------------------
+# Linear differentials read off in every spelling (issue 13: scalar times vector, rows,
+# quotients, Vec), each the same answer as the canonical spelling
+# --------------------------------------------------------------------------------------
+Bm, Cm = sp.MatrixSymbol("B", n, n), sp.MatrixSymbol("C", n, n)
+Bspd = sc.positive_definite("B", n)
+v_ = sp.HadamardProduct(A, Bm) * Cm * x  # ((A o B) C x)
+
+
+def _v(A, B, C, x, **_):
+    return (A * B) @ C @ x
+
+
+def _quad(M, z):
+    return (z.T @ M @ z).item()
+
+
+@pytest.mark.parametrize(
+    "name, natural, canonical, numpy_f",
+    [
+        (
+            "((A o B) C x)^T x * x",
+            lambda: (v_.T * x) * x,
+            lambda: sp.Trace(v_.T * x) * x,
+            lambda x, **k: (_v(x=x, **k).T @ x).item() * x,
+        ),
+        (
+            "((A o B) C x)^T x [0, 0] * x",
+            lambda: (v_.T * x)[0, 0] * x,
+            lambda: sp.Trace(v_.T * x) * x,
+            lambda x, **k: (_v(x=x, **k).T @ x).item() * x,
+        ),
+        (
+            "x*x.T*a",
+            lambda: x * x.T * a,
+            lambda: sp.Trace(a.T * x) * x,
+            lambda x, a, **_: (a.T @ x).item() * x,
+        ),
+        (
+            "x.T*(x.T*x) (a row times a 1 x 1)",
+            lambda: x.T * (x.T * x),
+            lambda: sp.Trace(x.T * x) * x,
+            lambda x, **_: (x.T @ x).item() * x,
+        ),
+        (
+            "A*x/(a.T*x)",
+            lambda: A * x / (a.T * x),
+            lambda: A * x / sp.Trace(a.T * x),
+            lambda A, x, a, **_: A @ x / (a.T @ x).item(),
+        ),
+        (
+            "x/sqrt((x.T*x)[0, 0])",
+            lambda: x / sp.sqrt((x.T * x)[0, 0]),
+            lambda: x / sp.sqrt(sp.Trace(x.T * x)),
+            lambda x, **_: x / np.linalg.norm(x),
+        ),
+    ],
+)
+def test_jacobian_spellings(name, natural, canonical, numpy_f):
+    J = sc.jacobian(natural(), x)
+    assert J == sc.jacobian(canonical(), x), f"{name}: {J}"
+    assert not J.atoms(sp.KroneckerProduct, sc.CommutationMatrix, sc.Vec), f"{name}: {J}"
+    check_derivative(canonical(), x, J, numpy_f)
+
+
+@pytest.mark.parametrize(
+    "name, natural, canonical, numpy_f",
+    [
+        (
+            "Rayleigh (x.T*A*x)[0, 0] / (x.T*x)[0, 0]",
+            lambda: (x.T * A * x)[0, 0] / (x.T * x)[0, 0],
+            lambda: sp.Trace(x.T * A * x) / sp.Trace(x.T * x),
+            lambda x, A, **_: _quad(A, x) / (x.T @ x).item(),
+        ),
+        (
+            "generalized Rayleigh (x.T*A*x)/(x.T*B*x)",
+            lambda: (x.T * A * x) / (x.T * Bspd * x),
+            lambda: sp.Trace(x.T * A * x) / sp.Trace(x.T * Bspd * x),
+            lambda x, A, B, **_: _quad(A, x) / _quad(B, x),
+        ),
+        (
+            "sum(x.^2)^(1/2)",
+            lambda: sc.sum_entries(sc.hadamard_power(x, 2)) ** sp.Rational(1, 2),
+            lambda: sp.sqrt(sp.Trace(x.T * x)),
+            lambda x, **_: np.linalg.norm(x),
+        ),
+        (
+            "(x.T*A*x)*(a.T*x)",
+            lambda: (x.T * A * x) * (a.T * x),
+            lambda: sp.Trace(x.T * A * x) * sp.Trace(a.T * x),
+            lambda x, A, a, **_: _quad(A, x) * (a.T @ x).item(),
+        ),
+    ],
+)
+def test_hessian_spellings(name, natural, canonical, numpy_f):
+    H = sc.hessian(natural(), x)
+    assert H == sc.hessian(canonical(), x), f"{name}: {H}"
+    assert not H.atoms(sp.KroneckerProduct, sc.CommutationMatrix, sc.Vec), f"{name}: {H}"
+    check_derivative(canonical(), x, H, numpy_f, order=2)
+
+
+def test_jacobian_of_vec_of_a_product_at_symbolic_size():
+    F = sc.vec(A * X * Bm)
+    J = sc.jacobian(F, X)
+    assert J == sp.KroneckerProduct(Bm.T, A)
+    # the reference: (A X B)^T listed row by row is vec(A X B) (column-major)
+    check_derivative(sp.Transpose(A * X * Bm), X, J, lambda A, X, B, **_: A @ X @ B)
+
+
+def test_scalar_times_matrix_variables():
+    assert sc.jacobian(beta * X, X) == beta * sp.Identity(n * n)
+    f = sp.Trace(X) * sp.Trace(X.T * X)
+    H = sc.hessian(f, X)
+    check_derivative(f, X, H, lambda X, **_: np.trace(X) * np.trace(X.T @ X), order=2)
+    G = sc.gradient(beta * sp.Trace(X.T * A * X), X)
+    check_derivative(
+        beta * sp.Trace(X.T * A * X), X, G, lambda X, A, beta, **_: beta * np.trace(X.T @ A @ X)
+    )
