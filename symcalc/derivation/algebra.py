@@ -308,11 +308,31 @@ def regroup(expr):
     >>> regroup((-2/q) * A * x * x.T + (-2/q) * A.T * x * x.T + A / q + A.T / q)
     (-2/q)*(A + A.T)*x*x.T + 1/q*(A + A.T)
     """
+    collected = _tidy_scalars(collect(expr))
     if not isinstance(expr, MatAdd):
-        return collect(expr)
+        return collected
+    regrouped = _regrouped(expr)
+    if regrouped is None:
+        return collected
+    # the shorter spelling: expanding (x - mu)(x - mu)^T to regroup it reads worse
+    return min((collected, regrouped), key=lambda e: (len(str(e)), str(e)))
+
+
+def _tidy_scalars(e):
+    """Products with their 1 × 1 stretches as oriented traces, nothing expanded."""
+    if isinstance(e, MatAdd):
+        return add(*[_tidy_scalars(a) for a in e.args])
+    if isinstance(e, MatMul):
+        coef, mats = _factors(e)
+        coef, mats = _scalar_stretches(coef, [_tidy_scalars(m) for m in mats])
+        return mul(_oriented_traces(coef), *mats)
+    return e
+
+
+def _regrouped(expr):
     products = _products(expr)
     if products is None:
-        return collect(expr)
+        return None
     combined: dict = {}
     for c, mats in products:
         combined[mats] = combined.get(mats, sp.S.Zero) + _oriented_traces(c)
