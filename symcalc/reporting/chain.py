@@ -212,17 +212,21 @@ def _row(lhs: str, rhs: Any, rule: str) -> dict:
     return dict(lhs=lhs, rhs=rhs, rule=rule)
 
 
-def _gradient_rows(steps: list[Step], gradient: Any) -> list[dict]:
+def _gradient_rows(
+    steps: list[Step], gradient: Any, f: str = "L", nabla: str = r"\nabla"
+) -> list[dict]:
     rows = []
     diff = [s for s in steps if s.note == "differential"]
     canon = [s for s in steps if s.note == "canonical" and s.rule.kind == "canonical"]
     ident = [s for s in steps if s.rule.kind == "identification"]
     if diff:
-        rows.append(_row(r"\mathrm{d}L", diff[-1].after, _titles(diff)))
+        rows.append(_row(r"\mathrm{d}" + f, diff[-1].after, _titles(diff)))
     if canon and ident and _is_math(ident[0].before):
         rows.append(_row("", ident[0].before, _titles(canon)))
     if ident:
-        rows.append(_row(r"\Longrightarrow\quad \nabla L", ident[-1].after, _titles(ident)))
+        rows.append(
+            _row(r"\Longrightarrow\quad " + nabla + " " + f, ident[-1].after, _titles(ident))
+        )
     simp = [s for s in steps if s.note == "simplify"]
     last = rows[-1]["rhs"] if rows else None
     if simp and simp[-1].after != last:
@@ -333,13 +337,13 @@ def chain_lines(rows: list[dict], differentials: set[str]) -> str:
     return "\\\\\n".join(body)
 
 
-def _opening(written: str | None, rows: list[dict]) -> list[dict]:
+def _opening(written: str | None, rows: list[dict], f: str = "L") -> list[dict]:
     """The chain opened on d(objective as written), when it fits on its line."""
     if not written or not rows or visible_width(written) > WIDTH - 12:
         return rows
     first = dict(rows[0], lhs="")
     return [
-        _row(r"\mathrm{d}L", TeX(r"\mathrm{d}\left(" + written + r"\right)"), "as written"),
+        _row(r"\mathrm{d}" + f, TeX(r"\mathrm{d}\left(" + written + r"\right)"), "as written"),
         first,
     ] + rows[1:]
 
@@ -393,11 +397,20 @@ _LEGEND = (
 )
 
 
-def chains(d: Derivation, results: dict, written: str | None = None) -> list[dict]:
+def chains(
+    d: Derivation,
+    results: dict,
+    written: str | None = None,
+    *,
+    f: str = "L",
+    title: str = "Gradient",
+) -> list[dict]:
     """The gradient's chain and the Hessian's, as (title, words, rows, display, lines).
 
     ``written`` is the LaTeX of the objective as the user wrote it: the gradient's chain
-    opens on its differential (default: the expression differentiated).
+    opens on its differential (default: the expression differentiated). ``f`` is the LaTeX
+    name of the function differentiated (a loss: ``\\ell``); for a name other than L the
+    gradient is written with its variable, ``\\nabla_{W} \\ell``.
     """
     grad_steps, hess_steps = _phases(d)
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
@@ -406,7 +419,8 @@ def chains(d: Derivation, results: dict, written: str | None = None) -> list[dic
     if results.get("jacobian") is not None and any(s.note == "jacobian" for s in d.steps):
         return [_jacobian_chain(d.steps, results["jacobian"], differentials)]
     out = []
-    grad_rows = _gradient_rows(grad_steps, gradient) if grad_steps else []
+    nabla = r"\nabla" if f == "L" else r"\nabla_{" + " ".join(latex(w) for w in wrt) + "}"
+    grad_rows = _gradient_rows(grad_steps, gradient, f, nabla) if grad_steps else []
     hess_rows = (
         _hessian_rows(hess_steps, gradient, hessian) if hess_steps and hessian is not None else []
     )
@@ -416,14 +430,15 @@ def chains(d: Derivation, results: dict, written: str | None = None) -> list[dic
         with options(differentials=differentials):
             written = latex(d.expr)
     if grad_steps:
-        rows = _opening(written, grad_rows)
+        rows = _opening(written, grad_rows, f)
+        what = "the objective" if f == "L" else f"${f}$"
         words = (
-            "The differential of the objective, term by term; then brought to the form "
+            f"The differential of {what}, term by term; then brought to the form "
             r"$\operatorname{tr}(G^\top \mathrm{d}x) = G^\top \mathrm{d}x$, from which the "
-            r"gradient $G = \nabla L$ is read off. The margin names each line's rules; the "
+            rf"gradient $G = {nabla} {f}$ is read off. The margin names each line's rules; the "
             "appendix lists every rule application." + named
         )
-        out.append(_chain("Gradient", words, rows, differentials))
+        out.append(_chain(title, words, rows, differentials))
     if hess_rows:
         rows = hess_rows
         words = r"The Hessian is the differential of the gradient: $\mathrm{d}\nabla L = \nabla^2 L\,\mathrm{d}x$."

@@ -31,9 +31,11 @@ from symcalc.reporting.sections import (
     _landscape_context,
     _point_tex,
     _sci,
+    _score_matching_context,
     _self_checks,
     _summary,
     _vectorization_context,
+    loss_latex,
 )
 from symcalc.reporting.tex import WIDTH, TeX, code_text, display, eq, fit_tex, inline
 from symcalc.reporting.words import kernel_listing
@@ -63,6 +65,7 @@ def _empty_context() -> dict:
         results=[],
         field_analysis=None,
         gaussian=None,
+        score_matching=None,
         landscape=None,
         self_checks=[],
         finite_differences=[],
@@ -141,7 +144,7 @@ def study_context(
         c
         for key, d in study.derivations.items()
         if d.steps
-        for c in chains(d, study.results, written if key == "objective" else None)
+        for c in _derivation_chains(key, d, study, written)
     ]
     progress("typesetting the results")
     ctx["results"] = _results(
@@ -153,6 +156,8 @@ def study_context(
         ctx["field_analysis"] = _field_context(study.field, p)
     if study.gaussian is not None:
         ctx["gaussian"] = _gaussian_context(study.gaussian, p)
+    if study.score_matching is not None:
+        ctx["score_matching"] = _score_matching_context(study.score_matching, p)
     if study.landscape is not None:
         ctx["landscape"] = _landscape_context(study.landscape, p)
     ctx["self_checks"] = _self_checks(study.checks)
@@ -166,6 +171,7 @@ def study_context(
             point=TeX(_point_tex(fd.point)),
         )
         for fd in study.finite_differences
+        + (study.score_matching.checks if study.score_matching is not None else [])
     ]
     ctx["claims"] = [_claim_context(c, p) for c in study.claims]
     if study.vectorization is not None:
@@ -203,6 +209,15 @@ def study_context(
 
 
 # --- pieces -------------------------------------------------------------------
+
+
+def _derivation_chains(key: str, d: Derivation, study, written: str | None) -> list:
+    """The chains of one derivation: the objective's (opened on the objective as written), or
+    a loss gradient's ("loss:W", score matching), opened on the loss as written."""
+    if key.startswith("loss:") and study.score_matching is not None:
+        title = f"Gradient of the denoising loss with respect to {key.split(':', 1)[1]}"
+        return chains(d, d.results, loss_latex(study), f=r"\ell", title=title)
+    return chains(d, study.results, written if key == "objective" else None)
 
 
 def _slug(text: str) -> str:
