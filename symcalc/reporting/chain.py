@@ -25,6 +25,7 @@ stays available for the appendix.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy as sp
@@ -43,7 +44,7 @@ from symcalc.reporting.shorthand import (
 from symcalc.reporting.tex import WIDTH, TeX, display, visible_width
 from symcalc.reporting.written import regrouped
 
-__all__ = ["chains", "chain_lines", "textbook_form", "displayed_form"]
+__all__ = ["chains", "chain_lines", "textbook_form", "displayed_form", "in_shorthand"]
 
 _MARGIN = 24  # characters the rule's name takes in the margin
 
@@ -106,22 +107,16 @@ def _refs(steps: list[Step]) -> list[str]:
     return seen
 
 
-def _titles(steps: list[Step], most: int = 2) -> str:
-    """The distinct rules of some steps and their references, as a short phrase for the
-    margin (every application, in full, in the appendix)."""
+def _titles(steps: list[Step]) -> str:
+    """The distinct rules of some steps and their references, in full, for the margin (which
+    wraps a long note over lines; every application, in full, is in the appendix)."""
     seen: list[str] = []
     for s in steps:
         t = _short(s.rule.title or s.rule.name)
         if t not in seen:
             seen.append(t)
     refs = _refs(steps)
-    cite = "; " + ", ".join(refs[:1]) if refs else ""
-    shown = seen[:1]
-    for t in seen[1:most]:
-        if len(", ".join(shown + [t]) + cite) > _MARGIN + 8:
-            break
-        shown.append(t)
-    return ", ".join(shown) + (", ..." if len(seen) > len(shown) else "") + cite
+    return ", ".join(seen) + ("; " + ", ".join(refs) if refs else "")
 
 
 def textbook_form(expr: Any) -> Any:
@@ -315,6 +310,20 @@ def _uses_cotangent(steps: list[Step]) -> bool:
     return "C" in names
 
 
+_REF_SPACE = re.compile(r"\b(MC|MN|T\.|ch\.) (?=[(\d]|T\.|ch\.)")
+
+
+def _margin_note(rule: str) -> str:
+    r"""A row's rules in the margin: ``\tag*`` with the note in ``\rulenote`` (the preamble's
+    macro: one line when it fits, else wrapped, flush right, in a box of the margin's width).
+
+    >>> _margin_note("transpose, sum; MC (44)")
+    '\\tag*{\\small\\rulenote transpose, sum; MC\xa0(44)\\endrulenote}'
+    """
+    note = _REF_SPACE.sub("\\1\u00a0", escape_text(rule))  # "MC (38)" never split over lines
+    return r"\tag*{\small\rulenote " + note + r"\endrulenote}"
+
+
 def chain_lines(rows: list[dict], differentials: set[str]) -> str:
     r"""The align* body of a chain: ``lhs &= rhs`` rows, each rule set in the margin (\tag*)."""
     body = []
@@ -331,7 +340,7 @@ def chain_lines(rows: list[dict], differentials: set[str]) -> str:
             else:
                 part = equation(lhs, row["rhs"], width=WIDTH - _MARGIN)
             lines = part.split("\\\\\n")
-            tag = r"\tag*{\small " + escape_text(row["rule"]) + "}" if row["rule"] else ""
+            tag = _margin_note(row["rule"]) if row["rule"] else ""
             body.append(lines[0] + tag)
             body += [line + r"\notag" if r"\tag" not in line else line for line in lines[1:]]
     return "\\\\\n".join(body)
@@ -357,16 +366,38 @@ def _as_written(e: Any, variables: set) -> Any:
     return nicer if nicer != e and numerically_equal(nicer, e) else e
 
 
+def _regrouped_row(e: Any, variables: set) -> Any:
+    """A chain's line (or a result) in its textbook grouping."""
+    if isinstance(e, sp.MatrixBase):
+        return displayed_form(e)
+    return tidy(_as_written(e, variables)) if _is_math(e) else e
+
+
+def in_shorthand(expr: Any, shorthand: dict | None) -> Any:
+    """A result written with the names its chain introduced (``z``, ``s``, ...), so that the
+    results section reads as the chain above it; ``expr`` itself when there are none.
+
+    >>> X, w, y = (sp.MatrixSymbol(n, *s) for n, s in (("X", (4, 2)), ("w", (2, 1)), ("y", (4, 1))))
+    >>> z = sp.MatrixSymbol("z", 4, 1)
+    >>> shown = in_shorthand(X.T * sp.hadamard_product(-y, X * w).applyfunc(sp.exp), dict(names={sp.hadamard_product(-y, X * w): z}, pairs={}, variables={w}))
+    >>> from symcalc.printing.text import text
+    >>> text(shown)
+    'X.T*exp(z)'
+    """
+    if not shorthand or not _is_math(expr):
+        return expr
+    e = _regrouped_row(expr, shorthand["variables"])
+    return shorten_pairs(shorten(e, shorthand["names"]), shorthand["pairs"]) if _is_math(e) else e
+
+
 def _shortened(
     groups: list[list[dict]], results: dict, variables: set = frozenset()
-) -> tuple[list[list[dict]], str]:
-    """Rows in textbook groupings, with long arguments of elementwise functions named; and the
-    sentence that introduces the names."""
+) -> tuple[list[list[dict]], str, dict]:
+    """Rows in textbook groupings, with long arguments of elementwise functions named; the
+    sentence that introduces the names; and the names (for :func:`in_shorthand`)."""
 
     def regroup(e: Any) -> Any:
-        if isinstance(e, sp.MatrixBase):
-            return displayed_form(e)
-        return tidy(_as_written(e, variables)) if _is_math(e) else e
+        return _regrouped_row(e, variables)
 
     groups = [[dict(r, rhs=regroup(r["rhs"])) for r in rows] for rows in groups]
     exprs = [r["rhs"] for rows in groups for r in rows if _is_math(r["rhs"])]
@@ -388,7 +419,7 @@ def _shortened(
         said = [f"${latex(z)} = {latex(a)}$" for a, z in names.items()]
         said += [f"${latex(z)} = {latex(a)}$" for a, z in pairs.items()]
     words = f" Here {', '.join(said)} (vectors of the size of the data)." if said else ""
-    return out, words
+    return out, words, dict(names=names, pairs=pairs, variables=variables)
 
 
 _LEGEND = (
@@ -425,7 +456,9 @@ def chains(
         _hessian_rows(hess_steps, gradient, hessian) if hess_steps and hessian is not None else []
     )
     variables = {w for w in wrt if isinstance(w, sp.Basic)}
-    (grad_rows, hess_rows), named = _shortened([grad_rows, hess_rows], results, variables)
+    (grad_rows, hess_rows), named, shorthand = _shortened(
+        [grad_rows, hess_rows], results, variables
+    )
     if written is None and _is_math(d.expr) and not isinstance(d.expr, sp.MatrixBase):
         with options(differentials=differentials):
             written = latex(d.expr)
@@ -438,7 +471,7 @@ def chains(
             rf"gradient $G = {nabla} {f}$ is read off. The margin names each line's rules; the "
             "appendix lists every rule application." + named
         )
-        out.append(_chain(title, words, rows, differentials))
+        out.append(dict(_chain(title, words, rows, differentials), shorthand=shorthand))
     if hess_rows:
         rows = hess_rows
         words = r"The Hessian is the differential of the gradient: $\mathrm{d}\nabla L = \nabla^2 L\,\mathrm{d}x$."
@@ -449,7 +482,7 @@ def chains(
                 r"is a scalar differential, and bringing it to the form "
                 r"$\operatorname{tr}(C^\top H\,\mathrm{d}x)$ identifies $H = \nabla^2 L$."
             )
-        out.append(_chain("Hessian", words + named, rows, differentials))
+        out.append(dict(_chain("Hessian", words + named, rows, differentials), shorthand=shorthand))
     return out
 
 

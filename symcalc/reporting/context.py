@@ -22,7 +22,7 @@ import sympy as sp
 from symcalc.printing.latex import _Names, _sum_lines, equation, latex, visible_width
 from symcalc.printing.texsafe import escape_text
 from symcalc.records import Derivation
-from symcalc.reporting.chain import chains, textbook_form
+from symcalc.reporting.chain import chains, in_shorthand, textbook_form
 from symcalc.reporting.sections import (
     _claim_context,
     _field_context,
@@ -146,11 +146,21 @@ def study_context(
         if d.steps
         for c in _derivation_chains(key, d, study, written)
     ]
+
+    def chains_of(d, study, written):  # the objective's chains, already typeset above
+        return [c for c in ctx["chains"] if c.get("derivation") is d]
+
     progress("typesetting the results")
+    objective_chains = (
+        chains_of(study.derivations["objective"], study, written)
+        if "objective" in study.derivations and study.derivations["objective"].steps
+        else []
+    )
     ctx["results"] = _results(
         {k: v for k, v in study.results.items() if k in ("gradient", "hessian", "jacobian")},
         p.wrt,
         p,
+        shorthand=next((c["shorthand"] for c in objective_chains if "shorthand" in c), None),
     )
     if study.field is not None:
         ctx["field_analysis"] = _field_context(study.field, p)
@@ -216,8 +226,10 @@ def _derivation_chains(key: str, d: Derivation, study, written: str | None) -> l
     a loss gradient's ("loss:W", score matching), opened on the loss as written."""
     if key.startswith("loss:") and study.score_matching is not None:
         title = f"Gradient of the denoising loss with respect to {key.split(':', 1)[1]}"
-        return chains(d, d.results, loss_latex(study), f=r"\ell", title=title)
-    return chains(d, study.results, written if key == "objective" else None)
+        out = chains(d, d.results, loss_latex(study), f=r"\ell", title=title)
+    else:
+        out = chains(d, study.results, written if key == "objective" else None)
+    return [dict(c, derivation=d) for c in out]
 
 
 def _slug(text: str) -> str:
@@ -375,15 +387,31 @@ _RESULT_TITLES = {
 }
 
 
-def _results(results: dict, wrt: list, problem=None) -> list[dict]:
+def _results(results: dict, wrt: list, problem=None, shorthand: dict | None = None) -> list[dict]:
+    """The results section: each result written as its chain wrote it (the chain's names,
+    ``shorthand``, from :func:`symcalc.reporting.chain.in_shorthand`)."""
     out = []
     for key, value in results.items():
         if value is None:
             continue
         title, lhs = _RESULT_TITLES.get(key, (key.capitalize(), key))
         words = _result_words(key, wrt, problem)
-        out.append(dict(title=title, words=words, display=eq(lhs, textbook_form(value))))
+        shown = in_shorthand(textbook_form(value), shorthand)
+        named = _names_used(shown, shorthand)
+        if named:
+            words = TeX(f"{words} With {named} as in the derivation above.".lstrip())
+        out.append(dict(title=title, words=words, display=eq(lhs, shown)))
     return out
+
+
+def _names_used(shown: Any, shorthand: dict | None) -> str:
+    """The chain's names that a result uses, as inline maths ("$z$ and $s$")."""
+    if not shorthand or not isinstance(shown, sp.Basic):
+        return ""
+    atoms = shown.atoms(sp.MatrixSymbol)
+    used = [z for z in (*shorthand["names"].values(), *shorthand["pairs"].values()) if z in atoms]
+    said = [f"${latex(z)}$" for z in used]
+    return " and ".join([", ".join(said[:-1]), said[-1]]) if len(said) > 1 else "".join(said)
 
 
 def _result_words(key: str, wrt: list, problem) -> TeX:
