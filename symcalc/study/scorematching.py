@@ -25,7 +25,7 @@ checked against central differences at a random point.
 ... ''')
 >>> sm = p.run().score_matching
 >>> sc.text(sm.score)
-'-x - W.T*sigmoid(W*x + b)'
+'-W.T*sigmoid(W*x + b) - x'
 >>> [name for name, _ in sm.gradients], all(c.passed for c in sm.checks)
 (['W', 'b'], True)
 """
@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from symcalc.checks.differences import central_difference
+from symcalc.checks.explicit import materialize
+from symcalc.expr.registry import expand_named, needs_rewrite
 
 if TYPE_CHECKING:
     from symcalc.study.results import FiniteDifference, Study
@@ -130,18 +132,17 @@ def run_score_matching(problem: Problem, study: Study, progress) -> None:
 def _difference_check(problem: Problem, loss: Any, var: Any, gradient: Any) -> FiniteDifference:
     """Central differences of the loss in every entry of one parameter, at a random point."""
     from symcalc.study.results import FiniteDifference
-    from symcalc.study.run import _explicit, _perturbed, _random_assignment
 
-    subs = _random_assignment(problem, random.Random(problem.seed + 7))
+    subs = _random_point(problem, random.Random(problem.seed + 7))
     sym = var.symbol
     h = sp.Rational(1, 10**6)
-    exact = sp.Matrix(_explicit(gradient, subs))
+    exact = sp.Matrix(_value(gradient, subs))
     errors = []
     for j in range(sym.shape[1]):
         for i in range(sym.shape[0]):
             approx = central_difference(
-                lambda at: [float(_explicit(loss, at))],
-                lambda t, key=(sym, i, j): _perturbed(subs, key, t),
+                lambda at: [float(_value(loss, at))],
+                lambda t, i=i, j=j: _moved(subs, sym, i, j, t),
                 h,
                 float,
             )[0]
@@ -151,3 +152,27 @@ def _difference_check(problem: Problem, loss: Any, var: Any, gradient: Any) -> F
     point = {sp.Symbol(f"{x.name}_{k + 1}"): float(v) for k, v in enumerate(subs[x.symbol])}
     name = f"loss gradient with respect to {var.name}"
     return FiniteDifference(name, point, float(h), err, scale, err <= 1e-5 * (1 + scale))
+
+
+def _random_point(problem: Problem, rng: random.Random) -> dict:
+    """The constants' values, and random entries in [-0.9, 0.9] for every other matrix."""
+    subs: dict[Any, Any] = dict(problem.constant_values())
+    for v in problem.variables + problem.constants:
+        if isinstance(v.symbol, sp.MatrixSymbol) and v.symbol not in subs:
+            rows, cols = v.symbol.shape
+            subs[v.symbol] = sp.Matrix(rows, cols, lambda i, j: sp.Rational(rng.randint(-9, 9), 10))
+    return subs
+
+
+def _value(expr: Any, subs: dict) -> Any:
+    """``expr`` at the point, as numbers (30 digits)."""
+    out = materialize(expr, subs)
+    out = expand_named(out) if needs_rewrite(out) else out
+    return out.evalf(30)
+
+
+def _moved(subs: dict, sym: Any, i: int, j: int, delta: Any) -> dict:
+    """The point with entry (i, j) of ``sym`` moved by ``delta``."""
+    moved = sp.Matrix(subs[sym])
+    moved[i, j] += delta
+    return {**subs, sym: moved}
