@@ -11,7 +11,7 @@ leading axis and would broadcast against the wrong one.
 >>> b = sp.MatrixSymbol("p1", 4, 1)
 >>> printer = BroadcastPrinter({"fully_qualified_modules": True, "numpy_module": "_np"})
 >>> printer.doprint(X * W + sp.OneMatrix(5, 1) * b.T)
-'((p0 @ v0) + p1)'
+'((p0 @ v0) + (p1))'
 >>> printer.doprint(W.T * X.T - b * sp.OneMatrix(1, 5))
 '((v0.T @ p0.T) - p1[:, None])'
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symcalc.codegen.numpy_printer import StableNumPyPrinter
+from symcalc.codegen.vec_lowering import VecLowering
 
 __all__ = ["BroadcastPrinter", "broadcast_term"]
 
@@ -54,8 +55,9 @@ def broadcast_term(expr):
     return None
 
 
-class BroadcastPrinter(StableNumPyPrinter):
-    """:class:`StableNumPyPrinter` that prints the broadcast terms of a sum as broadcasting."""
+class BroadcastPrinter(VecLowering, StableNumPyPrinter):
+    """:class:`StableNumPyPrinter` that prints the broadcast terms of a sum as broadcasting
+    (and lowers the vec-form matrices: :mod:`symcalc.codegen.vec_lowering`)."""
 
     broadcast_sums = True
 
@@ -72,14 +74,13 @@ class BroadcastPrinter(StableNumPyPrinter):
                 continue
             coeff, vec, axis = b
             code = self._atom(vec) + ("[:, None]" if axis == 1 else "")
-            if coeff == -1:
-                code = f"(-{code})"
-            elif coeff != 1:
+            if coeff not in (1, -1):
                 code = f"({self._print(coeff)}*{code})"
             holder = sp.Symbol(f"_broadcast{len(self._substitutions)}")
             self._substitutions[holder] = code
             added.append(holder)
-            new.append(sp.MatrixSymbol(holder.name, *a.shape))
+            term = sp.MatrixSymbol(holder.name, *a.shape)
+            new.append(sp.MatMul(-1, term) if coeff == -1 else term)  # printed as "- b"
         try:
             return super()._print_MatAdd(sp.MatAdd(*new))
         finally:

@@ -45,6 +45,14 @@ def _softmax_hessian(z):
     eye = {np}.eye(z.shape[0], dtype=p.dtype) > 0
     return {np}.where(eye, (p * rest)[:, None], -(p[:, None] * p[None, :]))
 ''',
+    "_commutation": '''\
+def _commutation(m, n):
+    """K_(m,n): the mn x mn permutation with K @ vec(A) = vec(A.T) for an m x n A (column-major vec)."""
+    k = {np}.zeros((m * n, m * n))
+    i, j = {np}.meshgrid({np}.arange(m), {np}.arange(n), indexing="ij")
+    k[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return k
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""

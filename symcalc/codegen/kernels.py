@@ -107,7 +107,9 @@ def compile(
         compiler; falls back to NumPy with a warning where it cannot); or
         "array_api", "dask", "jax", "cupy": one array-API kernel source that runs
         on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.codegen.array_api`).
-    gradient, hessian : optional precomputed derivatives (skip the derivation).
+    gradient, hessian : optional precomputed derivatives (skip the derivation). In matrix
+        form ``hessian="vec"`` compiles a matrix variable's Hessian in vec form (nk x nk,
+        column-major, the layout of ``sc.vec``; derived at compile time).
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: chosen per
         function by its size, see :func:`symcalc.codegen.native.opt_level_for`: 2 up to
@@ -193,6 +195,7 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
             f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params"
         )
     gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _vec_hessian(f, wrt) if _is_vec_request(hessian) else hessian
     hessian = _matrix_given(hessian, "hessian", known)
     _native_warning(backend)
     G, H = _matrix_derivatives(f, wrt, gradient, hessian)
@@ -210,3 +213,14 @@ def _native_warning(backend):
             RuntimeWarning,
             stacklevel=5,
         )
+
+
+def _is_vec_request(hessian) -> bool:
+    return isinstance(hessian, str) and hessian == "vec"
+
+
+def _vec_hessian(f, wrt):
+    """The Hessian of f in a matrix variable in vec form (column-major, the layout of ``sc.vec``)."""
+    from symcalc.derivation import api as calculus
+
+    return calculus.hessian(f, wrt)

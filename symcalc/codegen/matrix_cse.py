@@ -132,7 +132,7 @@ def transposed(expr, memo=None):
     >>> from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction as Apply
     >>> X, W = sp.MatrixSymbol("X", 5, 3), sp.MatrixSymbol("W", 3, 4)
     >>> transposed(Apply(sp.tanh, X * W + sp.OneMatrix(5, 4)))
-    tanh(W.T*X.T + 1)
+    Lambda(_d, tanh(_d)).(1 + W.T*X.T)
     """
     memo = {} if memo is None else memo
     if not isinstance(expr, sp.MatrixExpr):
@@ -190,6 +190,21 @@ def _is_scaled_leaf(expr) -> bool:
     return len(mats) == 1 and (_is_leaf(mats[0]) or isinstance(mats[0], sp.Transpose))
 
 
+#: nodes printed with each argument once (any other repeats its argument: name it)
+_TRANSPARENT = (
+    sp.MatMul,
+    sp.MatAdd,
+    sp.HadamardProduct,
+    sp.HadamardPower,
+    sp.Transpose,
+    sp.Trace,
+    ElementwiseApplyFunction,
+    sp.Add,
+    sp.Mul,
+    sp.Pow,
+)
+
+
 class _Classes:
     """Subtrees up to a transpose: each class has one representative orientation."""
 
@@ -220,6 +235,10 @@ class _Classes:
             self.counts[rep] += 1
             return self.sizes[rep]
         size = 1 + sum(self.count(a) for a in _children(expr))
+        if not isinstance(expr, _TRANSPARENT):  # softmax(Z): its printing repeats Z
+            for a in expr.args:
+                if isinstance(a, sp.MatrixExpr) and _worth_naming(a):
+                    self.counts[self.of(a)[0]] += 1
         if named:
             self.counts[rep] = 1
             self.sizes[rep] = size

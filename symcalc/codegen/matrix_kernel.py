@@ -58,10 +58,11 @@ class MatrixKernel(RichDisplay):
         self._names = [str(s) for s in syms]
         self._shapes = [_array_shape(s) for s in syms]
         vector_shape = self._shapes[0]
-        self._out_shapes = {
+        size = sp.Mul(*vector_shape) if vector_shape else sp.S.One
+        self._out_shapes = {  # a matrix variable's Hessian is d vec(grad) / d vec(W)^T
             "value": (),
             "gradient": vector_shape,
-            "hessian": (vector_shape[0], vector_shape[0]) if len(vector_shape) == 1 else None,
+            "hessian": (size, size),
         }
 
     def __repr__(self):
@@ -87,7 +88,7 @@ class MatrixKernel(RichDisplay):
         return arrays, dtype, bound, batch
 
     def _finish(self, value, shape_expr, bound, dtype):
-        shape = tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+        shape = _sizes(shape_expr, bound)
         arr = np.asarray(value, dtype=dtype)
         if arr.shape != shape:
             arr = (
@@ -148,13 +149,14 @@ class MatrixKernel(RichDisplay):
         return self._run("gradient", ["gradient"], args, materialize)[0]
 
     def hessian(self, *args, materialize=False):
-        """The Hessian: (n, n), (..., n, n) for a batch (vector variables only); read-only
+        """The Hessian: (n, n), (..., n, n) for a batch; for a matrix variable W (r, c) the
+        vec form d vec(grad) / d vec(W)^T, (rc, rc), column-major (``hessian='vec'``); read-only
         and broadcast over the batch when it does not depend on the variable, unless
         ``materialize=True``."""
         if self.hessian_expr is None:
             raise InputError(
                 f"the Hessian with respect to the matrix {self.wrt} is not compiled "
-                "(only vector variables get a Hessian kernel)"
+                "(compile with hessian='vec' for its vec form)"
             )
         return self._run("hessian", ["hessian"], args, materialize)[0]
 
@@ -176,7 +178,8 @@ class MatrixKernel(RichDisplay):
 
 def _sizes(shape_expr, bound) -> tuple:
     """A declared shape with its symbolic sizes bound: (m, n) -> (20000, 200)."""
-    return tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+    values = {d: size for d, (size, _) in bound.items()}
+    return tuple(int(sp.sympify(d).xreplace(values)) for d in shape_expr)
 
 
 def _batch_result(r, batch, size, dtype, materialize):

@@ -14,15 +14,17 @@ its variable's shape. There is no batch axis (a batch of data is a parameter, ``
 no Hessian (see :func:`symcalc.hessian` and :mod:`symcalc.codegen.vec_lowering` for one
 variable).
 
->>> import numpy as np, sympy as sp, symcalc as sc
->>> X, y = sc.matrix_symbol("X", "m", "n"), sc.vector("y", "m")
->>> w, c = sc.vector("w", "n"), sp.MatrixSymbol("c", 1, 1)
->>> k = sc.compile(sc.norm_squared(X * w + sc.ones(X.shape[0]) * c - y), [w, c], params=[X, y])
->>> gw, gc = k.gradient(np.ones(2), np.zeros((1, 1)), np.eye(3, 2), np.zeros(3))
->>> gw, gc
-(array([2., 2.]), array([[4.]]))
->>> float(k.value(w=np.ones(2), c=np.zeros((1, 1)), X=np.eye(3, 2), y=np.zeros(3)))
-2.0
+>>> import numpy as np, symcalc as sc
+>>> X, Y = sc.matrix_symbol("X", "m", "n"), sc.matrix_symbol("Y", "m", "k")
+>>> W, b = sc.matrix_symbol("W", "n", "k"), sc.vector("b", "k")
+>>> loss = sc.norm_squared(X * W + sc.ones(X.shape[0]) * b.T - Y)
+>>> k = sc.compile(loss, [W, b], params=[X, Y])
+>>> gW, gb = k.gradient(np.zeros((2, 1)), np.ones(1), np.eye(3, 2), np.zeros((3, 1)))
+>>> gW, gb
+(array([[2.],
+       [2.]]), array([6.]))
+>>> float(k.value(W=np.zeros((2, 1)), b=np.ones(1), X=np.eye(3, 2), Y=np.zeros((3, 1))))
+3.0
 """
 
 from __future__ import annotations

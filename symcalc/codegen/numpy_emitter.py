@@ -15,13 +15,15 @@ import re
 import sympy as sp
 
 from symcalc.codegen.batch_emitter import Unbatchable, batch_function
+from symcalc.codegen.matrix_cse import transpose_cse
+from symcalc.codegen.multi_kernel import kernel_printer as matrix_printer
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     helper_source,
     stabilize,
     stabilize_matrix,
 )
-from symcalc.codegen.plan import _matrix_cse, _needed
+from symcalc.codegen.plan import _needed
 from symcalc.codegen.source import (
     NUMPY_MODULE,
     CodeNames,
@@ -216,7 +218,7 @@ def _kernel_printer() -> StableNumPyPrinter:
 
 def _matrix_source(title, f, G, H, wrt, params):
     names = CodeNames(wrt, params, matrix=True)
-    printer = _kernel_printer()
+    printer = matrix_printer()
     from symcalc.codegen.numpy_printer import _nonnegative_vector
 
     arg_syms = names.variables + names.parameters
@@ -227,7 +229,7 @@ def _matrix_source(title, f, G, H, wrt, params):
     blocks = []
     for fname, parts in kernel_functions(H is not None):
         exprs = [outputs[p] for p in parts]
-        repl, reduced = _matrix_cse(
+        repl, reduced = transpose_cse(
             [stabilize(stabilize_matrix(e)) for e in exprs], names.TEMP_PREFIX
         )
         lines = [
