@@ -53,6 +53,38 @@ def _commutation(m, n):
     k[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
     return k
 ''',
+    "_sigmoid_inplace": '''\
+def _sigmoid_inplace(z):
+    """1 / (1 + exp(-z)), written into z (a temporary of the kernel's own). exp(-z) overflows
+    to inf for z < -709, whose reciprocal is the right 0: no overflow reaches the result."""
+    with {np}.errstate(over="ignore"):
+        if type(z) is not {np}.ndarray or z.dtype.kind != "f" or not z.flags.writeable:
+            return 1 / (1 + {np}.exp(-z))
+        {np}.negative(z, out=z)
+        {np}.exp(z, out=z)
+        z += 1
+        return {np}.reciprocal(z, out=z)
+''',
+    "_inplace": '''\
+def _inplace(f, z):
+    """The ufunc f applied to z in place (z is a temporary of the kernel's own)."""
+    if type(z) is not {np}.ndarray or z.dtype.kind != "f" or not z.flags.writeable:
+        return f(z)
+    return f(z, out=z)
+''',
+    "_inplace_binary": '''\
+def _inplace_binary(f, a, b):
+    """f(a, b) written into a (a temporary of the kernel's own) when the result has a's shape."""
+    if (
+        type(a) is not {np}.ndarray
+        or a.dtype.kind != "f"
+        or not a.flags.writeable
+        or {np}.shape(b) != a.shape and {np}.broadcast_shapes(a.shape, {np}.shape(b)) != a.shape
+        or {np}.result_type(a, b) != a.dtype
+    ):
+        return f(a, b)
+    return f(a, b, out=a)
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""

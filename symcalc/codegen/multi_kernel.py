@@ -43,6 +43,7 @@ from symcalc.codegen.arguments import (
     singular_matrix_error,
 )
 from symcalc.codegen.broadcast_printer import BroadcastPrinter
+from symcalc.codegen.inplace import in_place
 from symcalc.codegen.matrix_cse import transpose_cse
 from symcalc.codegen.matrix_kernel import _check_parameter, _sizes
 from symcalc.codegen.numpy_printer import stabilize, stabilize_matrix
@@ -157,7 +158,7 @@ def _function_lines(fname, parts, outputs, shown, printer, dim_lines, arg_names)
         results = [r for r in results if not r.startswith("gradient")] + [
             "(" + ", ".join(grads) + ("," if len(grads) == 1 else "") + ")"
         ]
-    return head + dims + body + [f"    return {', '.join(results)}"]
+    return head + dims + in_place(body, printer.helpers_used) + [f"    return {', '.join(results)}"]
 
 
 def multi_source(title, f, gradients, wrt, params) -> str:

@@ -15,6 +15,7 @@ import re
 import sympy as sp
 
 from symcalc.codegen.batch_emitter import Unbatchable, batch_function
+from symcalc.codegen.inplace import in_place
 from symcalc.codegen.matrix_cse import transpose_cse
 from symcalc.codegen.multi_kernel import kernel_printer as matrix_printer
 from symcalc.codegen.numpy_printer import (
@@ -252,11 +253,12 @@ def _matrix_source(title, f, G, H, wrt, params):
         text = "\n".join(body)
         lines += [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
         lines += body + [f"    return {', '.join(results)}"]
-        blocks.append(lines)
+        blocks.append(in_place(lines, printer.helpers_used))
         try:  # the same function for a batch of the variable, where every node has a rule
-            blocks.append(
-                batch_function(fname, parts, repl, reduced, names.variables[0], printer, arg_syms)
+            batched = batch_function(
+                fname, parts, repl, reduced, names.variables[0], printer, arg_syms
             )
+            blocks.append(in_place(batched, printer.helpers_used))
         except Unbatchable:
             pass  # MatrixKernel loops over the batch for this function
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
