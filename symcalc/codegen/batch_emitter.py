@@ -65,6 +65,14 @@ def _is_one(d) -> bool:
 _ELEMENTWISE = (sp.MatAdd, sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
 
 
+#: stable nodes of symcalc.codegen.stable_forms with a helper that takes a batch of vectors
+#: (B, n): the log-sum-exp of each (B,), the Hessian diag(p) - p p^T of each (B, n, n)
+_ROW_HELPERS = {
+    "vector_logsumexp": "_logsumexp_rows",
+    "softmax_hessian": "_softmax_hessian_rows",
+}
+
+
 class _BatchWriter:
     """Writes the statements of one batched function; remembers which symbols are batched."""
 
@@ -116,6 +124,10 @@ class _BatchWriter:
             text = inner if _ndim(expr) < 2 else f"{NUMPY_MODULE}.swapaxes({inner}, -1, -2)"
         elif isinstance(expr, sp.Trace):
             text = self._trace(expr.args[0])
+        elif type(expr).__name__ in _ROW_HELPERS:  # one per point, along the last axis
+            name = _ROW_HELPERS[type(expr).__name__]
+            self.printer.helpers_used.add(name)
+            text = f"{name}({self.code(expr.args[0])})"
         elif isinstance(expr, _ELEMENTWISE) or self._scalar_elementwise(expr):
             text = self._delegate(expr)
         else:

@@ -85,6 +85,26 @@ def _inplace_binary(f, a, b):
         return f(a, b)
     return f(a, b, out=a)
 ''',
+    "_logsumexp_rows": '''\
+def _logsumexp_rows(z):
+    """log(sum(exp(z))) along the last axis (one per point), with each row's max shifted out."""
+    m = {np}.max(z, axis=-1, keepdims=True)
+    m = {np}.where({np}.isfinite(m), m, 0)
+    return (m + {np}.log({np}.sum({np}.exp(z - m), axis=-1, keepdims=True)))[..., 0]
+''',
+    "_softmax_hessian_rows": '''\
+def _softmax_hessian_rows(z):
+    """diag(p) - p p^T for each row of z (B, n), p = softmax(row), by broadcasting; the largest
+    p_i's 1 - p_i is the sum of the other p_j (no cancellation where p_i ~ 1)."""
+    e = {np}.exp(z - {np}.max(z, axis=-1, keepdims=True))
+    p = e / {np}.sum(e, axis=-1, keepdims=True)
+    top = {np}.arange(z.shape[-1]) == {np}.argmax(z, axis=-1)[..., None]
+    rest = {np}.where(top, {np}.sum({np}.where(top, 0 * p, p), axis=-1, keepdims=True), 1 - p)
+    h = -(p[..., :, None] * p[..., None, :])
+    k = {np}.arange(z.shape[-1])
+    h[..., k, k] = p * rest
+    return h
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""
