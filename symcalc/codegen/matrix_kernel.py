@@ -121,10 +121,24 @@ class MatrixKernel(RichDisplay):
         if batched is None:  # a node without a batch rule: one call per variable
             return self._run_batch(fn, a, batch, shapes, sizes, bound, dtype, len(parts) > 1)
         flat = a[0].reshape((-1,) + a[0].shape[len(batch) :])
-        res = batched(flat, *a[1:])
+        res = self._blocked(method, flat, a[1:])
+        res = batched(flat, *a[1:]) if res is None else res
         res = res if len(parts) > 1 else (res,)
         res = [r.copy() if np.may_share_memory(r, flat) else r for r in res]  # never the input
         return [_batch_result(r, batch, size, dtype, materialize) for r, size in zip(res, sizes)]
+
+    #: bytes of one block of a row-blocked batch (B x block doubles): about an L2 cache
+    BLOCK_BYTES = 1 << 20
+
+    def _blocked(self, method, flat, params):
+        """The row-blocked batch function's result (:mod:`symcalc.codegen.row_blocks`) when the
+        module has one and the data has several blocks of rows, else None."""
+        fn = getattr(self.module, f"{method}_batch_rows", None)
+        if fn is None:
+            return None
+        block = max(256, self.BLOCK_BYTES // (8 * max(flat.shape[0], 1)))
+        rows = next(p.shape[0] for p in params if np.ndim(p) == 2)
+        return fn(flat, *params, block) if rows >= 4 * block else None
 
     def _run_batch(self, fn, arrays, batch, shapes, sizes, bound, dtype, several):
         """Call the one-variable function on each variable of the batch, into preallocated outputs."""
@@ -179,7 +193,7 @@ class MatrixKernel(RichDisplay):
 def _sizes(shape_expr, bound) -> tuple:
     """A declared shape with its symbolic sizes bound: (m, n) -> (20000, 200)."""
     values = {d: size for d, (size, _) in bound.items()}
-    return tuple(int(sp.sympify(d).xreplace(values)) for d in shape_expr)
+    return tuple(int(sp.sympify(d, strict=True).xreplace(values)) for d in shape_expr)
 
 
 def _batch_result(r, batch, size, dtype, materialize):

@@ -14,6 +14,7 @@ import re
 
 import sympy as sp
 
+from symcalc.codegen.arguments import _array_shape
 from symcalc.codegen.batch_emitter import Unbatchable, batch_function
 from symcalc.codegen.inplace import in_place
 from symcalc.codegen.matrix_cse import transpose_cse
@@ -25,6 +26,7 @@ from symcalc.codegen.numpy_printer import (
     stabilize_matrix,
 )
 from symcalc.codegen.plan import _needed
+from symcalc.codegen.row_blocks import row_blocked
 from symcalc.codegen.source import (
     NUMPY_MODULE,
     CodeNames,
@@ -259,6 +261,9 @@ def _matrix_source(title, f, G, H, wrt, params):
                 fname, parts, repl, reduced, names.variables[0], printer, arg_syms
             )
             blocks.append(in_place(batched, printer.helpers_used))
+            rows = row_blocked(blocks[-1], {a.name: _array_shape(a) for a in names.parameters})
+            if fname == "gradient" and rows is not None:  # a sum over data rows: in blocks
+                blocks.append(rows)
         except Unbatchable:
             pass  # MatrixKernel loops over the batch for this function
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]
