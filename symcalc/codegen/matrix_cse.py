@@ -137,7 +137,7 @@ def transposed(expr, memo=None):
     memo = {} if memo is None else memo
     if not isinstance(expr, sp.MatrixExpr):
         return expr
-    if isinstance(expr, sp.Transpose) and isinstance(expr.args[0], sp.MatrixSymbol):
+    if isinstance(expr, sp.Transpose):  # (Aᵀ)ᵀ = A
         return expr.args[0]
     if isinstance(expr, (sp.OneMatrix, sp.ZeroMatrix)):
         return type(expr)(expr.shape[1], expr.shape[0])
