@@ -16,7 +16,7 @@ import sympy as sp
 import symcalc as sc
 from symcalc.codegen import c_kernel
 
-pytestmark = pytest.mark.skipif(c_kernel.compiler() is None, reason="no C compiler on PATH")
+needs_cc = pytest.mark.skipif(c_kernel.compiler() is None, reason="no C compiler on PATH")
 
 
 def _sympy_hessian(f, wrt, points, params=(), values=()):
@@ -62,6 +62,7 @@ def _cluster(n_atoms, count, seed=0):
     return (grid[None] + rng.uniform(-0.08, 0.08, (count, n_atoms, 3))).reshape(count, -1)
 
 
+@needs_cc
 @pytest.mark.parametrize("count", [1, 3, 4, 7])
 def test_lennard_jones_hessian_matches_sympy_and_differences(count):
     f, q = _lj(4)
@@ -75,6 +76,7 @@ def test_lennard_jones_hessian_matches_sympy_and_differences(count):
     assert np.array_equal(H, np.swapaxes(H, -1, -2))
 
 
+@needs_cc
 def test_out_is_filled_and_zero_entries_are_written():
     x = sp.symbols("x0:5", real=True)
     f = sum(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(4))  # tridiagonal
@@ -87,6 +89,7 @@ def test_out_is_filled_and_zero_entries_are_written():
     assert np.all(out[:, 0, 2:] == 0)
 
 
+@needs_cc
 def test_parameters_and_batch_shapes():
     x, y, a = sp.symbols("x y a", real=True)
     f = a * x**3 * y**2 + (x - y) ** -2 / a
@@ -121,6 +124,7 @@ def test_without_a_compiler_llvm_compiles_the_hessian(monkeypatch):
     assert not isinstance(k._native._compiled["hessian"], c_kernel.CFunction)
 
 
+@needs_cc
 def test_split_units_give_the_same_hessian(monkeypatch):
     monkeypatch.setattr(c_kernel, "PARALLEL_STATEMENTS", 10)
     monkeypatch.setattr(c_kernel, "CHUNK", 7)
@@ -141,3 +145,14 @@ def test_c_expression_refuses_what_it_cannot_print():
         c_kernel.c_expression(se.sqrt(x), {x: "v0"})
     with pytest.raises(c_kernel.CUnsupported):
         c_kernel.c_expression(x + se.Symbol("y"), {x: "v0"})
+
+
+@needs_cc
+def test_a_compiler_that_fails_leaves_the_hessian_to_llvm(monkeypatch):
+    monkeypatch.setattr(c_kernel, "CFLAGS", ("-fno-such-flag-symcalc",))
+    x, y = sp.symbols("x y", real=True)
+    f = x**4 * y**3 + (x + 2 * y) ** -2
+    k = sc.compile(f, [x, y], backend="native")
+    X = np.random.default_rng(5).uniform(1, 2, size=(6, 2))
+    np.testing.assert_allclose(k.hessian(X), _sympy_hessian(f, [x, y], X), rtol=1e-12)
+    assert not isinstance(k._native._compiled["hessian"], c_kernel.CFunction)
