@@ -35,17 +35,24 @@ __all__ = ["CUnsupported", "c_expression", "CFunction", "compiler"]
 
 #: points per SIMD block (4 doubles: one AVX register, two SSE2 registers)
 LANES = 4
-#: flags for cc: -O1 optimises a 100,000-statement function in seconds (-O2 takes minutes)
 #: statements per generated C function (see :func:`c_source`)
 CHUNK = 50
 #: statements from which a function is compiled as several units side by side
 PARALLEL_STATEMENTS = 4_000
+#: flags for cc (GCC's; a compiler that refuses them leaves the method to LLVM). -O1 optimises
+#: a 50,000-statement function in seconds (LLVM's level 1 takes 27 s on the LJ-38 Hessian)
 CFLAGS = (
     "-O1",
-    "-fno-tree-dse",  # the passes below cost most of -O1's time on this straight-line code and
-    "-fno-dse",  # find nothing: SymEngine's CSE has already shared every subexpression
-    "-fno-tree-fre",
-    "-fno-tree-dominator-opts",
+    # the passes below find nothing on this straight-line code (SymEngine's CSE has already
+    # shared every subexpression; nothing branches or aliases) and cost a third of -O1's time:
+    # the LJ-55 Hessian (56k statements) 8.7 s -> 6.2 s of cc CPU time; -O0 saves little
+    # more and its code is 2-3x slower
+    *("-fno-tree-dse", "-fno-dse", "-fno-tree-fre", "-fno-tree-dominator-opts"),
+    *("-fno-ipa-modref", "-fno-ipa-pure-const", "-fno-ipa-reference", "-fno-ipa-icf"),
+    *("-fno-ipa-profile", "-fno-tree-pta", "-fno-tree-sra", "-fno-tree-copy-prop"),
+    *("-fno-tree-ccp", "-fno-tree-bit-ccp", "-fno-tree-ch", "-fno-tree-sink", "-fno-tree-slsr"),
+    *("-fno-guess-branch-probability", "-fno-if-conversion", "-fno-ssa-phiopt"),
+    *("-fno-tree-coalesce-vars", "-fno-split-wide-types"),
     "-fno-math-errno",
     "-march=native",
     "-fPIC",

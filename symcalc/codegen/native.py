@@ -10,7 +10,9 @@ fast):
   gradient*, each term differentiated only by the variables it contains;
 * :func:`cse_to_sympy` -- SymEngine CSE, handed back as small SymPy pieces for
   the NumPy printer;
-* :class:`NativeKernel` -- batched value / gradient / Hessian through LLVM.
+* :class:`NativeKernel` -- batched value / gradient through LLVM; the Hessian as a C kernel
+  (:mod:`symcalc.codegen.c_kernel`: SIMD across points, the batch loop inside) where a C
+  compiler is found and the Hessian is arithmetic, else through LLVM too.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -430,8 +432,9 @@ class NativeKernel:
         """derived: the output of :func:`derive_symengine`; or sympy_derivatives =
         (grad list, upper dict) in SymPy (named functions such as sigmoid allowed).
 
-        The LLVM code of each method is generated on its first call (a user who
-        asks only for gradients never pays for the Hessian's compile).
+        The code of each method is generated on its first call (a user who asks only
+        for gradients never pays for the Hessian's compile). ``opt_level`` given: every
+        method through LLVM at that level (no C Hessian).
         """
         se = _se()
         try:
