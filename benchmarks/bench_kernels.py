@@ -170,6 +170,7 @@ def row_lj55_hessian(repeat, count=1000, n_atoms=55):
     """Native LJ-55 Hessian (C kernel) against the write floor: np.empty + fill of the result."""
     f, q = bc.lennard_jones(n_atoms)
     k_nat = sc.compile(f, q, backend="native")
+    k_llvm = sc.compile(f, q, backend="native", opt_level=0)  # SymEngine's LLVM Lambdify
     X = bc.lj_configurations(n_atoms, count)
     n = 3 * n_atoms
     hand = bc.HandLJ(n_atoms)
@@ -186,6 +187,7 @@ def row_lj55_hessian(repeat, count=1000, n_atoms=55):
             "write floor (np.empty + fill)": floor,
             "symcalc native": lambda: k_nat.hessian(X),
             "symcalc native, out= reused": lambda: k_nat.hessian(X, out=out),
+            "SymEngine LLVM Lambdify (level 0), out= reused": lambda: k_llvm.hessian(X, out=out),
             "fill of a reused array": lambda: out.fill(1.0),
             "hand NumPy": lambda: hand.hessian(X),
         },
