@@ -58,6 +58,8 @@ CFLAGS = (
     "-fPIC",
     "-shared",
 )
+#: flags any C compiler takes (tried when one refuses CFLAGS)
+PORTABLE_CFLAGS = ("-O1", "-fPIC", "-shared")
 
 
 class CUnsupported(Exception):
@@ -261,20 +263,24 @@ _BUILD_LOCK = threading.Lock()
 def build(units: list):
     """Compile the units (:func:`c_source`) to one shared library in the kernel cache (once
     per source; the units side by side) and load it: (library, its ``kernel``)."""
-    from symcalc.codegen.loader import cache_dir
 
     cc = compiler()
     if cc is None:
         raise CUnsupported("no C compiler (cc) on PATH")
-    # -march=native: the library is only valid on this kind of machine (a shared cache)
-    machine = f"{platform.node()} {platform.machine()} {platform.processor()}"
-    key = "\0".join([*units, " ".join(CFLAGS), cc, machine])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    path = cache_dir() / f"symcalc_ckernel_{digest}.so"
-    with _BUILD_LOCK:
-        if not path.exists():
-            _compile_units(cc, units, path)
-        lib = ctypes.CDLL(str(path))
+    failures = []
+    for flags in (CFLAGS, PORTABLE_CFLAGS):  # a compiler that refuses GCC's flags (clang)
+        path = _library_path(units, flags, cc)
+        with _BUILD_LOCK:
+            try:
+                if not path.exists():
+                    _compile_units(cc, units, path, flags)
+            except CUnsupported as exc:
+                failures.append(str(exc))
+                continue
+            lib = ctypes.CDLL(str(path))
+            break
+    else:
+        raise CUnsupported("; ".join(failures))
     fn = lib.kernel
     fn.restype = None
     fn.argtypes = [
@@ -288,7 +294,18 @@ def build(units: list):
     return lib, fn
 
 
-def _compile_units(cc: str, units: list, path) -> None:
+def _library_path(units: list, flags, cc: str):
+    """The cache file of the library: keyed by the source, the flags, the compiler and the
+    machine (-march=native: a library is only valid on this kind of machine)."""
+    from symcalc.codegen.loader import cache_dir
+
+    machine = f"{platform.node()} {platform.machine()} {platform.processor()}"
+    key = "\0".join([*units, " ".join(flags), cc, machine])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return cache_dir() / f"symcalc_ckernel_{digest}.so"
+
+
+def _compile_units(cc: str, units: list, path, flags=CFLAGS) -> None:
     """cc -c on every unit at once, then one link; the library appears atomically at path."""
     stem = path.with_suffix("")
     tag = f"{os.getpid()}.{threading.get_ident()}"
@@ -300,7 +317,7 @@ def _compile_units(cc: str, units: list, path) -> None:
             src.write_text(text)
         jobs = [
             subprocess.Popen(
-                [cc, *CFLAGS, "-c", "-o", str(o), str(s)],
+                [cc, *flags, "-c", "-o", str(o), str(s)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -311,7 +328,7 @@ def _compile_units(cc: str, units: list, path) -> None:
         errors = [m for job, m in zip(jobs, messages) if job.returncode != 0]
         if not errors:
             link = subprocess.run(
-                [cc, *CFLAGS, "-o", str(tmp), *map(str, objects)], capture_output=True, text=True
+                [cc, *flags, "-o", str(tmp), *map(str, objects)], capture_output=True, text=True
             )
             if link.returncode != 0:
                 errors.append(link.stderr)

@@ -150,9 +150,21 @@ def test_c_expression_refuses_what_it_cannot_print():
 @needs_cc
 def test_a_compiler_that_fails_leaves_the_hessian_to_llvm(monkeypatch):
     monkeypatch.setattr(c_kernel, "CFLAGS", ("-fno-such-flag-symcalc",))
+    monkeypatch.setattr(c_kernel, "PORTABLE_CFLAGS", ("-fno-such-flag-symcalc", "-shared"))
     x, y = sp.symbols("x y", real=True)
     f = x**4 * y**3 + (x + 2 * y) ** -2
     k = sc.compile(f, [x, y], backend="native")
     X = np.random.default_rng(5).uniform(1, 2, size=(6, 2))
     np.testing.assert_allclose(k.hessian(X), _sympy_hessian(f, [x, y], X), rtol=1e-12)
     assert not isinstance(k._native._compiled["hessian"], c_kernel.CFunction)
+
+
+@needs_cc
+def test_a_compiler_that_refuses_gccs_flags_gets_the_portable_ones(monkeypatch):
+    monkeypatch.setattr(c_kernel, "CFLAGS", ("-fno-such-flag-symcalc", "-fPIC", "-shared"))
+    x, y = sp.symbols("x y", real=True)
+    f = x**5 * y - 3 * (x * y - 1) ** -3
+    k = sc.compile(f, [x, y], backend="native")
+    X = np.random.default_rng(6).uniform(1, 2, size=(5, 2))
+    np.testing.assert_allclose(k.hessian(X), _sympy_hessian(f, [x, y], X), rtol=1e-12)
+    assert isinstance(k._native._compiled["hessian"], c_kernel.CFunction)
