@@ -13,6 +13,9 @@ fi
 if ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
   PACKAGES+=(chromium-headless-shell)
 fi
+if ! command -v cc >/dev/null; then
+  PACKAGES+=(gcc libc6-dev)  # the native backend's C Hessian (symcalc/codegen/c_kernel.py)
+fi
 if [ "${#PACKAGES[@]}" -eq 0 ]; then
   exit 0
 fi

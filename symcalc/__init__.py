@@ -120,6 +120,7 @@ _API = {
     "compile": "codegen.kernels",
     "Kernel": "codegen.explicit_kernel",
     "MatrixKernel": "codegen.matrix_kernel",
+    "MultiMatrixKernel": "codegen.multi_kernel",
     "compile_array_api": "codegen.array_api",
     "lambdify": "codegen.evaluation",
     "ArrayKernel": "codegen.array_api",
@@ -150,6 +151,7 @@ if TYPE_CHECKING:  # the same names, spelled out for type checkers, IDEs and rea
     from symcalc.codegen.explicit_kernel import Kernel as Kernel
     from symcalc.codegen.kernels import compile as compile
     from symcalc.codegen.matrix_kernel import MatrixKernel as MatrixKernel
+    from symcalc.codegen.multi_kernel import MultiMatrixKernel as MultiMatrixKernel
     from symcalc.derivation.api import gradient as gradient
     from symcalc.derivation.api import hessian as hessian
     from symcalc.derivation.api import jacobian as jacobian

@@ -64,6 +64,13 @@ KEY_RESULTS = {
         "Loss landscape and gradient flow",
         "Generated kernel",
     ],
+    "score_matching": [
+        "Gradient of the denoising loss with respect to W",
+        "Gradient of the denoising loss with respect to b",
+        "Score matching",
+        "denoising-loss gradients (2 parameters) agree with finite differences",
+        "loss gradient with respect to W",
+    ],
     "vectorization_2x3": ["Vectorization", "vec", "vech", "commutation", "passed"],
     "wrong_derivation": [
         "hand derivation of the gradient: WRONG",

@@ -65,6 +65,14 @@ def _is_one(d) -> bool:
 _ELEMENTWISE = (sp.MatAdd, sp.HadamardProduct, sp.HadamardPower, ElementwiseApplyFunction)
 
 
+#: stable nodes of symcalc.codegen.stable_forms with a helper that takes a batch of vectors
+#: (B, n): the log-sum-exp of each (B,), the Hessian diag(p) - p p^T of each (B, n, n)
+_ROW_HELPERS = {
+    "vector_logsumexp": "_logsumexp_rows",
+    "softmax_hessian": "_softmax_hessian_rows",
+}
+
+
 class _BatchWriter:
     """Writes the statements of one batched function; remembers which symbols are batched."""
 
@@ -116,6 +124,10 @@ class _BatchWriter:
             text = inner if _ndim(expr) < 2 else f"{NUMPY_MODULE}.swapaxes({inner}, -1, -2)"
         elif isinstance(expr, sp.Trace):
             text = self._trace(expr.args[0])
+        elif type(expr).__name__ in _ROW_HELPERS:  # one per point, along the last axis
+            name = _ROW_HELPERS[type(expr).__name__]
+            self.printer.helpers_used.add(name)
+            text = f"{name}({self.code(expr.args[0])})"
         elif isinstance(expr, _ELEMENTWISE) or self._scalar_elementwise(expr):
             text = self._delegate(expr)
         else:
@@ -218,6 +230,8 @@ def _product(left, lb, lshape, right, rb, rshape) -> str:
     l_rank = int(not _is_one(r)) + int(not _is_one(k))
     r_rank = int(not _is_one(k)) + int(not _is_one(s))
     col_right = r_rank == 1 and _is_one(s)
+    if not lb and not rb:  # a fixed sub-product (y^T X in y^T X w): computed once
+        return f"({left} @ {right})"
     if lb and not rb and not _is_one(k):
         return f"({left} @ {right})"  # (B, k) or (B, r, k) against a fixed (k,) / (k, s)
     if rb and not lb and not _is_one(k):
@@ -237,13 +251,17 @@ def batch_function(fname, parts, repl, reduced, variable, printer, arguments) ->
     (reduced, one per part) written for a batch of ``variable`` (the first of the
     ``arguments``, code symbols); raises :class:`Unbatchable` where a node has no rule."""
     writer = _BatchWriter(printer, variable, first_temp=len(repl))
-    for sym, e in repl:
-        writer.define(sym, e)
-    results = []
-    for p, r in zip(parts, reduced):
-        text = writer.code(r) if writer.depends(r) else printer.doprint(r)
-        writer.lines.append(f"    {p}_ = {text}")
-        results.append(f"{p}_")
+    broadcast, printer.broadcast_sums = getattr(printer, "broadcast_sums", False), False
+    try:  # a batched bias has the batch axis in front: no 1-D broadcasting of 1 b^T here
+        for sym, e in repl:
+            writer.define(sym, e)
+        results = []
+        for p, r in zip(parts, reduced):
+            text = writer.code(r) if writer.depends(r) else printer.doprint(r)
+            writer.lines.append(f"    {p}_ = {text}")
+            results.append(f"{p}_")
+    finally:
+        printer.broadcast_sums = broadcast
     body = "\n".join(writer.lines)
     sizes = [line for d, line in _size_lines(arguments) if re.search(rf"\b{d}\b", body)]
     head = [

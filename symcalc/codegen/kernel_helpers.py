@@ -45,6 +45,66 @@ def _softmax_hessian(z):
     eye = {np}.eye(z.shape[0], dtype=p.dtype) > 0
     return {np}.where(eye, (p * rest)[:, None], -(p[:, None] * p[None, :]))
 ''',
+    "_commutation": '''\
+def _commutation(m, n):
+    """K_(m,n): the mn x mn permutation with K @ vec(A) = vec(A.T) for an m x n A (column-major vec)."""
+    k = {np}.zeros((m * n, m * n))
+    i, j = {np}.meshgrid({np}.arange(m), {np}.arange(n), indexing="ij")
+    k[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return k
+''',
+    "_sigmoid_inplace": '''\
+def _sigmoid_inplace(z):
+    """1 / (1 + exp(-z)), written into z (a temporary of the kernel's own). exp(-z) overflows
+    to inf for z < -709, whose reciprocal is the right 0: no overflow reaches the result."""
+    with {np}.errstate(over="ignore"):
+        if type(z) is not {np}.ndarray or z.dtype.kind != "f" or not z.flags.writeable:
+            return 1 / (1 + {np}.exp(-z))
+        {np}.negative(z, out=z)
+        {np}.exp(z, out=z)
+        z += 1
+        return {np}.reciprocal(z, out=z)
+''',
+    "_inplace": '''\
+def _inplace(f, z):
+    """The ufunc f applied to z in place (z is a temporary of the kernel's own)."""
+    if type(z) is not {np}.ndarray or z.dtype.kind != "f" or not z.flags.writeable:
+        return f(z)
+    return f(z, out=z)
+''',
+    "_inplace_binary": '''\
+def _inplace_binary(f, a, b):
+    """f(a, b) written into a (a temporary of the kernel's own) when the result has a's shape."""
+    if (
+        type(a) is not {np}.ndarray
+        or a.dtype.kind != "f"
+        or not a.flags.writeable
+        or {np}.shape(b) != a.shape and {np}.broadcast_shapes(a.shape, {np}.shape(b)) != a.shape
+        or {np}.result_type(a, b) != a.dtype
+    ):
+        return f(a, b)
+    return f(a, b, out=a)
+''',
+    "_logsumexp_rows": '''\
+def _logsumexp_rows(z):
+    """log(sum(exp(z))) along the last axis (one per point), with each row's max shifted out."""
+    m = {np}.max(z, axis=-1, keepdims=True)
+    m = {np}.where({np}.isfinite(m), m, 0)
+    return (m + {np}.log({np}.sum({np}.exp(z - m), axis=-1, keepdims=True)))[..., 0]
+''',
+    "_softmax_hessian_rows": '''\
+def _softmax_hessian_rows(z):
+    """diag(p) - p p^T for each row of z (B, n), p = softmax(row), by broadcasting; the largest
+    p_i's 1 - p_i is the sum of the other p_j (no cancellation where p_i ~ 1)."""
+    e = {np}.exp(z - {np}.max(z, axis=-1, keepdims=True))
+    p = e / {np}.sum(e, axis=-1, keepdims=True)
+    top = {np}.arange(z.shape[-1]) == {np}.argmax(z, axis=-1)[..., None]
+    rest = {np}.where(top, {np}.sum({np}.where(top, 0 * p, p), axis=-1, keepdims=True), 1 - p)
+    h = -(p[..., :, None] * p[..., None, :])
+    k = {np}.arange(z.shape[-1])
+    h[..., k, k] = p * rest
+    return h
+''',
     "_logdet_chol": '''\
 def _logdet_chol(a):
     """log det of a symmetric positive definite matrix, via Cholesky."""

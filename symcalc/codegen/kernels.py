@@ -60,6 +60,7 @@ from symcalc.codegen.explicit_kernel import Kernel
 from symcalc.codegen.explicit_source import ExplicitSource
 from symcalc.codegen.loader import _load_source, cache_dir
 from symcalc.codegen.matrix_kernel import MatrixKernel
+from symcalc.codegen.multi_kernel import MultiMatrixKernel, compile_multi
 from symcalc.codegen.numpy_emitter import _kernel_printer, _matrix_source
 from symcalc.codegen.numpy_printer import (
     stabilize,
@@ -70,7 +71,7 @@ from symcalc.errors import InputError, InputTypeError
 from symcalc.errors import reject_text as _reject_text
 from symcalc.inputs import as_choice, as_title
 
-__all__ = ["compile", "Kernel", "MatrixKernel", "kernel_source", "cache_dir"]
+__all__ = ["compile", "Kernel", "MatrixKernel", "MultiMatrixKernel", "kernel_source", "cache_dir"]
 
 #: kept importable from here (tests and tools reach the loader and the printer through this module)
 _REEXPORTED = (_load_source, _kernel_printer)
@@ -98,14 +99,17 @@ def compile(
     ----------
     f : SymPy scalar expression (explicit symbols) or matrix-form scalar
         (``Trace(...)`` of a 1 x 1 matrix expression, ``log(det(...))``, ...).
-    wrt : the variables: a list of Symbols, or one MatrixSymbol vector (matrix form).
+    wrt : the variables: a list of Symbols, or one MatrixSymbol (matrix form), or a list of
+        MatrixSymbols (one :class:`MultiMatrixKernel`: all gradients from one forward pass).
     params : the other symbols f contains (Symbols, or MatrixSymbols in matrix form),
         passed after x at call time.
     backend : "numpy" (generated NumPy source) or "native" (SymEngine's LLVM
         compiler; falls back to NumPy with a warning where it cannot); or
         "array_api", "dask", "jax", "cupy": one array-API kernel source that runs
         on NumPy, Dask, JAX or CuPy arrays (see :mod:`symcalc.codegen.array_api`).
-    gradient, hessian : optional precomputed derivatives (skip the derivation).
+    gradient, hessian : optional precomputed derivatives (skip the derivation). In matrix
+        form ``hessian="vec"`` compiles a matrix variable's Hessian in vec form (nk x nk,
+        column-major, the layout of ``sc.vec``; derived at compile time).
     name : a title for the generated module.
     opt_level : LLVM optimisation level for backend="native" (default: chosen per
         function by its size, see :func:`symcalc.codegen.native.opt_level_for`: 2 up to
@@ -167,15 +171,21 @@ def kernel_source(f, wrt, params=(), **kwargs) -> str:
 
 
 def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
-    if not isinstance(wrt, sp.MatrixSymbol):
-        raise InputTypeError(
-            "in matrix form, wrt must be one MatrixSymbol (e.g. symcalc.vector('w', 'n'))"
-        )
     _reject_text(params, "params")
     params = list(params) if not isinstance(params, (sp.MatrixSymbol, sp.Symbol)) else [params]
     for k, p in enumerate(params):
         if not isinstance(p, (sp.MatrixSymbol, sp.Symbol)):
             raise InputTypeError(f"params[{k}] = {p!r} must be a MatrixSymbol or a Symbol")
+    if isinstance(wrt, (list, tuple)) and wrt and all(isinstance(v, sp.MatrixSymbol) for v in wrt):
+        if hessian is not None:
+            raise InputError("a kernel for several matrix variables has no Hessian (hessian=)")
+        _native_warning(backend)
+        return compile_multi(f, wrt, params, gradient, name)
+    if not isinstance(wrt, sp.MatrixSymbol):
+        raise InputTypeError(
+            "in matrix form, wrt must be a MatrixSymbol (e.g. symcalc.vector('w', 'n')) "
+            "or a list of MatrixSymbols"
+        )
     f = _matrix_scalar(f)
     dims = {d for M in [wrt] + params if isinstance(M, sp.MatrixSymbol) for d in _dims(M.shape)}
     known = {wrt} | set(params) | dims
@@ -185,16 +195,32 @@ def _compile_matrix(f, wrt, params, backend, gradient, hessian, name):
             f"f contains {', '.join(map(str, unknown))}, which is neither wrt nor in params"
         )
     gradient = _matrix_given(gradient, "gradient", known)
+    hessian = _vec_hessian(f, wrt) if _is_vec_request(hessian) else hessian
     hessian = _matrix_given(hessian, "hessian", known)
-    if backend == "native":
-        warnings.warn(
-            "backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
-            "kernels use the NumPy backend (BLAS calls)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    _native_warning(backend)
     G, H = _matrix_derivatives(f, wrt, gradient, hessian)
     title = name or f"Matrix-form kernel for f({wrt}; {', '.join(map(str, params))})"
     source = _generate(_matrix_source, title, f, G, H, wrt, params)
     module, path = _load_source(source, "matrix")
     return MatrixKernel(f, wrt, params, G, H, source, module, path)
+
+
+def _native_warning(backend):
+    if backend == "native":
+        warnings.warn(
+            "backend='native' (SymEngine LLVM) compiles element formulas only; matrix-form "
+            "kernels use the NumPy backend (BLAS calls)",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+
+
+def _is_vec_request(hessian) -> bool:
+    return isinstance(hessian, str) and hessian == "vec"
+
+
+def _vec_hessian(f, wrt):
+    """The Hessian of f in a matrix variable in vec form (column-major, the layout of ``sc.vec``)."""
+    from symcalc.derivation import api as calculus
+
+    return calculus.hessian(f, wrt)

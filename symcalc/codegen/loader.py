@@ -7,7 +7,6 @@ r"""Writing generated kernel modules to the cache directory and importing them (
 
 from __future__ import annotations
 
-import ast
 import builtins
 import hashlib
 import importlib.util
@@ -43,10 +42,12 @@ def cache_dir() -> Path:
 _LOAD_LOCK = threading.Lock()
 
 
-def _check_source(source: str) -> None:
-    """Refuse generated source that is not valid Python (a generator bug): a SymcalcError.
+def _check_source(source: str, filename: str = "<symcalc kernel>"):
+    """The code object of generated source; refuse source that is not valid Python (a
+    generator bug) with a SymcalcError. One compile: the code that runs is the code checked.
 
-    >>> _check_source("x = 1")
+    >>> _check_source("x = 1").co_filename
+    '<symcalc kernel>'
     >>> _check_source("x = (1")
     Traceback (most recent call last):
     ...
@@ -54,7 +55,7 @@ def _check_source(source: str) -> None:
     """
     try:
         source.encode("utf-8")  # the file is written as UTF-8 (a lone surrogate cannot be)
-        ast.parse(source)
+        return builtins.compile(source, filename, "exec")
     except UnicodeEncodeError as exc:
         raise SymcalcError(
             f"internal error: the generated kernel source is not valid Python "
@@ -80,13 +81,13 @@ def _load_source(source: str, stem: str):
     """
     if not stem.replace("_", "").isalnum() or not stem.isascii():
         raise SymcalcError(f"internal error: kernel module stem {stem!r} is not a plain identifier")
-    _check_source(source)
-    digest = hashlib.sha1(source.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     modname = f"symcalc_kernel_{stem}_{digest}"
     path = cache_dir() / f"{modname}.py"
     with _LOAD_LOCK:
         if modname in sys.modules:
             return sys.modules[modname], path
+        code = _check_source(source, str(path))  # parsed and compiled once, before writing
         if not path.exists() or path.read_text(encoding="utf-8", errors="replace") != source:
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(source, encoding="utf-8")
@@ -96,7 +97,7 @@ def _load_source(source: str, stem: str):
             raise SymcalcError(f"internal error: cannot make a module of {path}")
         module = importlib.util.module_from_spec(spec)
         # run the text that was checked (not whatever the shared cache file holds by now)
-        exec(builtins.compile(source, str(path), "exec"), module.__dict__)
+        exec(code, module.__dict__)
         sys.modules[modname] = module  # only once its code has run
         return module, path
 

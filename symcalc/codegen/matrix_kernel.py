@@ -58,10 +58,11 @@ class MatrixKernel(RichDisplay):
         self._names = [str(s) for s in syms]
         self._shapes = [_array_shape(s) for s in syms]
         vector_shape = self._shapes[0]
-        self._out_shapes = {
+        size = sp.Mul(*vector_shape) if vector_shape else sp.S.One
+        self._out_shapes = {  # a matrix variable's Hessian is d vec(grad) / d vec(W)^T
             "value": (),
             "gradient": vector_shape,
-            "hessian": (vector_shape[0], vector_shape[0]) if len(vector_shape) == 1 else None,
+            "hessian": (size, size),
         }
 
     def __repr__(self):
@@ -87,7 +88,7 @@ class MatrixKernel(RichDisplay):
         return arrays, dtype, bound, batch
 
     def _finish(self, value, shape_expr, bound, dtype):
-        shape = tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+        shape = _sizes(shape_expr, bound)
         arr = np.asarray(value, dtype=dtype)
         if arr.shape != shape:
             arr = (
@@ -120,10 +121,24 @@ class MatrixKernel(RichDisplay):
         if batched is None:  # a node without a batch rule: one call per variable
             return self._run_batch(fn, a, batch, shapes, sizes, bound, dtype, len(parts) > 1)
         flat = a[0].reshape((-1,) + a[0].shape[len(batch) :])
-        res = batched(flat, *a[1:])
+        res = self._blocked(method, flat, a[1:])
+        res = batched(flat, *a[1:]) if res is None else res
         res = res if len(parts) > 1 else (res,)
         res = [r.copy() if np.may_share_memory(r, flat) else r for r in res]  # never the input
         return [_batch_result(r, batch, size, dtype, materialize) for r, size in zip(res, sizes)]
+
+    #: bytes of one block of a row-blocked batch (B x block doubles): about an L2 cache
+    BLOCK_BYTES = 1 << 20
+
+    def _blocked(self, method, flat, params):
+        """The row-blocked batch function's result (:mod:`symcalc.codegen.row_blocks`) when the
+        module has one and the data has several blocks of rows, else None."""
+        fn = getattr(self.module, f"{method}_batch_rows", None)
+        if fn is None:
+            return None
+        block = max(256, self.BLOCK_BYTES // (8 * max(flat.shape[0], 1)))
+        rows = next(p.shape[0] for p in params if np.ndim(p) == 2)
+        return fn(flat, *params, block) if rows >= 4 * block else None
 
     def _run_batch(self, fn, arrays, batch, shapes, sizes, bound, dtype, several):
         """Call the one-variable function on each variable of the batch, into preallocated outputs."""
@@ -148,13 +163,14 @@ class MatrixKernel(RichDisplay):
         return self._run("gradient", ["gradient"], args, materialize)[0]
 
     def hessian(self, *args, materialize=False):
-        """The Hessian: (n, n), (..., n, n) for a batch (vector variables only); read-only
+        """The Hessian: (n, n), (..., n, n) for a batch; for a matrix variable W (r, c) the
+        vec form d vec(grad) / d vec(W)^T, (rc, rc), column-major (``hessian='vec'``); read-only
         and broadcast over the batch when it does not depend on the variable, unless
         ``materialize=True``."""
         if self.hessian_expr is None:
             raise InputError(
                 f"the Hessian with respect to the matrix {self.wrt} is not compiled "
-                "(only vector variables get a Hessian kernel)"
+                "(compile with hessian='vec' for its vec form)"
             )
         return self._run("hessian", ["hessian"], args, materialize)[0]
 
@@ -176,7 +192,8 @@ class MatrixKernel(RichDisplay):
 
 def _sizes(shape_expr, bound) -> tuple:
     """A declared shape with its symbolic sizes bound: (m, n) -> (20000, 200)."""
-    return tuple(int(bound[d][0]) if isinstance(d, sp.Symbol) else int(d) for d in shape_expr)
+    values = {d: size for d, (size, _) in bound.items()}
+    return tuple(int(sp.sympify(d, strict=True).xreplace(values)) for d in shape_expr)
 
 
 def _batch_result(r, batch, size, dtype, materialize):

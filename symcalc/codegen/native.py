@@ -10,7 +10,9 @@ fast):
   gradient*, each term differentiated only by the variables it contains;
 * :func:`cse_to_sympy` -- SymEngine CSE, handed back as small SymPy pieces for
   the NumPy printer;
-* :class:`NativeKernel` -- batched value / gradient / Hessian through LLVM.
+* :class:`NativeKernel` -- batched value / gradient through LLVM; the Hessian as a C kernel
+  (:mod:`symcalc.codegen.c_kernel`: SIMD across points, the batch loop inside) where a C
+  compiler is found and the Hessian is arithmetic, else through LLVM too.
 
 >>> import sympy as sp
 >>> x, y = sp.symbols("x y")
@@ -430,8 +432,9 @@ class NativeKernel:
         """derived: the output of :func:`derive_symengine`; or sympy_derivatives =
         (grad list, upper dict) in SymPy (named functions such as sigmoid allowed).
 
-        The LLVM code of each method is generated on its first call (a user who
-        asks only for gradients never pays for the Hessian's compile).
+        The code of each method is generated on its first call (a user who asks only
+        for gradients never pays for the Hessian's compile). ``opt_level`` given: every
+        method through LLVM at that level (no C Hessian).
         """
         se = _se()
         try:
@@ -445,6 +448,7 @@ class NativeKernel:
             for (i, j), h in upper.items():
                 H[i, j] = h
                 H[j, i] = h
+            self._upper = dict(upper)
             self._outputs = {
                 "value": ([fe],),
                 "gradient": (list(grad),),
@@ -453,6 +457,7 @@ class NativeKernel:
                 "value_gradient_hessian": ([fe], list(grad), H),
             }
             self._args = args
+            self.n, self.n_params = n, len(params)
             self.opt_level = opt_level  # None: chosen per function by its size (opt_level_for)
             self._compiled = {}
             self._get("value")  # fail early (unsupported constructs) on the cheapest one
@@ -465,6 +470,8 @@ class NativeKernel:
 
     def _get(self, name):
         fn = self._compiled.get(name)
+        if fn is None and name == "hessian" and self.opt_level is None:
+            fn = self._c_hessian()
         if fn is None:
             se = _se()
             try:
@@ -479,6 +486,23 @@ class NativeKernel:
             except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
                 raise NativeUnsupported(f"LLVM cannot compile the {name}: {exc}") from exc
             self._compiled[name] = fn
+        return fn
+
+    def _c_hessian(self):
+        """The Hessian as a C kernel (:mod:`symcalc.codegen.c_kernel`: the batch loop inside,
+        SIMD across points, the upper triangle mirrored), or None where it cannot be (no C
+        compiler, a function C is not given); then LLVM compiles it."""
+        from symcalc.codegen import c_kernel
+
+        if c_kernel.compiler() is None:
+            return None
+        try:
+            fn = c_kernel.CFunction(
+                self._args, self._upper, symmetric_n=len(self._args) - self.n_params
+            )
+        except c_kernel.CUnsupported:
+            return None
+        self._compiled["hessian"] = fn
         return fn
 
     def level(self, name) -> int:

@@ -14,14 +14,19 @@ import re
 
 import sympy as sp
 
+from symcalc.codegen.arguments import _array_shape
 from symcalc.codegen.batch_emitter import Unbatchable, batch_function
+from symcalc.codegen.inplace import in_place
+from symcalc.codegen.matrix_cse import transpose_cse
+from symcalc.codegen.multi_kernel import kernel_printer as matrix_printer
 from symcalc.codegen.numpy_printer import (
     StableNumPyPrinter,
     helper_source,
     stabilize,
     stabilize_matrix,
 )
-from symcalc.codegen.plan import _matrix_cse, _needed
+from symcalc.codegen.plan import _needed
+from symcalc.codegen.row_blocks import row_blocked
 from symcalc.codegen.source import (
     NUMPY_MODULE,
     CodeNames,
@@ -216,7 +221,7 @@ def _kernel_printer() -> StableNumPyPrinter:
 
 def _matrix_source(title, f, G, H, wrt, params):
     names = CodeNames(wrt, params, matrix=True)
-    printer = _kernel_printer()
+    printer = matrix_printer()
     from symcalc.codegen.numpy_printer import _nonnegative_vector
 
     arg_syms = names.variables + names.parameters
@@ -227,7 +232,7 @@ def _matrix_source(title, f, G, H, wrt, params):
     blocks = []
     for fname, parts in kernel_functions(H is not None):
         exprs = [outputs[p] for p in parts]
-        repl, reduced = _matrix_cse(
+        repl, reduced = transpose_cse(
             [stabilize(stabilize_matrix(e)) for e in exprs], names.TEMP_PREFIX
         )
         lines = [
@@ -250,11 +255,15 @@ def _matrix_source(title, f, G, H, wrt, params):
         text = "\n".join(body)
         lines += [line for d, line in dim_lines if re.search(rf"\b{d}\b", text)]
         lines += body + [f"    return {', '.join(results)}"]
-        blocks.append(lines)
+        blocks.append(in_place(lines, printer.helpers_used))
         try:  # the same function for a batch of the variable, where every node has a rule
-            blocks.append(
-                batch_function(fname, parts, repl, reduced, names.variables[0], printer, arg_syms)
+            batched = batch_function(
+                fname, parts, repl, reduced, names.variables[0], printer, arg_syms
             )
+            blocks.append(in_place(batched, printer.helpers_used))
+            rows = row_blocked(blocks[-1], {a.name: _array_shape(a) for a in names.parameters})
+            if fname == "gradient" and rows is not None:  # a sum over data rows: in blocks
+                blocks.append(rows)
         except Unbatchable:
             pass  # MatrixKernel loops over the batch for this function
     helpers = [helper_source(h, NUMPY_MODULE) for h in sorted(printer.helpers_used)]

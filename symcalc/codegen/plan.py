@@ -73,6 +73,8 @@ class _Derivatives:
         """A short readable form of e for a comment (user names), or None when long."""
         if isinstance(e, sp.Basic) and _larger_than(e, 40):
             return None  # printing a huge SymPy expression just to measure it costs seconds
+        if self.engine == "symengine" and _se_larger_than(e, 40):
+            return None  # the same for SymEngine (thousands of Hessian entries)
         text = str(e)
         if len(text) > 80:
             return None
@@ -97,6 +99,19 @@ def _transcendental(f) -> bool:
     if f.atoms(sp.Function) or f.has(sp.E):
         return True
     return any(not p.exp.is_number for p in f.atoms(sp.Pow))
+
+
+def _se_larger_than(expr, limit) -> bool:
+    """True when a SymEngine expression has more than `limit` operations (counted in C++).
+
+    >>> import symengine as se
+    >>> x = se.Symbol("x")
+    >>> _se_larger_than(x + 1, 40), _se_larger_than(se.Add(*se.symbols("y0:60")), 40)
+    (False, True)
+    """
+    import symengine as se
+
+    return bool(getattr(expr, "args", ())) and int(se.count_ops(expr)) > limit
 
 
 def _larger_than(expr, limit) -> bool:

@@ -128,13 +128,38 @@ def display_mathml(tex: str) -> str:
             note = _plain(tag.group(1) or tag.group(2) or "") if tag else ""
             tds.append(
                 '<mtd style="text-align: right; padding-left: 2em; font-size: 80%">'
-                f"<mtext>{note}</mtext></mtd>"
+                f"{_note_mathml(note)}</mtd>"
             )
         body.append("<mtr>" + "".join(tds) + "</mtr>")
     return (
         '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">'
         '<mtable displaystyle="true" columnspacing="0em">' + "".join(body) + "</mtable></math>"
     )
+
+
+def _note_mathml(note: str, width: int = 34) -> str:
+    """A margin note as MathML text, wrapped at commas into lines of about ``width`` characters
+    (MathML text does not wrap by itself), flush right like the PDF's.
+
+    >>> _note_mathml("a, b")
+    '<mtext>a, b</mtext>'
+    >>> _note_mathml("constant factors, product for hadamard product, trace is linear; MC (34)").count("<mtr>")
+    3
+    """
+    note = note.replace("\u00a0", " ")  # the PDF's ties: lines here break at commas only
+    lines: list[str] = []
+    for part in re.split(r"(?<=[,;]) ", note):
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] += " " + part
+        else:
+            lines.append(part)
+    if len(lines) <= 1:
+        return f"<mtext>{note}</mtext>"
+    rows = "".join(
+        f'<mtr><mtd columnalign="right" style="text-align: right"><mtext>{line}</mtext></mtd></mtr>'
+        for line in lines
+    )
+    return f'<mtable rowspacing="0em">{rows}</mtable>'
 
 
 def _inner(math: str) -> str:

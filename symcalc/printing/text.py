@@ -106,11 +106,18 @@ class SymcalcStrPrinter(StrPrinter):
             sign, coeff = "-", -coeff
         numer, denom = sp.fraction(coeff)
         parts = [] if numer == 1 else [self.parenthesize(numer, precedence(e))]
-        parts += [self.parenthesize(m, precedence(e)) for m in matrices]
+        parts += [self._factor(m, precedence(e)) for m in matrices]
         body = "*".join(parts) or "1"
         if denom != 1:
             body += "/" + self.parenthesize(denom, PRECEDENCE["Mul"])  # x/(2*y), never x/2*y
         return sign + body
+
+    def _factor(self, m, level) -> str:
+        """A matrix factor of a product; a Hadamard product bracketed (W.T*(a .* b), never
+        W.T*a .* b, which reads as (W.T*a) .* b)."""
+        if isinstance(m, sp.HadamardProduct):
+            return f"({self._print(m)})"
+        return self.parenthesize(m, level)
 
     def _print_MatrixBase(self, M) -> str:
         """One line, in the grammar's literals: a column as [a, b], else rows [[a, b], [c, d]]."""

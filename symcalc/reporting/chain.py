@@ -25,6 +25,7 @@ stays available for the appendix.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sympy as sp
@@ -43,7 +44,7 @@ from symcalc.reporting.shorthand import (
 from symcalc.reporting.tex import WIDTH, TeX, display, visible_width
 from symcalc.reporting.written import regrouped
 
-__all__ = ["chains", "chain_lines", "textbook_form", "displayed_form"]
+__all__ = ["chains", "chain_lines", "textbook_form", "displayed_form", "in_shorthand"]
 
 _MARGIN = 24  # characters the rule's name takes in the margin
 
@@ -106,22 +107,16 @@ def _refs(steps: list[Step]) -> list[str]:
     return seen
 
 
-def _titles(steps: list[Step], most: int = 2) -> str:
-    """The distinct rules of some steps and their references, as a short phrase for the
-    margin (every application, in full, in the appendix)."""
+def _titles(steps: list[Step]) -> str:
+    """The distinct rules of some steps and their references, in full, for the margin (which
+    wraps a long note over lines; every application, in full, is in the appendix)."""
     seen: list[str] = []
     for s in steps:
         t = _short(s.rule.title or s.rule.name)
         if t not in seen:
             seen.append(t)
     refs = _refs(steps)
-    cite = "; " + ", ".join(refs[:1]) if refs else ""
-    shown = seen[:1]
-    for t in seen[1:most]:
-        if len(", ".join(shown + [t]) + cite) > _MARGIN + 8:
-            break
-        shown.append(t)
-    return ", ".join(shown) + (", ..." if len(seen) > len(shown) else "") + cite
+    return ", ".join(seen) + ("; " + ", ".join(refs) if refs else "")
 
 
 def textbook_form(expr: Any) -> Any:
@@ -212,17 +207,21 @@ def _row(lhs: str, rhs: Any, rule: str) -> dict:
     return dict(lhs=lhs, rhs=rhs, rule=rule)
 
 
-def _gradient_rows(steps: list[Step], gradient: Any) -> list[dict]:
+def _gradient_rows(
+    steps: list[Step], gradient: Any, f: str = "L", nabla: str = r"\nabla"
+) -> list[dict]:
     rows = []
     diff = [s for s in steps if s.note == "differential"]
     canon = [s for s in steps if s.note == "canonical" and s.rule.kind == "canonical"]
     ident = [s for s in steps if s.rule.kind == "identification"]
     if diff:
-        rows.append(_row(r"\mathrm{d}L", diff[-1].after, _titles(diff)))
+        rows.append(_row(r"\mathrm{d}" + f, diff[-1].after, _titles(diff)))
     if canon and ident and _is_math(ident[0].before):
         rows.append(_row("", ident[0].before, _titles(canon)))
     if ident:
-        rows.append(_row(r"\Longrightarrow\quad \nabla L", ident[-1].after, _titles(ident)))
+        rows.append(
+            _row(r"\Longrightarrow\quad " + nabla + " " + f, ident[-1].after, _titles(ident))
+        )
     simp = [s for s in steps if s.note == "simplify"]
     last = rows[-1]["rhs"] if rows else None
     if simp and simp[-1].after != last:
@@ -311,6 +310,20 @@ def _uses_cotangent(steps: list[Step]) -> bool:
     return "C" in names
 
 
+_REF_SPACE = re.compile(r"\b(MC|MN|T\.|ch\.) (?=[(\d]|T\.|ch\.)")
+
+
+def _margin_note(rule: str) -> str:
+    r"""A row's rules in the margin: ``\tag*`` with the note in ``\rulenote`` (the preamble's
+    macro: one line when it fits, else wrapped, flush right, in a box of the margin's width).
+
+    >>> _margin_note("transpose, sum; MC (44)")
+    '\\tag*{\\small\\rulenote transpose, sum; MC\xa0(44)\\endrulenote}'
+    """
+    note = _REF_SPACE.sub("\\1\u00a0", escape_text(rule))  # "MC (38)" never split over lines
+    return r"\tag*{\small\rulenote " + note + r"\endrulenote}"
+
+
 def chain_lines(rows: list[dict], differentials: set[str]) -> str:
     r"""The align* body of a chain: ``lhs &= rhs`` rows, each rule set in the margin (\tag*)."""
     body = []
@@ -327,19 +340,19 @@ def chain_lines(rows: list[dict], differentials: set[str]) -> str:
             else:
                 part = equation(lhs, row["rhs"], width=WIDTH - _MARGIN)
             lines = part.split("\\\\\n")
-            tag = r"\tag*{\small " + escape_text(row["rule"]) + "}" if row["rule"] else ""
+            tag = _margin_note(row["rule"]) if row["rule"] else ""
             body.append(lines[0] + tag)
             body += [line + r"\notag" if r"\tag" not in line else line for line in lines[1:]]
     return "\\\\\n".join(body)
 
 
-def _opening(written: str | None, rows: list[dict]) -> list[dict]:
+def _opening(written: str | None, rows: list[dict], f: str = "L") -> list[dict]:
     """The chain opened on d(objective as written), when it fits on its line."""
     if not written or not rows or visible_width(written) > WIDTH - 12:
         return rows
     first = dict(rows[0], lhs="")
     return [
-        _row(r"\mathrm{d}L", TeX(r"\mathrm{d}\left(" + written + r"\right)"), "as written"),
+        _row(r"\mathrm{d}" + f, TeX(r"\mathrm{d}\left(" + written + r"\right)"), "as written"),
         first,
     ] + rows[1:]
 
@@ -353,16 +366,38 @@ def _as_written(e: Any, variables: set) -> Any:
     return nicer if nicer != e and numerically_equal(nicer, e) else e
 
 
+def _regrouped_row(e: Any, variables: set) -> Any:
+    """A chain's line (or a result) in its textbook grouping."""
+    if isinstance(e, sp.MatrixBase):
+        return displayed_form(e)
+    return tidy(_as_written(e, variables)) if _is_math(e) else e
+
+
+def in_shorthand(expr: Any, shorthand: dict | None) -> Any:
+    """A result written with the names its chain introduced (``z``, ``s``, ...), so that the
+    results section reads as the chain above it; ``expr`` itself when there are none.
+
+    >>> X, w, y = (sp.MatrixSymbol(n, *s) for n, s in (("X", (4, 2)), ("w", (2, 1)), ("y", (4, 1))))
+    >>> z = sp.MatrixSymbol("z", 4, 1)
+    >>> shown = in_shorthand(X.T * sp.hadamard_product(-y, X * w).applyfunc(sp.exp), dict(names={sp.hadamard_product(-y, X * w): z}, pairs={}, variables={w}))
+    >>> from symcalc.printing.text import text
+    >>> text(shown)
+    'X.T*exp(z)'
+    """
+    if not shorthand or not _is_math(expr):
+        return expr
+    e = _regrouped_row(expr, shorthand["variables"])
+    return shorten_pairs(shorten(e, shorthand["names"]), shorthand["pairs"]) if _is_math(e) else e
+
+
 def _shortened(
     groups: list[list[dict]], results: dict, variables: set = frozenset()
-) -> tuple[list[list[dict]], str]:
-    """Rows in textbook groupings, with long arguments of elementwise functions named; and the
-    sentence that introduces the names."""
+) -> tuple[list[list[dict]], str, dict]:
+    """Rows in textbook groupings, with long arguments of elementwise functions named; the
+    sentence that introduces the names; and the names (for :func:`in_shorthand`)."""
 
     def regroup(e: Any) -> Any:
-        if isinstance(e, sp.MatrixBase):
-            return displayed_form(e)
-        return tidy(_as_written(e, variables)) if _is_math(e) else e
+        return _regrouped_row(e, variables)
 
     groups = [[dict(r, rhs=regroup(r["rhs"])) for r in rows] for rows in groups]
     exprs = [r["rhs"] for rows in groups for r in rows if _is_math(r["rhs"])]
@@ -384,7 +419,7 @@ def _shortened(
         said = [f"${latex(z)} = {latex(a)}$" for a, z in names.items()]
         said += [f"${latex(z)} = {latex(a)}$" for a, z in pairs.items()]
     words = f" Here {', '.join(said)} (vectors of the size of the data)." if said else ""
-    return out, words
+    return out, words, dict(names=names, pairs=pairs, variables=variables)
 
 
 _LEGEND = (
@@ -393,11 +428,20 @@ _LEGEND = (
 )
 
 
-def chains(d: Derivation, results: dict, written: str | None = None) -> list[dict]:
+def chains(
+    d: Derivation,
+    results: dict,
+    written: str | None = None,
+    *,
+    f: str = "L",
+    title: str = "Gradient",
+) -> list[dict]:
     """The gradient's chain and the Hessian's, as (title, words, rows, display, lines).
 
     ``written`` is the LaTeX of the objective as the user wrote it: the gradient's chain
-    opens on its differential (default: the expression differentiated).
+    opens on its differential (default: the expression differentiated). ``f`` is the LaTeX
+    name of the function differentiated (a loss: ``\\ell``); for a name other than L the
+    gradient is written with its variable, ``\\nabla_{W} \\ell``.
     """
     grad_steps, hess_steps = _phases(d)
     wrt = d.wrt if isinstance(d.wrt, (list, tuple)) else [d.wrt]
@@ -406,24 +450,28 @@ def chains(d: Derivation, results: dict, written: str | None = None) -> list[dic
     if results.get("jacobian") is not None and any(s.note == "jacobian" for s in d.steps):
         return [_jacobian_chain(d.steps, results["jacobian"], differentials)]
     out = []
-    grad_rows = _gradient_rows(grad_steps, gradient) if grad_steps else []
+    nabla = r"\nabla" if f == "L" else r"\nabla_{" + " ".join(latex(w) for w in wrt) + "}"
+    grad_rows = _gradient_rows(grad_steps, gradient, f, nabla) if grad_steps else []
     hess_rows = (
         _hessian_rows(hess_steps, gradient, hessian) if hess_steps and hessian is not None else []
     )
     variables = {w for w in wrt if isinstance(w, sp.Basic)}
-    (grad_rows, hess_rows), named = _shortened([grad_rows, hess_rows], results, variables)
+    (grad_rows, hess_rows), named, shorthand = _shortened(
+        [grad_rows, hess_rows], results, variables
+    )
     if written is None and _is_math(d.expr) and not isinstance(d.expr, sp.MatrixBase):
         with options(differentials=differentials):
             written = latex(d.expr)
     if grad_steps:
-        rows = _opening(written, grad_rows)
+        rows = _opening(written, grad_rows, f)
+        what = "the objective" if f == "L" else f"${f}$"
         words = (
-            "The differential of the objective, term by term; then brought to the form "
+            f"The differential of {what}, term by term; then brought to the form "
             r"$\operatorname{tr}(G^\top \mathrm{d}x) = G^\top \mathrm{d}x$, from which the "
-            r"gradient $G = \nabla L$ is read off. The margin names each line's rules; the "
+            rf"gradient $G = {nabla} {f}$ is read off. The margin names each line's rules; the "
             "appendix lists every rule application." + named
         )
-        out.append(_chain("Gradient", words, rows, differentials))
+        out.append(dict(_chain(title, words, rows, differentials), shorthand=shorthand))
     if hess_rows:
         rows = hess_rows
         words = r"The Hessian is the differential of the gradient: $\mathrm{d}\nabla L = \nabla^2 L\,\mathrm{d}x$."
@@ -434,7 +482,7 @@ def chains(d: Derivation, results: dict, written: str | None = None) -> list[dic
                 r"is a scalar differential, and bringing it to the form "
                 r"$\operatorname{tr}(C^\top H\,\mathrm{d}x)$ identifies $H = \nabla^2 L$."
             )
-        out.append(_chain("Hessian", words + named, rows, differentials))
+        out.append(dict(_chain("Hessian", words + named, rows, differentials), shorthand=shorthand))
     return out
 
 

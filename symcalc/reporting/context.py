@@ -22,7 +22,7 @@ import sympy as sp
 from symcalc.printing.latex import _Names, _sum_lines, equation, latex, visible_width
 from symcalc.printing.texsafe import escape_text
 from symcalc.records import Derivation
-from symcalc.reporting.chain import chains, textbook_form
+from symcalc.reporting.chain import chains, in_shorthand, textbook_form
 from symcalc.reporting.sections import (
     _claim_context,
     _field_context,
@@ -31,9 +31,11 @@ from symcalc.reporting.sections import (
     _landscape_context,
     _point_tex,
     _sci,
+    _score_matching_context,
     _self_checks,
     _summary,
     _vectorization_context,
+    loss_latex,
 )
 from symcalc.reporting.tex import WIDTH, TeX, code_text, display, eq, fit_tex, inline
 from symcalc.reporting.words import kernel_listing
@@ -63,6 +65,7 @@ def _empty_context() -> dict:
         results=[],
         field_analysis=None,
         gaussian=None,
+        score_matching=None,
         landscape=None,
         self_checks=[],
         finite_differences=[],
@@ -141,18 +144,30 @@ def study_context(
         c
         for key, d in study.derivations.items()
         if d.steps
-        for c in chains(d, study.results, written if key == "objective" else None)
+        for c in _derivation_chains(key, d, study, written)
     ]
+
+    def chains_of(d, study, written):  # the objective's chains, already typeset above
+        return [c for c in ctx["chains"] if c.get("derivation") is d]
+
     progress("typesetting the results")
+    objective_chains = (
+        chains_of(study.derivations["objective"], study, written)
+        if "objective" in study.derivations and study.derivations["objective"].steps
+        else []
+    )
     ctx["results"] = _results(
         {k: v for k, v in study.results.items() if k in ("gradient", "hessian", "jacobian")},
         p.wrt,
         p,
+        shorthand=next((c["shorthand"] for c in objective_chains if "shorthand" in c), None),
     )
     if study.field is not None:
         ctx["field_analysis"] = _field_context(study.field, p)
     if study.gaussian is not None:
         ctx["gaussian"] = _gaussian_context(study.gaussian, p)
+    if study.score_matching is not None:
+        ctx["score_matching"] = _score_matching_context(study.score_matching, p)
     if study.landscape is not None:
         ctx["landscape"] = _landscape_context(study.landscape, p)
     ctx["self_checks"] = _self_checks(study.checks)
@@ -166,6 +181,7 @@ def study_context(
             point=TeX(_point_tex(fd.point)),
         )
         for fd in study.finite_differences
+        + (study.score_matching.checks if study.score_matching is not None else [])
     ]
     ctx["claims"] = [_claim_context(c, p) for c in study.claims]
     if study.vectorization is not None:
@@ -203,6 +219,17 @@ def study_context(
 
 
 # --- pieces -------------------------------------------------------------------
+
+
+def _derivation_chains(key: str, d: Derivation, study, written: str | None) -> list:
+    """The chains of one derivation: the objective's (opened on the objective as written), or
+    a loss gradient's ("loss:W", score matching), opened on the loss as written."""
+    if key.startswith("loss:") and study.score_matching is not None:
+        title = f"Gradient of the denoising loss with respect to {key.split(':', 1)[1]}"
+        out = chains(d, d.results, loss_latex(study), f=r"\ell", title=title)
+    else:
+        out = chains(d, study.results, written if key == "objective" else None)
+    return [dict(c, derivation=d) for c in out]
 
 
 def _slug(text: str) -> str:
@@ -360,15 +387,31 @@ _RESULT_TITLES = {
 }
 
 
-def _results(results: dict, wrt: list, problem=None) -> list[dict]:
+def _results(results: dict, wrt: list, problem=None, shorthand: dict | None = None) -> list[dict]:
+    """The results section: each result written as its chain wrote it (the chain's names,
+    ``shorthand``, from :func:`symcalc.reporting.chain.in_shorthand`)."""
     out = []
     for key, value in results.items():
         if value is None:
             continue
         title, lhs = _RESULT_TITLES.get(key, (key.capitalize(), key))
         words = _result_words(key, wrt, problem)
-        out.append(dict(title=title, words=words, display=eq(lhs, textbook_form(value))))
+        shown = in_shorthand(textbook_form(value), shorthand)
+        named = _names_used(shown, shorthand)
+        if named:
+            words = TeX(f"{words} With {named} as in the derivation above.".lstrip())
+        out.append(dict(title=title, words=words, display=eq(lhs, shown)))
     return out
+
+
+def _names_used(shown: Any, shorthand: dict | None) -> str:
+    """The chain's names that a result uses, as inline maths ("$z$ and $s$")."""
+    if not shorthand or not isinstance(shown, sp.Basic):
+        return ""
+    atoms = shown.atoms(sp.MatrixSymbol)
+    used = [z for z in (*shorthand["names"].values(), *shorthand["pairs"].values()) if z in atoms]
+    said = [f"${latex(z)}$" for z in used]
+    return " and ".join([", ".join(said[:-1]), said[-1]]) if len(said) > 1 else "".join(said)
 
 
 def _result_words(key: str, wrt: list, problem) -> TeX:

@@ -13,6 +13,7 @@ import sympy as sp
 
 from symcalc.printing.latex import latex
 from symcalc.printing.texsafe import escape_text
+from symcalc.reporting.chain import textbook_form
 from symcalc.reporting.tex import WIDTH, TeX, code_text, display, eq, fit_tex
 from symcalc.reporting.words import check_words, point_tex, solver_sentence
 
@@ -60,6 +61,33 @@ def _gaussian_context(g, p) -> dict:
         hessian=eq(r"-\Sigma^{-1}", g.minus_inverse_covariance),
         hessian_holds=g.hessian_holds,
         score_holds=g.score_holds,
+    )
+
+
+def loss_latex(study_or_problem) -> str:
+    """The denoising loss as people write it, ||s(x) + eps/sigma||^2 (LaTeX)."""
+    p = getattr(study_or_problem, "problem", study_or_problem)
+    spec = p.score_matching
+    x, e, sigma = p.variables[0].symbol, spec["noise"].symbol, spec["sigma"].symbol
+    return rf"\left\lVert s({latex(x)}) + {latex(e / sigma)} \right\rVert^2"
+
+
+def _score_matching_context(sm, p) -> dict:
+    """The score, the denoising loss and its gradient in every parameter, as displays."""
+    x = p.variables[0].symbol
+    sub = "{" + latex(x) + "}"
+    gradients = [
+        dict(name=TeX("$" + latex(var) + "$"), display=eq(r"\nabla_{" + latex(var) + r"} \ell", g))
+        for var, (_name, g) in zip((v.symbol for v in p.score_matching["parameters"]), sm.gradients)
+    ]
+    return dict(
+        score=eq(rf"s({latex(x)}) = -\nabla_{sub} E", textbook_form(sm.score)),
+        loss=display(r"\ell &= " + loss_latex(p)),
+        noise=TeX("$" + latex(sm.noise) + "$"),
+        sigma=TeX("$" + latex(sm.sigma) + "$"),
+        variable=TeX("$" + latex(x) + "$"),
+        gradients=gradients,
+        passed=all(c.passed for c in sm.checks),
     )
 
 
@@ -296,6 +324,17 @@ def _summary(study) -> list[dict]:
                     r"Gaussian identities (score, Hessian $= -\Sigma^{-1}$) "
                     + ("hold" if ok else "FAIL")
                 ),
+            )
+        )
+    if study.score_matching is not None:
+        ok = all(c.passed for c in study.score_matching.checks)
+        n = len(study.score_matching.gradients)
+        out.append(
+            dict(
+                ok=ok,
+                text=f"denoising-loss gradients ({n} parameters) agree with finite differences"
+                if ok
+                else "denoising-loss gradients DISAGREE with finite differences",
             )
         )
     if study.vectorization is not None:

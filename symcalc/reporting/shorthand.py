@@ -158,6 +158,9 @@ def _product(args: list[Any]) -> Any:
     """A matrix product with numbers in front and neighbouring diagonals merged."""
     c, factors = sp.Integer(1), []
     for a in args:
+        if isinstance(a, sp.Number):  # -1 * (-y) is y, never "- -y"
+            c *= a
+            continue
         k, m = _split(a)
         c *= k
         if isinstance(m, sp.DiagMatrix):
@@ -170,7 +173,11 @@ def _product(args: list[Any]) -> Any:
             k3, v = _split(merged)
             c *= k3
             m = sp.DiagMatrix(v)
-        factors += list(m.args) if isinstance(m, sp.MatMul) else [m]
+        for f in m.args if isinstance(m, sp.MatMul) else [m]:
+            if isinstance(f, sp.Number):
+                c *= f
+            else:
+                factors.append(f)
     body = factors[0] if len(factors) == 1 else sp.MatMul(*factors)
     return _with(c, body)
 

@@ -137,6 +137,7 @@ class Study(RichDisplay):
       finite_differences  list of FiniteDifference
       gaussian        GaussianIdentity or None
       vectorization   VectorizationTable or None
+      score_matching  symcalc.study.scorematching.ScoreMatching or None
       kernel_source   generated NumPy source (str) or None
       notes           list of str: what could not be done and why
     """
@@ -150,6 +151,7 @@ class Study(RichDisplay):
     finite_differences: list[FiniteDifference] = _field(default_factory=list)
     gaussian: GaussianIdentity | None = None
     vectorization: VectorizationTable | None = None
+    score_matching: Any = None  # symcalc.study.scorematching.ScoreMatching
     kernel_source: str | None = None
     notes: list[str] = _field(default_factory=list)
 
@@ -166,6 +168,8 @@ class Study(RichDisplay):
             ok = ok and self.gaussian.hessian_holds and self.gaussian.score_holds
         if self.landscape is not None and self.landscape.descent is not None:
             ok = ok and self.landscape.descent.holds
+        if self.score_matching is not None:
+            ok = ok and all(c.passed for c in self.score_matching.checks)
         return ok
 
     @property

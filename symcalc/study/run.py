@@ -77,6 +77,10 @@ def _run_objective(problem: Problem, study: Study, wanted: set, progress) -> Non
         progress("checking the Gaussian identities")
         study.gaussian = _gaussian_identity(problem, study.results)
         study.results["score"] = study.gaussian.score
+    if "score_matching" in wanted:
+        from symcalc.study.scorematching import run_score_matching
+
+        run_score_matching(problem, study, progress)
 
 
 def _check_numbers_and_claims(problem: Problem, study: Study, wanted: set, progress) -> None:

@@ -52,6 +52,7 @@ ANALYSES = {
     "critical_points": "critical points of the objective, classified by Hessian eigenvalues",
     "descent": "the descent identity dL/dt = -||grad L||^2 along gradient flow",
     "gaussian": "the Gaussian identities: score and Hessian = -Sigma^-1",
+    "score_matching": "the score -grad E of an energy and its denoising loss's parameter gradients",
     "vectorization": "vec, row-major vec, vech and the commutation matrix of a matrix",
     "finite_differences": "central finite differences against the derived results",
     "kernel": "the generated NumPy kernel source (appendix)",
@@ -72,6 +73,7 @@ TOP_KEYS = {
     "derivation": "an array of tables [[derivation]] (checked by symcalc check)",
     "gaussian": "a table with mean, covariance, variable",
     "vectorization": "a table with matrix = <variable name>",
+    "score_matching": "a table with noise, sigma, parameters",
     "report": "a table of report options",
     "seed": "an integer (random probe points)",
 }
@@ -212,6 +214,7 @@ class Problem:
     analyses: tuple[str, ...] = ()
     claims: list[Claim] = _field(default_factory=list)
     gaussian: dict | None = None
+    score_matching: dict | None = None
     vectorization: Variable | None = None
     report: ReportOptions = _field(default_factory=ReportOptions)
     seed: int = 0

@@ -31,6 +31,7 @@ from symcalc.study.schema import (
     _entry_matrix,
     _value_matrix,
 )
+from symcalc.study.scorematching import build_score_matching
 
 # ---------------------------------------------------------------------------
 # Loading
@@ -188,7 +189,7 @@ def _build_problem(data: dict, ctx: _Ctx) -> Problem:
             raise ctx.error("analyses", "names from " + ", ".join(ANALYSES), a)
     problem.analyses = tuple(dict.fromkeys(analyses))
     field_only = {"jacobian", "divergence", "curl", "potential"}
-    obj_only = {"gradient", "hessian", "critical_points", "descent", "gaussian"}
+    obj_only = {"gradient", "hessian", "critical_points", "descent", "gaussian", "score_matching"}
     wrong = (field_only if has_obj else obj_only) & set(problem.analyses)
     if wrong:
         raise ctx.error(
@@ -207,6 +208,8 @@ def _build_problem(data: dict, ctx: _Ctx) -> Problem:
         raise ctx.error(
             "gaussian", "a [gaussian] table (variable, mean, covariance) for the gaussian analysis"
         )
+    if "score_matching" in data or "score_matching" in problem.analyses:
+        problem.score_matching = build_score_matching(data.get("score_matching"), problem, ctx)
     if "vectorization" in data or "vectorization" in problem.analyses:
         spec = _expect(
             data.get("vectorization"), dict, ctx, "vectorization", "a table with matrix = <name>"

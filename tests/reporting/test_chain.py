@@ -78,3 +78,17 @@ def test_a_vector_field_gets_a_jacobian_chain():
     study = sc.load_problem(ROOT / "examples" / "rotational_field.toml").run()
     (c,) = chains(study.derivations["field"], study.results)
     assert c["title"] == "Jacobian" and c["lines"] == 2 and r"\mathrm{d}F" in c["display"]
+
+
+def test_a_regrouped_product_never_prints_a_double_minus():
+    """-((-(A o B)) C) is (A o B) C: the numbers of nested products merge into one sign."""
+    import sympy as sp
+
+    from symcalc.printing.latex import latex
+    from symcalc.reporting.shorthand import numerically_equal, tidy
+
+    A, B, C = (sp.MatrixSymbol(n, 2, 2) for n in "ABC")
+    e = sp.MatAdd(A * C, sp.MatMul(-1, sp.MatMul(-1, sp.HadamardProduct(A, B)), C))
+    shown = tidy(e)
+    assert "- -" not in latex(shown)
+    assert numerically_equal(shown, A * C + sp.HadamardProduct(A, B) * C)

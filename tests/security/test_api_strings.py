@@ -123,6 +123,7 @@ RECORDS = {
     "DerivationCheck",
     "Kernel",
     "MatrixKernel",
+    "MultiMatrixKernel",
     "Problem",
     "Report",
     "Rule",

@@ -169,6 +169,7 @@ def test_study_fields_are_the_documented_ones():
         "claims",
         "finite_differences",
         "gaussian",
+        "score_matching",
         "vectorization",
         "kernel_source",
         "notes",
