@@ -311,7 +311,10 @@ def canonical_result(expr: Any) -> Any:
         return isinstance(node, sp.Mul) and _sign_ratio(node) is not None
 
     def rewrite(node: sp.Basic) -> sp.Basic:
-        s, absolute, u = _sign_ratio(node)
+        found = _sign_ratio(node)
+        if found is None:
+            return node
+        s, absolute, u = found
         rest = list(node.args)
         rest.remove(s)
         rest.remove(absolute)
