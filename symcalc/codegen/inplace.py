@@ -57,7 +57,7 @@ def in_place(lines: list[str], helpers_used: set) -> list[str]:
     """lines with elementwise calls on fresh, dead temporaries done in place (helpers added to
     ``helpers_used``)."""
     out = list(lines)
-    fresh = {}
+    fresh: dict[str, bool] = {}
     for k, line in enumerate(out):
         match = _ASSIGN.match(line)
         if not match:

@@ -23,6 +23,8 @@ as 1-D arrays, so each node is lowered with its shape in mind:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy as sp
 
 __all__ = ["VecLowering"]
@@ -36,7 +38,14 @@ def _vec_types():
 
 class VecLowering:
     """Printer mixin: ``_print`` lowers Vec / KroneckerProduct / CommutationMatrix (the Vec
-    class refuses NumPy printing by its own print method, which a printer consults first)."""
+    class refuses NumPy printing by its own print method, which a printer consults first).
+
+    The host printer (a :class:`~symcalc.codegen.numpy_printer.StableNumPyPrinter`) provides
+    ``_atom``, ``_call`` and ``_helper_call``."""
+
+    _atom: Callable[..., str]
+    _call: Callable[..., str]
+    _helper_call: Callable[..., str]
 
     def _print(self, expr, **kwargs):
         Vec, Commutation = _vec_types()
