@@ -82,9 +82,13 @@ class MatrixKernel(RichDisplay):
             dtype = dtype or arr.dtype
             arrays.append(arr)
         bound: dict = {}
+        later = [k for k in range(1, len(names)) if _has_composite_size(shapes[k])]
         for k in range(1, len(names)):
-            arrays[k] = _check_parameter(names[k], shapes[k], arrays[k], bound)
+            if k not in later:
+                arrays[k] = _check_parameter(names[k], shapes[k], arrays[k], bound)
         arrays[0], batch = _split_batch(names[0], shapes[0], arrays[0], bound)
+        for k in later:  # sizes such as n*k, known once their factors are
+            arrays[k] = _check_parameter(names[k], shapes[k], arrays[k], bound)
         return arrays, dtype, bound, batch
 
     def _finish(self, value, shape_expr, bound, dtype):
@@ -234,9 +238,23 @@ def _check_parameter(sym, want, arr, bound):
                     f"from {bound[d][1]}; expected shape {_shape_text(want, bound)}"
                 )
             bound.setdefault(d, (size, sym))
-        elif int(d) != size:
-            raise ShapeError(f"{sym} must have shape {_shape_text(want)}, got {arr.shape}")
+        elif (expected := _size_of(d, bound, sym, want, arr.shape)) != size:
+            known = "" if sp.sympify(d).is_Integer else f" ({d} = {expected})"
+            raise ShapeError(
+                f"{sym} must have shape {_shape_text(want, bound)}{known}, got {arr.shape}"
+            )
     return arr
+
+
+def _size_of(d, bound, sym, want, got):
+    """The integer a size expression (3, or n*k with n and k bound by earlier arrays) stands for."""
+    value = sp.sympify(d).subs({s: size for s, (size, _) in bound.items()})
+    if not value.is_Integer:
+        raise ShapeError(
+            f"{sym} has shape {got}, but its size {d} is not known from the arrays before it "
+            f"(pass the arrays that fix {', '.join(sorted(map(str, value.free_symbols)))} first)"
+        )
+    return int(value)
 
 
 def _split_batch(wrt, want, arr, bound):
@@ -268,7 +286,13 @@ def _split_batch(wrt, want, arr, bound):
 def _fixed_size(d, bound):
     if isinstance(d, sp.Symbol):
         return bound[d][0] if d in bound else None
-    return int(d)
+    value = sp.sympify(d).subs({s: size for s, (size, _) in bound.items()})
+    return int(value) if value.is_Integer else None
+
+
+def _has_composite_size(shape) -> bool:
+    """Whether a shape has a size like n*k (neither a number nor one size symbol)."""
+    return any(not isinstance(sp.sympify(d), (sp.Symbol, sp.Integer)) for d in shape)
 
 
 def _batch_shape_text(shape, bound):

@@ -8,6 +8,7 @@ as 1-D arrays, so each node is lowered with its shape in mind:
 * ``vec(M)``: ``ravel(M, order="F")`` (a vector is its own vec);
 * ``A ⊗ B``: ``kron`` of the two as 2-D arrays (a 1-D column ``v`` becomes ``v[:, None]``, a row
   ``v[None, :]``), raveled again when the product is a vector;
+* ``unvec(v, p, q)``: ``reshape(v, (p, q), order="F")``, the inverse of vec;
 * ``K_{m,n}``: the helper ``_commutation(m, n)``, the permutation with ``K vec(A) = vec(Aᵀ)``.
 
 >>> import sympy as sp
@@ -31,9 +32,9 @@ __all__ = ["VecLowering"]
 
 
 def _vec_types():
-    from symcalc.derivation.vecform import CommutationMatrix, Vec
+    from symcalc.derivation.vecform import CommutationMatrix, Unvec, Vec
 
-    return Vec, CommutationMatrix
+    return Vec, CommutationMatrix, Unvec
 
 
 class VecLowering:
@@ -48,9 +49,11 @@ class VecLowering:
     _helper_call: Callable[..., str]
 
     def _print(self, expr, **kwargs):
-        Vec, Commutation = _vec_types()
+        Vec, Commutation, Unvec = _vec_types()
         if isinstance(expr, Vec):
             return self._print_vec(expr)
+        if isinstance(expr, Unvec):
+            return self._print_unvec(expr)
         if isinstance(expr, Commutation):
             m, n = expr.args
             return self._helper_call("_commutation", self._print(m), self._print(n))
@@ -63,6 +66,14 @@ class VecLowering:
         if arg.shape[0] == 1 or arg.shape[1] == 1:
             return self._print(arg)  # vectors are 1-D already
         return self._call("ravel", self._print(arg), "order='F'")
+
+    def _print_unvec(self, expr):
+        """unvec(v, p, q): the p x q matrix whose columns are v's consecutive slices of p."""
+        v, rows, cols = expr.args
+        if rows == 1 or cols == 1:
+            return self._print(v)  # a vector's unvec has its entries in the same order
+        shape = f"({self._print(rows)}, {self._print(cols)})"
+        return self._call("reshape", self._print(v), shape, "order='F'")
 
     def _as_2d(self, expr) -> str:
         """expr's code as a 2-D array (1-D vectors get their unit axis back)."""
