@@ -239,7 +239,7 @@ def _check_parameter(sym, want, arr, bound):
                 )
             bound.setdefault(d, (size, sym))
         elif (expected := _size_of(d, bound, sym, want, arr.shape)) != size:
-            known = "" if sp.sympify(d).is_Integer else f" ({d} = {expected})"
+            known = "" if sp.sympify(d, strict=True).is_Integer else f" ({d} = {expected})"
             raise ShapeError(
                 f"{sym} must have shape {_shape_text(want, bound)}{known}, got {arr.shape}"
             )
@@ -248,7 +248,7 @@ def _check_parameter(sym, want, arr, bound):
 
 def _size_of(d, bound, sym, want, got):
     """The integer a size expression (3, or n*k with n and k bound by earlier arrays) stands for."""
-    value = sp.sympify(d).subs({s: size for s, (size, _) in bound.items()})
+    value = sp.sympify(d, strict=True).subs({s: size for s, (size, _) in bound.items()})
     if not value.is_Integer:
         raise ShapeError(
             f"{sym} has shape {got}, but its size {d} is not known from the arrays before it "
@@ -286,13 +286,13 @@ def _split_batch(wrt, want, arr, bound):
 def _fixed_size(d, bound):
     if isinstance(d, sp.Symbol):
         return bound[d][0] if d in bound else None
-    value = sp.sympify(d).subs({s: size for s, (size, _) in bound.items()})
+    value = sp.sympify(d, strict=True).subs({s: size for s, (size, _) in bound.items()})
     return int(value) if value.is_Integer else None
 
 
 def _has_composite_size(shape) -> bool:
     """Whether a shape has a size like n*k (neither a number nor one size symbol)."""
-    return any(not isinstance(sp.sympify(d), (sp.Symbol, sp.Integer)) for d in shape)
+    return any(not isinstance(sp.sympify(d, strict=True), (sp.Symbol, sp.Integer)) for d in shape)
 
 
 def _batch_shape_text(shape, bound):
