@@ -81,7 +81,74 @@ def in_place(lines: list[str], helpers_used: set) -> list[str]:
                     fresh[target] = True  # the argument's own (fresh) array
                     continue
         fresh[target] = _is_fresh(rhs)
-    return out
+    return [_fresh_operands(line, helpers_used) for line in out]
+
+
+class _FreshOperands(ast.NodeTransformer):
+    """``(A @ B) + c`` -> ``_inplace_binary(_np.add, (A @ B), c)``: an operation whose left
+    operand is itself an inline operation (a fresh array) writes into it; ``1.0 - (t*t)`` ->
+    ``_inplace_binary_right(_np.subtract, 1.0, (t*t))`` likewise into its right operand. Both
+    helpers check at run time that the result has the operand's shape and dtype, and fall back
+    to the ordinary operation otherwise."""
+
+    def __init__(self):
+        self.helpers: set[str] = set()
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        ufunc = _BINARY.get(type(node.op))
+        if ufunc is None:
+            return node
+        if isinstance(node.left, (ast.BinOp, ast.Call)) and _allocates(node.left):
+            helper = "_inplace_binary"
+        elif isinstance(node.left, ast.Constant) and _allocates(node.right):
+            helper = "_inplace_binary_right"
+        else:
+            return node
+        self.helpers.add(helper)
+        call = ast.Call(
+            func=ast.Name(helper, ast.Load()),
+            args=[ast.parse(ufunc, mode="eval").body, node.left, node.right],
+            keywords=[],
+        )
+        return ast.copy_location(call, node)
+
+
+def _allocates(node) -> bool:
+    """True for an inline expression whose value is a new array: an arithmetic operation, or one
+    of the in-place helpers (which return their own fresh operand)."""
+    if isinstance(node, ast.BinOp):
+        return type(node.op) in (*_BINARY, ast.MatMult)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("_inplace_binary", "_inplace_binary_right")
+    )
+
+
+def _fresh_operands(line: str, helpers_used: set) -> str:
+    """line with inline operations written into their fresh operands (see _FreshOperands).
+
+    >>> used = set()
+    >>> _fresh_operands("    t2 = ((t1 @ v2.T)*(1.0 - (t0*t0)))", used)
+    '    t2 = _inplace_binary(_np.multiply, t1 @ v2.T, _inplace_binary_right(_np.subtract, 1.0, t0 * t0))'
+    >>> sorted(used)
+    ['_inplace_binary', '_inplace_binary_right']
+    """
+    match = _ASSIGN.match(line)
+    if not match:
+        return line
+    target, rhs = match.groups()
+    try:
+        tree = ast.parse(rhs, mode="eval")
+    except SyntaxError:
+        return line
+    rewriter = _FreshOperands()
+    new = rewriter.visit(tree)
+    if not rewriter.helpers:
+        return line
+    helpers_used.update(rewriter.helpers)
+    return f"    {target} = {ast.unparse(ast.fix_missing_locations(new))}"
 
 
 _BINARY = {ast.Sub: "_np.subtract", ast.Add: "_np.add", ast.Mult: "_np.multiply"}

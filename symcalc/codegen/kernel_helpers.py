@@ -85,6 +85,19 @@ def _inplace_binary(f, a, b):
         return f(a, b)
     return f(a, b, out=a)
 ''',
+    "_inplace_binary_right": '''\
+def _inplace_binary_right(f, a, b):
+    """f(a, b) written into b (a temporary of the kernel's own) when the result has b's shape."""
+    if (
+        type(b) is not {np}.ndarray
+        or b.dtype.kind != "f"
+        or not b.flags.writeable
+        or {np}.shape(a) != b.shape and {np}.broadcast_shapes(b.shape, {np}.shape(a)) != b.shape
+        or {np}.result_type(a, b) != b.dtype
+    ):
+        return f(a, b)
+    return f(a, b, out=b)
+''',
     "_logsumexp_rows": '''\
 def _logsumexp_rows(z):
     """log(sum(exp(z))) along the last axis (one per point), with each row's max shifted out."""

@@ -42,6 +42,7 @@ ELEMENTWISE_CALLS = {
     "_sigmoid_inplace",
     "_inplace",
     "_inplace_binary",
+    "_inplace_binary_right",
     "_np.exp",
     "_np.log",
     "_np.log1p",

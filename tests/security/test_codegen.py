@@ -103,6 +103,7 @@ _FIXED_NAMES = {
     "_sigmoid_inplace",
     "_inplace",
     "_inplace_binary",
+    "_inplace_binary_right",
     "_commutation",
     "_logsumexp_rows",
     "_softmax_hessian",
