@@ -47,6 +47,7 @@ from symcalc.codegen.inplace import in_place
 from symcalc.codegen.matrix_cse import transpose_cse
 from symcalc.codegen.matrix_kernel import _check_parameter, _sizes
 from symcalc.codegen.numpy_printer import stabilize, stabilize_matrix
+from symcalc.codegen.row_sums import ROW_BLOCK, blocked_call, row_axis, sums_over_rows
 from symcalc.codegen.source import (
     NUMPY_MODULE,
     CodeNames,
@@ -219,6 +220,17 @@ class MultiMatrixKernel(RichDisplay):
         syms = list(self.wrt) + list(self.params)
         self._names = [str(s) for s in syms]
         self._shapes = [_array_shape(s) for s in syms]
+        self.row_blocks = self._row_blocking()
+
+    def _row_blocking(self):
+        """(m, data parameter indices) when f is a sum over the data's rows (then gradients run
+        over blocks of ROW_BLOCK rows, see :mod:`symcalc.codegen.row_sums`), else None."""
+        rows = row_axis(self.wrt, self.params)
+        if rows is None:
+            return None
+        m, data = rows
+        ok = sums_over_rows(self.module, self._shapes, len(self.wrt), m, data)
+        return rows if ok else None
 
     def __repr__(self):
         ps = ", ".join(map(str, self.params))
@@ -248,11 +260,20 @@ class MultiMatrixKernel(RichDisplay):
 
     def _run(self, method, args, kwargs):
         arrays, dtype, bound = self._arrays(args, kwargs)
+        function = getattr(self.module, method)
         try:
-            out = getattr(self.module, method)(*arrays)
+            if method != "value" and self._blocked(bound):
+                m, data = self.row_blocks
+                out = blocked_call(function, arrays, len(self.wrt), data, bound[m][0])
+            else:
+                out = function(*arrays)
         except np.linalg.LinAlgError as exc:
             raise singular_matrix_error(exc, [self.f, *self.gradient_expr], self.params) from None
         return out, dtype, bound
+
+    def _blocked(self, bound) -> bool:
+        """Whether this call runs over blocks of rows (a row sum with enough rows)."""
+        return self.row_blocks is not None and bound[self.row_blocks[0]][0] > 2 * ROW_BLOCK
 
     def _gradients(self, grads, dtype, bound):
         out = []
