@@ -12,6 +12,26 @@ from symcalc.expr.registry import REGISTRY
 
 __all__ = ["HELPERS", "helper_source"]
 
+
+def _into_operand(name: str, into: str, other: str) -> str:
+    """The source of helper ``name(f, a, b)``: f(a, b) written into the operand ``into`` (a fresh
+    temporary of the kernel's own) when the result has its shape and dtype, else f(a, b)."""
+    return f'''\
+def {name}(f, a, b):
+    """f(a, b) written into {into} (a temporary of the kernel's own) when the result has {into}'s shape."""
+    if (
+        type({into}) is not {{np}}.ndarray
+        or {into}.dtype.kind != "f"
+        or not {into}.flags.writeable
+        or {{np}}.shape({other}) != {into}.shape
+        and {{np}}.broadcast_shapes({into}.shape, {{np}}.shape({other})) != {into}.shape
+        or {{np}}.result_type(a, b) != {into}.dtype
+    ):
+        return f(a, b)
+    return f(a, b, out={into})
+'''
+
+
 # Helper functions a generated module defines when it uses them (numpy only), written against
 # the name {np} the module imports NumPy as (``_np`` in generated kernels: see :func:`helper_source`).
 _OWN_HELPERS = {
@@ -72,32 +92,8 @@ def _inplace(f, z):
         return f(z)
     return f(z, out=z)
 ''',
-    "_inplace_binary": '''\
-def _inplace_binary(f, a, b):
-    """f(a, b) written into a (a temporary of the kernel's own) when the result has a's shape."""
-    if (
-        type(a) is not {np}.ndarray
-        or a.dtype.kind != "f"
-        or not a.flags.writeable
-        or {np}.shape(b) != a.shape and {np}.broadcast_shapes(a.shape, {np}.shape(b)) != a.shape
-        or {np}.result_type(a, b) != a.dtype
-    ):
-        return f(a, b)
-    return f(a, b, out=a)
-''',
-    "_inplace_binary_right": '''\
-def _inplace_binary_right(f, a, b):
-    """f(a, b) written into b (a temporary of the kernel's own) when the result has b's shape."""
-    if (
-        type(b) is not {np}.ndarray
-        or b.dtype.kind != "f"
-        or not b.flags.writeable
-        or {np}.shape(a) != b.shape and {np}.broadcast_shapes(b.shape, {np}.shape(a)) != b.shape
-        or {np}.result_type(a, b) != b.dtype
-    ):
-        return f(a, b)
-    return f(a, b, out=b)
-''',
+    "_inplace_binary": _into_operand("_inplace_binary", "a", "b"),
+    "_inplace_binary_right": _into_operand("_inplace_binary_right", "b", "a"),
     "_logsumexp_rows": '''\
 def _logsumexp_rows(z):
     """log(sum(exp(z))) along the last axis (one per point), with each row's max shifted out."""

@@ -248,13 +248,14 @@ def _check_parameter(sym, want, arr, bound):
 
 def _size_of(d, bound, sym, want, got):
     """The integer a size expression (3, or n*k with n and k bound by earlier arrays) stands for."""
-    value = sp.sympify(d, strict=True).subs({s: size for s, (size, _) in bound.items()})
-    if not value.is_Integer:
+    value = _fixed_size(d, bound)
+    if value is None:
+        unknown = sorted(str(s) for s in sp.sympify(d, strict=True).free_symbols if s not in bound)
         raise ShapeError(
             f"{sym} has shape {got}, but its size {d} is not known from the arrays before it "
-            f"(pass the arrays that fix {', '.join(sorted(map(str, value.free_symbols)))} first)"
+            f"(pass the arrays that fix {', '.join(unknown)} first)"
         )
-    return int(value)
+    return value
 
 
 def _split_batch(wrt, want, arr, bound):
